@@ -1,0 +1,50 @@
+"""Shared CLI state: global options, and the plugin host built from them on first use."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from servecast.host import PluginHost, PluginSettings, PluginStatus
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def pass_options(function: F) -> F:
+    """Give a command the dict of global options (created on the group)."""
+    return click.make_pass_decorator(dict, ensure=True)(function)  # type: ignore[return-value]
+
+
+def plugin_host(*, report_failures: bool = True) -> PluginHost:
+    """The plugin host for this invocation, loading plugins on first use; warns on stderr about skipped plugins."""
+    context = click.get_current_context()
+    options: dict[str, Any] = context.find_object(dict) or {}
+    if "host" not in options:
+        settings = PluginSettings.resolve(
+            strict=bool(options.get("strict")), disabled=options.get("disabled", ())
+        )
+        host = PluginHost.from_entry_points(settings)
+        for warning in host.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if report_failures:
+            for record in host.records:
+                if record.status is PluginStatus.FAILED:
+                    click.echo(
+                        f"warning: plugin {record.origin} failed to load and was skipped; "
+                        "`servecast plugins` shows why",
+                        err=True,
+                    )
+        options["host"] = host
+    host_object: PluginHost = options["host"]
+    return host_object
+
+
+def echo_json(data: object) -> None:
+    """Print `data` as indented JSON on stdout."""
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

@@ -1,0 +1,93 @@
+"""`servecast frameworks`: the serving frameworks the installed plugins model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.render import print_table
+from servecast.domain import FrameworkSpec, Knob
+from servecast.host.registry import Registered
+
+
+@click.group()
+def frameworks() -> None:
+    """Serving frameworks provided by framework plugins."""
+
+
+def _to_json(entry: Registered[FrameworkSpec]) -> dict[str, Any]:
+    return {
+        **entry.value.model_dump(mode="json"),
+        "plugin": entry.owner.name,
+        "distribution": entry.owner.distribution,
+    }
+
+
+def _names(values: frozenset[Any]) -> str:
+    return ", ".join(sorted(value.value for value in values))
+
+
+@frameworks.command("list")
+@json_option
+def list_frameworks(as_json: bool) -> None:
+    """List every modelled framework with its versions and (latest version's) capabilities."""
+    entries = list(plugin_host().frameworks)
+    if as_json:
+        echo_json([_to_json(entry) for entry in entries])
+        return
+    print_table(
+        None,
+        ["name", "framework", "versions", "parallel", "serving modes", "quantizations", "plugin"],
+        [
+            (
+                entry.name,
+                entry.value.display_name,
+                ", ".join(entry.value.version_names),
+                _names(entry.value.latest.capabilities.parallel_modes),
+                _names(entry.value.latest.capabilities.serving_modes),
+                _names(entry.value.latest.capabilities.quantizations),
+                entry.owner.name,
+            )
+            for entry in entries
+        ],
+    )
+
+
+def _default(knob: Knob) -> str:
+    if knob.default is None:
+        return f"(run time) {knob.default_note}"
+    shown = ", ".join(map(str, knob.default)) if isinstance(knob.default, tuple) else str(knob.default)
+    return f"{shown}; {knob.default_note}" if knob.default_note else shown
+
+
+@frameworks.command("show")
+@click.argument("name")
+@click.option("--version", "version", metavar="VERSION", help="Modelled version (default: the latest).")
+@json_option
+def show_framework(name: str, version: str | None, as_json: bool) -> None:
+    """The knobs of framework NAME at one version: meaning, documented default and source."""
+    entry = plugin_host().frameworks.entry(name)
+    spec = entry.value
+    try:
+        chosen = spec.version(version) if version else spec.latest
+    except KeyError as error:
+        raise click.BadParameter(str(error.args[0]), param_hint="--version") from None
+    if as_json:
+        echo_json({**chosen.model_dump(mode="json"), "framework": spec.name, "plugin": entry.owner.name})
+        return
+    print_table(
+        f"{spec.display_name} {chosen.version} (plugin {entry.owner.name})",
+        ["knob", "meaning", "set with", "default", "source"],
+        [
+            (
+                knob.name,
+                knob.meaning.value + (" (negated)" if knob.negates else ""),
+                " / ".join(item for item in (knob.flag, knob.config_key) if item),
+                _default(knob),
+                knob.source.citation,
+            )
+            for knob in chosen.knobs
+        ],
+    )

@@ -1,0 +1,204 @@
+"""What a serving framework is, per version: capabilities, knobs and their documented defaults."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Self
+
+from packaging.version import InvalidVersion, Version
+from pydantic import Field, field_validator, model_validator
+
+from servecast.domain.base import FrozenModel
+from servecast.domain.provenance import Source
+from servecast.domain.vocabulary import (
+    KvCacheDtype,
+    ParallelMode,
+    Quantization,
+    ServingMode,
+)
+
+KnobValue = bool | int | float | str | tuple[int, ...]
+
+
+class KnobMeaning(StrEnum):
+    """The servecast concept a framework knob controls, so the core can reason about any framework's knobs.
+
+    Frameworks disagree on what their memory fraction is a fraction *of*; the three memory meanings keep
+    those semantics apart instead of pretending they are one number.
+    """
+
+    GPU_MEMORY_FRACTION = "gpu_memory_fraction"
+    """Fraction of total GPU memory the engine may use for weights, activations and KV cache (vLLM)."""
+    STATIC_MEMORY_FRACTION = "static_memory_fraction"
+    """Fraction of total GPU memory for weights plus the KV-cache pool (SGLang)."""
+    KV_CACHE_FREE_MEMORY_FRACTION = "kv_cache_free_memory_fraction"
+    """Fraction of the memory left free after loading weights that goes to the KV cache (TensorRT-LLM)."""
+    MAX_BATCH_SIZE = "max_batch_size"
+    """Most sequences scheduled in one iteration."""
+    MAX_NUM_TOKENS = "max_num_tokens"
+    """Most tokens (prefill + decode) scheduled in one iteration."""
+    MAX_PREFILL_TOKENS = "max_prefill_tokens"
+    """Most prefill tokens admitted in one iteration."""
+    CHUNKED_PREFILL = "chunked_prefill"
+    """Whether long prompts are split into chunks."""
+    CHUNKED_PREFILL_SIZE = "chunked_prefill_size"
+    """Tokens per prefill chunk."""
+    MIXED_PREFILL_DECODE = "mixed_prefill_decode"
+    """Whether a prefill chunk may share an iteration with decodes."""
+    CUDA_GRAPH = "cuda_graph"
+    """Whether decode steps replay captured CUDA graphs."""
+    CUDA_GRAPH_MAX_BATCH_SIZE = "cuda_graph_max_batch_size"
+    """Largest batch size captured as a CUDA graph."""
+    CUDA_GRAPH_BATCH_SIZES = "cuda_graph_batch_sizes"
+    """The explicit list of captured batch sizes."""
+    OVERLAP_SCHEDULER = "overlap_scheduler"
+    """Whether CPU scheduling of the next iteration overlaps GPU execution of this one."""
+    PREFIX_CACHING = "prefix_caching"
+    """Whether KV blocks of shared prefixes are reused across requests."""
+    KV_CACHE_DTYPE = "kv_cache_dtype"
+    """Data type the KV cache is stored in."""
+    KV_CACHE_BLOCK_SIZE = "kv_cache_block_size"
+    """Tokens per KV-cache block (page)."""
+    SCHEDULING_POLICY = "scheduling_policy"
+    """Order or admission policy of the request scheduler."""
+    OTHER = "other"
+    """A knob with no servecast concept yet; kept so the documentation stays complete."""
+
+
+class Knob(FrozenModel):
+    """One framework setting, named as the framework names it, with its documented default and source."""
+
+    name: str = Field(min_length=1, description="The framework's own name, e.g. 'max_num_batched_tokens'.")
+    meaning: KnobMeaning
+    flag: str | None = Field(default=None, description="Command-line flag, when the setting has one.")
+    config_key: str | None = Field(
+        default=None, description="Dotted key in the framework's config file, when the setting lives there."
+    )
+    negates: bool = Field(
+        default=False,
+        description="True when the knob switches its concept *off* (e.g. vLLM's enforce_eager for CUDA graphs).",
+    )
+    default: KnobValue | None = Field(
+        default=None, description="Documented default; None when the framework decides at run time."
+    )
+    default_note: str | None = Field(
+        default=None, description="How the framework picks the value when the default depends on context."
+    )
+    description: str = Field(min_length=3)
+    source: Source
+
+    @model_validator(mode="after")
+    def _runtime_default_is_explained(self) -> Self:
+        if self.default is None and not self.default_note:
+            raise ValueError(
+                f"knob {self.name!r} has no default: say in 'default_note' how the framework picks it at run time"
+            )
+        if self.flag is None and self.config_key is None:
+            raise ValueError(f"knob {self.name!r} needs a 'flag' or a 'config_key' so a user can set it")
+        if self.negates and not isinstance(self.default, bool):
+            raise ValueError(f"knob {self.name!r} negates its concept, so its default must be true or false")
+        return self
+
+    def concept_value(self, value: KnobValue | None = None) -> KnobValue | None:
+        """The value of the servecast concept when the knob is set to `value` (its default when omitted)."""
+        raw = self.default if value is None else value
+        if self.negates and isinstance(raw, bool):
+            return not raw
+        return raw
+
+
+class FrameworkCapabilities(FrozenModel):
+    """What a framework version can run."""
+
+    parallel_modes: frozenset[ParallelMode]
+    quantizations: frozenset[Quantization]
+    kv_cache_dtypes: frozenset[KvCacheDtype]
+    serving_modes: frozenset[ServingMode]
+
+    @model_validator(mode="after")
+    def _tensor_parallel_is_always_there(self) -> Self:
+        if ParallelMode.TP not in self.parallel_modes:
+            raise ValueError("every framework supports tensor parallelism: add 'tp' to parallel_modes")
+        return self
+
+
+class FrameworkVersion(FrozenModel):
+    """One released version of a framework: what it can do and how it is configured by default."""
+
+    version: str = Field(description="A PEP 440 version string, as the framework's release is tagged.")
+    released: dt.date | None = None
+    capabilities: FrameworkCapabilities
+    knobs: tuple[Knob, ...] = Field(min_length=1)
+    notes: str | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _version_is_pep440(cls, version: str) -> str:
+        try:
+            Version(version)
+        except InvalidVersion as error:
+            raise ValueError(
+                f"version {version!r} is not a PEP 440 version such as '0.11.0' or '1.0.0rc2'"
+            ) from error
+        return version
+
+    @model_validator(mode="after")
+    def _knob_names_are_unique(self) -> Self:
+        seen: set[str] = set()
+        for knob in self.knobs:
+            if knob.name in seen:
+                raise ValueError(f"knob {knob.name!r} is listed twice in version {self.version}")
+            seen.add(knob.name)
+        return self
+
+    def knob(self, name: str) -> Knob:
+        """The knob called `name`; a KeyError naming the known knobs otherwise."""
+        for knob in self.knobs:
+            if knob.name == name:
+                return knob
+        known = ", ".join(k.name for k in self.knobs)
+        raise KeyError(f"version {self.version} has no knob {name!r}; known knobs: {known}")
+
+    def knobs_for(self, meaning: KnobMeaning) -> tuple[Knob, ...]:
+        """Every knob that controls `meaning` (usually one)."""
+        return tuple(knob for knob in self.knobs if knob.meaning is meaning)
+
+
+class FrameworkSpec(FrozenModel):
+    """A serving framework and the versions of it servecast models."""
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$", description="Short id used on the command line, e.g. 'vllm'."
+    )
+    display_name: str
+    homepage: str | None = None
+    versions: tuple[FrameworkVersion, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _versions_are_unique(self) -> Self:
+        names = [v.version for v in self.versions]
+        duplicates = sorted({v for v in names if names.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"framework {self.name!r} lists version(s) {duplicates} more than once")
+        return self
+
+    @property
+    def version_names(self) -> tuple[str, ...]:
+        """Version strings, oldest first."""
+        return tuple(v.version for v in sorted(self.versions, key=lambda v: Version(v.version)))
+
+    @property
+    def latest(self) -> FrameworkVersion:
+        """The newest modelled version."""
+        return max(self.versions, key=lambda v: Version(v.version))
+
+    def version(self, version: str) -> FrameworkVersion:
+        """The modelled version `version`; a KeyError listing the modelled versions otherwise."""
+        for candidate in self.versions:
+            if candidate.version == version:
+                return candidate
+        raise KeyError(
+            f"{self.display_name} version {version!r} is not modelled; modelled versions: "
+            f"{', '.join(self.version_names)}"
+        )

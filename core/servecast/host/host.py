@@ -1,0 +1,259 @@
+"""PluginHost: the typed facade the rest of servecast uses instead of pluggy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar, cast
+
+import pluggy
+
+from servecast import PROJECT_NAME, hookspecs
+from servecast.domain.candidate import Candidate
+from servecast.domain.framework import FrameworkSpec
+from servecast.domain.hardware import HardwareSpec
+from servecast.domain.target import Target
+from servecast.errors import PluginError, PluginLoadError
+from servecast.estimate.estimator import OpEstimator, OpKind
+from servecast.host.discovery import PluginSource, discover_plugins
+from servecast.host.loading import LoadedPlugin, PluginFailure, load_plugin, remedy
+from servecast.host.records import PluginRecord, PluginStatus
+from servecast.host.registry import Registered, Registry
+from servecast.host.settings import PluginSettings
+from servecast.launch.artifacts import Deployment, LaunchArtifacts
+from servecast.models.family import ModelFamily
+from servecast.perfdb.table import PerfTableRef
+from servecast.serving.policy import SchedulingPolicy
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Veto:
+    """A reason a plugin gave for rejecting a candidate."""
+
+    plugin: str
+    reason: str
+
+
+class PluginHost:
+    """Loads plugins once, in isolation, and answers the core's questions about them.
+
+    Registration hooks run at load time; firstresult hooks are resolved once per argument and cached, so the
+    search never calls into pluggy in its inner loop.
+    """
+
+    def __init__(self, sources: Iterable[PluginSource], settings: PluginSettings | None = None) -> None:
+        self.settings = settings or PluginSettings()
+        self._pm = pluggy.PluginManager(PROJECT_NAME)
+        self._pm.add_hookspecs(hookspecs)
+        sources = list(sources)
+        self._records: list[PluginRecord] = []
+        loaded: list[LoadedPlugin] = []
+        taken: dict[str, PluginRecord] = {}
+        for source in sources:
+            record, plugin = self._load(source, taken)
+            if plugin is not None:
+                loaded.append(plugin)
+                taken[source.name] = record
+            self._records.append(record)
+        self._pm.check_pending()
+        self._build_registries(loaded)
+        known = {source.name for source in sources}
+        self.warnings = tuple(
+            f"--disable-plugin {name!r}: no installed plugin has that name (installed: {', '.join(sorted(known))})"
+            for name in sorted(self.settings.disabled - known)
+        )
+        self._estimators: dict[tuple[OpKind, Target], OpEstimator] = {}
+        self._schedulers: dict[Target, SchedulingPolicy] = {}
+        self._raise_if_strict()
+
+    @classmethod
+    def from_entry_points(
+        cls, settings: PluginSettings | None = None, path: Sequence[str] | None = None
+    ) -> PluginHost:
+        """A host over every installed plugin (or those of the distributions on `path`)."""
+        return cls(discover_plugins(path), settings)
+
+    # -- loading ---------------------------------------------------------------------------------------------
+
+    def _load(
+        self, source: PluginSource, taken: dict[str, PluginRecord]
+    ) -> tuple[PluginRecord, LoadedPlugin | None]:
+        """Load one plugin unless it is disabled or its name is taken; never raises for a broken plugin."""
+        record = PluginRecord(
+            name=source.name,
+            distribution=source.distribution,
+            version=source.version,
+            module=source.module,
+            status=PluginStatus.DISABLED,
+        )
+        if source.name in self.settings.disabled:
+            return record, None
+        if source.name in taken:
+            failed = replace(
+                record,
+                status=PluginStatus.FAILED,
+                error=f"plugin name {source.name!r} is already taken by {taken[source.name].origin}",
+                hint=f"uninstall one of {taken[source.name].distribution} and {source.distribution}",
+            )
+            return failed, None
+        try:
+            plugin = load_plugin(self._pm, source)
+        except PluginFailure as failure:
+            return replace(record, status=PluginStatus.FAILED, error=failure.error, hint=failure.hint), None
+        return replace(record, status=PluginStatus.OK, hooks=plugin.hooks), plugin
+
+    def _build_registries(self, loaded: list[LoadedPlugin]) -> None:
+        owners = {record.name: record for record in self._records if record.status is PluginStatus.OK}
+
+        def entries(hook: str, name_of: Callable[[Any], str]) -> list[Registered[Any]]:
+            return [
+                Registered(name_of(obj), obj, owners[plugin.source.name])
+                for plugin in loaded
+                for obj in plugin.registered.get(hook, ())
+            ]
+
+        self.hardware: Registry[HardwareSpec] = Registry(
+            "hardware", entries("servecast_register_hardware", lambda spec: spec.name)
+        )
+        self.frameworks: Registry[FrameworkSpec] = Registry(
+            "framework", entries("servecast_register_frameworks", lambda spec: spec.name)
+        )
+        self.perf_tables: Registry[PerfTableRef] = Registry(
+            "perf table", entries("servecast_register_perf_tables", lambda ref: ref.name)
+        )
+        families = entries("servecast_register_model_families", lambda family: family.name)
+        self.model_families: Registry[ModelFamily] = Registry("model family", families)
+        self.architectures: Registry[ModelFamily] = Registry(
+            "architecture",
+            [replace(entry, name=arch) for entry in families for arch in entry.value.architectures],
+        )
+        conflicts: dict[str, list[str]] = {}
+        for registry in (
+            self.hardware,
+            self.frameworks,
+            self.perf_tables,
+            self.model_families,
+            self.architectures,
+        ):
+            for name, plugins in registry.conflicts.items():
+                for plugin in plugins:
+                    conflicts.setdefault(plugin.name, []).append(registry.conflict_message(name))
+        self._records = [replace(r, conflicts=tuple(conflicts.get(r.name, ()))) for r in self._records]
+
+    def _raise_if_strict(self) -> None:
+        if not self.settings.strict:
+            return
+        problems = [f"{r.origin}: {r.error}" for r in self._records if r.status is PluginStatus.FAILED]
+        problems += sorted({conflict for r in self._records for conflict in r.conflicts})
+        if problems:
+            raise PluginLoadError(problems)
+
+    # -- what was loaded -------------------------------------------------------------------------------------
+
+    @property
+    def records(self) -> tuple[PluginRecord, ...]:
+        """Every discovered plugin, loaded or not, sorted by name."""
+        return tuple(sorted(self._records, key=lambda record: (record.name, record.distribution)))
+
+    def record(self, name: str) -> PluginRecord:
+        """The record of the loaded plugin called `name`."""
+        for record in self._records:
+            if record.name == name and record.status is PluginStatus.OK:
+                return record
+        raise KeyError(name)
+
+    # -- firstresult hooks, resolved once per argument ------------------------------------------------------
+
+    def op_estimator(self, op: OpKind, target: Target) -> OpEstimator:
+        """The estimator for `op` on `target`, from the first plugin that provides one (cached)."""
+        key = (op, target)
+        if key not in self._estimators:
+            estimator = self._first_result(
+                "servecast_op_estimator", {"op": op, "target": target}, OpEstimator, "an OpEstimator"
+            )
+            if estimator is None:
+                raise PluginError(
+                    f"no installed plugin estimates {op.value!r} on {target}",
+                    "install the hardware plugin for this system (`servecast plugins` lists what is installed)",
+                )
+            self._estimators[key] = estimator
+        return self._estimators[key]
+
+    def scheduler(self, target: Target) -> SchedulingPolicy:
+        """The scheduling policy of the target's framework version (cached)."""
+        if target not in self._schedulers:
+            policy = self._first_result(
+                "servecast_scheduler", {"target": target}, SchedulingPolicy, "a SchedulingPolicy"
+            )
+            if policy is None:
+                raise PluginError(
+                    f"no installed plugin provides the scheduling policy for {target}",
+                    f"install the servecast plugin for {target.framework or 'the framework'}",
+                )
+            self._schedulers[target] = policy
+        return self._schedulers[target]
+
+    def launch_config(self, deployment: Deployment, target: Target) -> LaunchArtifacts:
+        """The launch artifacts of `deployment`, from the plugin of the target's framework."""
+        artifacts = self._first_result(
+            "servecast_launch_config",
+            {"deployment": deployment, "target": target},
+            LaunchArtifacts,
+            "LaunchArtifacts",
+        )
+        if artifacts is None:
+            raise PluginError(
+                f"no installed plugin writes launch configs for {target}",
+                f"install the servecast plugin for {target.framework or 'the framework'}",
+            )
+        return artifacts
+
+    # -- collecting hooks ----------------------------------------------------------------------------------
+
+    def check_candidate(self, candidate: Candidate, target: Target) -> tuple[Veto, ...]:
+        """Every reason any plugin gives for rejecting `candidate` on `target` (empty: it may run)."""
+        vetoes: list[Veto] = []
+        for impl, result in self._call_each(
+            "servecast_check_candidate", {"candidate": candidate, "target": target}
+        ):
+            if result is None:
+                continue
+            if (
+                not isinstance(result, Sequence)
+                or isinstance(result, str)
+                or not all(isinstance(reason, str) for reason in result)
+            ):
+                raise self._broken(
+                    impl, "servecast_check_candidate", f"returned {result!r}, not a list of reasons"
+                )
+            vetoes += [Veto(impl.plugin_name, reason) for reason in result]
+        return tuple(vetoes)
+
+    # -- calling plugins safely ----------------------------------------------------------------------------
+
+    def _first_result(self, hook: str, kwargs: dict[str, Any], expected: type[T], what: str) -> T | None:
+        for impl, result in self._call_each(hook, kwargs):
+            if result is None:
+                continue
+            if not isinstance(result, expected):
+                raise self._broken(impl, hook, f"returned a {type(result).__name__}, expected {what}")
+            return cast(T, result)
+        return None
+
+    def _call_each(self, hook: str, kwargs: dict[str, Any]) -> Iterable[tuple[pluggy.HookImpl, object]]:
+        """Call a hook's implementations in pluggy's order, one at a time, so a failure names its plugin."""
+        for impl in reversed(getattr(self._pm.hook, hook).get_hookimpls()):
+            try:
+                yield impl, impl.function(*(kwargs[name] for name in impl.argnames))
+            except PluginError:
+                raise
+            except Exception as error:
+                raise self._broken(impl, hook, f"raised {type(error).__name__}: {error}") from error
+
+    def _broken(self, impl: pluggy.HookImpl, hook: str, problem: str) -> PluginError:
+        record = self.record(impl.plugin_name)
+        return PluginError(
+            f"plugin {record.origin}: {hook} {problem}", remedy(record.name, record.distribution)
+        )

@@ -1,0 +1,78 @@
+"""Load a FrameworkSpec from a TOML file; a version may `extends` an earlier one and list only what changed."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from servecast.domain.framework import FrameworkSpec
+from servecast.domain.provenance import Source
+from servecast.errors import SpecFileError
+from servecast.specfiles.common import describe_validation_error, read_sources, read_toml, resolve_source
+
+
+def load_framework_spec(path: str | Path) -> FrameworkSpec:
+    """Read and validate a framework spec file (format: the README's "Writing a framework plugin")."""
+    path = Path(path)
+    data = read_toml(path)
+    sources = read_sources(path, data)
+    raw_versions = data.pop("versions", None)
+    if not isinstance(raw_versions, list) or not raw_versions:
+        raise SpecFileError(path, "no [[versions]] tables", "describe at least one released version")
+    merged: dict[str, dict[str, Any]] = {}
+    versions = []
+    for index, raw in enumerate(raw_versions):
+        version = _merge_with_base(path, index, raw, merged)
+        merged[str(version.get("version"))] = version
+        versions.append(_resolve_knobs(path, index, version, sources))
+    try:
+        return FrameworkSpec.model_validate({**data, "versions": versions})
+    except ValidationError as error:
+        raise SpecFileError(path, describe_validation_error(error)) from None
+
+
+def _merge_with_base(
+    path: Path, index: int, raw: dict[str, Any], earlier: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The version table with its `extends` base folded in: capabilities per key, knobs per field."""
+    version = copy.deepcopy(raw)
+    base_name = version.pop("extends", None)
+    if base_name is None:
+        return version
+    if base_name not in earlier:
+        raise SpecFileError(
+            path,
+            f"versions[{index}] extends {base_name!r}, which is not an earlier [[versions]] entry",
+            f"list version {base_name!r} before the versions that extend it; earlier: {', '.join(earlier) or 'none'}",
+        )
+    base = copy.deepcopy(earlier[base_name])
+    base.pop("released", None)
+    base.pop("notes", None)
+    capabilities = {**base.pop("capabilities", {}), **version.pop("capabilities", {})}
+    knobs = base.pop("knobs", {})
+    for name, override in version.pop("knobs", {}).items():
+        if override.get("removed"):
+            knobs.pop(name, None)
+        else:
+            knobs[name] = {**knobs.get(name, {}), **override}
+    return {**base, **version, "capabilities": capabilities, "knobs": knobs}
+
+
+def _resolve_knobs(
+    path: Path, index: int, version: dict[str, Any], sources: dict[str, Source]
+) -> dict[str, Any]:
+    """Turn the [versions.knobs.<name>] tables into a knob list with their sources resolved."""
+    knobs = []
+    for name, fields in version.get("knobs", {}).items():
+        where = f"versions[{index}] ({version.get('version')}) knobs.{name}"
+        if not isinstance(fields, dict):
+            raise SpecFileError(path, f"{where}: expected a table, got {fields!r}")
+        source = resolve_source(path, sources, fields.get("source"), where)
+        default = fields.get("default")
+        if isinstance(default, list):
+            default = tuple(default)
+        knobs.append({**fields, "name": name, "source": source, "default": default})
+    return {**version, "knobs": knobs}

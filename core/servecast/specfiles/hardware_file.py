@@ -1,0 +1,60 @@
+"""Load a HardwareSpec from a TOML file whose every figure is `{ value = …, source = "<id>", note = "…" }`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from servecast.domain.hardware import HardwareSpec
+from servecast.domain.provenance import Provenance, Source
+from servecast.errors import SpecFileError
+from servecast.specfiles.common import describe_validation_error, read_sources, read_toml, resolve_source
+
+
+def load_hardware_spec(path: str | Path) -> HardwareSpec:
+    """Read and validate a hardware spec file (format: the README's "Adding a GPU")."""
+    path = Path(path)
+    data = read_toml(path)
+    sources = read_sources(path, data)
+    provenance: dict[str, Provenance] = {}
+    for section in ("gpu", "node"):
+        if not isinstance(data.get(section), dict):
+            raise SpecFileError(path, f"no [{section}] table", f"add the [{section}] figures; see the README")
+        data[section] = _split_figures(path, data[section], section, sources, provenance)
+    try:
+        return HardwareSpec.model_validate({**data, "provenance": provenance})
+    except ValidationError as error:
+        raise SpecFileError(path, describe_validation_error(error)) from None
+
+
+def _split_figures(
+    path: Path,
+    table: dict[str, Any],
+    prefix: str,
+    sources: dict[str, Source],
+    provenance: dict[str, Provenance],
+) -> dict[str, Any]:
+    """Values of a figure table, recording each figure's provenance under its dotted path."""
+    values: dict[str, Any] = {}
+    for key, entry in table.items():
+        where = f"{prefix}.{key}"
+        if isinstance(entry, dict) and "value" in entry:
+            extra = set(entry) - {"value", "source", "note"}
+            if extra:
+                raise SpecFileError(
+                    path, f"{where}: unknown keys {sorted(extra)}", "use only value, source, note"
+                )
+            source = resolve_source(path, sources, entry.get("source"), where)
+            provenance[where] = Provenance(source=source, note=entry.get("note"))
+            values[key] = entry["value"]
+        elif isinstance(entry, dict):
+            values[key] = _split_figures(path, entry, where, sources, provenance)
+        else:
+            raise SpecFileError(
+                path,
+                f"{where} = {entry!r} has no source",
+                f'write it as {key} = {{ value = {entry!r}, source = "<id>" }}',
+            )
+    return values

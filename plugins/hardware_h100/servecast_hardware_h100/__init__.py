@@ -1,0 +1,1 @@
+"""servecast hardware plugin for NVIDIA H100 SXM systems."""

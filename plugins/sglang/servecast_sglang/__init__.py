@@ -1,0 +1,1 @@
+"""servecast plugin modelling SGLang."""
