@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+from typing import IO, Any
 
 import click
 
@@ -14,7 +14,33 @@ from servecast.cli.plugins_cmd import plugins
 from servecast.errors import ServecastError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+class ReportedError(click.ClickException):
+    """A ServecastError as click shows it: the message, what to do, and the error's own exit code."""
+
+    def __init__(self, error: ServecastError) -> None:
+        super().__init__(error.message)
+        self.exit_code = error.exit_code
+        self.hint = error.hint
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+        if self.hint:
+            click.echo(f"  what to do: {self.hint}", err=True)
+
+
+class ServecastGroup(click.Group):
+    """The command group; turns servecast errors raised by any command into a clear message and exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ServecastError as error:
+            raise ReportedError(error) from error
+
+
+@click.group(
+    cls=ServecastGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
 @click.version_option(__version__, "--version", prog_name="servecast", message="%(prog)s %(version)s")
 @click.option(
     "--strict-plugins",
@@ -40,18 +66,5 @@ cli.add_command(hardware)
 cli.add_command(frameworks)
 
 
-def main() -> None:
-    """Console entry point: run the CLI, turning servecast errors into a message and a documented exit code."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except ServecastError as error:
-        click.echo(f"error: {error.message}", err=True)
-        if error.hint:
-            click.echo(f"  what to do: {error.hint}", err=True)
-        sys.exit(error.exit_code)
+main = cli
+"""Console entry point."""

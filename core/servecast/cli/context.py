@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from servecast.host import PluginHost, PluginSettings, PluginStatus
+from servecast.host import PluginHost, PluginSettings, PluginStatus, discover_plugins
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,7 +26,7 @@ def plugin_host(*, report_failures: bool = True) -> PluginHost:
         settings = PluginSettings.resolve(
             strict=bool(options.get("strict")), disabled=options.get("disabled", ())
         )
-        host = PluginHost.from_entry_points(settings)
+        host = PluginHost(discover_plugins(), settings)
         for warning in host.warnings:
             click.echo(f"warning: {warning}", err=True)
         if report_failures:

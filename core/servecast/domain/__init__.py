@@ -1,6 +1,7 @@
 """servecast's domain objects: frozen, strictly validated, with unit-suffixed field names."""
 
 from servecast.domain.base import FrozenModel
+from servecast.domain.candidate import Candidate
 from servecast.domain.framework import (
     FrameworkCapabilities,
     FrameworkSpec,
@@ -10,10 +11,14 @@ from servecast.domain.framework import (
     KnobValue,
 )
 from servecast.domain.hardware import GpuSpec, HardwareSpec, NodeSpec
+from servecast.domain.layout import ParallelLayout
 from servecast.domain.provenance import Provenance, Source, SourceKind
+from servecast.domain.target import Target
 from servecast.domain.vocabulary import ComputeDtype, KvCacheDtype, ParallelMode, Quantization, ServingMode
+from servecast.domain.workload import Sla, Workload
 
 __all__ = [
+    "Candidate",
     "ComputeDtype",
     "FrameworkCapabilities",
     "FrameworkSpec",
@@ -26,10 +31,14 @@ __all__ = [
     "KnobValue",
     "KvCacheDtype",
     "NodeSpec",
+    "ParallelLayout",
     "ParallelMode",
     "Provenance",
     "Quantization",
     "ServingMode",
+    "Sla",
     "Source",
     "SourceKind",
+    "Target",
+    "Workload",
 ]

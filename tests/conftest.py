@@ -1,0 +1,119 @@
+"""Fixtures: fake plugin distributions on a private path, so no test sees the developer's installed plugins."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from servecast.host import PluginHost, PluginSettings, discover_plugins
+
+H100_LIKE_TOML = textwrap.dedent(
+    """
+    schema_version = 1
+    name = "{name}"
+    display_name = "Test GPU {name}"
+
+    [sources.sheet]
+    kind = "datasheet"
+    citation = "a test datasheet"
+
+    [gpu]
+    memory_bytes = {{ value = 85_899_345_920, source = "sheet" }}
+    mem_bw_bytes_per_s = {{ value = 3.35e12, source = "sheet" }}
+    sm_count = {{ value = 132, source = "sheet" }}
+    l2_cache_bytes = {{ value = 52_428_800, source = "sheet" }}
+
+    [gpu.dense_tensor_flops_per_s]
+    bf16 = {{ value = 989.4e12, source = "sheet" }}
+
+    [node]
+    gpus_per_node = {{ value = 8, source = "sheet" }}
+    intra_node_bw_bytes_per_s = {{ value = 450e9, source = "sheet" }}
+    intra_node_latency_s = {{ value = 2e-6, source = "sheet" }}
+    inter_node_bw_bytes_per_s = {{ value = 50e9, source = "sheet" }}
+    inter_node_latency_s = {{ value = 5e-6, source = "sheet" }}
+    """
+)
+
+
+@dataclass
+class FakeSite:
+    """A directory of fake distributions, each with `servecast` entry points pointing at generated modules."""
+
+    root: Path
+    modules: list[str] = field(default_factory=list)
+
+    def add_plugin(
+        self, name: str, source: str, distribution: str | None = None, version: str = "1.0"
+    ) -> str:
+        """Write a module with `source` and a distribution whose entry point `name` loads it; returns the module."""
+        module = f"fake_{name}_{uuid.uuid4().hex[:8]}"
+        (self.root / f"{module}.py").write_text(textwrap.dedent(source))
+        distribution = distribution or f"fake-{name}"
+        dist_info = self.root / f"{distribution.replace('-', '_')}-{version}.dist-info"
+        dist_info.mkdir(exist_ok=True)
+        (dist_info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n"
+        )
+        entry_points = dist_info / "entry_points.txt"
+        existing = entry_points.read_text() if entry_points.exists() else "[servecast]\n"
+        entry_points.write_text(existing + f"{name} = {module}\n")
+        self.modules.append(module)
+        return module
+
+    def add_hardware_plugin(self, name: str, hardware: str, distribution: str | None = None) -> str:
+        """A plugin registering one valid hardware spec called `hardware`."""
+        data = self.root / f"{hardware}_{uuid.uuid4().hex[:6]}.toml"
+        data.write_text(H100_LIKE_TOML.format(name=hardware))
+        return self.add_plugin(
+            name,
+            f"""
+            from servecast import hookimpl
+            from servecast.specfiles import load_hardware_spec
+
+            @hookimpl
+            def servecast_register_hardware():
+                return [load_hardware_spec({str(data)!r})]
+            """,
+            distribution,
+        )
+
+    def host(self, settings: PluginSettings | None = None) -> PluginHost:
+        """A fresh host over exactly the fake distributions."""
+        return PluginHost(discover_plugins([str(self.root)]), settings)
+
+
+@pytest.fixture
+def fake_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSite]:
+    """Fake distributions importable from a private path; their modules are forgotten afterwards."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    site = FakeSite(tmp_path)
+    yield site
+    for module in site.modules:
+        sys.modules.pop(module, None)
+
+
+@pytest.fixture(autouse=True)
+def _no_plugin_settings_from_the_developer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's SERVECAST_* variables must not change what tests see."""
+    monkeypatch.delenv("SERVECAST_STRICT_PLUGINS", raising=False)
+    monkeypatch.delenv("SERVECAST_DISABLE_PLUGINS", raising=False)
+
+
+@pytest.fixture
+def run_cli(fake_site: FakeSite, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run the CLI in-process over the fake site only."""
+    from servecast.cli import cli, context
+
+    monkeypatch.setattr(context, "discover_plugins", lambda: discover_plugins([str(fake_site.root)]))
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    return run
