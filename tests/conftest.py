@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+
 from servecast.host import PluginHost, PluginSettings, discover_plugins
 
 H100_LIKE_TOML = textwrap.dedent(
@@ -49,18 +50,14 @@ class FakeSite:
     root: Path
     modules: list[str] = field(default_factory=list)
 
-    def add_plugin(
-        self, name: str, source: str, distribution: str | None = None, version: str = "1.0"
-    ) -> str:
+    def add_plugin(self, name: str, source: str, distribution: str | None = None, version: str = "1.0") -> str:
         """Write a module with `source` and a distribution whose entry point `name` loads it; returns the module."""
         module = f"fake_{name}_{uuid.uuid4().hex[:8]}"
         (self.root / f"{module}.py").write_text(textwrap.dedent(source))
         distribution = distribution or f"fake-{name}"
         dist_info = self.root / f"{distribution.replace('-', '_')}-{version}.dist-info"
         dist_info.mkdir(exist_ok=True)
-        (dist_info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n"
-        )
+        (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
         entry_points = dist_info / "entry_points.txt"
         existing = entry_points.read_text() if entry_points.exists() else "[servecast]\n"
         entry_points.write_text(existing + f"{name} = {module}\n")

@@ -49,9 +49,7 @@ def test_a_valid_plugin_loads_and_its_hardware_is_registered(fake_site):
 
 
 def test_a_plugin_that_fails_to_import_is_reported_and_skipped(fake_site):
-    fake_site.add_plugin(
-        "broken", "import module_that_does_not_exist\n", distribution="broken-dist", version="2.3"
-    )
+    fake_site.add_plugin("broken", "import module_that_does_not_exist\n", distribution="broken-dist", version="2.3")
     fake_site.add_hardware_plugin("acme", "acme_gpu")
     host = fake_site.host()
     broken = next(record for record in host.records if record.name == "broken")
@@ -168,9 +166,7 @@ def test_a_registration_returning_the_wrong_type_is_reported(fake_site, returned
 
 def test_strict_mode_makes_a_load_failure_fatal(fake_site):
     fake_site.add_plugin("broken", "raise ImportError('nope')\n", distribution="broken-dist")
-    with pytest.raises(
-        PluginLoadError, match="broken-dist 1.0 \\(plugin 'broken'\\): import of .* ImportError: nope"
-    ):
+    with pytest.raises(PluginLoadError, match="broken-dist 1.0 \\(plugin 'broken'\\): import of .* ImportError: nope"):
         fake_site.host(PluginSettings(strict=True))
 
 
@@ -257,9 +253,7 @@ def test_an_estimator_hook_that_raises_is_reported_with_its_plugin(fake_site):
         """,
         distribution="flaky-kernels",
     )
-    with pytest.raises(
-        PluginError, match="flaky-kernels 1.0 .*servecast_op_estimator raised ZeroDivisionError"
-    ):
+    with pytest.raises(PluginError, match="flaky-kernels 1.0 .*servecast_op_estimator raised ZeroDivisionError"):
         fake_site.host().op_estimator(OpKind.GEMM, Target(hardware="h100_sxm"))
 
 

@@ -38,9 +38,7 @@ class ServecastGroup(click.Group):
             raise ReportedError(error) from error
 
 
-@click.group(
-    cls=ServecastGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
-)
+@click.group(cls=ServecastGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, "--version", prog_name="servecast", message="%(prog)s %(version)s")
 @click.option(
     "--strict-plugins",

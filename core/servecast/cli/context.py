@@ -23,9 +23,7 @@ def plugin_host(*, report_failures: bool = True) -> PluginHost:
     context = click.get_current_context()
     options: dict[str, Any] = context.find_object(dict) or {}
     if "host" not in options:
-        settings = PluginSettings.resolve(
-            strict=bool(options.get("strict")), disabled=options.get("disabled", ())
-        )
+        settings = PluginSettings.resolve(strict=bool(options.get("strict")), disabled=options.get("disabled", ()))
         host = PluginHost(discover_plugins(), settings)
         for warning in host.warnings:
             click.echo(f"warning: {warning}", err=True)

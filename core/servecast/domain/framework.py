@@ -89,6 +89,14 @@ class Knob(FrozenModel):
     source: Source
 
     @model_validator(mode="after")
+    def _default_fits_its_meaning(self) -> Self:
+        if self.default is not None and not self.negates:
+            problem = _default_problem(self.meaning, self.default)
+            if problem:
+                raise ValueError(f"knob {self.name!r}: default {self.default!r} is not a {problem}")
+        return self
+
+    @model_validator(mode="after")
     def _runtime_default_is_explained(self) -> Self:
         if self.default is None and not self.default_note:
             raise ValueError(
@@ -106,6 +114,45 @@ class Knob(FrozenModel):
         if self.negates and isinstance(raw, bool):
             return not raw
         return raw
+
+
+_FRACTIONS = {
+    KnobMeaning.GPU_MEMORY_FRACTION,
+    KnobMeaning.STATIC_MEMORY_FRACTION,
+    KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION,
+}
+_COUNTS = {
+    KnobMeaning.MAX_BATCH_SIZE,
+    KnobMeaning.MAX_NUM_TOKENS,
+    KnobMeaning.MAX_PREFILL_TOKENS,
+    KnobMeaning.CUDA_GRAPH_MAX_BATCH_SIZE,
+    KnobMeaning.KV_CACHE_BLOCK_SIZE,
+}
+_SWITCHES = {
+    KnobMeaning.CHUNKED_PREFILL,
+    KnobMeaning.MIXED_PREFILL_DECODE,
+    KnobMeaning.CUDA_GRAPH,
+    KnobMeaning.OVERLAP_SCHEDULER,
+    KnobMeaning.PREFIX_CACHING,
+}
+
+
+def _default_problem(meaning: KnobMeaning, value: KnobValue) -> str | None:
+    """Why `value` cannot be a default for `meaning` (None when it can)."""
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if meaning in _FRACTIONS:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{meaning.value} (a number)"
+        return None if 0 < value <= 1 else f"valid value: {meaning.value} must be in (0, 1]"
+    if meaning in _COUNTS and not (is_int and value > 0):
+        return f"valid value: {meaning.value} must be a positive integer"
+    if meaning is KnobMeaning.CHUNKED_PREFILL_SIZE and not (is_int and (value > 0 or value == -1)):
+        return f"valid value: {meaning.value} must be a positive integer, or -1 for 'off'"
+    if meaning in _SWITCHES and not isinstance(value, bool):
+        return f"valid value: {meaning.value} is a switch (true or false)"
+    if meaning is KnobMeaning.CUDA_GRAPH_BATCH_SIZES and not isinstance(value, tuple):
+        return f"valid value: {meaning.value} is a list of batch sizes"
+    return None
 
 
 class FrameworkCapabilities(FrozenModel):
@@ -138,9 +185,7 @@ class FrameworkVersion(FrozenModel):
         try:
             Version(version)
         except InvalidVersion as error:
-            raise ValueError(
-                f"version {version!r} is not a PEP 440 version such as '0.11.0' or '1.0.0rc2'"
-            ) from error
+            raise ValueError(f"version {version!r} is not a PEP 440 version such as '0.11.0' or '1.0.0rc2'") from error
         return version
 
     @model_validator(mode="after")
@@ -168,9 +213,7 @@ class FrameworkVersion(FrozenModel):
 class FrameworkSpec(FrozenModel):
     """A serving framework and the versions of it servecast models."""
 
-    name: str = Field(
-        pattern=r"^[a-z][a-z0-9_]*$", description="Short id used on the command line, e.g. 'vllm'."
-    )
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Short id used on the command line, e.g. 'vllm'.")
     display_name: str
     homepage: str | None = None
     versions: tuple[FrameworkVersion, ...] = Field(min_length=1)

@@ -81,9 +81,7 @@ class NodeSpec(FrozenModel):
 class HardwareSpec(FrozenModel):
     """A system servecast can target, with the provenance of every figure ('gpu.memory_bytes' → source)."""
 
-    name: str = Field(
-        pattern=r"^[a-z][a-z0-9_]*$", description="Short id used on the command line, e.g. 'h100_sxm'."
-    )
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Short id used on the command line, e.g. 'h100_sxm'.")
     display_name: str = Field(min_length=3)
     gpu: GpuSpec
     node: NodeSpec
@@ -97,9 +95,7 @@ class HardwareSpec(FrozenModel):
             raise ValueError(f"hardware {self.name!r}: no source for {', '.join(missing)}")
         unknown = sorted(self.provenance.keys() - figures)
         if unknown:
-            raise ValueError(
-                f"hardware {self.name!r}: sources given for unknown figures {', '.join(unknown)}"
-            )
+            raise ValueError(f"hardware {self.name!r}: sources given for unknown figures {', '.join(unknown)}")
         return self
 
     def figure_paths(self) -> list[str]:

@@ -31,9 +31,7 @@ class Sla(FrozenModel):
 
     ttft_ms: float | None = Field(default=None, gt=0, description="Time to first token, queueing included.")
     tpot_ms: float | None = Field(default=None, gt=0, description="Time per output token after the first.")
-    request_latency_ms: float | None = Field(
-        default=None, gt=0, description="End-to-end time of one request."
-    )
+    request_latency_ms: float | None = Field(default=None, gt=0, description="End-to-end time of one request.")
 
     def is_met(self, ttft_ms: float, tpot_ms: float, request_latency_ms: float) -> bool:
         """Whether one operating point meets every set target."""

@@ -48,9 +48,7 @@ class OpEstimate:
 
     def __post_init__(self) -> None:
         if self.latency_ms.shape != self.provenance.shape:
-            raise ValueError(
-                f"latency_ms has shape {self.latency_ms.shape} but provenance has {self.provenance.shape}"
-            )
+            raise ValueError(f"latency_ms has shape {self.latency_ms.shape} but provenance has {self.provenance.shape}")
 
 
 @runtime_checkable

@@ -26,9 +26,7 @@ def discover_plugins(path: Sequence[str] | None = None) -> list[PluginSource]:
     A distribution found twice on the path (e.g. installed and on PYTHONPATH) is listed once.
     """
     distributions = (
-        importlib.metadata.distributions(path=list(path))
-        if path is not None
-        else importlib.metadata.distributions()
+        importlib.metadata.distributions(path=list(path)) if path is not None else importlib.metadata.distributions()
     )
     found: dict[tuple[str, str], PluginSource] = {}
     for distribution in distributions:

@@ -69,17 +69,13 @@ class PluginHost:
         self._raise_if_strict()
 
     @classmethod
-    def from_entry_points(
-        cls, settings: PluginSettings | None = None, path: Sequence[str] | None = None
-    ) -> PluginHost:
+    def from_entry_points(cls, settings: PluginSettings | None = None, path: Sequence[str] | None = None) -> PluginHost:
         """A host over every installed plugin (or those of the distributions on `path`)."""
         return cls(discover_plugins(path), settings)
 
     # -- loading ---------------------------------------------------------------------------------------------
 
-    def _load(
-        self, source: PluginSource, taken: dict[str, PluginRecord]
-    ) -> tuple[PluginRecord, LoadedPlugin | None]:
+    def _load(self, source: PluginSource, taken: dict[str, PluginRecord]) -> tuple[PluginRecord, LoadedPlugin | None]:
         """Load one plugin unless it is disabled or its name is taken; never raises for a broken plugin."""
         record = PluginRecord(
             name=source.name,
@@ -215,9 +211,7 @@ class PluginHost:
     def check_candidate(self, candidate: Candidate, target: Target) -> tuple[Veto, ...]:
         """Every reason any plugin gives for rejecting `candidate` on `target` (empty: it may run)."""
         vetoes: list[Veto] = []
-        for impl, result in self._call_each(
-            "servecast_check_candidate", {"candidate": candidate, "target": target}
-        ):
+        for impl, result in self._call_each("servecast_check_candidate", {"candidate": candidate, "target": target}):
             if result is None:
                 continue
             if (
@@ -225,9 +219,7 @@ class PluginHost:
                 or isinstance(result, str)
                 or not all(isinstance(reason, str) for reason in result)
             ):
-                raise self._broken(
-                    impl, "servecast_check_candidate", f"returned {result!r}, not a list of reasons"
-                )
+                raise self._broken(impl, "servecast_check_candidate", f"returned {result!r}, not a list of reasons")
             vetoes += [Veto(impl.plugin_name, reason) for reason in result]
         return tuple(vetoes)
 
@@ -254,6 +246,4 @@ class PluginHost:
 
     def _broken(self, impl: pluggy.HookImpl, hook: str, problem: str) -> PluginError:
         record = self.record(impl.plugin_name)
-        return PluginError(
-            f"plugin {record.origin}: {hook} {problem}", remedy(record.name, record.distribution)
-        )
+        return PluginError(f"plugin {record.origin}: {hook} {problem}", remedy(record.name, record.distribution))

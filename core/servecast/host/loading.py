@@ -100,9 +100,7 @@ def load_plugin(pm: pluggy.PluginManager, source: PluginSource) -> LoadedPlugin:
     except BaseException as error:  # a plugin's import may raise anything, SystemExit included
         if isinstance(error, KeyboardInterrupt):
             raise
-        raise PluginFailure(
-            f"import of {source.module} failed: {_describe(error)}", _remedy_for(source)
-        ) from error
+        raise PluginFailure(f"import of {source.module} failed: {_describe(error)}", _remedy_for(source)) from error
     try:
         pm.register(plugin, name=source.name)
     except (pluggy.PluginValidationError, ValueError) as error:
@@ -137,7 +135,7 @@ def _check_hook_names(pm: pluggy.PluginManager, plugin: object, source: PluginSo
                     f"drop wrapper=True/hookwrapper=True — or {_remedy_for(source)}",
                 )
     marked = {caller.name for caller in pm.get_hookcallers(plugin) or ()}
-    for name, value in inspect.getmembers(plugin, callable):
+    for name, _ in inspect.getmembers(plugin, callable):
         if name in SPEC_NAMES and name not in marked:
             raise PluginFailure(
                 f"defines {name} without the @servecast.hookimpl decorator, so servecast would ignore it",

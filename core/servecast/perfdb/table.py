@@ -17,9 +17,7 @@ class PerfTableRef(FrozenModel):
     """
 
     hardware: str
-    framework: str | None = Field(
-        default=None, description="None: the table holds framework-agnostic kernels."
-    )
+    framework: str | None = Field(default=None, description="None: the table holds framework-agnostic kernels.")
     framework_version: str | None = None
     op: OpKind
     csv_path: Path

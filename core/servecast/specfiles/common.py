@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,13 +23,9 @@ def read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
-        raise SpecFileError(
-            path, "file not found", "check the path, or reinstall the plugin that ships it"
-        ) from None
+        raise SpecFileError(path, "file not found", "check the path, or reinstall the plugin that ships it") from None
     except tomllib.TOMLDecodeError as error:
-        raise SpecFileError(
-            path, f"not valid TOML: {error}", "fix the syntax at the position given"
-        ) from None
+        raise SpecFileError(path, f"not valid TOML: {error}", "fix the syntax at the position given") from None
     version = data.pop("schema_version", None)
     if version != SCHEMA_VERSION:
         raise SpecFileError(
@@ -43,17 +40,13 @@ def read_sources(path: Path, data: dict[str, Any]) -> dict[str, Source]:
     """Pop and validate the top-level [sources.<id>] tables that figures and knobs refer to by id."""
     raw = data.pop("sources", {})
     if not isinstance(raw, Mapping) or not raw:
-        raise SpecFileError(
-            path, "no [sources.<id>] tables", "cite where the numbers come from: see the README"
-        )
+        raise SpecFileError(path, "no [sources.<id>] tables", "cite where the numbers come from: see the README")
     sources: dict[str, Source] = {}
     for source_id, fields in raw.items():
         try:
             sources[source_id] = Source.model_validate(fields)
         except ValidationError as error:
-            raise SpecFileError(
-                path, describe_validation_error(error, prefix=f"sources.{source_id}")
-            ) from None
+            raise SpecFileError(path, describe_validation_error(error, prefix=f"sources.{source_id}")) from None
     return sources
 
 
@@ -73,8 +66,8 @@ def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
     """One line per problem: the dotted location, the message, and the offending value."""
     lines = []
     for problem in error.errors():
-        location = ".".join(str(part) for part in (prefix, *problem["loc"]) if part != "")
+        location = " ".join(part for part in (prefix, ".".join(str(p) for p in problem["loc"])) if part)
         value = problem.get("input")
-        shown = "" if isinstance(value, Mapping) else f" (got {value!r})"
+        shown = "" if isinstance(value, Mapping) else f" (got {reprlib.repr(value)})"
         lines.append(f"{location or '<top level>'}: {problem['msg']}{shown}")
     return "; ".join(lines)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from servecast.domain.framework import FrameworkSpec
+from servecast.domain.framework import FrameworkSpec, FrameworkVersion, Knob
 from servecast.domain.provenance import Source
 from servecast.errors import SpecFileError
 from servecast.specfiles.common import describe_validation_error, read_sources, read_toml, resolve_source
@@ -27,16 +27,18 @@ def load_framework_spec(path: str | Path) -> FrameworkSpec:
     for index, raw in enumerate(raw_versions):
         version = _merge_with_base(path, index, raw, merged)
         merged[str(version.get("version"))] = version
-        versions.append(_resolve_knobs(path, index, version, sources))
+        where = f"versions[{index}] ({version.get('version')})"
+        try:
+            versions.append(FrameworkVersion.model_validate(_resolve_knobs(path, where, version, sources)))
+        except ValidationError as error:
+            raise SpecFileError(path, describe_validation_error(error, prefix=where)) from None
     try:
         return FrameworkSpec.model_validate({**data, "versions": versions})
     except ValidationError as error:
         raise SpecFileError(path, describe_validation_error(error)) from None
 
 
-def _merge_with_base(
-    path: Path, index: int, raw: dict[str, Any], earlier: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
+def _merge_with_base(path: Path, index: int, raw: dict[str, Any], earlier: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The version table with its `extends` base folded in: capabilities per key, knobs per field."""
     version = copy.deepcopy(raw)
     base_name = version.pop("extends", None)
@@ -61,18 +63,19 @@ def _merge_with_base(
     return {**base, **version, "capabilities": capabilities, "knobs": knobs}
 
 
-def _resolve_knobs(
-    path: Path, index: int, version: dict[str, Any], sources: dict[str, Source]
-) -> dict[str, Any]:
-    """Turn the [versions.knobs.<name>] tables into a knob list with their sources resolved."""
+def _resolve_knobs(path: Path, where: str, version: dict[str, Any], sources: dict[str, Source]) -> dict[str, Any]:
+    """Turn the [versions.knobs.<name>] tables into validated knobs with their sources resolved."""
     knobs = []
     for name, fields in version.get("knobs", {}).items():
-        where = f"versions[{index}] ({version.get('version')}) knobs.{name}"
+        knob_where = f"{where} knobs.{name}"
         if not isinstance(fields, dict):
-            raise SpecFileError(path, f"{where}: expected a table, got {fields!r}")
-        source = resolve_source(path, sources, fields.get("source"), where)
+            raise SpecFileError(path, f"{knob_where}: expected a table, got {fields!r}")
+        source = resolve_source(path, sources, fields.get("source"), knob_where)
         default = fields.get("default")
         if isinstance(default, list):
             default = tuple(default)
-        knobs.append({**fields, "name": name, "source": source, "default": default})
+        try:
+            knobs.append(Knob.model_validate({**fields, "name": name, "source": source, "default": default}))
+        except ValidationError as error:
+            raise SpecFileError(path, describe_validation_error(error, prefix=knob_where)) from None
     return {**version, "knobs": knobs}

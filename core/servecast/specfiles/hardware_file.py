@@ -43,9 +43,7 @@ def _split_figures(
         if isinstance(entry, dict) and "value" in entry:
             extra = set(entry) - {"value", "source", "note"}
             if extra:
-                raise SpecFileError(
-                    path, f"{where}: unknown keys {sorted(extra)}", "use only value, source, note"
-                )
+                raise SpecFileError(path, f"{where}: unknown keys {sorted(extra)}", "use only value, source, note")
             source = resolve_source(path, sources, entry.get("source"), where)
             provenance[where] = Provenance(source=source, note=entry.get("note"))
             values[key] = entry["value"]

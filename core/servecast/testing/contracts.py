@@ -55,9 +55,7 @@ class PluginContract:
         assert self.registered_snapshot(self.load_host()) == self.registered_snapshot(self.load_host())
 
     def test_importing_it_does_not_import_frameworks_or_torch(self) -> None:
-        probe = _IMPORT_PROBE.format(
-            name=self.plugin_name, distribution=self.distribution, forbidden=FORBIDDEN_IMPORTS
-        )
+        probe = _IMPORT_PROBE.format(name=self.plugin_name, distribution=self.distribution, forbidden=FORBIDDEN_IMPORTS)
         completed = subprocess.run(
             [sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=120
         )
@@ -97,25 +95,19 @@ class HardwarePluginContract(PluginContract):
         for spec in self.hardware_specs():
             gpu = spec.gpu
             flops_per_byte = max(gpu.dense_tensor_flops_per_s.values()) / gpu.mem_bw_bytes_per_s
-            assert 10 < flops_per_byte < 10_000, (
-                f"{spec.name}: peak FLOP/s per HBM byte/s = {flops_per_byte:.0f}"
-            )
+            assert 10 < flops_per_byte < 10_000, f"{spec.name}: peak FLOP/s per HBM byte/s = {flops_per_byte:.0f}"
             assert gpu.mem_bw_bytes_per_s > spec.node.intra_node_bw_bytes_per_s, f"{spec.name}: NVLink > HBM?"
             assert spec.node.intra_node_bw_bytes_per_s >= spec.node.inter_node_bw_bytes_per_s
             assert spec.node.intra_node_latency_s <= spec.node.inter_node_latency_s
             seconds_to_read_memory = gpu.memory_bytes / gpu.mem_bw_bytes_per_s
-            assert 1e-3 < seconds_to_read_memory < 1.0, (
-                f"{spec.name}: whole memory read in {seconds_to_read_memory}s"
-            )
+            assert 1e-3 < seconds_to_read_memory < 1.0, f"{spec.name}: whole memory read in {seconds_to_read_memory}s"
 
     def test_every_figure_names_a_source(self) -> None:
         for spec in self.hardware_specs():
             assert set(spec.provenance) == set(spec.figure_paths())
             for path, provenance in spec.provenance.items():
                 if provenance.source.kind is SourceKind.ASSUMPTION:
-                    assert provenance.source.note or provenance.note, (
-                        f"{spec.name} {path}: say why it is plausible"
-                    )
+                    assert provenance.source.note or provenance.note, f"{spec.name} {path}: say why it is plausible"
 
 
 class FrameworkPluginContract(PluginContract):
@@ -166,9 +158,7 @@ class FrameworkPluginContract(PluginContract):
                     if knob.meaning in {KnobMeaning.MAX_BATCH_SIZE, KnobMeaning.CUDA_GRAPH_MAX_BATCH_SIZE}:
                         assert isinstance(knob.default, int) and 0 < knob.default <= 1 << 16, where
                     if knob.meaning in self._TOKEN_BUDGET_MEANINGS:
-                        assert isinstance(knob.default, int) and (knob.default == -1 or knob.default > 0), (
-                            where
-                        )
+                        assert isinstance(knob.default, int) and (knob.default == -1 or knob.default > 0), where
 
     def test_knobs_cite_the_frameworks_own_material(self) -> None:
         for spec in self.framework_specs():

@@ -14,11 +14,7 @@ def h100():
 def test_dense_peaks_are_half_the_sparse_datasheet_figures():
     rates = h100().gpu.dense_tensor_flops_per_s
     assert rates[ComputeDtype.BF16] == rates[ComputeDtype.FP16] == 989.4e12
-    assert (
-        rates[ComputeDtype.FP8]
-        == rates[ComputeDtype.INT8]
-        == pytest.approx(2 * rates[ComputeDtype.BF16], rel=1e-3)
-    )
+    assert rates[ComputeDtype.FP8] == rates[ComputeDtype.INT8] == pytest.approx(2 * rates[ComputeDtype.BF16], rel=1e-3)
     assert ComputeDtype.FP4 not in rates, "Hopper has no FP4 tensor cores"
 
 
