@@ -43,6 +43,71 @@ H100_LIKE_TOML = textwrap.dedent(
 )
 
 
+FRAMEWORK_TOML = textwrap.dedent(
+    """
+    schema_version = 1
+    name = "toyserve"
+    display_name = "ToyServe"
+
+    [sources.docs-1]
+    kind = "documentation"
+    citation = "ToyServe 1.0 docs"
+    url = "https://example.org/1.0"
+
+    [sources.docs-2]
+    kind = "source_code"
+    citation = "ToyServe 2.0 args.py"
+    url = "https://example.org/2.0/args.py"
+
+    [[versions]]
+    version = "1.0.0"
+    released = 2025-01-31
+    notes = "first"
+    [versions.capabilities]
+    parallel_modes = ["tp", "pp"]
+    quantizations = ["bf16", "fp8"]
+    kv_cache_dtypes = ["bf16"]
+    serving_modes = ["static", "agg"]
+    [versions.knobs.mem]
+    meaning = "gpu_memory_fraction"
+    flag = "--mem"
+    default = 0.9
+    description = "memory fraction"
+    source = "docs-1"
+    [versions.knobs.max_seqs]
+    meaning = "max_batch_size"
+    flag = "--max-seqs"
+    default = 256
+    description = "most sequences"
+    source = "docs-1"
+    [versions.knobs.eager]
+    meaning = "cuda_graph"
+    flag = "--eager"
+    negates = true
+    default = false
+    description = "no CUDA graphs"
+    source = "docs-1"
+
+    [[versions]]
+    version = "2.0.0"
+    extends = "1.0.0"
+    [versions.capabilities]
+    serving_modes = ["static", "agg", "disagg"]
+    [versions.knobs.max_seqs]
+    default = 1024
+    source = "docs-2"
+    [versions.knobs.eager]
+    removed = true
+    [versions.knobs.budget]
+    meaning = "max_num_tokens"
+    config_key = "scheduler.budget"
+    default_note = "8192 on GPUs with 70 GiB or more, else 2048"
+    description = "token budget"
+    source = "docs-2"
+    """
+)
+
+
 @dataclass
 class FakeSite:
     """A directory of fake distributions, each with `servecast` entry points pointing at generated modules."""

@@ -15,11 +15,20 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("" if cell is None else str(cell) for cell in row))
-    Console(soft_wrap=False).print(table)
+    _console().print(table)
 
 
 def print_lines(lines: Sequence[str]) -> None:
     """Plain lines, with rich markup interpreted."""
-    console = Console(soft_wrap=True)
+    console = _console()
     for line in lines:
         console.print(line, highlight=False)
+
+
+def _console() -> Console:
+    """A console on stdout; when stdout is not a terminal, wide enough that tables do not wrap their cells."""
+    console = Console()
+    return console if console.is_terminal else Console(width=_PIPE_WIDTH)
+
+
+_PIPE_WIDTH = 240
