@@ -146,6 +146,22 @@ class FakeSite:
             distribution,
         )
 
+    def add_framework_plugin(self, name: str, spec_toml: str) -> str:
+        """A plugin registering the framework spec written in `spec_toml`."""
+        data = self.root / f"{name}_{uuid.uuid4().hex[:6]}.toml"
+        data.write_text(spec_toml)
+        return self.add_plugin(
+            name,
+            f"""
+            from servecast import hookimpl
+            from servecast.specfiles import load_framework_spec
+
+            @hookimpl
+            def servecast_register_frameworks():
+                return [load_framework_spec({str(data)!r})]
+            """,
+        )
+
     def host(self, settings: PluginSettings | None = None) -> PluginHost:
         """A fresh host over exactly the fake distributions."""
         return PluginHost(discover_plugins([str(self.root)]), settings)

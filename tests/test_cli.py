@@ -104,20 +104,8 @@ def test_an_unreadable_strict_variable_exits_2(run_cli):
     assert "SERVECAST_STRICT_PLUGINS='maybe'" in result.stderr
 
 
-def test_frameworks_list_and_show(run_cli, fake_site, tmp_path):
-    data = tmp_path / "toy.toml"
-    data.write_text(FRAMEWORK_TOML)
-    fake_site.add_plugin(
-        "toy",
-        f"""
-        from servecast import hookimpl
-        from servecast.specfiles import load_framework_spec
-
-        @hookimpl
-        def servecast_register_frameworks():
-            return [load_framework_spec({str(data)!r})]
-        """,
-    )
+def test_frameworks_list_and_show(run_cli, fake_site):
+    fake_site.add_framework_plugin("toy", FRAMEWORK_TOML)
     listed = json.loads(run_cli("frameworks", "list", "--json").stdout)
     assert [(entry["name"], entry["plugin"]) for entry in listed] == [("toyserve", "toy")]
     assert [version["version"] for version in listed[0]["versions"]] == ["1.0.0", "2.0.0"]

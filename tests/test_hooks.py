@@ -14,6 +14,8 @@ from servecast.estimate import OpKind
 from servecast.launch import Deployment, LaunchArtifacts, WorkerGroup, WorkerRole
 from servecast.perfdb import PerfTableRef
 
+from .conftest import FRAMEWORK_TOML
+
 H100 = Target(hardware="h100_sxm", framework="vllm", framework_version="0.11.0")
 
 
@@ -52,45 +54,11 @@ def test_hook_servecast_register_perf_tables(fake_site, tmp_path):
     assert entry.name == "h100_sxm/any/gemm"
 
 
-def test_hook_servecast_register_frameworks(fake_site, tmp_path):
-    data = tmp_path / "fw.toml"
-    data.write_text(
-        """
-        schema_version = 1
-        name = "toyserve"
-        display_name = "ToyServe"
-        [sources.docs]
-        kind = "documentation"
-        citation = "ToyServe docs"
-        url = "https://example.org/toyserve"
-        [[versions]]
-        version = "1.2.0"
-        [versions.capabilities]
-        parallel_modes = ["tp"]
-        quantizations = ["bf16"]
-        kv_cache_dtypes = ["bf16"]
-        serving_modes = ["agg"]
-        [versions.knobs.max_seqs]
-        meaning = "max_batch_size"
-        flag = "--max-seqs"
-        default = 128
-        description = "most sequences per step"
-        source = "docs"
-        """
-    )
-    fake_site.add_plugin(
-        "toy",
-        f"""
-        from servecast import hookimpl
-        from servecast.specfiles import load_framework_spec
-
-        @hookimpl
-        def servecast_register_frameworks():
-            return [load_framework_spec({str(data)!r})]
-        """,
-    )
+def test_hook_servecast_register_frameworks(fake_site):
+    fake_site.add_framework_plugin("toy", FRAMEWORK_TOML)
     spec = fake_site.host().frameworks.get("toyserve")
-    assert spec.latest.knob("max_seqs").default == 128
+    assert spec.version("2.0.0").knob("max_seqs").default == 1024
+    assert fake_site.host().frameworks.entry("toyserve").owner.name == "toy"
 
 
 def test_hook_servecast_register_model_families(fake_site):

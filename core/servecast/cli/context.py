@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from pydantic import BaseModel
 
 from servecast.host import PluginHost, PluginSettings, PluginStatus, discover_plugins
+from servecast.host.registry import Registered
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +40,15 @@ def plugin_host(*, report_failures: bool = True) -> PluginHost:
         options["host"] = host
     host_object: PluginHost = options["host"]
     return host_object
+
+
+def registered_json(entry: Registered[BaseModel]) -> dict[str, Any]:
+    """A registered spec as JSON, with the plugin and distribution that provide it."""
+    return {
+        **entry.value.model_dump(mode="json"),
+        "plugin": entry.owner.name,
+        "distribution": entry.owner.distribution,
+    }
 
 
 def echo_json(data: object) -> None:

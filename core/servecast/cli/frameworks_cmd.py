@@ -6,23 +6,14 @@ from typing import Any
 
 import click
 
-from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.context import echo_json, json_option, plugin_host, registered_json
 from servecast.cli.render import print_table
-from servecast.domain import FrameworkSpec, Knob
-from servecast.host.registry import Registered
+from servecast.domain import Knob
 
 
 @click.group()
 def frameworks() -> None:
     """Serving frameworks provided by framework plugins."""
-
-
-def _to_json(entry: Registered[FrameworkSpec]) -> dict[str, Any]:
-    return {
-        **entry.value.model_dump(mode="json"),
-        "plugin": entry.owner.name,
-        "distribution": entry.owner.distribution,
-    }
 
 
 def _names(values: frozenset[Any]) -> str:
@@ -35,7 +26,7 @@ def list_frameworks(as_json: bool) -> None:
     """List every modelled framework with its versions and (latest version's) capabilities."""
     entries = list(plugin_host().frameworks)
     if as_json:
-        echo_json([_to_json(entry) for entry in entries])
+        echo_json([registered_json(entry) for entry in entries])
         return
     print_table(
         None,

@@ -6,24 +6,15 @@ from typing import Any
 
 import click
 
-from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.context import echo_json, json_option, plugin_host, registered_json
 from servecast.cli.render import print_table
 from servecast.domain import ComputeDtype, HardwareSpec
 from servecast.host import Registry
-from servecast.host.registry import Registered
 
 
 @click.group()
 def hardware() -> None:
     """GPU systems provided by hardware plugins."""
-
-
-def _to_json(entry: Registered[HardwareSpec]) -> dict[str, Any]:
-    return {
-        **entry.value.model_dump(mode="json"),
-        "plugin": entry.owner.name,
-        "distribution": entry.owner.distribution,
-    }
 
 
 def _tflops(spec: HardwareSpec, dtype: ComputeDtype) -> str:
@@ -38,7 +29,7 @@ def list_hardware(as_json: bool) -> None:
     registry: Registry[HardwareSpec] = plugin_host().hardware
     entries = list(registry)
     if as_json:
-        echo_json([_to_json(entry) for entry in entries])
+        echo_json([registered_json(entry) for entry in entries])
         return
     print_table(
         None,
@@ -77,7 +68,7 @@ def show_hardware(name: str, as_json: bool) -> None:
     """Every figure of system NAME with its source."""
     entry = plugin_host().hardware.entry(name)
     if as_json:
-        echo_json(_to_json(entry))
+        echo_json(registered_json(entry))
         return
     spec = entry.value
     rows = []

@@ -209,6 +209,14 @@ class FrameworkVersion(FrozenModel):
         """Every knob that controls `meaning` (usually one)."""
         return tuple(knob for knob in self.knobs if knob.meaning is meaning)
 
+    def default_for(self, meaning: KnobMeaning) -> KnobValue | None:
+        """The default value of the concept `meaning` (negated knobs inverted); None when decided at run time."""
+        knobs = self.knobs_for(meaning)
+        if len(knobs) != 1:
+            names = ", ".join(knob.name for knob in knobs) or "none"
+            raise KeyError(f"version {self.version} needs exactly one knob for {meaning.value}; it has: {names}")
+        return knobs[0].concept_value()
+
 
 class FrameworkSpec(FrozenModel):
     """A serving framework and the versions of it servecast models."""

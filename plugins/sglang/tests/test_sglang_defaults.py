@@ -9,24 +9,19 @@ def version(name):
     return spec.version(name)
 
 
-def concept(version_name, meaning):
-    (knob,) = version(version_name).knobs_for(meaning)
-    return knob.concept_value()
-
-
 def test_mixed_chunking_is_off_and_radix_cache_on_in_every_version():
     for name in ("0.3.0", "0.4.10", "0.5.23"):
-        assert concept(name, KnobMeaning.MIXED_PREFILL_DECODE) is False
-        assert concept(name, KnobMeaning.PREFIX_CACHING) is True
+        assert version(name).default_for(KnobMeaning.MIXED_PREFILL_DECODE) is False
+        assert version(name).default_for(KnobMeaning.PREFIX_CACHING) is True
 
 
 def test_overlap_scheduler_is_on_by_default_once_it_exists():
     assert not version("0.3.0").knobs_for(KnobMeaning.OVERLAP_SCHEDULER)
-    assert concept("0.4.10", KnobMeaning.OVERLAP_SCHEDULER) is True
+    assert version("0.4.10").default_for(KnobMeaning.OVERLAP_SCHEDULER) is True
 
 
 def test_0_3_0_chunks_at_8192_and_later_versions_size_chunks_by_gpu_memory():
-    assert concept("0.3.0", KnobMeaning.CHUNKED_PREFILL_SIZE) == 8192
+    assert version("0.3.0").default_for(KnobMeaning.CHUNKED_PREFILL_SIZE) == 8192
     (knob,) = version("0.4.10").knobs_for(KnobMeaning.CHUNKED_PREFILL_SIZE)
     assert knob.default is None and "8192" in knob.default_note
 

@@ -9,26 +9,21 @@ def version(name):
     return spec.version(name)
 
 
-def concept(version_name, meaning):
-    (knob,) = version(version_name).knobs_for(meaning)
-    return knob.concept_value()
-
-
 def test_kv_cache_takes_90_percent_of_the_memory_left_after_weights():
     for name in ("0.14.0", "1.0.0", "1.2.0rc1"):
-        assert concept(name, KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION) == 0.9
+        assert version(name).default_for(KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION) == 0.9
 
 
 def test_batch_and_token_budgets_are_2048_and_8192():
     for name in ("0.14.0", "1.0.0", "1.2.0rc1"):
-        assert concept(name, KnobMeaning.MAX_BATCH_SIZE) == 2048
-        assert concept(name, KnobMeaning.MAX_NUM_TOKENS) == 8192
+        assert version(name).default_for(KnobMeaning.MAX_BATCH_SIZE) == 2048
+        assert version(name).default_for(KnobMeaning.MAX_NUM_TOKENS) == 8192
 
 
 def test_pytorch_backend_overlaps_scheduling_and_reuses_kv_blocks():
-    assert concept("1.0.0", KnobMeaning.OVERLAP_SCHEDULER) is True
-    assert concept("1.0.0", KnobMeaning.PREFIX_CACHING) is True
-    assert concept("1.0.0", KnobMeaning.CHUNKED_PREFILL) is False
+    assert version("1.0.0").default_for(KnobMeaning.OVERLAP_SCHEDULER) is True
+    assert version("1.0.0").default_for(KnobMeaning.PREFIX_CACHING) is True
+    assert version("1.0.0").default_for(KnobMeaning.CHUNKED_PREFILL) is False
 
 
 def test_attention_dp_and_disaggregation_arrive_with_the_pytorch_backend():

@@ -9,21 +9,16 @@ def version(name):
     return spec.version(name)
 
 
-def concept(version_name, meaning):
-    (knob,) = version(version_name).knobs_for(meaning)
-    return knob.concept_value()
-
-
 def test_v0_era_has_no_prefix_caching_and_256_sequences():
-    assert concept("0.6.0", KnobMeaning.PREFIX_CACHING) is False
-    assert concept("0.6.0", KnobMeaning.MAX_BATCH_SIZE) == 256
+    assert version("0.6.0").default_for(KnobMeaning.PREFIX_CACHING) is False
+    assert version("0.6.0").default_for(KnobMeaning.MAX_BATCH_SIZE) == 256
     assert ServingMode.DISAGGREGATED not in version("0.6.0").capabilities.serving_modes
 
 
 def test_v1_engine_always_chunks_prefill_and_caches_prefixes():
     for name in ("0.10.2", "0.11.0", "0.33.0"):
-        assert concept(name, KnobMeaning.CHUNKED_PREFILL) is True
-        assert concept(name, KnobMeaning.PREFIX_CACHING) is True
+        assert version(name).default_for(KnobMeaning.CHUNKED_PREFILL) is True
+        assert version(name).default_for(KnobMeaning.PREFIX_CACHING) is True
         assert ParallelMode.ATTENTION_DP in version(name).capabilities.parallel_modes
 
 
