@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import Any
 
 import click
 
@@ -14,20 +14,6 @@ from servecast.cli.plugins_cmd import plugins
 from servecast.errors import ServecastError
 
 
-class ReportedError(click.ClickException):
-    """A ServecastError as click shows it: the message, what to do, and the error's own exit code."""
-
-    def __init__(self, error: ServecastError) -> None:
-        super().__init__(error.message)
-        self.exit_code = error.exit_code
-        self.hint = error.hint
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.message}", err=True)
-        if self.hint:
-            click.echo(f"  what to do: {self.hint}", err=True)
-
-
 class ServecastGroup(click.Group):
     """The command group; turns servecast errors raised by any command into a clear message and exit code."""
 
@@ -35,7 +21,10 @@ class ServecastGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ServecastError as error:
-            raise ReportedError(error) from error
+            click.echo(f"error: {error.message}", err=True)
+            if error.hint:
+                click.echo(f"  what to do: {error.hint}", err=True)
+            ctx.exit(error.exit_code)
 
 
 @click.group(cls=ServecastGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from pydantic import BaseModel
 
 from servecast.host import PluginHost, PluginSettings, PluginStatus, discover_plugins
 from servecast.host.registry import Registered
@@ -42,7 +41,7 @@ def plugin_host(*, report_failures: bool = True) -> PluginHost:
     return host_object
 
 
-def registered_json(entry: Registered[BaseModel]) -> dict[str, Any]:
+def registered_json(entry: Registered[Any]) -> dict[str, Any]:
     """A registered spec as JSON, with the plugin and distribution that provide it."""
     return {
         **entry.value.model_dump(mode="json"),

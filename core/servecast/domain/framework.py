@@ -139,14 +139,15 @@ _SWITCHES = {
 
 def _default_problem(meaning: KnobMeaning, value: KnobValue) -> str | None:
     """Why `value` cannot be a default for `meaning` (None when it can)."""
-    is_int = isinstance(value, int) and not isinstance(value, bool)
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    count = value if isinstance(value, int) and not isinstance(value, bool) else None
     if meaning in _FRACTIONS:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if number is None:
             return f"{meaning.value} (a number)"
-        return None if 0 < value <= 1 else f"valid value: {meaning.value} must be in (0, 1]"
-    if meaning in _COUNTS and not (is_int and value > 0):
+        return None if 0 < number <= 1 else f"valid value: {meaning.value} must be in (0, 1]"
+    if meaning in _COUNTS and (count is None or count <= 0):
         return f"valid value: {meaning.value} must be a positive integer"
-    if meaning is KnobMeaning.CHUNKED_PREFILL_SIZE and not (is_int and (value > 0 or value == -1)):
+    if meaning is KnobMeaning.CHUNKED_PREFILL_SIZE and (count is None or (count <= 0 and count != -1)):
         return f"valid value: {meaning.value} must be a positive integer, or -1 for 'off'"
     if meaning in _SWITCHES and not isinstance(value, bool):
         return f"valid value: {meaning.value} is a switch (true or false)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import pluggy
 
@@ -24,8 +24,6 @@ from servecast.launch.artifacts import Deployment, LaunchArtifacts
 from servecast.models.family import ModelFamily
 from servecast.perfdb.table import PerfTableRef
 from servecast.serving.policy import SchedulingPolicy
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -166,7 +164,7 @@ class PluginHost:
         """The estimator for `op` on `target`, from the first plugin that provides one (cached)."""
         key = (op, target)
         if key not in self._estimators:
-            estimator = self._first_result(
+            estimator: OpEstimator | None = self._first_result(
                 "servecast_op_estimator", {"op": op, "target": target}, OpEstimator, "an OpEstimator"
             )
             if estimator is None:
@@ -180,7 +178,7 @@ class PluginHost:
     def scheduler(self, target: Target) -> SchedulingPolicy:
         """The scheduling policy of the target's framework version (cached)."""
         if target not in self._schedulers:
-            policy = self._first_result(
+            policy: SchedulingPolicy | None = self._first_result(
                 "servecast_scheduler", {"target": target}, SchedulingPolicy, "a SchedulingPolicy"
             )
             if policy is None:
@@ -193,7 +191,7 @@ class PluginHost:
 
     def launch_config(self, deployment: Deployment, target: Target) -> LaunchArtifacts:
         """The launch artifacts of `deployment`, from the plugin of the target's framework."""
-        artifacts = self._first_result(
+        artifacts: LaunchArtifacts | None = self._first_result(
             "servecast_launch_config",
             {"deployment": deployment, "target": target},
             LaunchArtifacts,
@@ -225,13 +223,14 @@ class PluginHost:
 
     # -- calling plugins safely ----------------------------------------------------------------------------
 
-    def _first_result(self, hook: str, kwargs: dict[str, Any], expected: type[T], what: str) -> T | None:
+    def _first_result(self, hook: str, kwargs: dict[str, Any], expected: type, what: str) -> Any:
+        """The first non-None answer, checked to be an instance of `expected` (a class or runtime protocol)."""
         for impl, result in self._call_each(hook, kwargs):
             if result is None:
                 continue
             if not isinstance(result, expected):
                 raise self._broken(impl, hook, f"returned a {type(result).__name__}, expected {what}")
-            return cast(T, result)
+            return result
         return None
 
     def _call_each(self, hook: str, kwargs: dict[str, Any]) -> Iterable[tuple[pluggy.HookImpl, object]]:
