@@ -11,6 +11,11 @@ from .conftest import FRAMEWORK_TOML
 FAILING = "raise RuntimeError('this plugin is broken')\n"
 
 
+def plugin_entries(result):
+    """The listed plugins other than the core's own (built-in model families)."""
+    return [entry for entry in json.loads(result.stdout) if entry["name"] != "core"]
+
+
 def test_version_is_printed():
     from click.testing import CliRunner
 
@@ -26,7 +31,7 @@ def test_plugins_json_lists_every_plugin_with_status_and_error(run_cli, fake_sit
     fake_site.add_plugin("broken", FAILING, distribution="broken-dist")
     result = run_cli("plugins", "--json")
     assert result.exit_code == 0
-    listed = {entry["name"]: entry for entry in json.loads(result.stdout)}
+    listed = {entry["name"]: entry for entry in plugin_entries(result)}
     assert listed["acme"]["status"] == "ok"
     assert listed["acme"]["hooks"] == ["servecast_register_hardware"]
     assert listed["acme"]["distribution"] == "acme-gpus" and listed["acme"]["version"] == "1.0"
@@ -68,7 +73,7 @@ def test_disable_plugin_skips_it(run_cli, fake_site):
         (("plugins", "--json"), {"SERVECAST_DISABLE_PLUGINS": "broken,acme"}),
     ):
         result = run_cli(*args, env=env)
-        assert {entry["status"] for entry in json.loads(result.stdout)} == {"disabled"}
+        assert {entry["status"] for entry in plugin_entries(result)} == {"disabled"}
 
 
 def test_hardware_list_reports_a_conflict_naming_both_distributions(run_cli, fake_site):
@@ -79,7 +84,7 @@ def test_hardware_list_reports_a_conflict_naming_both_distributions(run_cli, fak
     assert "hardware 'shared_gpu' is registered by both first-dist 1.0" in result.stderr
     assert "second-dist 1.0" in result.stderr
     listing = run_cli("plugins", "--json")
-    assert all(entry["conflicts"] for entry in json.loads(listing.stdout))
+    assert all(entry["conflicts"] for entry in plugin_entries(listing))
 
 
 def test_hardware_list_table_and_show(run_cli, fake_site):
@@ -116,7 +121,9 @@ def test_frameworks_list_and_show(run_cli, fake_site):
     assert missing.exit_code == 2 and "modelled versions: 1.0.0, 2.0.0" in missing.stderr
 
 
-def test_listings_with_no_plugins_are_empty_not_errors(run_cli):
-    assert json.loads(run_cli("plugins", "--json").stdout) == []
+def test_with_no_plugins_installed_only_the_core_is_listed_and_listings_are_empty(run_cli):
+    (core,) = json.loads(run_cli("plugins", "--json").stdout)
+    assert (core["name"], core["distribution"], core["status"]) == ("core", "servecast", "ok")
+    assert core["hooks"] == ["servecast_register_model_families"]
     assert json.loads(run_cli("hardware", "list", "--json").stdout) == []
-    assert "No servecast plugins are installed" in run_cli("plugins").stdout
+    assert json.loads(run_cli("frameworks", "list", "--json").stdout) == []

@@ -69,10 +69,13 @@ def test_core_plus_vllm_lists_only_vllm_and_adding_h100_adds_its_hardware(tmp_pa
 
     assert str(venv.root) in venv.python("import servecast; print(servecast.__file__)"), "not a non-editable install"
     plugins = venv.servecast_json("plugins")
-    assert [(p["name"], p["distribution"], p["status"]) for p in plugins] == [("vllm", "servecast-vllm", "ok")]
+    assert [(p["name"], p["distribution"], p["status"]) for p in plugins] == [
+        ("core", "servecast", "ok"),
+        ("vllm", "servecast-vllm", "ok"),
+    ]
     assert [f["name"] for f in venv.servecast_json("frameworks", "list")] == ["vllm"]
     assert venv.servecast_json("hardware", "list") == []
 
     venv.install(ROOT / "plugins" / "hardware_h100")
     assert [h["name"] for h in venv.servecast_json("hardware", "list")] == ["h100_sxm"]
-    assert sorted(p["name"] for p in venv.servecast_json("plugins")) == ["hardware_h100", "vllm"]
+    assert sorted(p["name"] for p in venv.servecast_json("plugins")) == ["core", "hardware_h100", "vllm"]

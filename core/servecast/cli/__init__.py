@@ -10,6 +10,7 @@ from servecast import __version__
 from servecast.cli.context import pass_options
 from servecast.cli.frameworks_cmd import frameworks
 from servecast.cli.hardware_cmd import hardware
+from servecast.cli.model_cmd import model
 from servecast.cli.plugins_cmd import plugins
 from servecast.errors import ServecastError
 
@@ -51,6 +52,7 @@ def cli(options: dict[str, object], strict_plugins: bool, disabled: tuple[str, .
 cli.add_command(plugins)
 cli.add_command(hardware)
 cli.add_command(frameworks)
+cli.add_command(model)
 
 
 main = cli

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from servecast.host import PluginHost, PluginSettings, PluginStatus, discover_plugins
+from servecast.host import PluginHost, PluginSettings, PluginStatus, builtin_plugins, discover_plugins
 from servecast.host.registry import Registered
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,7 +25,7 @@ def plugin_host(*, report_failures: bool = True) -> PluginHost:
     options: dict[str, Any] = context.find_object(dict) or {}
     if "host" not in options:
         settings = PluginSettings.resolve(strict=bool(options.get("strict")), disabled=options.get("disabled", ()))
-        host = PluginHost(discover_plugins(), settings)
+        host = PluginHost([*builtin_plugins(), *discover_plugins()], settings)
         for warning in host.warnings:
             click.echo(f"warning: {warning}", err=True)
         if report_failures:

@@ -21,9 +21,6 @@ def plugins(as_json: bool) -> None:
     if as_json:
         echo_json([record.to_json() for record in records])
         return
-    if not records:
-        print_lines(["No servecast plugins are installed. Install some, e.g. `pip install servecast-vllm`."])
-        return
     print_table(
         None,
         ["plugin", "distribution", "version", "status", "hooks"],

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from servecast import PROJECT_NAME
+from servecast import PROJECT_NAME, __version__
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,19 @@ def discover_plugins(path: Sequence[str] | None = None) -> list[PluginSource]:
                 ),
             )
     return sorted(found.values(), key=lambda source: (source.name, source.distribution))
+
+
+BUILTIN_MODULE = "servecast.models.builtin"
+
+
+def builtin_plugins() -> list[PluginSource]:
+    """The core's own plugin (built-in model families), loaded like any other so plugins can conflict with it."""
+    return [
+        PluginSource(
+            name="core",
+            distribution=PROJECT_NAME,
+            version=__version__,
+            module=BUILTIN_MODULE,
+            load=lambda: importlib.import_module(BUILTIN_MODULE),
+        )
+    ]

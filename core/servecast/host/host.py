@@ -15,7 +15,7 @@ from servecast.domain.hardware import HardwareSpec
 from servecast.domain.target import Target
 from servecast.errors import PluginError, PluginLoadError
 from servecast.estimate.estimator import OpEstimator, OpKind
-from servecast.host.discovery import PluginSource, discover_plugins
+from servecast.host.discovery import PluginSource, builtin_plugins, discover_plugins
 from servecast.host.loading import LoadedPlugin, PluginFailure, load_plugin, remedy
 from servecast.host.records import PluginRecord, PluginStatus
 from servecast.host.registry import Registered, Registry
@@ -68,8 +68,8 @@ class PluginHost:
 
     @classmethod
     def from_entry_points(cls, settings: PluginSettings | None = None, path: Sequence[str] | None = None) -> PluginHost:
-        """A host over every installed plugin (or those of the distributions on `path`)."""
-        return cls(discover_plugins(path), settings)
+        """A host over the core's own plugin and every installed plugin (or those of the distributions on `path`)."""
+        return cls([*builtin_plugins(), *discover_plugins(path)], settings)
 
     # -- loading ---------------------------------------------------------------------------------------------
 

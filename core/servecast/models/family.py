@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from servecast.models.architecture import ModelArchitecture
+
 
 @runtime_checkable
 class ModelFamily(Protocol):
@@ -20,6 +22,6 @@ class ModelFamily(Protocol):
     @property
     def architectures(self) -> tuple[str, ...]: ...
 
-    def build(self, config: Mapping[str, Any]) -> object:
-        """The model description servecast's model layer works with, read from a ``config.json`` mapping."""
+    def build(self, config: Mapping[str, Any]) -> ModelArchitecture:
+        """The architecture described by a ``config.json`` mapping; InputError naming the key when malformed."""
         ...

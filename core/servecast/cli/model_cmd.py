@@ -1,0 +1,285 @@
+"""`servecast model`: the bundled catalog, and one model's parameters, memory and op graph under a layout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.render import print_lines, print_table
+from servecast.domain import KnobMeaning, KvCacheDtype, ParallelLayout, Quantization
+from servecast.domain.framework import FrameworkVersion
+from servecast.errors import InputError
+from servecast.models.catalog import catalog
+from servecast.models.graph import build_stage_graph
+from servecast.models.layout_check import check_layout
+from servecast.models.memory import GIB, MemoryPolicy, kv_capacity, max_sequences, stage_memory
+from servecast.models.model import Model, load_model
+from servecast.models.ops import OpGraph
+from servecast.models.step import StepShape
+from servecast.models.weights import parameter_counts
+
+_MEMORY_MEANINGS = (
+    KnobMeaning.GPU_MEMORY_FRACTION,
+    KnobMeaning.STATIC_MEMORY_FRACTION,
+    KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION,
+)
+_FALLBACK_MAX_NUM_TOKENS = 8192
+_FALLBACK_MAX_BATCH = 256
+
+
+@click.group()
+def model() -> None:
+    """Models: the offline catalog, parameters, memory and op graphs."""
+
+
+@model.command("list")
+@json_option
+def list_models(as_json: bool) -> None:
+    """The bundled offline catalog: ids, aliases and where each config comes from."""
+    entries = sorted({entry.model_id: entry for entry in catalog().values()}.values(), key=lambda e: e.model_id)
+    if as_json:
+        echo_json(
+            [
+                {"id": e.model_id, "aliases": list(e.aliases), "source": e.source, "verbatim": e.verbatim}
+                for e in entries
+            ]
+        )
+        return
+    print_table(
+        None,
+        ["model", "architecture", "aliases", "config"],
+        [
+            (
+                e.model_id,
+                (e.config.get("architectures") or ["?"])[0],
+                ", ".join(e.aliases),
+                "reconstructed from the model card" if e.reconstructed else "transcribed config.json",
+            )
+            for e in entries
+        ],
+    )
+
+
+def _memory_policy(version: FrameworkVersion, fraction: float | None) -> MemoryPolicy:
+    """The framework version's memory rule from its documented knob defaults (fraction overridable)."""
+    for meaning in _MEMORY_MEANINGS:
+        knobs = version.knobs_for(meaning)
+        if knobs:
+            knob = knobs[0]
+            break
+    else:
+        raise InputError(f"version {version.version} documents no memory-fraction knob", "pass --memory-fraction")
+    value = fraction if fraction is not None else knob.default
+    if not isinstance(value, float):
+        raise InputError(
+            f"{knob.name} has no static default in this version: {knob.default_note}",
+            f"pass --memory-fraction with the value {knob.name} would take",
+        )
+
+    def budget(meaning: KnobMeaning, fallback: int) -> int:
+        knobs = version.knobs_for(meaning)
+        default = knobs[0].concept_value() if knobs else None
+        return default if isinstance(default, int) and not isinstance(default, bool) else fallback
+
+    graphs = version.knobs_for(KnobMeaning.CUDA_GRAPH)
+    return MemoryPolicy(
+        meaning=knob.meaning,
+        fraction=value,
+        max_num_tokens=budget(KnobMeaning.MAX_NUM_TOKENS, _FALLBACK_MAX_NUM_TOKENS),
+        max_batch_size=budget(KnobMeaning.MAX_BATCH_SIZE, _FALLBACK_MAX_BATCH),
+        cuda_graphs=graphs[0].concept_value() is not False if graphs else True,
+        block_size=budget(KnobMeaning.KV_CACHE_BLOCK_SIZE, 16),
+    )
+
+
+def _ops_json(graph: OpGraph) -> list[dict[str, object]]:
+    return [op.summary() for op in graph.ops]
+
+
+def _print_ops(title: str, graph: OpGraph) -> None:
+    rows = []
+    for op in graph.ops:
+        shape = " ".join(f"{key}={value}" for key, value in op.summary()["shape"].items())  # type: ignore[union-attr]
+        marker = " (replicated)" if op.replicated else ""
+        rows.append(
+            (
+                op.name + marker,
+                op.kind.value,
+                op.count,
+                op.dtype,
+                shape,
+                f"{op.flops[0] / 1e9:,.3f}",
+                f"{op.bytes[0] / 1e6:,.3f}",
+            )
+        )
+    print_table(title, ["op", "kind", "count", "dtype", "shape", "GFLOP each", "MB each"], rows)
+
+
+@model.command("show")
+@click.argument("model_ref", metavar="MODEL")
+@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--pp", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--dp",
+    "attention_dp",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Attention data-parallel groups (MoE models).",
+)
+@click.option("--ep", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--moe-tp", type=click.IntRange(min=1), default=None, help="Default: derived from tp x dp / ep.")
+@click.option(
+    "--quant",
+    type=click.Choice([q.value for q in Quantization]),
+    default=None,
+    help="Override the checkpoint's quantization.",
+)
+@click.option("--kv-cache-dtype", type=click.Choice([d.value for d in KvCacheDtype]), default=None)
+@click.option("--system", default=None, help="Hardware name, for KV capacity.")
+@click.option("--framework", default=None, help="Framework name, for its memory-fraction rule.")
+@click.option("--framework-version", default=None, help="Default: the latest modelled version.")
+@click.option(
+    "--memory-fraction",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=None,
+    help="Override the framework's memory fraction (its own semantics).",
+)
+@click.option("--isl", type=click.IntRange(min=1), default=1024, show_default=True, help="Input tokens per request.")
+@click.option("--osl", type=click.IntRange(min=1), default=1024, show_default=True, help="Output tokens per request.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Decode batch for the op list.")
+@json_option
+def show_model(
+    model_ref: str,
+    tp: int,
+    pp: int,
+    attention_dp: int,
+    ep: int,
+    moe_tp: int | None,
+    quant: str | None,
+    kv_cache_dtype: str | None,
+    system: str | None,
+    framework: str | None,
+    framework_version: str | None,
+    memory_fraction: float | None,
+    isl: int,
+    osl: int,
+    batch: int,
+    as_json: bool,
+) -> None:
+    """Parameters, weights and KV cache per GPU, KV capacity, and the per-layer ops of prefill and decode."""
+    host = plugin_host()
+    loaded = load_model(
+        model_ref,
+        host.architectures,
+        Quantization(quant) if quant else None,
+        KvCacheDtype(kv_cache_dtype) if kv_cache_dtype else None,
+    )
+    try:
+        layout = ParallelLayout(tp=tp, pp=pp, attention_dp=attention_dp, ep=ep, moe_tp=moe_tp)
+    except ValueError as error:
+        raise InputError(f"invalid layout: {error}", "see `servecast model show --help`") from None
+    check_layout(loaded.model_id, loaded.architecture, layout)
+    report = _report(loaded, layout, isl, osl, batch)
+    if (system is None) != (framework is None):
+        raise InputError("--system and --framework go together", "pass both to compute the KV capacity")
+    if system and framework:
+        hardware = host.hardware.get(system)
+        spec = host.frameworks.get(framework)
+        try:
+            version = spec.version(framework_version) if framework_version else spec.latest
+        except KeyError as error:
+            raise InputError(str(error.args[0]), "pick a modelled version (`servecast frameworks list`)") from None
+        policy = _memory_policy(version, memory_fraction)
+        capacity = kv_capacity(loaded, layout, hardware.gpu.memory_bytes, policy)
+        report.update(
+            kv_capacity_tokens=capacity.kv_capacity_tokens,
+            max_sequences=max_sequences(loaded, layout, capacity, isl + osl, policy.block_size),
+            memory={
+                "system": system,
+                "framework": f"{spec.name} {version.version}",
+                "fraction": {"meaning": policy.meaning.value, "value": policy.fraction},
+                "total_bytes": capacity.total_bytes,
+                "weight_bytes": capacity.weight_bytes,
+                "activation_bytes": capacity.activation_bytes,
+                "overhead_bytes": capacity.overhead_bytes,
+                "kv_cache_bytes": capacity.kv_cache_bytes,
+                "max_num_tokens": policy.max_num_tokens,
+                "max_batch_size": policy.max_batch_size,
+            },
+        )
+    if as_json:
+        echo_json(report)
+        return
+    _print_report(loaded, layout, report, isl, osl, batch)
+
+
+def _report(loaded: Model, layout: ParallelLayout, isl: int, osl: int, batch: int) -> dict[str, Any]:
+    arch = loaded.architecture
+    counts = parameter_counts(arch)
+    stages = stage_memory(loaded, layout)
+    heaviest = max(stages, key=lambda stage: stage.weight_bytes)
+    prefill = build_stage_graph(loaded, layout, StepShape.prefill(isl))
+    decode = build_stage_graph(loaded, layout, StepShape.decode(batch, isl + osl // 2))
+    return {
+        "model": loaded.model_id,
+        "origin": loaded.origin,
+        "architecture": arch.hf_architecture,
+        "family": arch.family,
+        "layout": layout.model_dump(),
+        "gpus": layout.gpus,
+        "quantization": loaded.quantization.name.value,
+        "kv_cache_dtype": loaded.kv_cache_dtype.value,
+        "params_total": counts.total,
+        "params_active": counts.active,
+        "params_active_with_embedding": counts.active_with_embedding,
+        "mtp_layers": arch.mtp_layers,
+        "weight_bytes_per_gpu": heaviest.weight_bytes,
+        "kv_bytes_per_token_per_gpu": heaviest.kv_bytes_per_token + heaviest.window_kv_bytes_per_token,
+        "kv_window_tokens": heaviest.window,
+        "kv_capacity_tokens": None,
+        "max_sequences": None,
+        "ops": {
+            "stage": prefill.stage,
+            "prefill": {"tokens": isl, "ops": _ops_json(prefill)},
+            "decode": {"batch": batch, "kv_len": isl + osl // 2, "ops": _ops_json(decode)},
+        },
+    }
+
+
+def _print_report(
+    loaded: Model, layout: ParallelLayout, report: dict[str, Any], isl: int, osl: int, batch: int
+) -> None:
+    lines = [
+        f"[bold]{loaded.model_id}[/] ({report['architecture']}, family {report['family']}) from {loaded.origin}",
+        f"parameters: {report['params_total'] / 1e9:.2f} B total, {report['params_active'] / 1e9:.2f} B active per "
+        f"token ({report['params_active_with_embedding'] / 1e9:.2f} B with the embedding table)"
+        + (f"; MTP module of {report['mtp_layers']} layer(s) not counted" if report["mtp_layers"] else ""),
+        f"layout {layout} on {layout.gpus} GPU(s), weights {report['quantization']}, "
+        f"KV cache {report['kv_cache_dtype']}",
+        f"weights per GPU: {report['weight_bytes_per_gpu'] / GIB:.2f} GiB; "
+        f"KV cache per token per GPU: {report['kv_bytes_per_token_per_gpu']:,} B"
+        + (
+            f" (sliding-window layers cap at {report['kv_window_tokens']} tokens)" if report["kv_window_tokens"] else ""
+        ),
+    ]
+    memory = report.get("memory")
+    if memory:
+        lines.append(
+            f"{memory['framework']} on {memory['system']}: "
+            f"{memory['fraction']['meaning']}={memory['fraction']['value']} → "
+            f"KV cache {memory['kv_cache_bytes'] / GIB:.2f} GiB per GPU = {report['kv_capacity_tokens']:,} tokens; "
+            f"{report['max_sequences']:,} sequences of {isl}+{osl} tokens fit"
+        )
+    print_lines(lines)
+    _print_ops(
+        f"prefill of {isl} tokens (stage {report['ops']['stage']})", _graph(loaded, layout, StepShape.prefill(isl))
+    )
+    decode_step = StepShape.decode(batch, isl + osl // 2)
+    _print_ops(f"decode of {batch} sequence(s) at KV length {isl + osl // 2}", _graph(loaded, layout, decode_step))
+
+
+def _graph(loaded: Model, layout: ParallelLayout, step: StepShape) -> OpGraph:
+    return build_stage_graph(loaded, layout, step)

@@ -1,0 +1,382 @@
+"""Building the op graph of one pipeline stage: attention, MLP or MoE per layer group, communication, head."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from servecast.domain.layout import ParallelLayout
+from servecast.estimate.estimator import OpKind
+from servecast.models.architecture import ModelArchitecture
+from servecast.models.model import Model
+from servecast.models.ops import FloatArray, Op, OpGraph
+from servecast.models.quantization import KV_CACHE_BYTES
+from servecast.models.step import IntArray, StepShape
+from servecast.models.weights import WeightRole, stage_layers
+
+ACTIVATION_BYTES = 2
+"""Activations, and what collectives move, are bf16/fp16."""
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    """Assumptions that are not part of the model or layout."""
+
+    moe_imbalance: float = 1.0
+    """Tokens on the busiest expert rank relative to the mean (1.0: perfectly balanced routing)."""
+    moe_all_to_all: bool = True
+    """With attention-DP and EP, dispatch/combine by all-to-all (else all-gather + reduce-scatter)."""
+
+
+class _Builder:
+    """Accumulates the ops of one stage; helpers compute flops and bytes from shapes."""
+
+    def __init__(self, model: Model, layout: ParallelLayout, step: StepShape, options: GraphOptions) -> None:
+        self.model = model
+        self.arch: ModelArchitecture = model.architecture
+        self.layout = layout
+        self.step = step
+        self.options = options
+        self.ops: list[Op] = []
+        self.tokens = step.tokens.astype(np.float64)
+
+    def _arr(self, value: float | IntArray | FloatArray) -> FloatArray:
+        return np.broadcast_to(np.asarray(value, dtype=np.float64), (self.step.points,)).copy()
+
+    def _ints(self, value: int | IntArray) -> IntArray:
+        return np.broadcast_to(np.asarray(value, dtype=np.int64), (self.step.points,)).copy()
+
+    def gemm(
+        self,
+        name: str,
+        count: int,
+        m: IntArray | int,
+        n: int,
+        k: int,
+        role: WeightRole,
+        batch: int = 1,
+        replicated: bool = False,
+    ) -> None:
+        scheme = self.model.quantization.scheme(role)
+        m_arr = self._ints(m)
+        flops = 2.0 * batch * m_arr * n * k
+        traffic = batch * (n * k * scheme.weight_bytes + m_arr * (k + n) * ACTIVATION_BYTES)
+        shape = {"m": m_arr, "n": self._ints(n), "k": self._ints(k), "batch": self._ints(batch)}
+        self.ops.append(Op(name, OpKind.GEMM, count, scheme.compute_dtype.value, shape, flops, traffic, replicated))
+
+    def elementwise(
+        self,
+        name: str,
+        count: int,
+        elements: FloatArray,
+        reads: int = 1,
+        writes: int = 1,
+        element_bytes: float = ACTIVATION_BYTES,
+        replicated: bool = False,
+    ) -> None:
+        traffic = elements * (reads + writes) * element_bytes
+        shape = {"elements": self._ints(elements.astype(np.int64))}
+        self.ops.append(
+            Op(name, OpKind.ELEMENTWISE, count, "bf16", shape, elements * (reads + writes), traffic, replicated)
+        )
+
+    def collective(self, name: str, kind: OpKind, count: int, payload: FloatArray, participants: int) -> None:
+        shape = {"bytes": self._ints(payload.astype(np.int64)), "participants": self._ints(participants)}
+        self.ops.append(Op(name, kind, count, "bf16", shape, np.zeros(self.step.points), payload))
+
+
+def build_stage_graph(
+    model: Model, layout: ParallelLayout, step: StepShape, stage: int = -1, options: GraphOptions | None = None
+) -> OpGraph:
+    """The ops one GPU of pipeline stage `stage` (default: the last) runs for `step`."""
+    arch = model.architecture
+    stages = stage_layers(arch.num_layers, layout.pp)
+    index = stage % layout.pp
+    builder = _Builder(model, layout, step, options or GraphOptions())
+    layers = stages[index]
+    if index == 0:
+        builder.elementwise("embedding", 1, builder.tokens * arch.hidden_size)
+    groups = Counter((arch.layer_windows[i], arch.layer_is_moe[i]) for i in layers)
+    for (window, is_moe), count in sorted(groups.items(), key=lambda item: (item[0][0] or 0, item[0][1])):
+        suffix = _suffix(window, is_moe, groups)
+        _attention_ops(builder, count, window, suffix)
+        if is_moe:
+            _moe_ops(builder, count, suffix)
+        else:
+            _dense_mlp_ops(builder, count, suffix)
+    if index == layout.pp - 1:
+        _head_ops(builder)
+    else:
+        builder.collective("pp_send", OpKind.P2P, 1, builder.tokens * arch.hidden_size * ACTIVATION_BYTES, 2)
+    return OpGraph(stage=index, layers=layers, ops=tuple(builder.ops))
+
+
+def _suffix(window: int | None, is_moe: bool, groups: Counter[tuple[int | None, bool]]) -> str:
+    windows = {key[0] for key in groups}
+    kinds = {key[1] for key in groups}
+    parts = []
+    if len(windows) > 1:
+        parts.append(f"swa{window}" if window else "full")
+    if len(kinds) > 1:
+        parts.append("moe" if is_moe else "dense")
+    return f"[{','.join(parts)}]" if parts else ""
+
+
+def _attended(step: StepShape, window: int | None) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Causal query-key pairs per prefill sequence, and the KV lengths prefill and decode attend to (window-capped)."""
+    q = step.prefill_tokens.astype(np.float64)
+    past = step.prefill_past.astype(np.float64)
+    kv_prefill = q + past
+    kv_decode = step.decode_kv_len.astype(np.float64)
+    if window is None:
+        return q * past + q * (q + 1) / 2, kv_prefill, kv_decode
+    # query i (0-based) sees min(past + i + 1, window) keys; the first `growing` queries are below the cap
+    growing = np.clip(window - past, 0, q)
+    pairs = growing * past + growing * (growing + 1) / 2 + (q - growing) * window
+    return pairs, np.minimum(kv_prefill, window), np.minimum(kv_decode, window)
+
+
+def _attention_ops(b: _Builder, count: int, window: int | None, suffix: str) -> None:
+    arch, layout, step = b.arch, b.layout, b.step
+    hidden = arch.hidden_size
+    heads = arch.num_heads // layout.tp
+    b.elementwise(f"input_norm{suffix}", count, b.tokens * hidden)
+    kv_bytes = KV_CACHE_BYTES[b.model.kv_cache_dtype]
+    pairs, kv_prefill, kv_decode = _attended(step, window)
+    prefill_seqs = step.prefill_seqs.astype(np.float64)
+    decode_seqs = step.decode_seqs.astype(np.float64)
+    if arch.mla is not None:
+        _mla_ops(b, count, suffix, heads, kv_bytes, pairs, kv_prefill, kv_decode)
+    else:
+        kv_heads = math.ceil(arch.num_kv_heads / layout.tp)
+        head_dim = arch.head_dim
+        qkv_width = (heads + 2 * kv_heads) * head_dim
+        b.gemm(f"qkv_proj{suffix}", count, step.tokens, qkv_width, hidden, WeightRole.ATTENTION)
+        if arch.qk_norm:
+            b.elementwise(f"qk_norm{suffix}", count, b.tokens * (heads + kv_heads) * head_dim)
+        b.elementwise(f"rope{suffix}", count, b.tokens * (heads + kv_heads) * head_dim)
+        b.elementwise(
+            f"kv_cache_write{suffix}", count, b.tokens * 2 * kv_heads * head_dim, reads=0, element_bytes=kv_bytes
+        )
+        attention_dtype = b.model.kv_cache_dtype.value
+        if step.prefill_seqs.any():
+            flops = 4.0 * heads * head_dim * pairs * prefill_seqs
+            traffic = prefill_seqs * (
+                step.prefill_tokens * 2 * heads * head_dim * ACTIVATION_BYTES
+                + kv_prefill * 2 * kv_heads * head_dim * kv_bytes
+            )
+            shape = {
+                "batch": step.prefill_seqs,
+                "q_len": step.prefill_tokens,
+                "kv_len": b._ints(kv_prefill.astype(np.int64)),
+                "heads": b._ints(heads),
+                "kv_heads": b._ints(kv_heads),
+                "head_dim": b._ints(head_dim),
+                "window": b._ints(window or 0),
+            }
+            b.ops.append(
+                Op(
+                    f"context_attention{suffix}",
+                    OpKind.CONTEXT_ATTENTION,
+                    count,
+                    attention_dtype,
+                    shape,
+                    flops,
+                    traffic,
+                )
+            )
+        if step.decode_seqs.any():
+            flops = 4.0 * heads * head_dim * kv_decode * decode_seqs
+            traffic = decode_seqs * (
+                kv_decode * 2 * kv_heads * head_dim * kv_bytes + 2 * heads * head_dim * ACTIVATION_BYTES
+            )
+            shape = {
+                "batch": step.decode_seqs,
+                "kv_len": b._ints(kv_decode.astype(np.int64)),
+                "heads": b._ints(heads),
+                "kv_heads": b._ints(kv_heads),
+                "head_dim": b._ints(head_dim),
+                "window": b._ints(window or 0),
+            }
+            b.ops.append(
+                Op(f"decode_attention{suffix}", OpKind.DECODE_ATTENTION, count, attention_dtype, shape, flops, traffic)
+            )
+        b.gemm(f"o_proj{suffix}", count, step.tokens, hidden, heads * head_dim, WeightRole.ATTENTION)
+    if layout.tp > 1:
+        payload = b.tokens * hidden * ACTIVATION_BYTES
+        b.collective(f"attn_all_reduce{suffix}", OpKind.ALL_REDUCE, count, payload, layout.tp)
+    b.elementwise(f"post_attention_norm{suffix}", count, b.tokens * hidden)
+
+
+def _mla_ops(
+    b: _Builder,
+    count: int,
+    suffix: str,
+    heads: int,
+    kv_bytes: int,
+    pairs: FloatArray,
+    kv_prefill: FloatArray,
+    kv_decode: FloatArray,
+) -> None:
+    """MLA: replicated down-projections, prefill in the decompressed form, decode in the absorbed form."""
+    arch, step = b.arch, b.step
+    mla = arch.mla
+    assert mla is not None
+    hidden = arch.hidden_size
+    if mla.q_lora_rank:
+        b.gemm(f"q_a_proj{suffix}", count, step.tokens, mla.q_lora_rank, hidden, WeightRole.ATTENTION, replicated=True)
+        b.gemm(f"q_b_proj{suffix}", count, step.tokens, heads * mla.qk_head_dim, mla.q_lora_rank, WeightRole.ATTENTION)
+    else:
+        b.gemm(f"q_proj{suffix}", count, step.tokens, heads * mla.qk_head_dim, hidden, WeightRole.ATTENTION)
+    b.gemm(f"kv_a_proj{suffix}", count, step.tokens, mla.cached_width, hidden, WeightRole.ATTENTION, replicated=True)
+    b.elementwise(
+        f"mla_norms_rope{suffix}", count, b.tokens * (mla.cached_width + heads * mla.qk_rope_head_dim), replicated=True
+    )
+    b.elementwise(
+        f"kv_cache_write{suffix}", count, b.tokens * mla.cached_width, reads=0, element_bytes=kv_bytes, replicated=True
+    )
+    prefill_seqs = step.prefill_seqs.astype(np.float64)
+    decode_seqs = step.decode_seqs.astype(np.float64)
+    if step.prefill_seqs.any():
+        kv_rows = step.prefill_seqs * kv_prefill.astype(np.int64)
+        b.gemm(
+            f"kv_b_proj{suffix}",
+            count,
+            kv_rows,
+            heads * (mla.qk_nope_head_dim + mla.v_head_dim),
+            mla.kv_lora_rank,
+            WeightRole.ATTENTION,
+        )
+        flops = 2.0 * heads * (mla.qk_head_dim + mla.v_head_dim) * pairs * prefill_seqs
+        traffic = (
+            prefill_seqs
+            * ACTIVATION_BYTES
+            * heads
+            * (
+                step.prefill_tokens * (mla.qk_head_dim + mla.v_head_dim)
+                + kv_prefill * (mla.qk_head_dim + mla.v_head_dim)
+            )
+        )
+        shape = {
+            "batch": step.prefill_seqs,
+            "q_len": step.prefill_tokens,
+            "kv_len": b._ints(kv_prefill.astype(np.int64)),
+            "heads": b._ints(heads),
+            "qk_head_dim": b._ints(mla.qk_head_dim),
+            "v_head_dim": b._ints(mla.v_head_dim),
+        }
+        b.ops.append(Op(f"mla_context{suffix}", OpKind.MLA_CONTEXT, count, "bf16", shape, flops, traffic))
+    if step.decode_seqs.any():
+        b.gemm(
+            f"q_absorb{suffix}",
+            count,
+            step.decode_seqs,
+            mla.kv_lora_rank,
+            mla.qk_nope_head_dim,
+            WeightRole.ATTENTION,
+            batch=heads,
+        )
+        flops = 2.0 * heads * kv_decode * decode_seqs * (mla.cached_width + mla.kv_lora_rank)
+        traffic = decode_seqs * (
+            kv_decode * mla.cached_width * kv_bytes + 2 * heads * mla.cached_width * ACTIVATION_BYTES
+        )
+        shape = {
+            "batch": step.decode_seqs,
+            "kv_len": b._ints(kv_decode.astype(np.int64)),
+            "heads": b._ints(heads),
+            "latent_dim": b._ints(mla.kv_lora_rank),
+            "rope_dim": b._ints(mla.qk_rope_head_dim),
+        }
+        b.ops.append(
+            Op(f"mla_decode{suffix}", OpKind.MLA_DECODE, count, b.model.kv_cache_dtype.value, shape, flops, traffic)
+        )
+        b.gemm(
+            f"v_absorb{suffix}",
+            count,
+            step.decode_seqs,
+            mla.v_head_dim,
+            mla.kv_lora_rank,
+            WeightRole.ATTENTION,
+            batch=heads,
+        )
+    b.gemm(f"o_proj{suffix}", count, step.tokens, hidden, heads * mla.v_head_dim, WeightRole.ATTENTION)
+
+
+def _dense_mlp_ops(b: _Builder, count: int, suffix: str) -> None:
+    arch, layout = b.arch, b.layout
+    width = arch.intermediate_size // layout.tp
+    _mlp(b, f"mlp{suffix}", count, b.step.tokens, width, WeightRole.DENSE_MLP)
+    if layout.tp > 1:
+        payload = b.tokens * arch.hidden_size * ACTIVATION_BYTES
+        b.collective(f"mlp_all_reduce{suffix}", OpKind.ALL_REDUCE, count, payload, layout.tp)
+
+
+def _mlp(b: _Builder, name: str, count: int, tokens: IntArray, width: int, role: WeightRole) -> None:
+    hidden = b.arch.hidden_size
+    if b.arch.gated_mlp:
+        b.gemm(f"{name}.gate_up_proj", count, tokens, 2 * width, hidden, role)
+    else:
+        b.gemm(f"{name}.up_proj", count, tokens, width, hidden, role)
+    b.elementwise(f"{name}.act", count, tokens.astype(np.float64) * width * (2 if b.arch.gated_mlp else 1), writes=1)
+    b.gemm(f"{name}.down_proj", count, tokens, hidden, width, role)
+
+
+def _moe_ops(b: _Builder, count: int, suffix: str) -> None:
+    """Router, shared experts, routed experts on this GPU's expert shard, and the layout's MoE communication."""
+    arch, layout, step = b.arch, b.layout, b.step
+    moe = arch.moe
+    assert moe is not None
+    hidden = arch.hidden_size
+    b.gemm(f"router{suffix}", count, step.tokens, moe.num_experts, hidden, WeightRole.ROUTER, replicated=True)
+    if moe.shared_experts:
+        width = moe.shared_experts * moe.shared_intermediate_size // layout.tp
+        _mlp(b, f"shared_experts{suffix}", count, step.tokens, width, WeightRole.SHARED_EXPERTS)
+    stage_tokens = b.tokens * layout.attention_dp  # tokens entering the MoE across the stage
+    pairs = stage_tokens * moe.top_k / layout.ep * b.options.moe_imbalance  # token-expert pairs on this GPU
+    experts_here = moe.num_experts // layout.ep
+    width = moe.expert_intermediate_size // layout.moe_tp
+    expert_params = (3 if arch.gated_mlp else 2) * hidden * width
+    hit = experts_here * (1 - (1 - 1 / moe.num_experts) ** (stage_tokens * moe.top_k))
+    scheme = b.model.quantization.scheme(WeightRole.ROUTED_EXPERTS)
+    flops = 2.0 * pairs * expert_params
+    traffic = hit * expert_params * scheme.weight_bytes + pairs * (2 * hidden + 3 * width) * ACTIVATION_BYTES
+    shape = {
+        "tokens": b._ints(stage_tokens.astype(np.int64)),
+        "experts": b._ints(moe.num_experts),
+        "top_k": b._ints(moe.top_k),
+        "hidden": b._ints(hidden),
+        "intermediate": b._ints(width),
+        "experts_per_gpu": b._ints(experts_here),
+        "ep": b._ints(layout.ep),
+        "moe_tp": b._ints(layout.moe_tp),
+        "imbalance_permille": b._ints(round(b.options.moe_imbalance * 1000)),
+    }
+    b.ops.append(Op(f"moe_experts{suffix}", OpKind.MOE, count, scheme.compute_dtype.value, shape, flops, traffic))
+    stage_gpus = layout.tp * layout.attention_dp
+    if stage_gpus == 1:
+        return
+    if layout.attention_dp == 1:
+        payload = b.tokens * hidden * ACTIVATION_BYTES
+        b.collective(f"moe_all_reduce{suffix}", OpKind.ALL_REDUCE, count, payload, stage_gpus)
+    elif layout.ep > 1 and b.options.moe_all_to_all:
+        sent = b.tokens / layout.tp * moe.top_k * hidden * ACTIVATION_BYTES
+        b.collective(f"moe_dispatch{suffix}", OpKind.ALL_TO_ALL, count, sent, stage_gpus)
+        b.collective(f"moe_combine{suffix}", OpKind.ALL_TO_ALL, count, sent, stage_gpus)
+    else:
+        gathered = stage_tokens * hidden * ACTIVATION_BYTES
+        b.collective(f"moe_all_gather{suffix}", OpKind.ALL_GATHER, count, gathered, stage_gpus)
+        b.collective(f"moe_reduce_scatter{suffix}", OpKind.REDUCE_SCATTER, count, gathered, stage_gpus)
+
+
+def _head_ops(b: _Builder) -> None:
+    arch, layout, step = b.arch, b.layout, b.step
+    b.elementwise("final_norm", 1, step.logit_rows.astype(np.float64) * arch.hidden_size)
+    vocab = math.ceil(arch.vocab_size / layout.tp)
+    b.gemm("lm_head", 1, step.logit_rows, vocab, arch.hidden_size, WeightRole.LM_HEAD)
+    if layout.tp > 1:
+        payload = step.logit_rows.astype(np.float64) * vocab * 4  # fp32 logits gathered for sampling
+        b.collective("logits_all_gather", OpKind.ALL_GATHER, 1, payload, layout.tp)
+    b.elementwise("sampling", 1, step.logit_rows.astype(np.float64) * arch.vocab_size, writes=0, element_bytes=4)

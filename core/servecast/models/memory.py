@@ -1,0 +1,174 @@
+"""The memory model: weights and KV cache per GPU, the framework's memory budget, and the KV capacity it leaves."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from servecast.domain.framework import KnobMeaning
+from servecast.domain.layout import ParallelLayout
+from servecast.errors import InputError
+from servecast.models.graph import ACTIVATION_BYTES
+from servecast.models.model import Model
+from servecast.models.quantization import KV_CACHE_BYTES
+from servecast.models.weights import WeightRole, shard_fraction, stage_layers, weight_groups
+
+GIB = 2**30
+
+CUDA_CONTEXT_BYTES = int(0.5 * GIB)
+"""Assumption: CUDA context and library workspaces (cuBLAS, attention) outside the framework's tensors."""
+COMMUNICATION_BUFFER_BYTES = int(0.25 * GIB)
+"""Assumption: NCCL and custom all-reduce buffers when a stage spans several GPUs."""
+CUDA_GRAPH_BYTES = int(0.5 * GIB)
+"""Assumption: memory held by captured decode CUDA graphs."""
+
+
+@dataclass(frozen=True)
+class StageMemory:
+    """What one GPU of one pipeline stage holds independently of the load."""
+
+    stage: int
+    weight_bytes: int
+    kv_bytes_per_token: int
+    """Per token of a sequence, summed over the full-attention layers of the stage."""
+    window_kv_bytes_per_token: int
+    """Per token, summed over the stage's sliding-window layers (which store at most `window` tokens)."""
+    window: int | None
+
+
+def stage_memory(model: Model, layout: ParallelLayout) -> tuple[StageMemory, ...]:
+    """Weights and per-token KV bytes on one GPU of each pipeline stage."""
+    arch = model.architecture
+    kv_element = KV_CACHE_BYTES[model.kv_cache_dtype]
+    if arch.mla is not None:
+        per_layer = arch.mla.cached_width * kv_element  # the latent is not split by tensor parallelism
+    else:
+        per_layer = 2 * math.ceil(arch.num_kv_heads / layout.tp) * arch.head_dim * kv_element
+    groups = weight_groups(arch)
+    stages = stage_layers(arch.num_layers, layout.pp)
+    result = []
+    for index, layers in enumerate(stages):
+        weights = 0.0
+        for group in groups:
+            if group.layers:
+                held = sum(1 for layer in group.layers if layer in layers)
+            else:
+                first, last = index == 0, index == len(stages) - 1
+                tied_head = arch.tie_word_embeddings and last and not first
+                held = int(
+                    (group.role is WeightRole.EMBEDDING and (first or tied_head))
+                    or (group.role is WeightRole.LM_HEAD and last)
+                    or (group.role is WeightRole.NORM and last)
+                )
+            per_copy = group.params_per_layer * shard_fraction(group, arch, layout)
+            weights += held * per_copy * model.quantization.scheme(group.role).weight_bytes
+        windows = [arch.layer_windows[layer] for layer in layers]
+        full_layers = sum(window is None for window in windows)
+        window_sizes = {window for window in windows if window is not None}
+        result.append(
+            StageMemory(
+                stage=index,
+                weight_bytes=math.ceil(weights),
+                kv_bytes_per_token=full_layers * per_layer,
+                window_kv_bytes_per_token=(len(windows) - full_layers) * per_layer,
+                window=max(window_sizes) if window_sizes else None,
+            )
+        )
+    return tuple(result)
+
+
+@dataclass(frozen=True)
+class MemoryPolicy:
+    """How a framework sizes its KV cache: the fraction and what it is a fraction of, and the budgets it profiles."""
+
+    meaning: KnobMeaning
+    fraction: float
+    max_num_tokens: int
+    max_batch_size: int
+    cuda_graphs: bool = True
+    block_size: int = 16
+
+
+@dataclass(frozen=True)
+class KvCapacity:
+    """The KV cache one GPU ends up with, and the components that determined it (bytes)."""
+
+    total_bytes: int
+    weight_bytes: int
+    activation_bytes: int
+    overhead_bytes: int
+    kv_cache_bytes: int
+    kv_capacity_tokens: int
+    """Tokens of full-attention KV one attention-DP rank can hold (the binding stage)."""
+    binding_stage: int
+
+
+def activation_peak_bytes(model: Model, layout: ParallelLayout, policy: MemoryPolicy) -> int:
+    """Peak activation workspace of a forward pass over `max_num_tokens` tokens, plus fp32 logits for sampling."""
+    arch = model.architecture
+    per_token = 2 * arch.hidden_size + (arch.q_width + 2 * arch.kv_width) // layout.tp
+    if arch.moe is not None and any(arch.layer_is_moe):
+        per_token += 2 * arch.moe.expert_intermediate_size * arch.moe.top_k // layout.moe_tp
+    if not all(arch.layer_is_moe):
+        per_token += 2 * arch.intermediate_size // layout.tp
+    logits = policy.max_batch_size * math.ceil(arch.vocab_size / layout.tp) * 4 * 2
+    return policy.max_num_tokens * per_token * ACTIVATION_BYTES + logits
+
+
+def kv_capacity(model: Model, layout: ParallelLayout, memory_bytes: int, policy: MemoryPolicy) -> KvCapacity:
+    """The KV cache left on each GPU by the framework's rule; an InputError with the numbers when nothing fits."""
+    activations = activation_peak_bytes(model, layout, policy)
+    overhead = CUDA_CONTEXT_BYTES + (COMMUNICATION_BUFFER_BYTES if layout.tp * layout.attention_dp > 1 else 0)
+    graphs = CUDA_GRAPH_BYTES if policy.cuda_graphs else 0
+    best: KvCapacity | None = None
+    for stage in stage_memory(model, layout):
+        kv_bytes = _kv_budget(policy, memory_bytes, stage.weight_bytes, activations, overhead, graphs)
+        per_token = stage.kv_bytes_per_token + stage.window_kv_bytes_per_token
+        tokens = max(kv_bytes, 0) // per_token if per_token else 0
+        candidate = KvCapacity(
+            total_bytes=memory_bytes,
+            weight_bytes=stage.weight_bytes,
+            activation_bytes=activations,
+            overhead_bytes=overhead + graphs,
+            kv_cache_bytes=kv_bytes,
+            kv_capacity_tokens=int(tokens),
+            binding_stage=stage.stage,
+        )
+        if best is None or candidate.kv_cache_bytes < best.kv_cache_bytes:
+            best = candidate
+    assert best is not None
+    if best.kv_cache_bytes <= 0:
+        raise InputError(
+            f"{model.model_id} with layout {layout} does not fit: each GPU needs {best.weight_bytes / GIB:.1f} GiB "
+            f"of weights and {activations / GIB:.1f} GiB of activations, and the framework's "
+            f"{policy.meaning.value}={policy.fraction} of {memory_bytes / GIB:.1f} GiB leaves "
+            f"{best.kv_cache_bytes / GIB:.1f} GiB for the KV cache",
+            "use more GPUs per instance (tp/pp/ep), a smaller quantization (--quant fp8), or a larger memory fraction",
+        )
+    return best
+
+
+def _kv_budget(
+    policy: MemoryPolicy, memory_bytes: int, weights: int, activations: int, overhead: int, graphs: int
+) -> int:
+    """Bytes the framework gives the KV cache, by the semantics of its memory fraction."""
+    if policy.meaning is KnobMeaning.GPU_MEMORY_FRACTION:  # vLLM: everything it allocates within f x total
+        return int(policy.fraction * memory_bytes) - weights - activations - overhead
+    if policy.meaning is KnobMeaning.STATIC_MEMORY_FRACTION:  # SGLang: weights + KV pool within f x total
+        return int(policy.fraction * memory_bytes) - weights
+    if policy.meaning is KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION:  # TRT-LLM: f x what is free after loading
+        return int(policy.fraction * (memory_bytes - weights - activations - overhead - graphs))
+    raise ValueError(f"{policy.meaning.value} is not a memory-fraction meaning")
+
+
+def max_sequences(
+    model: Model, layout: ParallelLayout, capacity: KvCapacity, sequence_tokens: int, block_size: int = 16
+) -> int:
+    """Sequences of `sequence_tokens` (prompt + output) the KV cache holds at once, over all attention-DP ranks."""
+    stage = stage_memory(model, layout)[capacity.binding_stage]
+    tokens = math.ceil(sequence_tokens / block_size) * block_size
+    windowed = min(tokens, stage.window) if stage.window else 0
+    per_sequence = tokens * stage.kv_bytes_per_token + windowed * stage.window_kv_bytes_per_token
+    if per_sequence == 0:
+        return 0
+    return int(capacity.kv_cache_bytes // per_sequence) * layout.attention_dp

@@ -1,0 +1,64 @@
+"""A model ready for servecast: architecture, quantization and KV-cache dtype, resolved from a user's reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from servecast.domain.vocabulary import KvCacheDtype, Quantization
+from servecast.errors import InputError
+from servecast.host.registry import Registry
+from servecast.models.architecture import ModelArchitecture
+from servecast.models.catalog import find_model
+from servecast.models.family import ModelFamily
+from servecast.models.quantization import (
+    QuantizationPlan,
+    base_quantization,
+    kv_cache_dtype_from_checkpoint,
+    plan_from_checkpoint,
+)
+
+
+@dataclass(frozen=True)
+class Model:
+    """What the op graph and the memory model work from."""
+
+    model_id: str
+    origin: str
+    architecture: ModelArchitecture
+    quantization: QuantizationPlan
+    kv_cache_dtype: KvCacheDtype
+
+
+def load_model(
+    reference: str,
+    architectures: Registry[ModelFamily],
+    quantization: Quantization | None = None,
+    kv_cache_dtype: KvCacheDtype | None = None,
+) -> Model:
+    """Resolve `reference` and read it with the family that claims its architecture; overrides replace the
+    checkpoint's quantization (every linear layer) and KV-cache dtype."""
+    source = find_model(reference)
+    names = source.config.get("architectures") or []
+    name = str(names[0]) if names else ""
+    if name not in architectures:
+        supported = ", ".join(architectures.names()) or "none"
+        raise InputError(
+            f"model {source.model_id!r} has architecture {name or '(none listed)'!r}, which no model family handles",
+            f"supported architectures: {supported}. A plugin teaches servecast a new one by implementing "
+            "servecast_register_model_families (see docs/plugin-hooks.md)",
+        )
+    family = architectures.get(name)
+    built = family.build(source.config)
+    if not isinstance(built, ModelArchitecture):
+        raise InputError(
+            f"model family {family.name!r} returned a {type(built).__name__}, not a ModelArchitecture",
+            "report this to the plugin that registers the family",
+        )
+    base = base_quantization(built.weights_dtype)
+    plan = (
+        QuantizationPlan.uniform(quantization, base)
+        if quantization is not None
+        else plan_from_checkpoint(source.config, source.hf_quant_config, built.weights_dtype)
+    )
+    kv = kv_cache_dtype or kv_cache_dtype_from_checkpoint(source.hf_quant_config, built.weights_dtype)
+    return Model(source.model_id, source.origin, built, plan, kv)
