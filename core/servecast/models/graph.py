@@ -98,7 +98,7 @@ def build_stage_graph(
     builder = _Builder(model, layout, step, options or GraphOptions())
     layers = stages[index]
     if index == 0:
-        builder.elementwise("embedding", 1, builder.tokens * arch.hidden_size)
+        builder.elementwise("embedding", 1, builder.tokens * arch.hidden_size, replicated=True)
     groups = Counter((arch.layer_windows[i], arch.layer_is_moe[i]) for i in layers)
     for (window, is_moe), count in sorted(groups.items(), key=lambda item: (item[0][0] or 0, item[0][1])):
         suffix = _suffix(window, is_moe, groups)
@@ -143,7 +143,7 @@ def _attention_ops(b: _Builder, count: int, window: int | None, suffix: str) -> 
     arch, layout, step = b.arch, b.layout, b.step
     hidden = arch.hidden_size
     heads = arch.num_heads // layout.tp
-    b.elementwise(f"input_norm{suffix}", count, b.tokens * hidden)
+    b.elementwise(f"input_norm{suffix}", count, b.tokens * hidden, replicated=True)
     kv_bytes = KV_CACHE_BYTES[b.model.kv_cache_dtype]
     pairs, kv_prefill, kv_decode = _attended(step, window)
     prefill_seqs = step.prefill_seqs.astype(np.float64)
@@ -208,7 +208,7 @@ def _attention_ops(b: _Builder, count: int, window: int | None, suffix: str) -> 
     if layout.tp > 1:
         payload = b.tokens * hidden * ACTIVATION_BYTES
         b.collective(f"attn_all_reduce{suffix}", OpKind.ALL_REDUCE, count, payload, layout.tp)
-    b.elementwise(f"post_attention_norm{suffix}", count, b.tokens * hidden)
+    b.elementwise(f"post_attention_norm{suffix}", count, b.tokens * hidden, replicated=True)
 
 
 def _mla_ops(
@@ -373,10 +373,12 @@ def _moe_ops(b: _Builder, count: int, suffix: str) -> None:
 
 def _head_ops(b: _Builder) -> None:
     arch, layout, step = b.arch, b.layout, b.step
-    b.elementwise("final_norm", 1, step.logit_rows.astype(np.float64) * arch.hidden_size)
+    b.elementwise("final_norm", 1, step.logit_rows.astype(np.float64) * arch.hidden_size, replicated=True)
     vocab = math.ceil(arch.vocab_size / layout.tp)
     b.gemm("lm_head", 1, step.logit_rows, vocab, arch.hidden_size, WeightRole.LM_HEAD)
     if layout.tp > 1:
         payload = step.logit_rows.astype(np.float64) * vocab * 4  # fp32 logits gathered for sampling
         b.collective("logits_all_gather", OpKind.ALL_GATHER, 1, payload, layout.tp)
-    b.elementwise("sampling", 1, step.logit_rows.astype(np.float64) * arch.vocab_size, writes=0, element_bytes=4)
+    b.elementwise(
+        "sampling", 1, step.logit_rows.astype(np.float64) * arch.vocab_size, writes=0, element_bytes=4, replicated=True
+    )
