@@ -42,7 +42,7 @@ def list_models(as_json: bool) -> None:
     if as_json:
         echo_json(
             [
-                {"id": e.model_id, "aliases": list(e.aliases), "source": e.source, "verbatim": e.verbatim}
+                {"id": e.model_id, "aliases": list(e.aliases), "source": e.source, "reconstructed": e.reconstructed}
                 for e in entries
             ]
         )
