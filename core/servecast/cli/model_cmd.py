@@ -101,7 +101,7 @@ def _ops_json(graph: OpGraph) -> list[dict[str, object]]:
 def _print_ops(title: str, graph: OpGraph) -> None:
     rows = []
     for op in graph.ops:
-        shape = " ".join(f"{key}={value}" for key, value in op.summary()["shape"].items())  # type: ignore[union-attr]
+        shape = " ".join(f"{key}={values[0]}" for key, values in op.shape.items())
         marker = " (replicated)" if op.replicated else ""
         rows.append(
             (

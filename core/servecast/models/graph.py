@@ -62,8 +62,8 @@ class _Builder:
     ) -> None:
         scheme = self.model.quantization.scheme(role)
         m_arr = self._ints(m)
-        flops = 2.0 * batch * m_arr * n * k
-        traffic = batch * (n * k * scheme.weight_bytes + m_arr * (k + n) * ACTIVATION_BYTES)
+        flops = self._arr(2.0 * batch * m_arr * n * k)
+        traffic = self._arr(batch * (n * k * scheme.weight_bytes + m_arr * (k + n) * ACTIVATION_BYTES))
         shape = {"m": m_arr, "n": self._ints(n), "k": self._ints(k), "batch": self._ints(batch)}
         self.ops.append(Op(name, OpKind.GEMM, count, scheme.compute_dtype.value, shape, flops, traffic, replicated))
 
@@ -77,10 +77,10 @@ class _Builder:
         element_bytes: float = ACTIVATION_BYTES,
         replicated: bool = False,
     ) -> None:
-        traffic = elements * (reads + writes) * element_bytes
+        touched = np.asarray(elements * (reads + writes), dtype=np.float64)
         shape = {"elements": self._ints(elements.astype(np.int64))}
         self.ops.append(
-            Op(name, OpKind.ELEMENTWISE, count, "bf16", shape, elements * (reads + writes), traffic, replicated)
+            Op(name, OpKind.ELEMENTWISE, count, "bf16", shape, touched, touched * element_bytes, replicated)
         )
 
     def collective(self, name: str, kind: OpKind, count: int, payload: FloatArray, participants: int) -> None:

@@ -2,17 +2,8 @@
 
 from servecast.models.families.deepseek import DeepseekFamily
 from servecast.models.families.dense import LLAMA, QWEN2, QWEN3, DenseDecoderFamily
-from servecast.models.families.moe import GptOssFamily, MiniMaxM2Family, MixtralFamily, Qwen3MoeFamily
+from servecast.models.families.moe import GPT_OSS, MINIMAX_M2, MIXTRAL, QWEN3_MOE, MoeDecoderFamily
 
-BUILTIN_FAMILIES = (
-    LLAMA,
-    QWEN2,
-    QWEN3,
-    MixtralFamily(),
-    Qwen3MoeFamily(),
-    MiniMaxM2Family(),
-    GptOssFamily(),
-    DeepseekFamily(),
-)
+BUILTIN_FAMILIES = (LLAMA, QWEN2, QWEN3, MIXTRAL, QWEN3_MOE, MINIMAX_M2, GPT_OSS, DeepseekFamily())
 
-__all__ = ["BUILTIN_FAMILIES", "DenseDecoderFamily"]
+__all__ = ["BUILTIN_FAMILIES", "DeepseekFamily", "DenseDecoderFamily", "MoeDecoderFamily"]

@@ -11,110 +11,56 @@ from servecast.models.families.reader import ConfigReader
 
 
 @dataclass(frozen=True)
-class MixtralFamily:
-    """Mixtral: every layer MoE (8 experts, top-2), GQA, optional sliding window."""
+class MoeDecoderFamily:
+    """GQA attention with MoE MLPs; the families differ in config key names and a few switches."""
 
-    name: str = "mixtral"
-    architectures: tuple[str, ...] = ("MixtralForCausalLM",)
+    name: str
+    architectures: tuple[str, ...]
+    experts_key: str
+    expert_width_key: str
+    qk_norm: bool = False
+    biased: bool = False
+    """Biased projections, experts and router, plus attention sinks (gpt-oss)."""
 
     def build(self, config: Mapping[str, Any]) -> ModelArchitecture:
+        """The architecture described by a config.json of this family."""
         reader = ConfigReader(config, self.name)
         common = reader.common()
         layers = common["num_layers"]
-        return ModelArchitecture(
-            **common,
-            intermediate_size=0,
-            moe=MoeDims(
-                num_experts=reader.integer("num_local_experts"),
-                top_k=reader.integer("num_experts_per_tok"),
-                expert_intermediate_size=reader.integer("intermediate_size"),
-            ),
-            layer_windows=reader.layer_windows(layers, reader.optional_integer("sliding_window")),
-            layer_is_moe=(True,) * layers,
-        )
-
-
-@dataclass(frozen=True)
-class Qwen3MoeFamily:
-    """Qwen3-MoE: qk-norm GQA attention; MoE every `decoder_sparse_step` layers except `mlp_only_layers`."""
-
-    name: str = "qwen3_moe"
-    architectures: tuple[str, ...] = ("Qwen3MoeForCausalLM",)
-
-    def build(self, config: Mapping[str, Any]) -> ModelArchitecture:
-        reader = ConfigReader(config, self.name)
-        common = reader.common()
-        layers = common["num_layers"]
-        step = reader.integer("decoder_sparse_step", 1) or 1
+        step = reader.integer("decoder_sparse_step", 1) or 1  # Qwen3-MoE: MoE every `step` layers
         dense_only = set(config.get("mlp_only_layers") or [])
         is_moe = tuple(index not in dense_only and (index + 1) % step == 0 for index in range(layers))
+        window = reader.optional_integer("sliding_window")
+        if not reader.flag("use_sliding_window", True):
+            window = None
+        shared_width = reader.integer("shared_intermediate_size", 0)
         return ModelArchitecture(
             **common,
-            intermediate_size=reader.integer("intermediate_size", 0) if not all(is_moe) else 0,
-            qk_norm=True,
+            intermediate_size=0 if all(is_moe) else reader.integer("intermediate_size"),
+            qk_norm=reader.flag("use_qk_norm", self.qk_norm),
+            qkv_bias=self.biased,
+            o_bias=self.biased,
+            attention_sinks=self.biased,
             moe=MoeDims(
-                num_experts=reader.integer("num_experts"),
-                top_k=reader.integer("num_experts_per_tok"),
-                expert_intermediate_size=reader.integer("moe_intermediate_size"),
+                num_experts=reader.integer(self.experts_key),
+                top_k=reader.integer("num_experts_per_tok", None, "experts_per_token"),
+                expert_intermediate_size=reader.integer(self.expert_width_key),
+                shared_experts=1 if shared_width else 0,
+                shared_intermediate_size=shared_width,
+                expert_bias=self.biased,
+                router_bias=self.biased or reader.flag("use_routing_bias", False),
             ),
-            layer_windows=(None,) * layers,
+            layer_windows=reader.layer_windows(layers, window),
             layer_is_moe=is_moe,
-        )
-
-
-@dataclass(frozen=True)
-class MiniMaxM2Family:
-    """MiniMax-M2: full GQA attention with per-layer qk-norm, every layer MoE with many small experts."""
-
-    name: str = "minimax_m2"
-    architectures: tuple[str, ...] = ("MiniMaxM2ForCausalLM",)
-
-    def build(self, config: Mapping[str, Any]) -> ModelArchitecture:
-        reader = ConfigReader(config, self.name)
-        common = reader.common()
-        layers = common["num_layers"]
-        return ModelArchitecture(
-            **common,
-            intermediate_size=0,
-            qk_norm=reader.flag("use_qk_norm", True),
-            moe=MoeDims(
-                num_experts=reader.integer("num_local_experts"),
-                top_k=reader.integer("num_experts_per_tok"),
-                expert_intermediate_size=reader.integer("intermediate_size"),
-                shared_experts=1 if reader.integer("shared_intermediate_size", 0) else 0,
-                shared_intermediate_size=reader.integer("shared_intermediate_size", 0),
-                router_bias=reader.flag("use_routing_bias", False),
-            ),
-            layer_windows=reader.layer_windows(layers, None),
-            layer_is_moe=(True,) * layers,
             mtp_layers=reader.integer("num_mtp_modules", 0) if reader.flag("use_mtp", False) else 0,
         )
 
 
-@dataclass(frozen=True)
-class GptOssFamily:
-    """gpt-oss: alternating sliding-window (128) and full attention with sinks, biased projections, MoE top-4."""
-
-    name: str = "gpt_oss"
-    architectures: tuple[str, ...] = ("GptOssForCausalLM",)
-
-    def build(self, config: Mapping[str, Any]) -> ModelArchitecture:
-        reader = ConfigReader(config, self.name)
-        common = reader.common()
-        layers = common["num_layers"]
-        return ModelArchitecture(
-            **common,
-            intermediate_size=0,
-            qkv_bias=True,
-            o_bias=True,
-            attention_sinks=True,
-            moe=MoeDims(
-                num_experts=reader.integer("num_local_experts"),
-                top_k=reader.integer("num_experts_per_tok", None, "experts_per_token"),
-                expert_intermediate_size=reader.integer("intermediate_size"),
-                expert_bias=True,
-                router_bias=True,
-            ),
-            layer_windows=reader.layer_windows(layers, reader.optional_integer("sliding_window")),
-            layer_is_moe=(True,) * layers,
-        )
+MIXTRAL = MoeDecoderFamily("mixtral", ("MixtralForCausalLM",), "num_local_experts", "intermediate_size")
+QWEN3_MOE = MoeDecoderFamily(
+    "qwen3_moe", ("Qwen3MoeForCausalLM",), "num_experts", "moe_intermediate_size", qk_norm=True
+)
+MINIMAX_M2 = MoeDecoderFamily(
+    "minimax_m2", ("MiniMaxM2ForCausalLM",), "num_local_experts", "intermediate_size", qk_norm=True
+)
+GPT_OSS = MoeDecoderFamily("gpt_oss", ("GptOssForCausalLM",), "num_local_experts", "intermediate_size", biased=True)
