@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from servecast.domain.layout import ParallelLayout
 from servecast.estimate.estimator import OpKind
@@ -43,7 +45,7 @@ class _Builder:
         self.ops: list[Op] = []
         self.tokens = step.tokens.astype(np.float64)
 
-    def _arr(self, value: float | IntArray | FloatArray) -> FloatArray:
+    def _arr(self, value: float | NDArray[Any]) -> FloatArray:
         return np.broadcast_to(np.asarray(value, dtype=np.float64), (self.step.points,)).copy()
 
     def _ints(self, value: int | IntArray) -> IntArray:
