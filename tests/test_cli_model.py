@@ -56,34 +56,24 @@ def test_model_show_without_a_system_leaves_capacity_empty_and_prints_tables():
     assert "moe_experts" in result.stdout and "3.04 B active" in result.stdout
 
 
+SGLANG_0_4 = (
+    "model",
+    "show",
+    "meta-llama/Llama-3.1-8B",
+    "--system",
+    "h100_sxm",
+    "--framework",
+    "sglang",
+    "--framework-version",
+    "0.4.10",
+)
+
+
 def test_a_framework_deciding_its_fraction_at_run_time_asks_for_it():
-    result = run(
-        "model",
-        "show",
-        "meta-llama/Llama-3.1-8B",
-        "--system",
-        "h100_sxm",
-        "--framework",
-        "sglang",
-        "--framework-version",
-        "0.4.10",
-    )
+    result = run(*SGLANG_0_4)
     assert result.exit_code == 2
     assert "mem_fraction_static has no static default" in result.stderr and "--memory-fraction" in result.stderr
-    ok = run(
-        "model",
-        "show",
-        "meta-llama/Llama-3.1-8B",
-        "--system",
-        "h100_sxm",
-        "--framework",
-        "sglang",
-        "--framework-version",
-        "0.4.10",
-        "--memory-fraction",
-        "0.87",
-        "--json",
-    )
+    ok = run(*SGLANG_0_4, "--memory-fraction", "0.87", "--json")
     assert json.loads(ok.stdout)["memory"]["fraction"] == {"meaning": "static_memory_fraction", "value": 0.87}
 
 

@@ -24,16 +24,13 @@ class DenseDecoderFamily:
         reader = ConfigReader(config, self.name)
         common = reader.common()
         layers = common["num_layers"]
-        window = reader.optional_integer("sliding_window")
-        if not reader.flag("use_sliding_window", True):  # Qwen2 lists a window it does not use
-            window = None
         return ModelArchitecture(
             **common,
             intermediate_size=reader.integer("intermediate_size"),
             qkv_bias=self.qkv_bias or reader.flag("attention_bias", False),
             o_bias=reader.flag("attention_bias", False),
             qk_norm=self.qk_norm,
-            layer_windows=reader.layer_windows(layers, window),
+            layer_windows=reader.layer_windows(layers, reader.sliding_window()),
             layer_is_moe=(False,) * layers,
         )
 

@@ -30,9 +30,6 @@ class MoeDecoderFamily:
         step = reader.integer("decoder_sparse_step", 1) or 1  # Qwen3-MoE: MoE every `step` layers
         dense_only = set(config.get("mlp_only_layers") or [])
         is_moe = tuple(index not in dense_only and (index + 1) % step == 0 for index in range(layers))
-        window = reader.optional_integer("sliding_window")
-        if not reader.flag("use_sliding_window", True):
-            window = None
         shared_width = reader.integer("shared_intermediate_size", 0)
         return ModelArchitecture(
             **common,
@@ -50,7 +47,7 @@ class MoeDecoderFamily:
                 expert_bias=self.biased,
                 router_bias=self.biased or reader.flag("use_routing_bias", False),
             ),
-            layer_windows=reader.layer_windows(layers, window),
+            layer_windows=reader.layer_windows(layers, reader.sliding_window()),
             layer_is_moe=is_moe,
             mtp_layers=reader.integer("num_mtp_modules", 0) if reader.flag("use_mtp", False) else 0,
         )

@@ -46,6 +46,10 @@ class ConfigReader:
             raise self._fail(key, f"must be true or false, got {value!r}")
         return value
 
+    def sliding_window(self) -> int | None:
+        """The window every layer uses when `layer_types` does not say otherwise (Qwen2 lists one it does not use)."""
+        return self.optional_integer("sliding_window") if self.flag("use_sliding_window", True) else None
+
     def layer_windows(self, num_layers: int, default_window: int | None) -> tuple[int | None, ...]:
         """Per-layer sliding windows from `layer_types` when present, else `default_window` for every layer."""
         layer_types = self.config.get("layer_types")
