@@ -71,7 +71,7 @@ def test_a_layout_that_does_not_fit_is_rejected_with_the_numbers(load):
     model = load("meta-llama/Llama-3.1-70B")
     with pytest.raises(InputError, match="does not fit: each GPU needs 131.4 GiB of weights") as raised:
         kv_capacity(model, ParallelLayout(), H100_BYTES, policy(KnobMeaning.GPU_MEMORY_FRACTION))
-    assert "--quant fp8" in raised.value.hint
+    assert "a smaller quantization than bf16 (--quant)" in raised.value.hint
 
 
 def test_fp8_weights_make_70b_fit_on_one_gpu(load):

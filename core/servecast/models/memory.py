@@ -143,7 +143,8 @@ def kv_capacity(model: Model, layout: ParallelLayout, memory_bytes: int, policy:
             f"of weights and {activations / GIB:.1f} GiB of activations, and the framework's "
             f"{policy.meaning.value}={policy.fraction} of {memory_bytes / GIB:.1f} GiB leaves "
             f"{best.kv_cache_bytes / GIB:.1f} GiB for the KV cache",
-            "use more GPUs per instance (tp/pp/ep), a smaller quantization (--quant fp8), or a larger memory fraction",
+            "use more GPUs per instance (tp/pp/ep), a smaller quantization than "
+            f"{model.quantization.name.value} (--quant), or a larger memory fraction",
         )
     return best
 
