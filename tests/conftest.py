@@ -129,38 +129,33 @@ class FakeSite:
         self.modules.append(module)
         return module
 
-    def add_hardware_plugin(self, name: str, hardware: str, distribution: str | None = None) -> str:
-        """A plugin registering one valid hardware spec called `hardware`."""
-        data = self.root / f"{hardware}_{uuid.uuid4().hex[:6]}.toml"
-        data.write_text(H100_LIKE_TOML.format(name=hardware))
-        return self.add_plugin(
-            name,
-            f"""
-            from servecast import hookimpl
-            from servecast.specfiles import load_hardware_spec
-
-            @hookimpl
-            def servecast_register_hardware():
-                return [load_hardware_spec({str(data)!r})]
-            """,
-            distribution,
-        )
-
-    def add_framework_plugin(self, name: str, spec_toml: str) -> str:
-        """A plugin registering the framework spec written in `spec_toml`."""
+    def add_spec_plugin(
+        self, name: str, hook: str, loader: str, spec_toml: str, distribution: str | None = None
+    ) -> str:
+        """A plugin whose registration `hook` returns the spec `loader` reads from `spec_toml`."""
         data = self.root / f"{name}_{uuid.uuid4().hex[:6]}.toml"
         data.write_text(spec_toml)
         return self.add_plugin(
             name,
             f"""
             from servecast import hookimpl
-            from servecast.specfiles import load_framework_spec
+            from servecast.specfiles import {loader}
 
             @hookimpl
-            def servecast_register_frameworks():
-                return [load_framework_spec({str(data)!r})]
+            def {hook}():
+                return [{loader}({str(data)!r})]
             """,
+            distribution,
         )
+
+    def add_hardware_plugin(self, name: str, hardware: str, distribution: str | None = None) -> str:
+        """A plugin registering one valid hardware spec called `hardware`."""
+        spec = H100_LIKE_TOML.format(name=hardware)
+        return self.add_spec_plugin(name, "servecast_register_hardware", "load_hardware_spec", spec, distribution)
+
+    def add_framework_plugin(self, name: str, spec_toml: str) -> str:
+        """A plugin registering the framework spec written in `spec_toml`."""
+        return self.add_spec_plugin(name, "servecast_register_frameworks", "load_framework_spec", spec_toml)
 
     def host(self, settings: PluginSettings | None = None) -> PluginHost:
         """A fresh host over exactly the fake distributions."""

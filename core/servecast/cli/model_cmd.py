@@ -8,8 +8,7 @@ import click
 
 from servecast.cli.context import echo_json, json_option, plugin_host
 from servecast.cli.render import print_lines, print_table
-from servecast.domain import KnobMeaning, KvCacheDtype, ParallelLayout, Quantization
-from servecast.domain.framework import FrameworkVersion
+from servecast.domain import KvCacheDtype, ParallelLayout, Quantization
 from servecast.errors import InputError
 from servecast.models.catalog import catalog
 from servecast.models.graph import build_stage_graph
@@ -19,14 +18,6 @@ from servecast.models.model import Model, load_model
 from servecast.models.ops import OpGraph
 from servecast.models.step import StepShape
 from servecast.models.weights import parameter_counts
-
-_MEMORY_MEANINGS = (
-    KnobMeaning.GPU_MEMORY_FRACTION,
-    KnobMeaning.STATIC_MEMORY_FRACTION,
-    KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION,
-)
-_FALLBACK_MAX_NUM_TOKENS = 8192
-_FALLBACK_MAX_BATCH = 256
 
 
 @click.group()
@@ -59,38 +50,6 @@ def list_models(as_json: bool) -> None:
             )
             for e in entries
         ],
-    )
-
-
-def _memory_policy(version: FrameworkVersion, fraction: float | None) -> MemoryPolicy:
-    """The framework version's memory rule from its documented knob defaults (fraction overridable)."""
-    for meaning in _MEMORY_MEANINGS:
-        knobs = version.knobs_for(meaning)
-        if knobs:
-            knob = knobs[0]
-            break
-    else:
-        raise InputError(f"version {version.version} documents no memory-fraction knob", "pass --memory-fraction")
-    value = fraction if fraction is not None else knob.default
-    if not isinstance(value, float):
-        raise InputError(
-            f"{knob.name} has no static default in this version: {knob.default_note}",
-            f"pass --memory-fraction with the value {knob.name} would take",
-        )
-
-    def budget(meaning: KnobMeaning, fallback: int) -> int:
-        knobs = version.knobs_for(meaning)
-        default = knobs[0].concept_value() if knobs else None
-        return default if isinstance(default, int) and not isinstance(default, bool) else fallback
-
-    graphs = version.knobs_for(KnobMeaning.CUDA_GRAPH)
-    return MemoryPolicy(
-        meaning=knob.meaning,
-        fraction=value,
-        max_num_tokens=budget(KnobMeaning.MAX_NUM_TOKENS, _FALLBACK_MAX_NUM_TOKENS),
-        max_batch_size=budget(KnobMeaning.MAX_BATCH_SIZE, _FALLBACK_MAX_BATCH),
-        cuda_graphs=graphs[0].concept_value() is not False if graphs else True,
-        block_size=budget(KnobMeaning.KV_CACHE_BLOCK_SIZE, 16),
     )
 
 
@@ -192,7 +151,7 @@ def show_model(
             version = spec.version(framework_version) if framework_version else spec.latest
         except KeyError as error:
             raise InputError(str(error.args[0]), "pick a modelled version (`servecast frameworks list`)") from None
-        policy = _memory_policy(version, memory_fraction)
+        policy = MemoryPolicy.for_framework(version, memory_fraction)
         capacity = kv_capacity(loaded, layout, hardware.gpu.memory_bytes, policy)
         report.update(
             kv_capacity_tokens=capacity.kv_capacity_tokens,

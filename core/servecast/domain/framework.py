@@ -116,11 +116,12 @@ class Knob(FrozenModel):
         return raw
 
 
-_FRACTIONS = {
+MEMORY_FRACTION_MEANINGS = (
     KnobMeaning.GPU_MEMORY_FRACTION,
     KnobMeaning.STATIC_MEMORY_FRACTION,
     KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION,
-}
+)
+"""The three meanings a framework's memory fraction can have (what it is a fraction *of*)."""
 _COUNTS = {
     KnobMeaning.MAX_BATCH_SIZE,
     KnobMeaning.MAX_NUM_TOKENS,
@@ -141,7 +142,7 @@ def _default_problem(meaning: KnobMeaning, value: KnobValue) -> str | None:
     """Why `value` cannot be a default for `meaning` (None when it can)."""
     number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
     count = value if isinstance(value, int) and not isinstance(value, bool) else None
-    if meaning in _FRACTIONS:
+    if meaning in MEMORY_FRACTION_MEANINGS:
         if number is None:
             return f"{meaning.value} (a number)"
         return None if 0 < number <= 1 else f"valid value: {meaning.value} must be in (0, 1]"

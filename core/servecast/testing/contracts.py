@@ -8,6 +8,7 @@ import sys
 from typing import ClassVar
 
 from servecast.domain import FrameworkSpec, HardwareSpec, KnobMeaning, SourceKind
+from servecast.domain.framework import MEMORY_FRACTION_MEANINGS
 from servecast.host import PluginHost, PluginSettings, PluginStatus, discover_plugins
 
 FORBIDDEN_IMPORTS = ("torch", "vllm", "sglang", "tensorrt_llm")
@@ -115,13 +116,7 @@ class FrameworkPluginContract(PluginContract):
 
     framework_names: ClassVar[tuple[str, ...]]
 
-    _MEMORY_MEANINGS = frozenset(
-        {
-            KnobMeaning.GPU_MEMORY_FRACTION,
-            KnobMeaning.STATIC_MEMORY_FRACTION,
-            KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION,
-        }
-    )
+    _MEMORY_MEANINGS = frozenset(MEMORY_FRACTION_MEANINGS)
     _TOKEN_BUDGET_MEANINGS = frozenset(
         {KnobMeaning.MAX_NUM_TOKENS, KnobMeaning.MAX_PREFILL_TOKENS, KnobMeaning.CHUNKED_PREFILL_SIZE}
     )
