@@ -118,7 +118,7 @@ def test_hook_servecast_op_estimator(fake_site):
         from servecast import hookimpl
         from servecast.estimate import OpEstimate
 
-        def roofline(shapes):
+        def roofline(shapes, dtype="bf16"):
             return OpEstimate(np.full(1, 2.0), np.full(1, 4, dtype=np.int8))
 
         @hookimpl(trylast=True)
@@ -133,7 +133,7 @@ def test_hook_servecast_op_estimator(fake_site):
         from servecast import hookimpl
         from servecast.estimate import OpEstimate, OpKind
 
-        def custom_all_reduce(shapes):
+        def custom_all_reduce(shapes, dtype="bf16"):
             return OpEstimate(np.full(1, 1.0), np.zeros(1, dtype=np.int8))
 
         @hookimpl

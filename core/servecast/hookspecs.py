@@ -111,16 +111,18 @@ def servecast_register_model_families() -> Sequence[ModelFamily]:
 def servecast_op_estimator(op: OpKind, target: Target) -> OpEstimator | None:
     """Provide the estimator for one primitive op kind on one target.
 
-    Firstresult: stops at the first non-None result. Framework plugins answer for their own kernels (e.g. a
-    decode-attention kernel or a custom all-reduce) and return None otherwise; the core's hardware-level
-    defaults are registered ``trylast``.
+    Firstresult: stops at the first non-None result. A plugin answers only when it brings its own model (e.g. a
+    framework's analytic model of a kernel) and returns None otherwise. When no plugin answers, the core's
+    layered default is used: the framework version's measured kernel tables, the system's measured tables,
+    the calibrated roofline (with the framework's declared kernel choices), then the pure roofline. Declaring
+    kernels and shipping tables as data is usually all a framework plugin needs.
 
     Parameters:
         op: the primitive op kind, e.g. ``OpKind.DECODE_ATTENTION``.
         target: the hardware, and the framework version when the estimate is framework-specific.
 
     Returns:
-        An OpEstimator (called with arrays of shapes, returns latencies with provenance), or None.
+        An OpEstimator (called with arrays of shapes and a data type, returns latencies with provenance), or None.
 
     Example::
 

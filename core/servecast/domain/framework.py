@@ -10,6 +10,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import Field, field_validator, model_validator
 
 from servecast.domain.base import FrozenModel
+from servecast.domain.kernels import KernelChoices
 from servecast.domain.provenance import Source
 from servecast.domain.vocabulary import (
     KvCacheDtype,
@@ -179,6 +180,9 @@ class FrameworkVersion(FrozenModel):
     released: dt.date | None = None
     capabilities: FrameworkCapabilities
     knobs: tuple[Knob, ...] = Field(min_length=1)
+    kernels: KernelChoices = Field(
+        default_factory=KernelChoices, description="Default kernels per primitive on the modelled GPUs."
+    )
     notes: str | None = None
 
     @field_validator("version")

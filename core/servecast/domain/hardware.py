@@ -7,6 +7,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from servecast.domain.base import FrozenModel
+from servecast.domain.calibration import Calibration
 from servecast.domain.provenance import Provenance
 from servecast.domain.vocabulary import ComputeDtype
 
@@ -86,6 +87,9 @@ class HardwareSpec(FrozenModel):
     gpu: GpuSpec
     node: NodeSpec
     provenance: dict[str, Provenance]
+    calibration: Calibration | None = Field(
+        default=None, description="Efficiency-curve parameters of the calibrated roofline; None: pure roofline only."
+    )
 
     @model_validator(mode="after")
     def _every_figure_is_sourced(self) -> Self:

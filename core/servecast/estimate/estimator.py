@@ -8,7 +8,7 @@ from enum import IntEnum, StrEnum
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 
 class OpKind(StrEnum):
@@ -53,6 +53,11 @@ class OpEstimate:
 
 @runtime_checkable
 class OpEstimator(Protocol):
-    """Estimates one op kind on one target; called with arrays (one entry per shape parameter, equal lengths)."""
+    """Estimates one op kind on one target.
 
-    def __call__(self, shapes: Mapping[str, NDArray[np.int64]]) -> OpEstimate: ...
+    Called with the shape parameters of the op kind (`servecast.estimate.shapes.OP_SHAPES`) as arrays of one
+    length, or scalars, and the op's data type (`servecast.estimate.dtypes.OpDtype` values); returns one
+    latency and provenance per point.
+    """
+
+    def __call__(self, shapes: Mapping[str, ArrayLike], dtype: str) -> OpEstimate: ...

@@ -12,9 +12,11 @@ from servecast import PROJECT_NAME, hookspecs
 from servecast.domain.candidate import Candidate
 from servecast.domain.framework import FrameworkSpec
 from servecast.domain.hardware import HardwareSpec
+from servecast.domain.kernels import KernelChoices
 from servecast.domain.target import Target
 from servecast.errors import PluginError, PluginLoadError
 from servecast.estimate.estimator import OpEstimator, OpKind
+from servecast.estimate.layered import LayeredEstimator, default_estimator
 from servecast.host.discovery import PluginSource, builtin_plugins, discover_plugins
 from servecast.host.loading import LoadedPlugin, PluginFailure, load_plugin, remedy
 from servecast.host.records import PluginRecord, PluginStatus
@@ -22,6 +24,7 @@ from servecast.host.registry import Registered, Registry
 from servecast.host.settings import PluginSettings
 from servecast.launch.artifacts import Deployment, LaunchArtifacts
 from servecast.models.family import ModelFamily
+from servecast.perfdb.loading import load_table
 from servecast.perfdb.table import PerfTableRef
 from servecast.serving.policy import SchedulingPolicy
 
@@ -161,19 +164,37 @@ class PluginHost:
     # -- firstresult hooks, resolved once per argument ------------------------------------------------------
 
     def op_estimator(self, op: OpKind, target: Target) -> OpEstimator:
-        """The estimator for `op` on `target`, from the first plugin that provides one (cached)."""
+        """The estimator for `op` on `target` (cached): a plugin's own model if one answers the hook, else the
+        core's layered default over the registered tables and the system's calibration."""
         key = (op, target)
         if key not in self._estimators:
             estimator: OpEstimator | None = self._first_result(
                 "servecast_op_estimator", {"op": op, "target": target}, OpEstimator, "an OpEstimator"
             )
-            if estimator is None:
-                raise PluginError(
-                    f"no installed plugin estimates {op.value!r} on {target}",
-                    "install the hardware plugin for this system (`servecast plugins` lists what is installed)",
-                )
-            self._estimators[key] = estimator
+            self._estimators[key] = estimator or self.default_estimator(op, target)
         return self._estimators[key]
+
+    def default_estimator(self, op: OpKind, target: Target) -> LayeredEstimator:
+        """Measured tables (the framework version's kernels first, then the system's), the calibrated roofline
+        for the framework's kernel choices, and the pure roofline."""
+        if target.hardware not in self.hardware:
+            raise PluginError(
+                f"no installed plugin estimates {op.value!r} on {target}: no hardware plugin describes "
+                f"{target.hardware!r} (installed systems: {', '.join(self.hardware.names()) or 'none'})",
+                "install the hardware plugin for this system (`servecast plugins` lists what is installed)",
+            )
+        hardware = self.hardware.get(target.hardware)
+        kernels = KernelChoices()
+        keys: list[tuple[str, str | None, str | None, OpKind]] = []
+        if target.framework is not None:
+            spec = self.frameworks.get(target.framework)
+            version = spec.version(target.framework_version) if target.framework_version else spec.latest
+            kernels = version.kernels
+            keys.append((target.hardware, target.framework, version.version, op))
+        keys.append((target.hardware, None, None, op))
+        refs = {entry.value.key: entry.value for entry in self.perf_tables}
+        tables = [load_table(refs[key]) for key in keys if key in refs]
+        return default_estimator(op, hardware, kernels, tables)
 
     def scheduler(self, target: Target) -> SchedulingPolicy:
         """The scheduling policy of the target's framework version (cached)."""

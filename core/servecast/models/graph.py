@@ -11,16 +11,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from servecast.domain.layout import ParallelLayout
+from servecast.estimate.dtypes import OpDtype, op_dtype
 from servecast.estimate.estimator import OpKind
+from servecast.estimate.shapes import normalize_shapes
+from servecast.estimate.work import ACTIVATION_BYTES, op_work
 from servecast.models.architecture import ModelArchitecture
 from servecast.models.model import Model
 from servecast.models.ops import FloatArray, Op, OpGraph
 from servecast.models.quantization import KV_CACHE_BYTES
 from servecast.models.step import IntArray, StepShape
 from servecast.models.weights import WeightRole, stage_layers
-
-ACTIVATION_BYTES = 2
-"""Activations, and what collectives move, are bf16/fp16."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class GraphOptions:
 
 
 class _Builder:
-    """Accumulates the ops of one stage; helpers compute flops and bytes from shapes."""
+    """Accumulates the ops of one stage."""
 
     def __init__(self, model: Model, layout: ParallelLayout, step: StepShape, options: GraphOptions) -> None:
         self.model = model
@@ -51,6 +51,19 @@ class _Builder:
     def _ints(self, value: int | IntArray) -> IntArray:
         return np.broadcast_to(np.asarray(value, dtype=np.int64), (self.step.points,)).copy()
 
+    def add(
+        self,
+        name: str,
+        kind: OpKind,
+        count: int,
+        shape: dict[str, IntArray | FloatArray],
+        dtype: OpDtype = OpDtype.BF16,
+        replicated: bool = False,
+    ) -> None:
+        """Append an op; its FLOPs and bytes come from the estimators' own cost model."""
+        work = op_work(kind, normalize_shapes(kind, shape), dtype)
+        self.ops.append(Op(name, kind, count, dtype.value, shape, work.flops, work.bytes, replicated))
+
     def gemm(
         self,
         name: str,
@@ -62,12 +75,9 @@ class _Builder:
         batch: int = 1,
         replicated: bool = False,
     ) -> None:
-        scheme = self.model.quantization.scheme(role)
-        m_arr = self._ints(m)
-        flops = self._arr(2.0 * batch * m_arr * n * k)
-        traffic = self._arr(batch * (n * k * scheme.weight_bytes + m_arr * (k + n) * ACTIVATION_BYTES))
-        shape = {"m": m_arr, "n": self._ints(n), "k": self._ints(k), "batch": self._ints(batch)}
-        self.ops.append(Op(name, OpKind.GEMM, count, scheme.compute_dtype.value, shape, flops, traffic, replicated))
+        dtype = op_dtype(self.model.quantization.scheme(role).quantization)
+        shape = {"m": self._ints(m), "n": self._ints(n), "k": self._ints(k), "batch": self._ints(batch)}
+        self.add(name, OpKind.GEMM, count, shape, dtype, replicated)
 
     def elementwise(
         self,
@@ -79,15 +89,12 @@ class _Builder:
         element_bytes: float = ACTIVATION_BYTES,
         replicated: bool = False,
     ) -> None:
-        touched = np.asarray(elements * (reads + writes), dtype=np.float64)
-        shape = {"elements": self._ints(elements.astype(np.int64))}
-        self.ops.append(
-            Op(name, OpKind.ELEMENTWISE, count, "bf16", shape, touched, touched * element_bytes, replicated)
-        )
+        touched = self._arr(elements * (reads + writes) * element_bytes)
+        self.add(name, OpKind.ELEMENTWISE, count, {"bytes": touched}, replicated=replicated)
 
     def collective(self, name: str, kind: OpKind, count: int, payload: FloatArray, participants: int) -> None:
-        shape = {"bytes": self._ints(payload.astype(np.int64)), "participants": self._ints(participants)}
-        self.ops.append(Op(name, kind, count, "bf16", shape, np.zeros(self.step.points), payload))
+        shape = {"message_bytes": self._arr(payload), "num_gpus": self._ints(participants)}
+        self.add(name, kind, count, shape)
 
 
 def build_stage_graph(
@@ -112,7 +119,8 @@ def build_stage_graph(
     if index == layout.pp - 1:
         _head_ops(builder)
     else:
-        builder.collective("pp_send", OpKind.P2P, 1, builder.tokens * arch.hidden_size * ACTIVATION_BYTES, 2)
+        payload = builder._arr(builder.tokens * arch.hidden_size * ACTIVATION_BYTES)
+        builder.add("pp_send", OpKind.P2P, 1, {"message_bytes": payload})
     return OpGraph(stage=index, layers=layers, ops=tuple(builder.ops))
 
 
@@ -127,31 +135,14 @@ def _suffix(window: int | None, is_moe: bool, groups: Counter[tuple[int | None, 
     return f"[{','.join(parts)}]" if parts else ""
 
 
-def _attended(step: StepShape, window: int | None) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Causal query-key pairs per prefill sequence, and the KV lengths prefill and decode attend to (window-capped)."""
-    q = step.prefill_tokens.astype(np.float64)
-    past = step.prefill_past.astype(np.float64)
-    kv_prefill = q + past
-    kv_decode = step.decode_kv_len.astype(np.float64)
-    if window is None:
-        return q * past + q * (q + 1) / 2, kv_prefill, kv_decode
-    # query i (0-based) sees min(past + i + 1, window) keys; the first `growing` queries are below the cap
-    growing = np.clip(window - past, 0, q)
-    pairs = growing * past + growing * (growing + 1) / 2 + (q - growing) * window
-    return pairs, np.minimum(kv_prefill, window), np.minimum(kv_decode, window)
-
-
 def _attention_ops(b: _Builder, count: int, window: int | None, suffix: str) -> None:
     arch, layout, step = b.arch, b.layout, b.step
     hidden = arch.hidden_size
     heads = arch.num_heads // layout.tp
     b.elementwise(f"input_norm{suffix}", count, b.tokens * hidden, replicated=True)
     kv_bytes = KV_CACHE_BYTES[b.model.kv_cache_dtype]
-    pairs, kv_prefill, kv_decode = _attended(step, window)
-    prefill_seqs = step.prefill_seqs.astype(np.float64)
-    decode_seqs = step.decode_seqs.astype(np.float64)
     if arch.mla is not None:
-        _mla_ops(b, count, suffix, heads, kv_bytes, pairs, kv_prefill, kv_decode)
+        _mla_ops(b, count, suffix, heads, kv_bytes)
     else:
         kv_heads = math.ceil(arch.num_kv_heads / layout.tp)
         head_dim = arch.head_dim
@@ -163,49 +154,24 @@ def _attention_ops(b: _Builder, count: int, window: int | None, suffix: str) -> 
         b.elementwise(
             f"kv_cache_write{suffix}", count, b.tokens * 2 * kv_heads * head_dim, reads=0, element_bytes=kv_bytes
         )
-        attention_dtype = b.model.kv_cache_dtype.value
+        heads_shape = {
+            "heads": b._ints(heads),
+            "kv_heads": b._ints(kv_heads),
+            "head_dim": b._ints(head_dim),
+            "kv_bytes": b._ints(kv_bytes),
+            "window": b._ints(window or 0),
+        }
         if step.prefill_seqs.any():
-            flops = 4.0 * heads * head_dim * pairs * prefill_seqs
-            traffic = prefill_seqs * (
-                step.prefill_tokens * 2 * heads * head_dim * ACTIVATION_BYTES
-                + kv_prefill * 2 * kv_heads * head_dim * kv_bytes
-            )
             shape = {
                 "batch": step.prefill_seqs,
                 "q_len": step.prefill_tokens,
-                "kv_len": b._ints(kv_prefill.astype(np.int64)),
-                "heads": b._ints(heads),
-                "kv_heads": b._ints(kv_heads),
-                "head_dim": b._ints(head_dim),
-                "window": b._ints(window or 0),
+                "kv_len": step.prefill_tokens + step.prefill_past,
+                **heads_shape,
             }
-            b.ops.append(
-                Op(
-                    f"context_attention{suffix}",
-                    OpKind.CONTEXT_ATTENTION,
-                    count,
-                    attention_dtype,
-                    shape,
-                    flops,
-                    traffic,
-                )
-            )
+            b.add(f"context_attention{suffix}", OpKind.CONTEXT_ATTENTION, count, shape)
         if step.decode_seqs.any():
-            flops = 4.0 * heads * head_dim * kv_decode * decode_seqs
-            traffic = decode_seqs * (
-                kv_decode * 2 * kv_heads * head_dim * kv_bytes + 2 * heads * head_dim * ACTIVATION_BYTES
-            )
-            shape = {
-                "batch": step.decode_seqs,
-                "kv_len": b._ints(kv_decode.astype(np.int64)),
-                "heads": b._ints(heads),
-                "kv_heads": b._ints(kv_heads),
-                "head_dim": b._ints(head_dim),
-                "window": b._ints(window or 0),
-            }
-            b.ops.append(
-                Op(f"decode_attention{suffix}", OpKind.DECODE_ATTENTION, count, attention_dtype, shape, flops, traffic)
-            )
+            shape = {"batch": step.decode_seqs, "kv_len": step.decode_kv_len, **heads_shape}
+            b.add(f"decode_attention{suffix}", OpKind.DECODE_ATTENTION, count, shape)
         b.gemm(f"o_proj{suffix}", count, step.tokens, hidden, heads * head_dim, WeightRole.ATTENTION)
     if layout.tp > 1:
         payload = b.tokens * hidden * ACTIVATION_BYTES
@@ -213,16 +179,7 @@ def _attention_ops(b: _Builder, count: int, window: int | None, suffix: str) -> 
     b.elementwise(f"post_attention_norm{suffix}", count, b.tokens * hidden, replicated=True)
 
 
-def _mla_ops(
-    b: _Builder,
-    count: int,
-    suffix: str,
-    heads: int,
-    kv_bytes: int,
-    pairs: FloatArray,
-    kv_prefill: FloatArray,
-    kv_decode: FloatArray,
-) -> None:
+def _mla_ops(b: _Builder, count: int, suffix: str, heads: int, kv_bytes: int) -> None:
     """MLA: replicated down-projections, prefill in the decompressed form, decode in the absorbed form."""
     arch, step = b.arch, b.step
     mla = arch.mla
@@ -240,37 +197,25 @@ def _mla_ops(
     b.elementwise(
         f"kv_cache_write{suffix}", count, b.tokens * mla.cached_width, reads=0, element_bytes=kv_bytes, replicated=True
     )
-    prefill_seqs = step.prefill_seqs.astype(np.float64)
-    decode_seqs = step.decode_seqs.astype(np.float64)
     if step.prefill_seqs.any():
-        kv_rows = step.prefill_seqs * kv_prefill.astype(np.int64)
+        kv_len = step.prefill_tokens + step.prefill_past
         b.gemm(
             f"kv_b_proj{suffix}",
             count,
-            kv_rows,
+            step.prefill_seqs * kv_len,
             heads * (mla.qk_nope_head_dim + mla.v_head_dim),
             mla.kv_lora_rank,
             WeightRole.ATTENTION,
         )
-        flops = 2.0 * heads * (mla.qk_head_dim + mla.v_head_dim) * pairs * prefill_seqs
-        traffic = (
-            prefill_seqs
-            * ACTIVATION_BYTES
-            * heads
-            * (
-                step.prefill_tokens * (mla.qk_head_dim + mla.v_head_dim)
-                + kv_prefill * (mla.qk_head_dim + mla.v_head_dim)
-            )
-        )
         shape = {
             "batch": step.prefill_seqs,
             "q_len": step.prefill_tokens,
-            "kv_len": b._ints(kv_prefill.astype(np.int64)),
+            "kv_len": kv_len,
             "heads": b._ints(heads),
             "qk_head_dim": b._ints(mla.qk_head_dim),
             "v_head_dim": b._ints(mla.v_head_dim),
         }
-        b.ops.append(Op(f"mla_context{suffix}", OpKind.MLA_CONTEXT, count, "bf16", shape, flops, traffic))
+        b.add(f"mla_context{suffix}", OpKind.MLA_CONTEXT, count, shape)
     if step.decode_seqs.any():
         b.gemm(
             f"q_absorb{suffix}",
@@ -281,20 +226,15 @@ def _mla_ops(
             WeightRole.ATTENTION,
             batch=heads,
         )
-        flops = 2.0 * heads * kv_decode * decode_seqs * (mla.cached_width + mla.kv_lora_rank)
-        traffic = decode_seqs * (
-            kv_decode * mla.cached_width * kv_bytes + 2 * heads * mla.cached_width * ACTIVATION_BYTES
-        )
         shape = {
             "batch": step.decode_seqs,
-            "kv_len": b._ints(kv_decode.astype(np.int64)),
+            "kv_len": step.decode_kv_len,
             "heads": b._ints(heads),
             "latent_dim": b._ints(mla.kv_lora_rank),
             "rope_dim": b._ints(mla.qk_rope_head_dim),
+            "kv_bytes": b._ints(kv_bytes),
         }
-        b.ops.append(
-            Op(f"mla_decode{suffix}", OpKind.MLA_DECODE, count, b.model.kv_cache_dtype.value, shape, flops, traffic)
-        )
+        b.add(f"mla_decode{suffix}", OpKind.MLA_DECODE, count, shape)
         b.gemm(
             f"v_absorb{suffix}",
             count,
@@ -337,26 +277,19 @@ def _moe_ops(b: _Builder, count: int, suffix: str) -> None:
         width = moe.shared_experts * moe.shared_intermediate_size // layout.tp
         _mlp(b, f"shared_experts{suffix}", count, step.tokens, width, WeightRole.SHARED_EXPERTS)
     stage_tokens = b.tokens * layout.attention_dp  # tokens entering the MoE across the stage
-    pairs = stage_tokens * moe.top_k / layout.ep * b.options.moe_imbalance  # token-expert pairs on this GPU
-    experts_here = moe.num_experts // layout.ep
-    width = moe.expert_intermediate_size // layout.moe_tp
-    expert_params = (3 if arch.gated_mlp else 2) * hidden * width
-    hit = experts_here * (1 - (1 - 1 / moe.num_experts) ** (stage_tokens * moe.top_k))
-    scheme = b.model.quantization.scheme(WeightRole.ROUTED_EXPERTS)
-    flops = 2.0 * pairs * expert_params
-    traffic = hit * expert_params * scheme.weight_bytes + pairs * (2 * hidden + 3 * width) * ACTIVATION_BYTES
     shape = {
-        "tokens": b._ints(stage_tokens.astype(np.int64)),
+        "tokens": b._arr(stage_tokens),
+        "hidden": b._ints(hidden),
+        "intermediate": b._ints(moe.expert_intermediate_size),
         "experts": b._ints(moe.num_experts),
         "top_k": b._ints(moe.top_k),
-        "hidden": b._ints(hidden),
-        "intermediate": b._ints(width),
-        "experts_per_gpu": b._ints(experts_here),
         "ep": b._ints(layout.ep),
         "moe_tp": b._ints(layout.moe_tp),
-        "imbalance_permille": b._ints(round(b.options.moe_imbalance * 1000)),
+        "imbalance": b._arr(b.options.moe_imbalance),
+        "gated": b._ints(1 if arch.gated_mlp else 0),
     }
-    b.ops.append(Op(f"moe_experts{suffix}", OpKind.MOE, count, scheme.compute_dtype.value, shape, flops, traffic))
+    dtype = op_dtype(b.model.quantization.scheme(WeightRole.ROUTED_EXPERTS).quantization)
+    b.add(f"moe_experts{suffix}", OpKind.MOE, count, shape, dtype)
     stage_gpus = layout.tp * layout.attention_dp
     if stage_gpus == 1:
         return
@@ -379,7 +312,7 @@ def _head_ops(b: _Builder) -> None:
     vocab = math.ceil(arch.vocab_size / layout.tp)
     b.gemm("lm_head", 1, step.logit_rows, vocab, arch.hidden_size, WeightRole.LM_HEAD)
     if layout.tp > 1:
-        payload = step.logit_rows.astype(np.float64) * vocab * 4  # fp32 logits gathered for sampling
+        payload = step.logit_rows.astype(np.float64) * vocab * layout.tp * 4  # fp32 logits gathered for sampling
         b.collective("logits_all_gather", OpKind.ALL_GATHER, 1, payload, layout.tp)
     b.elementwise(
         "sampling", 1, step.logit_rows.astype(np.float64) * arch.vocab_size, writes=0, element_bytes=4, replicated=True

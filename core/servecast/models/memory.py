@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from servecast.domain.framework import MEMORY_FRACTION_MEANINGS, FrameworkVersion, KnobMeaning
 from servecast.domain.layout import ParallelLayout
 from servecast.errors import InputError
-from servecast.models.graph import ACTIVATION_BYTES
+from servecast.estimate.work import ACTIVATION_BYTES
 from servecast.models.model import Model
 from servecast.models.quantization import KV_CACHE_BYTES
 from servecast.models.weights import WeightRole, shard_fraction, stage_layers, weight_groups

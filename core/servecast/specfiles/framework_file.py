@@ -54,17 +54,18 @@ def _merge_with_base(path: Path, index: int, raw: dict[str, Any], earlier: dict[
     base.pop("released", None)
     base.pop("notes", None)
     capabilities = {**base.pop("capabilities", {}), **version.pop("capabilities", {})}
+    kernels = {**base.pop("kernels", {}), **version.pop("kernels", {})}
     knobs = base.pop("knobs", {})
     for name, override in version.pop("knobs", {}).items():
         if override.get("removed"):
             knobs.pop(name, None)
         else:
             knobs[name] = {**knobs.get(name, {}), **override}
-    return {**base, **version, "capabilities": capabilities, "knobs": knobs}
+    return {**base, **version, "capabilities": capabilities, "knobs": knobs, "kernels": kernels}
 
 
 def _resolve_knobs(path: Path, where: str, version: dict[str, Any], sources: dict[str, Source]) -> dict[str, Any]:
-    """Turn the [versions.knobs.<name>] tables into validated knobs with their sources resolved."""
+    """Turn the [versions.knobs.<name>] and [versions.kernels] tables into validated objects, sources resolved."""
     knobs = []
     for name, fields in version.get("knobs", {}).items():
         knob_where = f"{where} knobs.{name}"
@@ -78,4 +79,10 @@ def _resolve_knobs(path: Path, where: str, version: dict[str, Any], sources: dic
             knobs.append(Knob.model_validate({**fields, "name": name, "source": source, "default": default}))
         except ValidationError as error:
             raise SpecFileError(path, describe_validation_error(error, prefix=knob_where)) from None
-    return {**version, "knobs": knobs}
+    kernels = {}
+    for slot, fields in version.get("kernels", {}).items():
+        kernel_where = f"{where} kernels.{slot}"
+        if not isinstance(fields, dict):
+            raise SpecFileError(path, f"{kernel_where}: expected {{ value = ..., source = ... }}, got {fields!r}")
+        kernels[slot] = {**fields, "source": resolve_source(path, sources, fields.get("source"), kernel_where)}
+    return {**version, "knobs": knobs, "kernels": kernels}

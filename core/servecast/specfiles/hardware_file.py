@@ -10,12 +10,22 @@ from pydantic import ValidationError
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.provenance import Provenance, Source
 from servecast.errors import SpecFileError
+from servecast.estimate.parameters import CALIBRATION_PARAMETERS
+from servecast.specfiles.calibration_file import load_calibration
 from servecast.specfiles.common import describe_validation_error, read_sources, read_toml, resolve_source
 
 
 def load_hardware_spec(path: str | Path) -> HardwareSpec:
-    """Read and validate a hardware spec file (format: the README's "Adding a GPU")."""
-    path = Path(path)
+    """Read and validate a hardware spec file (format: the README's "Adding a GPU"), with its calibration."""
+    return _load(Path(path), with_calibration=True)
+
+
+def hardware_spec_without_calibration(path: str | Path) -> HardwareSpec:
+    """The spec's datasheet figures alone: what the calibration script fits against."""
+    return _load(Path(path), with_calibration=False)
+
+
+def _load(path: Path, with_calibration: bool) -> HardwareSpec:
     data = read_toml(path)
     sources = read_sources(path, data)
     provenance: dict[str, Provenance] = {}
@@ -23,6 +33,13 @@ def load_hardware_spec(path: str | Path) -> HardwareSpec:
         if not isinstance(data.get(section), dict):
             raise SpecFileError(path, f"no [{section}] table", f"add the [{section}] figures; see the README")
         data[section] = _split_figures(path, data[section], section, sources, provenance)
+    calibration_file = data.pop("calibration", None)
+    if calibration_file is not None and with_calibration:
+        if not isinstance(calibration_file, str):
+            raise SpecFileError(
+                path, f"calibration = {calibration_file!r}", "name the calibration file by a path relative to this one"
+            )
+        data["calibration"] = load_calibration(path.parent / calibration_file, CALIBRATION_PARAMETERS)
     try:
         return HardwareSpec.model_validate({**data, "provenance": provenance})
     except ValidationError as error:

@@ -1,0 +1,277 @@
+"""Fitting the calibrated roofline's parameters to measurements, family by family, in log space.
+
+Each fit group frees a few physical parameters (an efficiency, a latency, an overhead) and fits them to the
+measurements of one op family by least squares on log(predicted / measured), so a 2x over- and a 2x
+under-estimate weigh the same. Parameters no measurement constrains are assumptions, stated as such.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from servecast.calibrate.points import GROUPED_GEMM, CalibrationPoint, predict_ms
+from servecast.domain.calibration import Calibration, Parameter, ParameterOrigin
+from servecast.domain.hardware import HardwareSpec
+from servecast.domain.kernels import AllReduceKernel, AttentionKernel
+
+
+@dataclass(frozen=True)
+class FitGroup:
+    """Parameters fitted together, to the measurements `selects` picks."""
+
+    name: str
+    parameters: dict[str, tuple[float, float, float]]
+    """name → (initial value, lower bound, upper bound)."""
+    selects: Callable[[CalibrationPoint], bool]
+    note: str
+
+
+@dataclass(frozen=True)
+class Residual:
+    point: CalibrationPoint
+    predicted_ms: float
+
+    @property
+    def error(self) -> float:
+        """Signed relative error of the prediction: (predicted - measured) / measured."""
+        return self.predicted_ms / self.point.measured_ms - 1
+
+
+FIT_GROUPS: tuple[FitGroup, ...] = (
+    FitGroup(
+        "gemm",
+        {
+            "gemm.efficiency.bf16": (0.8, 0.3, 1.0),
+            "gemm.efficiency.fp8": (0.7, 0.3, 1.0),
+            "gemm.efficiency.fp8_block": (0.7, 0.3, 1.0),
+            "gemm.k_overhead": (500.0, 0.0, 5000.0),
+            "gemm.memory_efficiency": (0.8, 0.3, 1.0),
+            "memory.bytes_scale": (4e6, 1e4, 1e9),
+        },
+        lambda p: p.family == "gemm",
+        "dense GEMM: MAMF best-shape H100 bf16/fp8 ceilings and DeepGEMM FP8 block-scaled shapes (H800)",
+    ),
+    FitGroup(
+        "moe",
+        {"moe.grouped_efficiency": (0.9, 0.3, 1.0)},
+        lambda p: p.family == GROUPED_GEMM,
+        "DeepGEMM grouped GEMMs (contiguous and masked layouts, H800), relative to the dense GEMM fit",
+    ),
+    FitGroup(
+        "attention",
+        {
+            "attention.efficiency": (0.65, 0.2, 1.0),
+            "attention.row_overhead": (200.0, 0.0, 5000.0),
+            "attention.head_dim_overhead": (50.0, 0.0, 1000.0),
+        },
+        lambda p: p.family == "context_attention" and p.attention_kernel is AttentionKernel.FLASH_ATTN3,
+        "FlashAttention-3 forward, bf16 (tritonbench sweeps, TLX comparison, a head-dim-64 report)",
+    ),
+    FitGroup(
+        "attention_fa2_class",
+        {"attention.fa2_class_efficiency": (0.75, 0.2, 1.0)},
+        lambda p: p.family == "context_attention" and p.attention_kernel is AttentionKernel.TRITON,
+        "Triton flash-attention v2 in the same tritonbench runs as FA3",
+    ),
+    FitGroup(
+        "mla_decode",
+        {"mla_decode.memory_efficiency": (0.85, 0.2, 1.0), "mla_decode.compute_efficiency": (0.6, 0.2, 1.0)},
+        lambda p: p.family == "mla_decode",
+        "FlashMLA's memory-bound and compute-bound 'up to' figures (H800)",
+    ),
+    FitGroup(
+        "nccl_all_reduce",
+        {
+            "all_reduce.nccl.latency_ms": (0.015, 0.001, 0.2),
+            "all_reduce.nccl.ring_efficiency": (0.8, 0.2, 1.0),
+            "all_reduce.nccl.nvls_efficiency": (0.6, 0.2, 1.0),
+        },
+        lambda p: p.family == "all_reduce" and p.all_reduce_kernel is AllReduceKernel.NCCL,
+        "NCCL all-reduce on 8x H100: measured peak bus bandwidth (ring, NVLS) and pynccl latencies at TP 6",
+    ),
+    FitGroup(
+        "vllm_custom_all_reduce",
+        {
+            "all_reduce.vllm_custom.latency_ms": (0.006, 0.0005, 0.1),
+            "all_reduce.vllm_custom.peer_latency_ms": (0.0005, 0.0, 0.02),
+            "all_reduce.vllm_custom.bandwidth_efficiency": (0.5, 0.05, 1.0),
+        },
+        lambda p: p.family == "all_reduce" and p.all_reduce_kernel is AllReduceKernel.VLLM_CUSTOM,
+        "vLLM custom all-reduce at TP 2/4/6/8 (SGLang PR #2904 table, vLLM PR #24111 one-/two-stage)",
+    ),
+    FitGroup(
+        "trtllm_custom_all_reduce",
+        {
+            "all_reduce.trtllm_custom.latency_ms": (0.003, 0.0005, 0.1),
+            "all_reduce.trtllm_custom.peer_latency_ms": (0.0003, 0.0, 0.02),
+            "all_reduce.trtllm_custom.bandwidth_efficiency": (0.6, 0.05, 1.0),
+        },
+        lambda p: p.family == "all_reduce" and p.all_reduce_kernel is AllReduceKernel.TRTLLM_CUSTOM,
+        "TensorRT-LLM-derived custom all-reduce (SGLang port) at TP 2/4/8",
+    ),
+    FitGroup(
+        "symm_mem_all_reduce",
+        {
+            "all_reduce.symm_mem.latency_ms": (0.005, 0.0005, 0.1),
+            "all_reduce.symm_mem.bandwidth_efficiency": (0.6, 0.05, 1.0),
+            "all_reduce.symm_mem.multimem_efficiency": (0.5, 0.05, 1.0),
+        },
+        lambda p: p.family == "all_reduce" and p.all_reduce_kernel is AllReduceKernel.SYMM_MEM,
+        "torch symmetric-memory all-reduce (multimem, two-shot) at TP 6 (vLLM PR #24111)",
+    ),
+    FitGroup(
+        "all_gather",
+        {"all_gather.latency_ms": (0.01, 0.0005, 0.2), "all_gather.bandwidth_efficiency": (0.8, 0.1, 1.0)},
+        lambda p: p.family == "all_gather",
+        "NCCL all-gather device time, 8x H100, 2-32 MiB",
+    ),
+    FitGroup(
+        "reduce_scatter",
+        {"reduce_scatter.latency_ms": (0.01, 0.0005, 0.2), "reduce_scatter.bandwidth_efficiency": (0.8, 0.1, 1.0)},
+        lambda p: p.family == "reduce_scatter",
+        "NCCL reduce-scatter device time, 8x H100, 2-32 MiB",
+    ),
+    FitGroup(
+        "all_to_all_inter_node",
+        {"all_to_all.inter_latency_ms": (0.03, 0.001, 0.5), "all_to_all.inter_efficiency": (0.9, 0.1, 1.0)},
+        lambda p: p.family == "all_to_all",
+        "DeepEP inter-node dispatch/combine over 400 Gb/s InfiniBand (normal and low-latency kernels, EP 16-256)",
+    ),
+    FitGroup(
+        "p2p",
+        {"p2p.efficiency": (0.85, 0.1, 1.0)},
+        lambda p: p.family == "p2p",
+        "GPU-to-GPU copy bandwidth on HGX H100 (one way, and half the bidirectional figure)",
+    ),
+)
+
+ASSUMPTIONS: dict[str, Parameter] = {
+    name: Parameter(value=value, origin=ParameterOrigin.ASSUMPTION, note=note)
+    for name, value, note in (
+        (
+            "compute.flops_scale",
+            2 * 128 * 128 * 512 * 132,
+            "one wave of 128x128 output tiles, 512 deep, on all 132 SMs: smaller kernels cannot fill the GPU; no "
+            "measurement in the calibration set is small enough to fit it",
+        ),
+        ("kernel.floor_ms", 0.002, "a kernel replayed in a CUDA graph takes about 2 us at least (launch and one wave)"),
+        (
+            "gemm.weight_only_efficiency",
+            0.7,
+            "dequantize-in-kernel GEMMs (Marlin/Machete class) reach about 70% of bf16 tensor-core throughput on "
+            "large M; small-M time is weight-bandwidth-bound and does not depend on this",
+        ),
+        (
+            "all_reduce.nccl.peer_latency_ms",
+            0.0005,
+            "the NCCL rows are all at TP 6 or 8, which cannot separate a per-peer latency from the fixed one",
+        ),
+        (
+            "all_reduce.custom_max_bytes",
+            8 * 2**20,
+            "vLLM's custom all-reduce default buffer is 8 MiB; TensorRT-LLM and SGLang switch to NCCL at similar sizes",
+        ),
+        ("all_to_all.latency_ms", 0.01, "an NVLink all-to-all inside a node: two exchanges plus a kernel launch"),
+        ("p2p.latency_ms", 0.005, "a pipeline-stage send: copy engine or kernel launch plus NVLink latency"),
+        (
+            "elementwise.memory_efficiency",
+            0.75,
+            "device-local copies on H100 reach 2.57 TB/s (calibration row 189, byte counting not stated): ~0.77 of "
+            "3.35 TB/s; fused norm/activation kernels are assumed slightly lower",
+        ),
+        (
+            "attention.fp8_speedup",
+            1200 / 740,
+            "ratio of the FlashAttention-3 paper's FP8 (~1.2 PFLOPS) and FP16 (740 TFLOPS) headline peaks",
+        ),
+    )
+}
+
+
+def derived(parameters: dict[str, Parameter]) -> dict[str, Parameter]:
+    """Parameters that follow from fitted ones because no measurement separates them."""
+
+    def same_as(source: str, why: str) -> Parameter:
+        return Parameter(
+            value=parameters[source].value, origin=ParameterOrigin.DERIVED, note=f"equal to {source}: {why}"
+        )
+
+    return {
+        "gemm.efficiency.fp16": same_as("gemm.efficiency.bf16", "fp16 and bf16 share tensor-core rates"),
+        "gemm.efficiency.int8": same_as("gemm.efficiency.fp8", "Hopper runs int8 at the fp8 rate; no int8 rows"),
+        "decode_attention.memory_efficiency": same_as(
+            "mla_decode.memory_efficiency", "no GQA decode measurements; paged decode kernels are bandwidth-bound alike"
+        ),
+        "all_reduce.symm_mem.peer_latency_ms": same_as(
+            "all_reduce.vllm_custom.peer_latency_ms", "the symmetric-memory rows are all at TP 6"
+        ),
+        "all_to_all.intra_efficiency": same_as(
+            "p2p.efficiency", "an all-to-all inside a node is concurrent P2P copies"
+        ),
+        "inter_node.efficiency": same_as("all_to_all.inter_efficiency", "the same InfiniBand NIC carries both"),
+    }
+
+
+def fit_calibration(
+    points: Sequence[CalibrationPoint], hardware: HardwareSpec, data: Sequence[str], command: str
+) -> tuple[Calibration, list[Residual], dict[str, str]]:
+    """Fit every group in order; returns the calibration, every point's residual, and a note per group."""
+    fitted: dict[str, Parameter] = dict(ASSUMPTIONS)
+    for group in FIT_GROUPS:
+        for name, (initial, _, _) in group.parameters.items():
+            fitted[name] = Parameter(value=initial, origin=ParameterOrigin.FITTED, note=group.note)
+    fitted.update(derived(fitted))
+    summaries: dict[str, str] = {}
+    for group in FIT_GROUPS:
+        chosen = [p for p in points if p.fit and group.selects(p)]
+        if not chosen:
+            summaries[group.name] = "no measurements: initial values kept"
+            continue
+        fitted, errors = _fit_group(group, chosen, fitted, hardware)
+        fitted.update(derived(fitted))
+        summaries[group.name] = (
+            f"{len(chosen)} rows, median |error| {np.median(errors):.1%}, max {np.max(errors):.1%}; {group.note}"
+        )
+    calibration = _calibration(fitted, data, command)
+    predicted = predict_ms(points, hardware, calibration)
+    return calibration, [Residual(p, float(v)) for p, v in zip(points, predicted, strict=True)], summaries
+
+
+def _fit_group(
+    group: FitGroup,
+    chosen: Sequence[CalibrationPoint],
+    fitted: dict[str, Parameter],
+    hardware: HardwareSpec,
+) -> tuple[dict[str, Parameter], np.ndarray]:
+    """Least squares on log(predicted / measured) over the group's free parameters; returns |relative errors|."""
+    names = list(group.parameters)
+    lower = [group.parameters[name][1] for name in names]
+    upper = [group.parameters[name][2] for name in names]
+    measured = np.log([point.measured_ms for point in chosen])
+
+    def residuals(values: np.ndarray) -> np.ndarray:
+        trial = _with(fitted, dict(zip(names, values, strict=True)))
+        return np.log(predict_ms(chosen, hardware, _calibration(trial, ("fit",), "fit in progress"))) - measured
+
+    start = np.clip([fitted[name].value for name in names], lower, upper)
+    result = least_squares(residuals, start, bounds=(lower, upper), x_scale="jac")
+    return _with(fitted, dict(zip(names, result.x, strict=True))), np.expm1(np.abs(residuals(result.x)))
+
+
+def _with(parameters: dict[str, Parameter], values: dict[str, float]) -> dict[str, Parameter]:
+    updated = dict(parameters)
+    for name, value in values.items():
+        updated[name] = updated[name].model_copy(update={"value": float(value)})
+    return updated
+
+
+def _calibration(parameters: dict[str, Parameter], data: Sequence[str], command: str) -> Calibration:
+    return Calibration(fitted_by=command, fitted_on=dt.date.today(), data=tuple(data), parameters=parameters)
+
+
+__all__ = ["ASSUMPTIONS", "FIT_GROUPS", "FitGroup", "Residual", "fit_calibration"]

@@ -1,0 +1,39 @@
+"""Writing a calibration file: the fitted parameters, how each was obtained, and the fit's residuals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from servecast.domain.calibration import Calibration
+
+
+def calibration_toml(calibration: Calibration, hardware: str, summaries: Mapping[str, str]) -> str:
+    """The calibration as TOML, with the per-group residual summary as a header comment."""
+    lines = [
+        f"# Calibrated efficiency parameters of {hardware}: written by a script, do not edit by hand.",
+        f"# Re-create with: {calibration.fitted_by}",
+        "# Fit residuals, |predicted / measured - 1| per fit group:",
+        *(f"#   {group}: {summary}" for group, summary in summaries.items()),
+        "schema_version = 1",
+        f"fitted_by = {json.dumps(calibration.fitted_by)}",
+        f"fitted_on = {calibration.fitted_on.isoformat()}",
+        f"data = [{', '.join(json.dumps(item) for item in calibration.data)}]",
+        "",
+        "[parameters]",
+    ]
+    for name in sorted(calibration.parameters):
+        parameter = calibration.parameters[name]
+        lines.append(
+            f'"{name}" = {{ value = {parameter.value:.6g}, origin = "{parameter.origin.value}", '
+            f"note = {json.dumps(parameter.note)} }}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_calibration(path: Path, text: str) -> None:
+    """Write atomically: a failed run never leaves a half-written calibration behind."""
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(text)
+    partial.replace(path)

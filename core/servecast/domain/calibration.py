@@ -1,0 +1,48 @@
+"""Calibrated efficiency parameters of one GPU system: fitted or assumed values, each saying which it is."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import Field
+
+from servecast.domain.base import FrozenModel
+
+
+class ParameterOrigin(StrEnum):
+    """How a calibration parameter got its value."""
+
+    FITTED = "fitted"
+    """Least-squares fit to measurements (the file names them and the fit's residuals)."""
+    DERIVED = "derived"
+    """Computed directly from one published measurement or from other parameters (the note says how)."""
+    ASSUMPTION = "assumption"
+    """No measurement constrains it yet; the note says why the value is plausible."""
+
+
+class Parameter(FrozenModel):
+    """One efficiency-model parameter."""
+
+    value: float
+    origin: ParameterOrigin
+    note: str = Field(min_length=3)
+
+
+class Calibration(FrozenModel):
+    """The efficiency-curve parameters the calibrated roofline of a system uses, keyed by dotted name."""
+
+    fitted_by: str = Field(min_length=3, description="The command that produced the fitted values.")
+    fitted_on: dt.date
+    data: tuple[str, ...] = Field(min_length=1, description="The measurement files the fit used.")
+    parameters: dict[str, Parameter]
+
+    def value(self, name: str) -> float:
+        """The value of parameter `name` (KeyError naming what exists otherwise)."""
+        try:
+            return self.parameters[name].value
+        except KeyError:
+            raise KeyError(f"no calibration parameter {name!r}; have: {', '.join(sorted(self.parameters))}") from None
+
+    def has(self, *names: str) -> bool:
+        return all(name in self.parameters for name in names)

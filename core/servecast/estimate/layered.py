@@ -1,0 +1,74 @@
+"""The default estimator: measured tables first, then the calibrated roofline, then the pure roofline.
+
+Resolved once per (op kind, target): the framework version's kernel tables, the system's tables, and the
+calibrated model for the framework's kernel choices are picked up front, so a call is numpy work only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from servecast.domain.hardware import HardwareSpec
+from servecast.domain.kernels import KernelChoices
+from servecast.estimate.calibrated import CalibratedModel
+from servecast.estimate.dtypes import OpDtype
+from servecast.estimate.estimator import EstimateProvenance, OpEstimate, OpKind
+from servecast.estimate.roofline import roofline_ms
+from servecast.estimate.shapes import FloatArray, normalize_shapes
+from servecast.perfdb.grid import GridTable
+
+TableGrids = Mapping[OpDtype, GridTable]
+
+
+@dataclass(frozen=True)
+class LayeredEstimator:
+    """Estimates one op kind on one target, each point from the best layer that covers it."""
+
+    kind: OpKind
+    hardware: HardwareSpec
+    tables: Sequence[TableGrids]
+    """Measured tables, most specific first (the framework version's kernels, then the system's)."""
+    model: CalibratedModel | None
+
+    def __call__(self, shapes: Mapping[str, ArrayLike], dtype: str = OpDtype.BF16) -> OpEstimate:
+        op_dtype = OpDtype(dtype)
+        s = normalize_shapes(self.kind, shapes)
+        if self.model is not None:
+            latency = self.model(s, op_dtype)
+            level = EstimateProvenance.CALIBRATED_ROOFLINE
+        else:
+            latency = roofline_ms(self.kind, s, op_dtype, self.hardware)
+            level = EstimateProvenance.ROOFLINE
+        provenance = np.full(len(latency), level, dtype=np.int8)
+        remaining = np.ones(len(latency), dtype=bool)
+        for grids in self.tables:
+            grid = grids.get(op_dtype)
+            if grid is None:
+                continue
+            chosen = remaining & grid.covers(s)
+            if not chosen.any():
+                continue
+            subset = {name: value[chosen] for name, value in s.items()}
+            latency[chosen], provenance[chosen] = grid.estimate(subset, lambda x: self._anchor(x, op_dtype))
+            remaining &= ~chosen
+        return OpEstimate(latency_ms=latency, provenance=provenance)
+
+    def roofline(self, shapes: Mapping[str, ArrayLike], dtype: str = OpDtype.BF16) -> FloatArray:
+        """The pure roofline (speed of light) at `shapes`."""
+        return roofline_ms(self.kind, normalize_shapes(self.kind, shapes), OpDtype(dtype), self.hardware)
+
+    def _anchor(self, s: Mapping[str, FloatArray], dtype: OpDtype) -> FloatArray:
+        if self.model is not None:
+            return self.model(s, dtype)
+        return roofline_ms(self.kind, s, dtype, self.hardware)
+
+
+def default_estimator(
+    kind: OpKind, hardware: HardwareSpec, kernels: KernelChoices, tables: Sequence[TableGrids]
+) -> LayeredEstimator:
+    """The core's estimator for `kind`: `tables` (most specific first), the calibrated model, the roofline."""
+    return LayeredEstimator(kind, hardware, tuple(tables), CalibratedModel.build(kind, hardware, kernels))

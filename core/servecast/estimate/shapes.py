@@ -1,0 +1,136 @@
+"""The shape parameters each op kind is estimated from: names, meaning, defaults, and their validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from servecast.estimate.estimator import OpKind
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ShapeKey:
+    """One shape parameter of an op kind; `default` None means the caller must give it."""
+
+    name: str
+    description: str
+    default: float | None = None
+
+
+_COLLECTIVE = (
+    ShapeKey("message_bytes", "bytes of the buffer each GPU contributes (all-gather: the gathered output)"),
+    ShapeKey("num_gpus", "GPUs taking part; more than one node's worth means the collective crosses nodes"),
+)
+_ATTENTION_HEADS = (
+    ShapeKey("heads", "query heads on this GPU"),
+    ShapeKey("kv_heads", "key/value heads on this GPU"),
+    ShapeKey("head_dim", "dimension of one head"),
+    ShapeKey("kv_bytes", "bytes per cached key/value element (2: bf16/fp16, 1: fp8/int8)", 2),
+    ShapeKey("window", "sliding-window length, 0 for full attention", 0),
+)
+
+OP_SHAPES: dict[OpKind, tuple[ShapeKey, ...]] = {
+    OpKind.GEMM: (
+        ShapeKey("m", "rows of the activation (tokens)"),
+        ShapeKey("n", "output features"),
+        ShapeKey("k", "input features (the reduction dimension)"),
+        ShapeKey("batch", "independent GEMMs of this shape run together (batched GEMM)", 1),
+    ),
+    OpKind.CONTEXT_ATTENTION: (
+        ShapeKey("batch", "sequences"),
+        ShapeKey("q_len", "new (query) tokens per sequence"),
+        ShapeKey("kv_len", "keys each sequence's last query attends to: cached plus new tokens (0: equal to q_len)", 0),
+        *_ATTENTION_HEADS,
+        ShapeKey("causal", "1: causal (each query sees the keys before it), 0: every query sees every key", 1),
+    ),
+    OpKind.DECODE_ATTENTION: (
+        ShapeKey("batch", "sequences, one new token each"),
+        ShapeKey("kv_len", "cached tokens each sequence attends to"),
+        *_ATTENTION_HEADS,
+    ),
+    OpKind.MLA_CONTEXT: (
+        ShapeKey("batch", "sequences"),
+        ShapeKey("q_len", "new (query) tokens per sequence"),
+        ShapeKey("kv_len", "keys each sequence's last query attends to (0: equal to q_len)", 0),
+        ShapeKey("heads", "query heads on this GPU"),
+        ShapeKey("qk_head_dim", "query/key head dimension (no-position part plus RoPE part)"),
+        ShapeKey("v_head_dim", "value head dimension"),
+    ),
+    OpKind.MLA_DECODE: (
+        ShapeKey("batch", "sequences, one new token each"),
+        ShapeKey("kv_len", "cached tokens each sequence attends to"),
+        ShapeKey("heads", "query heads on this GPU"),
+        ShapeKey("latent_dim", "compressed KV (latent) dimension"),
+        ShapeKey("rope_dim", "decoupled RoPE key dimension"),
+        ShapeKey("kv_bytes", "bytes per cached element", 2),
+    ),
+    OpKind.MOE: (
+        ShapeKey("tokens", "tokens entering the MoE layer across the expert-parallel group"),
+        ShapeKey("hidden", "model hidden size"),
+        ShapeKey("intermediate", "one expert's intermediate size (before moe_tp splits it)"),
+        ShapeKey("experts", "routed experts"),
+        ShapeKey("top_k", "experts each token is routed to"),
+        ShapeKey("ep", "expert-parallel ranks the experts are spread over", 1),
+        ShapeKey("moe_tp", "tensor-parallel ranks each expert is split over", 1),
+        ShapeKey("imbalance", "tokens on the busiest rank relative to the mean (1: balanced routing)", 1),
+        ShapeKey("gated", "1 for gated (SwiGLU) experts with a fused gate/up projection, 0 otherwise", 1),
+    ),
+    OpKind.ALL_REDUCE: _COLLECTIVE,
+    OpKind.ALL_GATHER: _COLLECTIVE,
+    OpKind.REDUCE_SCATTER: _COLLECTIVE,
+    OpKind.ALL_TO_ALL: (
+        ShapeKey("message_bytes", "bytes each GPU sends in total (to all peers)"),
+        ShapeKey("num_gpus", "GPUs taking part; more than one node's worth means the exchange crosses nodes"),
+    ),
+    OpKind.P2P: (
+        ShapeKey("message_bytes", "bytes sent from one GPU to another"),
+        ShapeKey("inter_node", "1 when the two GPUs are in different nodes", 0),
+    ),
+    OpKind.ELEMENTWISE: (ShapeKey("bytes", "bytes read plus bytes written"),),
+}
+
+
+class ShapeError(ValueError):
+    """Shapes that do not fit an op kind: a missing or unknown parameter, a negative or non-finite value."""
+
+
+def normalize_shapes(kind: OpKind, shapes: Mapping[str, ArrayLike]) -> dict[str, FloatArray]:
+    """Float arrays of one length for every parameter of `kind`, defaults filled in."""
+    keys = OP_SHAPES[kind]
+    known = {key.name for key in keys}
+    unknown = sorted(set(shapes) - known)
+    if unknown:
+        raise ShapeError(
+            f"{kind.value} has no shape parameter {', '.join(map(repr, unknown))}; it takes {_names(kind)}"
+        )
+    missing = [key.name for key in keys if key.default is None and key.name not in shapes]
+    if missing:
+        raise ShapeError(f"{kind.value} needs {', '.join(map(repr, missing))} (it takes {_names(kind)})")
+    arrays = {name: np.atleast_1d(np.asarray(value, dtype=np.float64)) for name, value in shapes.items()}
+    length = max((len(array) for array in arrays.values()), default=1)
+    out: dict[str, FloatArray] = {}
+    for key in keys:
+        array = arrays.get(key.name)
+        if array is None:
+            out[key.name] = np.full(length, key.default, dtype=np.float64)
+            continue
+        if len(array) not in (1, length):
+            raise ShapeError(f"{kind.value}: {key.name!r} has {len(array)} values, the other parameters {length}")
+        bad = ~np.isfinite(array) | (array < 0)
+        if bad.any():
+            raise ShapeError(f"{kind.value}: {key.name!r} must be a finite number >= 0, got {array[bad][0]!r}")
+        out[key.name] = np.broadcast_to(array, (length,)).astype(np.float64)
+    if kind in (OpKind.CONTEXT_ATTENTION, OpKind.MLA_CONTEXT):
+        out["kv_len"] = np.where(out["kv_len"] == 0, out["q_len"], out["kv_len"])
+        if (out["kv_len"] < out["q_len"]).any():
+            raise ShapeError(f"{kind.value}: kv_len counts the new tokens too, so it cannot be below q_len")
+    return out
+
+
+def _names(kind: OpKind) -> str:
+    return ", ".join(key.name if key.default is None else f"{key.name} (optional)" for key in OP_SHAPES[kind])

@@ -1,0 +1,84 @@
+"""A measured grid: exact hits, interpolation in log space inside it, roofline-anchored extrapolation outside."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from servecast.estimate.estimator import EstimateProvenance
+from servecast.estimate.shapes import FloatArray
+
+Anchor = Callable[[Mapping[str, FloatArray]], FloatArray]
+"""A model evaluated at shapes: outside the grid the table keeps its ratio to this model at the nearest edge."""
+
+
+@dataclass(frozen=True)
+class GridTable:
+    """Latencies on the full grid `points[0] x points[1] x ...` of the shape parameters `axes`."""
+
+    axes: tuple[str, ...]
+    points: tuple[FloatArray, ...]
+    latency_ms: FloatArray
+    held: Mapping[str, float]
+    """The other shape parameters' values over the whole table; shapes that differ are not covered."""
+
+    def covers(self, s: Mapping[str, FloatArray]) -> NDArray[np.bool_]:
+        """Which shapes this table can answer (their held parameters match the table's)."""
+        covered = np.ones(len(next(iter(s.values()))), dtype=bool)
+        for name, value in self.held.items():
+            covered &= s[name] == value
+        return covered
+
+    def estimate(self, s: Mapping[str, FloatArray], anchor: Anchor) -> tuple[FloatArray, NDArray[np.int8]]:
+        """Latency and provenance at every shape in `s` (call with covered shapes only)."""
+        query = np.stack([s[name] for name in self.axes], axis=1)
+        low = np.array([axis[0] for axis in self.points])
+        high = np.array([axis[-1] for axis in self.points])
+        clamped = np.clip(query, low, high)
+        outside = (query != clamped).any(axis=1)
+        values, exact = self._interpolate(clamped)
+        provenance = np.where(
+            outside,
+            EstimateProvenance.EXTRAPOLATED,
+            np.where(exact, EstimateProvenance.MEASURED, EstimateProvenance.INTERPOLATED),
+        ).astype(np.int8)
+        if outside.any():
+            at_edge = {
+                name: clamped[outside, self.axes.index(name)] if name in self.axes else value[outside]
+                for name, value in s.items()
+            }
+            at_query = {name: value[outside] for name, value in s.items()}
+            values[outside] *= anchor(at_query) / anchor(at_edge)
+        return values, provenance
+
+    def _interpolate(self, clamped: FloatArray) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """Multilinear interpolation of log latency over log shape values; grid points are returned as stored."""
+        count, dims = clamped.shape
+        lower = np.empty((count, dims), dtype=np.intp)
+        weight = np.zeros((count, dims))
+        exact = np.ones(count, dtype=bool)
+        for i, axis in enumerate(self.points):
+            if len(axis) == 1:
+                lower[:, i] = 0
+                continue
+            index = np.clip(np.searchsorted(axis, clamped[:, i], side="right") - 1, 0, len(axis) - 2)
+            lower[:, i] = index
+            log_axis = np.log(axis)
+            weight[:, i] = (np.log(clamped[:, i]) - log_axis[index]) / (log_axis[index + 1] - log_axis[index])
+            exact &= (clamped[:, i] == axis[index]) | (clamped[:, i] == axis[index + 1])
+        log_latency = np.log(self.latency_ms)
+        result = np.zeros(count)
+        for corner in itertools.product((0, 1), repeat=dims):
+            offsets = np.array(corner)
+            factor = np.prod(np.where(offsets == 1, weight, 1 - weight), axis=1)
+            index = tuple(np.minimum(lower[:, i] + offsets[i], len(self.points[i]) - 1) for i in range(dims))
+            result += factor * log_latency[index]
+        values = np.exp(result)
+        if exact.any():
+            hit = tuple(np.searchsorted(self.points[i], clamped[exact, i]) for i in range(dims))
+            values[exact] = self.latency_ms[hit]
+        return values, exact
