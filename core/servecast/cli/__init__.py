@@ -11,6 +11,7 @@ from servecast.cli.context import pass_options
 from servecast.cli.frameworks_cmd import frameworks
 from servecast.cli.hardware_cmd import hardware
 from servecast.cli.model_cmd import model
+from servecast.cli.ops_cmd import ops
 from servecast.cli.plugins_cmd import plugins
 from servecast.errors import ServecastError
 
@@ -53,6 +54,7 @@ cli.add_command(plugins)
 cli.add_command(hardware)
 cli.add_command(frameworks)
 cli.add_command(model)
+cli.add_command(ops)
 
 
 main = cli

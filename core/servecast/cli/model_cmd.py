@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import click
@@ -9,7 +11,10 @@ import click
 from servecast.cli.context import echo_json, json_option, plugin_host
 from servecast.cli.render import print_lines, print_table
 from servecast.domain import KvCacheDtype, ParallelLayout, Quantization
+from servecast.domain.target import Target
 from servecast.errors import InputError
+from servecast.estimate.estimator import EstimateProvenance, OpEstimator, OpKind
+from servecast.estimate.step import StepEstimate, estimate_graph
 from servecast.models.catalog import catalog
 from servecast.models.graph import build_stage_graph
 from servecast.models.layout_check import check_layout
@@ -53,27 +58,43 @@ def list_models(as_json: bool) -> None:
     )
 
 
-def _ops_json(graph: OpGraph) -> list[dict[str, object]]:
-    return [op.summary() for op in graph.ops]
+def _step_json(graph: OpGraph, step: StepEstimate | None) -> dict[str, Any]:
+    ops = [op.summary() for op in graph.ops]
+    if step is None:
+        return {"ops": ops}
+    for summary, timing in zip(ops, step.timings, strict=True):
+        summary["latency_ms"] = float(timing.latency_ms[0])
+        summary["provenance"] = EstimateProvenance(int(timing.provenance[0])).name.lower()
+    shares = {level.name.lower(): float(share[0]) for level, share in step.provenance_shares().items() if share[0]}
+    return {"ops": ops, "step_ms": float(step.total_ms[0]), "provenance_shares": shares}
 
 
-def _print_ops(title: str, graph: OpGraph) -> None:
+def _print_ops(title: str, graph: OpGraph, step: StepEstimate | None) -> None:
     rows = []
-    for op in graph.ops:
-        shape = " ".join(f"{key}={values[0]}" for key, values in op.shape.items())
+    for index, op in enumerate(graph.ops):
+        shape = " ".join(f"{key}={values[0]:g}" for key, values in op.shape.items())
         marker = " (replicated)" if op.replicated else ""
-        rows.append(
-            (
-                op.name + marker,
-                op.kind.value,
-                op.count,
-                op.dtype,
-                shape,
-                f"{op.flops[0] / 1e9:,.3f}",
-                f"{op.bytes[0] / 1e6:,.3f}",
-            )
+        row: tuple[object, ...] = (
+            op.name + marker,
+            op.kind.value,
+            op.count,
+            op.dtype,
+            shape,
+            f"{op.flops[0] / 1e9:,.3f}",
+            f"{op.bytes[0] / 1e6:,.3f}",
         )
-    print_table(title, ["op", "kind", "count", "dtype", "shape", "GFLOP each", "MB each"], rows)
+        if step is not None:
+            timing = step.timings[index]
+            row += (f"{timing.latency_ms[0] * 1e3:,.1f}", EstimateProvenance(int(timing.provenance[0])).name.lower())
+        rows.append(row)
+    columns = ["op", "kind", "count", "dtype", "shape", "GFLOP each", "MB each"]
+    if step is not None:
+        columns += ["µs each", "provenance"]
+        shares = ", ".join(
+            f"{share[0]:.0%} {level.name.lower()}" for level, share in step.provenance_shares().items() if share[0]
+        )
+        title += f": {step.total_ms[0]:,.3f} ms per step ({shares})"
+    print_table(title, columns, rows)
 
 
 @model.command("show")
@@ -97,7 +118,7 @@ def _print_ops(title: str, graph: OpGraph) -> None:
     help="Override the checkpoint's quantization.",
 )
 @click.option("--kv-cache-dtype", type=click.Choice([d.value for d in KvCacheDtype]), default=None)
-@click.option("--system", default=None, help="Hardware name, for KV capacity.")
+@click.option("--system", default=None, help="Hardware name, for KV capacity and step-time estimates.")
 @click.option("--framework", default=None, help="Framework name, for its memory-fraction rule.")
 @click.option("--framework-version", default=None, help="Default: the latest modelled version.")
 @click.option(
@@ -141,9 +162,13 @@ def show_model(
     except ValueError as error:
         raise InputError(f"invalid layout: {error}", "see `servecast model show --help`") from None
     check_layout(loaded.model_id, loaded.architecture, layout)
-    report = _report(loaded, layout, isl, osl, batch)
     if (system is None) != (framework is None):
         raise InputError("--system and --framework go together", "pass both to compute the KV capacity")
+    estimator_for = None
+    if system and framework:
+        target = Target(hardware=system, framework=framework, framework_version=framework_version)
+        estimator_for = partial(host.op_estimator, target=target)
+    report = _report(loaded, layout, isl, osl, batch, estimator_for)
     if system and framework:
         hardware = host.hardware.get(system)
         spec = host.frameworks.get(framework)
@@ -172,10 +197,17 @@ def show_model(
     if as_json:
         echo_json(report)
         return
-    _print_report(loaded, layout, report, isl, osl, batch)
+    _print_report(loaded, layout, report, isl, osl, batch, estimator_for)
 
 
-def _report(loaded: Model, layout: ParallelLayout, isl: int, osl: int, batch: int) -> dict[str, Any]:
+def _report(
+    loaded: Model,
+    layout: ParallelLayout,
+    isl: int,
+    osl: int,
+    batch: int,
+    estimator_for: Callable[[OpKind], OpEstimator] | None,
+) -> dict[str, Any]:
     arch = loaded.architecture
     counts = parameter_counts(arch)
     stages = stage_memory(loaded, layout)
@@ -202,14 +234,28 @@ def _report(loaded: Model, layout: ParallelLayout, isl: int, osl: int, batch: in
         "max_sequences": None,
         "ops": {
             "stage": prefill.stage,
-            "prefill": {"tokens": isl, "ops": _ops_json(prefill)},
-            "decode": {"batch": batch, "kv_len": isl + osl // 2, "ops": _ops_json(decode)},
+            "prefill": {"tokens": isl, **_step_json(prefill, _estimate(prefill, estimator_for))},
+            "decode": {
+                "batch": batch,
+                "kv_len": isl + osl // 2,
+                **_step_json(decode, _estimate(decode, estimator_for)),
+            },
         },
     }
 
 
+def _estimate(graph: OpGraph, estimator_for: Callable[[OpKind], OpEstimator] | None) -> StepEstimate | None:
+    return None if estimator_for is None else estimate_graph(graph, estimator_for)
+
+
 def _print_report(
-    loaded: Model, layout: ParallelLayout, report: dict[str, Any], isl: int, osl: int, batch: int
+    loaded: Model,
+    layout: ParallelLayout,
+    report: dict[str, Any],
+    isl: int,
+    osl: int,
+    batch: int,
+    estimator_for: Callable[[OpKind], OpEstimator] | None,
 ) -> None:
     lines = [
         f"[bold]{loaded.model_id}[/] ({report['architecture']}, family {report['family']}) from {loaded.origin}",
@@ -233,12 +279,7 @@ def _print_report(
             f"{report['max_sequences']:,} sequences of {isl}+{osl} tokens fit"
         )
     print_lines(lines)
-    _print_ops(
-        f"prefill of {isl} tokens (stage {report['ops']['stage']})", _graph(loaded, layout, StepShape.prefill(isl))
-    )
-    decode_step = StepShape.decode(batch, isl + osl // 2)
-    _print_ops(f"decode of {batch} sequence(s) at KV length {isl + osl // 2}", _graph(loaded, layout, decode_step))
-
-
-def _graph(loaded: Model, layout: ParallelLayout, step: StepShape) -> OpGraph:
-    return build_stage_graph(loaded, layout, step)
+    prefill = build_stage_graph(loaded, layout, StepShape.prefill(isl))
+    _print_ops(f"prefill of {isl} tokens (stage {report['ops']['stage']})", prefill, _estimate(prefill, estimator_for))
+    decode = build_stage_graph(loaded, layout, StepShape.decode(batch, isl + osl // 2))
+    _print_ops(f"decode of {batch} sequence(s) at KV length {isl + osl // 2}", decode, _estimate(decode, estimator_for))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from servecast.domain.base import FrozenModel
 
@@ -36,6 +37,15 @@ class Calibration(FrozenModel):
     fitted_on: dt.date
     data: tuple[str, ...] = Field(min_length=1, description="The measurement files the fit used.")
     parameters: dict[str, Parameter]
+
+    @model_validator(mode="after")
+    def _efficiencies_are_fractions(self) -> Self:
+        for name, parameter in self.parameters.items():
+            if name.endswith("efficiency") and not 0 < parameter.value <= 1:
+                raise ValueError(f"{name} = {parameter.value!r}: an efficiency is a fraction of a peak, in (0, 1]")
+            if parameter.value < 0:
+                raise ValueError(f"{name} = {parameter.value!r} is negative")
+        return self
 
     def value(self, name: str) -> float:
         """The value of parameter `name` (KeyError naming what exists otherwise)."""

@@ -1,0 +1,157 @@
+"""`servecast ops`: estimate a table of primitive ops on a system, and describe the table's columns."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.render import print_table
+from servecast.domain.target import Target
+from servecast.errors import InputError
+from servecast.estimate.dtypes import OpDtype
+from servecast.estimate.op_table import OP_TABLE_COLUMNS, OUTPUT_COLUMNS, RowResult, estimate_rows
+
+
+@click.group()
+def ops() -> None:
+    """Primitive op estimates: latency, provenance and speed of light per row of a table."""
+
+
+@ops.command("schema")
+@json_option
+def schema(as_json: bool) -> None:
+    """The input columns of each op, the data types, and the output columns."""
+    described = {
+        name: {
+            "op_kind": spec.kind.value,
+            "description": spec.description,
+            "columns": {column.name: column.description for column in spec.columns},
+            "dtype": ("required" if spec.dtype_required else "optional") if spec.has_dtype else "not used",
+        }
+        for name, spec in OP_TABLE_COLUMNS.items()
+    }
+    if as_json:
+        echo_json(
+            {
+                "ops": described,
+                "dtypes": [dtype.value for dtype in OpDtype],
+                "passthrough": ["case_id"],
+                "output": list(OUTPUT_COLUMNS),
+            }
+        )
+        return
+    print_table(
+        "Input: a column 'op' plus that op's columns (an optional case_id passes through)",
+        ["op", "columns", "dtype", "what"],
+        [(name, ", ".join(d["columns"]), str(d["dtype"]), str(d["description"])) for name, d in described.items()],
+    )
+    click.echo(f"dtype values: {', '.join(dtype.value for dtype in OpDtype)}")
+    click.echo(
+        "Output: the input columns plus latency_ms, provenance (measured | interpolated | extrapolated | "
+        "calibrated_roofline | roofline) and sol_ms (the pure roofline at datasheet peaks)."
+    )
+
+
+@ops.command("estimate")
+@click.option("--system", required=True, help="Hardware id, e.g. h100_sxm (`servecast hardware list`).")
+@click.option("--framework", default=None, help="Use this framework's kernels (`servecast frameworks list`).")
+@click.option("--framework-version", default=None, help="Framework version (default: the newest modelled).")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    help="CSV of ops ('-' for standard input).",
+)
+@click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a CSV here.")
+@json_option
+def estimate(
+    system: str,
+    framework: str | None,
+    framework_version: str | None,
+    input_path: Path,
+    output_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Estimate every row of an op table; rows with errors are named on stderr and the rest still estimated.
+
+    Exits with status 2 when any row could not be estimated (the output still lists it, with its error).
+    """
+    if (output_path is None) == (not as_json):
+        raise InputError("give exactly one of --output FILE and --json", "--output writes CSV, --json prints JSON")
+    host = plugin_host()
+    hardware = host.hardware.get(system)
+    if framework is not None:
+        spec = host.frameworks.get(framework)
+        if framework_version is not None:
+            try:
+                spec.version(framework_version)
+            except KeyError as error:
+                raise InputError(str(error.args[0]), "pick a modelled version") from None
+    elif framework_version is not None:
+        raise InputError("--framework-version needs --framework", "name the framework too")
+    target = Target(hardware=system, framework=framework, framework_version=framework_version)
+    header, rows = _read_rows(input_path)
+    results = estimate_rows(rows, lambda kind: host.op_estimator(kind, target), hardware)
+    columns = [*header, *OUTPUT_COLUMNS] + (["error"] if any(r.error for r in results) else [])
+    records = [_record(result, columns) for result in results]
+    if as_json:
+        echo_json(records)
+    else:
+        assert output_path is not None
+        _write_csv(output_path, columns, records)
+    _report(results, output_path)
+    if any(result.error for result in results):
+        sys.exit(2)
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text()
+    except FileNotFoundError:
+        raise InputError(f"input file {str(path)!r} not found", "check the path") from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip() for name in reader.fieldnames or []]
+    if "op" not in header:
+        raise InputError(
+            f"{path}: no 'op' column (header: {', '.join(header) or 'empty'})",
+            "the first row names the columns: op plus the op's columns (`servecast ops schema`)",
+        )
+    return header, [{key.strip(): (value or "") for key, value in row.items() if key} for row in reader]
+
+
+def _record(result: RowResult, columns: list[str]) -> dict[str, object]:
+    record: dict[str, object] = {name: result.values.get(name, "") for name in columns if name not in OUTPUT_COLUMNS}
+    record.update(latency_ms=result.latency_ms, provenance=result.provenance, sol_ms=result.sol_ms)
+    if "error" in columns:
+        record["error"] = result.error or ""
+    return record
+
+
+def _write_csv(path: Path, columns: list[str], records: list[dict[str, object]]) -> None:
+    """Write all rows at once through a temporary file, so a failure never leaves half a CSV."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({key: ("" if value is None else value) for key, value in record.items()})
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(buffer.getvalue())
+    partial.replace(path)
+
+
+def _report(results: list[RowResult], output_path: Path | None) -> None:
+    for result in results:
+        if result.error:
+            click.echo(f"error: {result.error}", err=True)
+    shares = Counter(result.provenance for result in results if result.provenance)
+    estimated = sum(shares.values())
+    summary = ", ".join(f"{count} {name}" for name, count in shares.most_common())
+    where = f" -> {output_path}" if output_path else ""
+    click.echo(f"{estimated} of {len(results)} rows estimated ({summary or 'none'}){where}", err=True)
