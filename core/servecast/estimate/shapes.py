@@ -112,18 +112,20 @@ def normalize_shapes(kind: OpKind, shapes: Mapping[str, ArrayLike]) -> dict[str,
     if missing:
         raise ShapeError(f"{kind.value} needs {', '.join(map(repr, missing))} (it takes {_names(kind)})")
     arrays = {name: np.atleast_1d(np.asarray(value, dtype=np.float64)) for name, value in shapes.items()}
-    length = max((len(array) for array in arrays.values()), default=1)
+    lengths = {name: len(array) for name, array in arrays.items() if len(array) != 1}
+    if len(set(lengths.values())) > 1:
+        described = ", ".join(f"{name!r} has {count}" for name, count in lengths.items())
+        raise ShapeError(f"{kind.value}: shape parameters must have one length (or a single value): {described}")
+    length = max(lengths.values(), default=1)
     out: dict[str, FloatArray] = {}
     for key in keys:
         array = arrays.get(key.name)
         if array is None:
             out[key.name] = np.full(length, key.default, dtype=np.float64)
             continue
-        if len(array) not in (1, length):
-            raise ShapeError(f"{kind.value}: {key.name!r} has {len(array)} values, the other parameters {length}")
         bad = ~np.isfinite(array) | (array < 0)
         if bad.any():
-            raise ShapeError(f"{kind.value}: {key.name!r} must be a finite number >= 0, got {array[bad][0]!r}")
+            raise ShapeError(f"{kind.value}: {key.name!r} must be a finite number >= 0, got {float(array[bad][0])!r}")
         out[key.name] = np.broadcast_to(array, (length,)).astype(np.float64)
     if kind in (OpKind.CONTEXT_ATTENTION, OpKind.MLA_CONTEXT):
         out["kv_len"] = np.where(out["kv_len"] == 0, out["q_len"], out["kv_len"])

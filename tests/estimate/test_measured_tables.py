@@ -1,0 +1,99 @@
+"""Measured tables: exact hits, log-space interpolation, roofline-anchored extrapolation, and validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from servecast.domain.kernels import KernelChoices
+from servecast.estimate.estimator import EstimateProvenance as P
+from servecast.estimate.estimator import OpKind
+from servecast.estimate.layered import default_estimator
+from servecast.perfdb.loading import PerfTableError, load_table
+
+
+def estimator(h100, ref):
+    return default_estimator(OpKind.GEMM, h100, KernelChoices(), [load_table(ref)])
+
+
+def test_interpolation_reproduces_grid_points_exactly(h100, gemm_table, grid_points, table_latency):
+    points = grid_points
+    estimate = estimator(h100, gemm_table())(points, "bf16")
+    expected = [round(table_latency(m, n, k), 6) for m, n, k in zip(points["m"], points["n"], points["k"])]
+    assert estimate.latency_ms.tolist() == expected
+    assert (estimate.provenance == P.MEASURED).all()
+
+
+def test_provenance_says_hit_inside_outside_or_no_table(h100, gemm_table):
+    gemm = estimator(h100, gemm_table())
+    shapes = {"m": [16, 64, 4096, 64, 64], "n": [4096, 6000, 8192, 8192, 8192], "k": [4096, 4096, 8192, 8192, 8192]}
+    shapes["batch"] = [1, 1, 1, 1, 2]  # a batched GEMM is not what the table measured
+    assert gemm(shapes, "bf16").provenance.tolist() == [P.MEASURED, P.INTERPOLATED, P.EXTRAPOLATED, P.INTERPOLATED,
+                                                         P.CALIBRATED_ROOFLINE]
+    assert (gemm({"m": 16, "n": 4096, "k": 4096}, "fp8").provenance == P.CALIBRATED_ROOFLINE).all()
+
+
+def test_estimates_are_continuous_across_the_table_edge(h100, gemm_table):
+    gemm = estimator(h100, gemm_table())
+    edge = gemm({"m": 1024, "n": 8192, "k": 8192}, "bf16").latency_ms[0]
+    just_outside = gemm({"m": 1024 * (1 + 1e-9), "n": 8192, "k": 8192}, "bf16").latency_ms[0]
+    assert just_outside == pytest.approx(edge, rel=1e-6)
+
+
+def test_table_estimates_are_monotone_in_problem_size(h100, gemm_table):
+    gemm = estimator(h100, gemm_table())
+    m = np.geomspace(1, 16384, 200)
+    latency = gemm({"m": m, "n": 6000, "k": 8192}, "bf16").latency_ms
+    assert (np.diff(latency) >= -1e-12).all()
+
+
+def test_extrapolation_keeps_the_edge_ratio_to_the_calibrated_model(h100, gemm_table):
+    table = estimator(h100, gemm_table())
+    model = default_estimator(OpKind.GEMM, h100, KernelChoices(), [])
+    edge, far = {"m": 1024, "n": 8192, "k": 8192}, {"m": 8192, "n": 8192, "k": 8192}
+    ratio_edge = table(edge, "bf16").latency_ms[0] / model(edge, "bf16").latency_ms[0]
+    ratio_far = table(far, "bf16").latency_ms[0] / model(far, "bf16").latency_ms[0]
+    assert ratio_far == pytest.approx(ratio_edge)
+
+
+def _replace_latency(row: int, value: str):
+    def edit(lines):
+        cells = lines[row - 1].split(",")
+        cells[-1] = value
+        lines[row - 1] = ",".join(cells)
+        return lines
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_replace_latency(5, "nan"), r"row 5, column latency: latency 'nan' must be a positive finite number"),
+        (_replace_latency(7, "-0.2"), r"row 7, column latency: latency '-0.2' must be a positive finite number"),
+        (_replace_latency(3, "fast"), r"row 3, column latency: 'fast' is not a number"),
+        (lambda lines: [lines[0], lines[2], lines[1], *lines[3:]], r"row 3 is not after row 2: rows must be sorted"),
+        (lambda lines: lines[:-1], r"the grid is incomplete: no row for m=1024, n=8192, k=8192"),
+        (lambda lines: ["dtype,m,n,latency", *lines[1:]], r"header is 'dtype,m,n,latency', expected 'dtype,m,n,k,latency'"),
+        (lambda lines: [lines[0], "fp8" + lines[1][4:], *lines[2:]], r"row 2, column dtype: 'fp8' is not one of"),
+        (lambda lines: [lines[0], lines[1] + ",9", *lines[2:]], r"row 2: 6 cells, expected 5"),
+    ],
+)
+def test_a_corrupted_table_is_a_clear_error_naming_file_row_and_column(gemm_table, edit, message):
+    with pytest.raises(PerfTableError, match=message) as raised:
+        load_table(gemm_table(edit))
+    assert "gemm.csv" in str(raised.value.message) or "gemm.csv" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('hardware = "h100_sxm"', 'hardware = "h200_sxm"'), "hardware is 'h200_sxm' here but the plugin registers"),
+        (('axes = ["m", "n", "k"]', 'axes = ["m", "n"]'), r"gemm needs \['k'\] as an axis or under \[fixed\]"),
+        (('axes = ["m", "n", "k"]', 'axes = ["m", "n", "q"]'), r"gemm has no shape parameter\(s\) \['q'\]"),
+        (('tool = "test-collector 0.1"\n', ""), r"measurement.tool: Field required"),
+    ],
+)
+def test_a_wrong_sidecar_is_a_clear_error_naming_the_field(gemm_table, sidecar, change, message):
+    with pytest.raises(PerfTableError, match=message):
+        load_table(gemm_table(sidecar=sidecar.replace(*change)))
