@@ -126,3 +126,42 @@ def test_hardware_file_mistakes_name_the_file_and_the_field(tmp_path, edit, mess
 def test_a_missing_spec_file_says_so(tmp_path):
     with pytest.raises(SpecFileError, match="file not found"):
         load_hardware_spec(tmp_path / "absent.toml")
+
+
+KERNELS = """
+[versions.kernels]
+attention = { value = "flash_attn2", source = "docs-1", note = "FA2 on every GPU" }
+all_reduce = { value = "nccl", source = "docs-1" }
+"""
+UPGRADED_KERNELS = """
+[versions.kernels]
+attention = { value = "flash_attn3", source = "docs-2" }
+"""
+
+
+def test_kernel_choices_load_with_sources_and_extending_versions_inherit_them(tmp_path):
+    second = '[[versions]]\nversion = "2.0.0"'
+    assert second in FRAMEWORK_TOML
+    text = FRAMEWORK_TOML.replace(second, KERNELS + second)
+    spec = load_framework_spec(write(tmp_path, text + UPGRADED_KERNELS))
+    old, new = spec.version("1.0.0").kernels, spec.version("2.0.0").kernels
+    assert (old.attention.value, old.attention.source.citation, old.attention.note) == (
+        "flash_attn2",
+        "ToyServe 1.0 docs",
+        "FA2 on every GPU",
+    )
+    assert (new.attention.value, new.all_reduce.value) == ("flash_attn3", "nccl")
+
+
+@pytest.mark.parametrize(
+    ("kernels", "message"),
+    [
+        ('attention = { value = "flash_attn9", source = "docs-1" }', r"kernels.attention.value: Input should be"),
+        ('attention = { value = "flash_attn3", source = "nowhere" }', r"kernels.attention: source 'nowhere'"),
+        ('atention = { value = "flash_attn3", source = "docs-1" }', r"kernels.atention: Extra inputs"),
+    ],
+)
+def test_kernel_choice_mistakes_name_the_version_and_the_slot(tmp_path, kernels, message):
+    path = write(tmp_path, FRAMEWORK_TOML + "\n[versions.kernels]\n" + kernels + "\n")
+    with pytest.raises(SpecFileError, match=message):
+        load_framework_spec(path)

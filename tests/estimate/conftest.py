@@ -58,9 +58,7 @@ def gemm_table(tmp_path: Path):
 
     def write(edit=lambda lines: lines, sidecar: str = SIDECAR) -> PerfTableRef:
         lines = ["dtype,m,n,k,latency"]
-        lines += [
-            f"bf16,{m},{n},{k},{measured_latency(m, n, k):.6f}" for m in GRID_M for n in GRID_N for k in GRID_K
-        ]
+        lines += [f"bf16,{m},{n},{k},{measured_latency(m, n, k):.6f}" for m in GRID_M for n in GRID_N for k in GRID_K]
         csv_path = tmp_path / "gemm.csv"
         csv_path.write_text("\n".join(edit(lines)) + "\n")
         metadata_path = tmp_path / "gemm.toml"

@@ -28,8 +28,13 @@ def test_provenance_says_hit_inside_outside_or_no_table(h100, gemm_table):
     gemm = estimator(h100, gemm_table())
     shapes = {"m": [16, 64, 4096, 64, 64], "n": [4096, 6000, 8192, 8192, 8192], "k": [4096, 4096, 8192, 8192, 8192]}
     shapes["batch"] = [1, 1, 1, 1, 2]  # a batched GEMM is not what the table measured
-    assert gemm(shapes, "bf16").provenance.tolist() == [P.MEASURED, P.INTERPOLATED, P.EXTRAPOLATED, P.INTERPOLATED,
-                                                         P.CALIBRATED_ROOFLINE]
+    assert gemm(shapes, "bf16").provenance.tolist() == [
+        P.MEASURED,
+        P.INTERPOLATED,
+        P.EXTRAPOLATED,
+        P.INTERPOLATED,
+        P.CALIBRATED_ROOFLINE,
+    ]
     assert (gemm({"m": 16, "n": 4096, "k": 4096}, "fp8").provenance == P.CALIBRATED_ROOFLINE).all()
 
 
@@ -74,7 +79,10 @@ def _replace_latency(row: int, value: str):
         (_replace_latency(3, "fast"), r"row 3, column latency: 'fast' is not a number"),
         (lambda lines: [lines[0], lines[2], lines[1], *lines[3:]], r"row 3 is not after row 2: rows must be sorted"),
         (lambda lines: lines[:-1], r"the grid is incomplete: no row for m=1024, n=8192, k=8192"),
-        (lambda lines: ["dtype,m,n,latency", *lines[1:]], r"header is 'dtype,m,n,latency', expected 'dtype,m,n,k,latency'"),
+        (
+            lambda lines: ["dtype,m,n,latency", *lines[1:]],
+            r"header is 'dtype,m,n,latency', expected 'dtype,m,n,k,latency'",
+        ),
         (lambda lines: [lines[0], "fp8" + lines[1][4:], *lines[2:]], r"row 2, column dtype: 'fp8' is not one of"),
         (lambda lines: [lines[0], lines[1] + ",9", *lines[2:]], r"row 2: 6 cells, expected 5"),
     ],

@@ -58,7 +58,7 @@ def _default(knob: Knob) -> str:
 @click.option("--version", "version", metavar="VERSION", help="Modelled version (default: the latest).")
 @json_option
 def show_framework(name: str, version: str | None, as_json: bool) -> None:
-    """The knobs of framework NAME at one version: meaning, documented default and source."""
+    """The knobs of framework NAME at one version (meaning, documented default, source) and its kernels."""
     entry = plugin_host().frameworks.entry(name)
     spec = entry.value
     try:
@@ -80,5 +80,14 @@ def show_framework(name: str, version: str | None, as_json: bool) -> None:
                 knob.source.citation,
             )
             for knob in chosen.knobs
+        ],
+    )
+    print_table(
+        "default kernels on the modelled GPUs (what the estimators assume)",
+        ["primitive", "kernel", "source", "note"],
+        [
+            (slot, choice.value.value, choice.source.citation, choice.note or "")
+            for slot, choice in chosen.kernels
+            if choice is not None
         ],
     )

@@ -141,6 +141,13 @@ class FrameworkPluginContract(PluginContract):
                 assert KnobMeaning.MAX_BATCH_SIZE in meanings, f"{where}: no max-batch-size knob"
                 assert meanings & self._TOKEN_BUDGET_MEANINGS, f"{where}: no token-budget knob"
 
+    def test_every_version_declares_its_attention_all_reduce_and_moe_kernels(self) -> None:
+        for spec in self.framework_specs():
+            for version in spec.versions:
+                kernels = version.kernels
+                missing = [slot for slot in ("attention", "all_reduce", "moe") if getattr(kernels, slot) is None]
+                assert not missing, f"{spec.name} {version.version}: no [versions.kernels] {', '.join(missing)}"
+
     def test_knob_defaults_are_plausible(self) -> None:
         for spec in self.framework_specs():
             for version in spec.versions:

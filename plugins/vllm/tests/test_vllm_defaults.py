@@ -30,3 +30,10 @@ def test_batch_and_token_budgets_depend_on_the_gpu_and_say_how():
 def test_cuda_graphs_are_on_unless_enforce_eager():
     (knob,) = version("0.11.0").knobs_for(KnobMeaning.CUDA_GRAPH)
     assert knob.name == "enforce_eager" and knob.negates and knob.concept_value() is True
+
+
+def test_kernels_follow_the_releases_fa2_then_fa3_and_the_custom_all_reduce():
+    assert version("0.6.0").kernels.attention.value == "flash_attn2"
+    assert version("0.10.2").kernels.attention.value == "flash_attn3"
+    assert version("0.11.0").kernels.all_reduce.value == "vllm_custom"
+    assert version("0.33.0").kernels.all_reduce.value == "trtllm_custom"
