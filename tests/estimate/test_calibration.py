@@ -21,7 +21,8 @@ def test_published_rows_become_points_at_explicit_shapes_or_are_skipped_with_a_r
     (tmp_path / "k.csv").write_text(
         HEADER
         + "s1,H100 SXM,GEMM (torch.matmul) max achievable,best shape MxNxK=2048x2048x13312,BF16,794.5,TFLOPS,n\n"
-        + "s2,H100,\"all-reduce latency, vLLM custom allreduce (copy to IPC buffer)\",tp=4; 'data size'=512,bf16,0.0091,ms,n\n"
+        + 's2,H100,"all-reduce latency, vLLM custom allreduce (copy to IPC buffer)",'
+        + "tp=4; 'data size'=512,bf16,0.0091,ms,n\n"
         + "s3,H100 PCIe,GEMM max achievable,best shape 6912x16384x2048,BF16,499.5,TFLOPS,n\n"
     )
     points, skipped = read_published_kernels(tmp_path / "k.csv")

@@ -19,7 +19,7 @@ def estimator(h100, ref):
 def test_interpolation_reproduces_grid_points_exactly(h100, gemm_table, grid_points, table_latency):
     points = grid_points
     estimate = estimator(h100, gemm_table())(points, "bf16")
-    expected = [round(table_latency(m, n, k), 6) for m, n, k in zip(points["m"], points["n"], points["k"])]
+    expected = [round(table_latency(m, n, k), 6) for m, n, k in zip(points["m"], points["n"], points["k"], strict=True)]
     assert estimate.latency_ms.tolist() == expected
     assert (estimate.provenance == P.MEASURED).all()
 

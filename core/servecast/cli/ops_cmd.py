@@ -15,7 +15,8 @@ from servecast.cli.render import print_table
 from servecast.domain.target import Target
 from servecast.errors import InputError
 from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.op_table import OP_TABLE_COLUMNS, OUTPUT_COLUMNS, RowResult, estimate_rows
+from servecast.estimate.estimator import EstimateProvenance
+from servecast.estimate.op_table import OP_TABLE_COLUMNS, OUTPUT_COLUMNS, TableEstimate, estimate_rows
 
 
 @click.group()
@@ -98,16 +99,16 @@ def estimate(
         raise InputError("--framework-version needs --framework", "name the framework too")
     target = Target(hardware=system, framework=framework, framework_version=framework_version)
     header, rows = _read_rows(input_path)
-    results = estimate_rows(rows, lambda kind: host.op_estimator(kind, target), hardware)
-    columns = [*header, *OUTPUT_COLUMNS] + (["error"] if any(r.error for r in results) else [])
-    records = [_record(result, columns) for result in results]
+    estimate = estimate_rows(rows, lambda kind: host.op_estimator(kind, target), hardware)
+    columns = [*header, *OUTPUT_COLUMNS] + (["error"] if estimate.errors else [])
+    records = [_record(row, index, estimate, columns) for index, row in enumerate(rows)]
     if as_json:
         echo_json(records)
     else:
         assert output_path is not None
         _write_csv(output_path, columns, records)
-    _report(results, output_path)
-    if any(result.error for result in results):
+    _report(estimate, output_path)
+    if estimate.errors:
         sys.exit(2)
 
 
@@ -126,11 +127,16 @@ def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     return header, [{key.strip(): (value or "") for key, value in row.items() if key} for row in reader]
 
 
-def _record(result: RowResult, columns: list[str]) -> dict[str, object]:
-    record: dict[str, object] = {name: result.values.get(name, "") for name in columns if name not in OUTPUT_COLUMNS}
-    record.update(latency_ms=result.latency_ms, provenance=result.provenance, sol_ms=result.sol_ms)
+def _record(row: dict[str, str], index: int, estimate: TableEstimate, columns: list[str]) -> dict[str, object]:
+    record: dict[str, object] = {name: row.get(name, "") for name in columns if name not in OUTPUT_COLUMNS}
+    failed = index in estimate.errors
+    record.update(
+        latency_ms=None if failed else float(estimate.latency_ms[index]),
+        provenance=estimate.provenance_name(index),
+        sol_ms=None if failed else float(estimate.sol_ms[index]),
+    )
     if "error" in columns:
-        record["error"] = result.error or ""
+        record["error"] = estimate.errors.get(index, "")
     return record
 
 
@@ -146,12 +152,11 @@ def _write_csv(path: Path, columns: list[str], records: list[dict[str, object]])
     partial.replace(path)
 
 
-def _report(results: list[RowResult], output_path: Path | None) -> None:
-    for result in results:
-        if result.error:
-            click.echo(f"error: {result.error}", err=True)
-    shares = Counter(result.provenance for result in results if result.provenance)
-    estimated = sum(shares.values())
-    summary = ", ".join(f"{count} {name}" for name, count in shares.most_common())
+def _report(estimate: TableEstimate, output_path: Path | None) -> None:
+    for index in sorted(estimate.errors):
+        click.echo(f"error: {estimate.errors[index]}", err=True)
+    levels = Counter(int(level) for level in estimate.provenance if level >= 0)
+    summary = ", ".join(f"{count} {EstimateProvenance(level).name.lower()}" for level, count in levels.most_common())
     where = f" -> {output_path}" if output_path else ""
-    click.echo(f"{estimated} of {len(results)} rows estimated ({summary or 'none'}){where}", err=True)
+    total = len(estimate.provenance)
+    click.echo(f"{sum(levels.values())} of {total} rows estimated ({summary or 'none'}){where}", err=True)

@@ -10,13 +10,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.vocabulary import KvCacheDtype
 from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import EstimateProvenance, OpEstimator, OpKind
 from servecast.estimate.roofline import roofline_ms
-from servecast.estimate.shapes import ShapeError, normalize_shapes
+from servecast.estimate.shapes import FloatArray, normalize_shapes
 from servecast.models.quantization import KV_CACHE_BYTES
 
 
@@ -138,16 +139,20 @@ OP_TABLE_COLUMNS: dict[str, OpColumns] = {
 OUTPUT_COLUMNS = ("latency_ms", "provenance", "sol_ms")
 
 
-@dataclass
-class RowResult:
-    """One input row with its estimate, or the reason it has none."""
+@dataclass(frozen=True)
+class TableEstimate:
+    """Per input row: latency, provenance and speed of light, or (for rows that could not be estimated) an error."""
 
-    row: int
-    values: dict[str, str]
-    latency_ms: float | None = None
-    provenance: str | None = None
-    sol_ms: float | None = None
-    error: str | None = None
+    latency_ms: FloatArray
+    provenance: NDArray[np.int8]
+    """EstimateProvenance values; -1 where the row has an error."""
+    sol_ms: FloatArray
+    errors: dict[int, str]
+    """Row index (0-based, in input order) → what is wrong with it, naming the input line."""
+
+    def provenance_name(self, index: int) -> str | None:
+        level = int(self.provenance[index])
+        return None if level < 0 else EstimateProvenance(level).name.lower()
 
 
 def estimate_rows(
@@ -155,78 +160,80 @@ def estimate_rows(
     estimator_for: Callable[[OpKind], OpEstimator],
     hardware: HardwareSpec,
     first_row: int = 2,
-) -> list[RowResult]:
-    """Estimate every row; rows are numbered from `first_row` (the line after a CSV header)."""
-    results = [RowResult(first_row + index, dict(row)) for index, row in enumerate(rows)]
-    groups: dict[tuple[str, OpDtype], list[tuple[RowResult, dict[str, float]]]] = {}
-    for result in results:
+) -> TableEstimate:
+    """Estimate every row, one vectorised call per (op, dtype); rows are numbered from `first_row` in errors."""
+    count = len(rows)
+    result = TableEstimate(np.full(count, np.nan), np.full(count, -1, dtype=np.int8), np.full(count, np.nan), {})
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index, row in enumerate(rows):
+        key = ((row.get("op") or "").strip(), (row.get("dtype") or "").strip())
+        groups.setdefault(key, []).append(index)
+    for (name, raw_dtype), indices in groups.items():
         try:
-            name, dtype, shape = _parse(result.values)
+            spec, dtype = _op_and_dtype(name, raw_dtype)
         except ValueError as error:
-            result.error = f"row {result.row}: {error}"
+            result.errors.update({index: f"row {first_row + index}: {error}" for index in indices})
             continue
-        groups.setdefault((name, dtype), []).append((result, shape))
-    for (name, dtype), members in groups.items():
-        kind = OP_TABLE_COLUMNS[name].kind
-        shapes = {key: np.array([shape[key] for _, shape in members]) for key in members[0][1]}
         try:
-            normalized = normalize_shapes(kind, shapes)
-        except ShapeError:
-            _estimate_one_by_one(members, kind, dtype, estimator_for, hardware)
+            shapes = normalize_shapes(spec.kind, _columns(name, spec, [rows[index] for index in indices]))
+        except ValueError:
+            for index in indices:  # find and name the bad rows; the good ones are estimated one by one
+                try:
+                    single = normalize_shapes(spec.kind, _columns(name, spec, [rows[index]]))
+                except ValueError as error:
+                    result.errors[index] = f"row {first_row + index}: {error}"
+                    continue
+                _fill(result, [index], spec.kind, single, dtype, estimator_for, hardware)
             continue
-        estimate = estimator_for(kind)(normalized, dtype.value)
-        sol = roofline_ms(kind, normalized, dtype, hardware)
-        for index, (result, _) in enumerate(members):
-            result.latency_ms = float(estimate.latency_ms[index])
-            result.provenance = EstimateProvenance(int(estimate.provenance[index])).name.lower()
-            result.sol_ms = float(sol[index])
-    return results
+        _fill(result, indices, spec.kind, shapes, dtype, estimator_for, hardware)
+    return result
 
 
-def _estimate_one_by_one(
-    members: list[tuple[RowResult, dict[str, float]]],
+def _fill(
+    result: TableEstimate,
+    indices: list[int],
     kind: OpKind,
+    shapes: Mapping[str, FloatArray],
     dtype: OpDtype,
     estimator_for: Callable[[OpKind], OpEstimator],
     hardware: HardwareSpec,
 ) -> None:
-    """The slow path when some row of a group has values the estimator rejects: find and name those rows."""
-    for result, shape in members:
-        try:
-            normalized = normalize_shapes(kind, {key: np.array([value]) for key, value in shape.items()})
-        except ShapeError as error:
-            result.error = f"row {result.row}: {error}"
-            continue
-        estimate = estimator_for(kind)(normalized, dtype.value)
-        result.latency_ms = float(estimate.latency_ms[0])
-        result.provenance = EstimateProvenance(int(estimate.provenance[0])).name.lower()
-        result.sol_ms = float(roofline_ms(kind, normalized, dtype, hardware)[0])
+    estimate = estimator_for(kind)(shapes, dtype.value)
+    result.latency_ms[indices] = estimate.latency_ms
+    result.provenance[indices] = estimate.provenance
+    result.sol_ms[indices] = roofline_ms(kind, shapes, dtype, hardware)
 
 
-def _parse(values: Mapping[str, str]) -> tuple[str, OpDtype, dict[str, float]]:
-    name = (values.get("op") or "").strip()
+def _op_and_dtype(name: str, raw_dtype: str) -> tuple[OpColumns, OpDtype]:
     if name not in OP_TABLE_COLUMNS:
         raise ValueError(f"op {name!r} is not one of {', '.join(OP_TABLE_COLUMNS)}")
     spec = OP_TABLE_COLUMNS[name]
-    dtype = OpDtype.BF16
-    raw_dtype = (values.get("dtype") or "").strip()
-    if spec.has_dtype and (raw_dtype or spec.dtype_required):
-        if not raw_dtype:
-            raise ValueError(f"{name} needs a dtype ({', '.join(d.value for d in OpDtype)})")
-        try:
-            dtype = OpDtype(raw_dtype)
-        except ValueError:
-            raise ValueError(f"dtype {raw_dtype!r} is not one of {', '.join(d.value for d in OpDtype)}") from None
-    shape: dict[str, float] = {}
+    if not spec.has_dtype or not (raw_dtype or spec.dtype_required):
+        return spec, OpDtype.BF16
+    if not raw_dtype:
+        raise ValueError(f"{name} needs a dtype ({', '.join(d.value for d in OpDtype)})")
+    try:
+        return spec, OpDtype(raw_dtype)
+    except ValueError:
+        raise ValueError(f"dtype {raw_dtype!r} is not one of {', '.join(d.value for d in OpDtype)}") from None
+
+
+def _columns(name: str, spec: OpColumns, rows: Sequence[Mapping[str, str]]) -> dict[str, FloatArray]:
+    """The shape arrays of rows of one op; a ValueError naming the column when a value is missing or bad."""
+    shapes: dict[str, FloatArray] = {}
     for column in spec.columns:
-        raw = (values.get(column.name) or "").strip()
-        if not raw:
-            raise ValueError(f"{name} needs column {column.name!r} ({column.description})")
+        raw = [row.get(column.name) or "" for row in rows]
         try:
-            value = column.convert(raw)
+            if column.convert is float:
+                values = np.array(raw, dtype=np.float64)
+            else:
+                values = np.array([column.convert(value.strip()) for value in raw], dtype=np.float64)
         except ValueError as error:
-            message = str(error) if column.convert is not float else f"{column.name} {raw!r} is not a number"
-            raise ValueError(message) from None
+            if len(rows) == 1 and not raw[0].strip():
+                raise ValueError(f"{name} needs column {column.name!r} ({column.description})") from None
+            if len(rows) == 1 and column.convert is float:
+                raise ValueError(f"{column.name} {raw[0]!r} is not a number") from None
+            raise ValueError(str(error)) from None
         for target in column.targets or (column.name,):
-            shape[target] = value
-    return name, dtype, shape
+            shapes[target] = values
+    return shapes
