@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
+from scipy.optimize import least_squares  # type: ignore[import-untyped]
 
 from servecast.calibrate.points import GROUPED_GEMM, CalibrationPoint, predict_ms
 from servecast.domain.calibration import Calibration, Parameter, ParameterOrigin
@@ -256,7 +256,9 @@ def _fit_group(
 
     def residuals(values: np.ndarray) -> np.ndarray:
         trial = _with(fitted, dict(zip(names, values, strict=True)))
-        return np.log(predict_ms(chosen, hardware, _calibration(trial, ("fit",), "fit in progress"))) - measured
+        predicted = predict_ms(chosen, hardware, _calibration(trial, ("fit",), "fit in progress"))
+        difference: np.ndarray = np.log(predicted) - measured
+        return difference
 
     start = np.clip([fitted[name].value for name in names], lower, upper)
     result = least_squares(residuals, start, bounds=(lower, upper), x_scale="jac")

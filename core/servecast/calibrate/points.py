@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from servecast.domain.calibration import Calibration
 from servecast.domain.hardware import HardwareSpec
@@ -29,7 +30,7 @@ class CalibrationPoint:
     family: str
     """Op kind value, or 'grouped_gemm'."""
     dtype: OpDtype
-    shapes: dict[str, float]
+    shapes: Mapping[str, float]
     measured_ms: float
     label: str
     attention_kernel: AttentionKernel | None = None
@@ -62,7 +63,9 @@ class CalibrationPoint:
         )
 
 
-def predict_ms(points: Sequence[CalibrationPoint], hardware: HardwareSpec, calibration: Calibration) -> np.ndarray:
+def predict_ms(
+    points: Sequence[CalibrationPoint], hardware: HardwareSpec, calibration: Calibration
+) -> NDArray[np.float64]:
     """The calibrated model's time for each point (forced algorithm variants honoured)."""
     return np.array([_predict(point, hardware, calibration) for point in points])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +96,7 @@ def _label(row: PublishedRow) -> str:
     return f"{row.op[:70]} [{row.shape[:60]}]"
 
 
-def _ms_from_tflops(family: OpKind, shapes: dict[str, float], dtype: OpDtype, tflops: float) -> float:
+def _ms_from_tflops(family: OpKind, shapes: Mapping[str, float], dtype: OpDtype, tflops: float) -> float:
     flops = op_work(family, normalize_shapes(family, shapes), dtype).flops[0]
     return float(flops / (tflops * 1e12) * 1e3)
 

@@ -34,7 +34,8 @@ class StepEstimate:
 
     @property
     def total_ms(self) -> FloatArray:
-        return np.sum([timing.total_ms for timing in self.timings], axis=0)
+        total: FloatArray = np.sum([timing.total_ms for timing in self.timings], axis=0)
+        return total
 
     def provenance_shares(self) -> dict[EstimateProvenance, FloatArray]:
         """Fraction of the step's time estimated at each provenance level (the shares sum to 1 per point)."""

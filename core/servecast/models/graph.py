@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,7 @@ class _Builder:
         name: str,
         kind: OpKind,
         count: int,
-        shape: dict[str, IntArray | FloatArray],
+        shape: Mapping[str, IntArray | FloatArray],
         dtype: OpDtype = OpDtype.BF16,
         replicated: bool = False,
     ) -> None:
@@ -93,7 +94,10 @@ class _Builder:
         self.add(name, OpKind.ELEMENTWISE, count, {"bytes": touched}, replicated=replicated)
 
     def collective(self, name: str, kind: OpKind, count: int, payload: FloatArray, participants: int) -> None:
-        shape = {"message_bytes": self._arr(payload), "num_gpus": self._ints(participants)}
+        shape: dict[str, IntArray | FloatArray] = {
+            "message_bytes": self._arr(payload),
+            "num_gpus": self._ints(participants),
+        }
         self.add(name, kind, count, shape)
 
 
@@ -277,7 +281,7 @@ def _moe_ops(b: _Builder, count: int, suffix: str) -> None:
         width = moe.shared_experts * moe.shared_intermediate_size // layout.tp
         _mlp(b, f"shared_experts{suffix}", count, step.tokens, width, WeightRole.SHARED_EXPERTS)
     stage_tokens = b.tokens * layout.attention_dp  # tokens entering the MoE across the stage
-    shape = {
+    shape: dict[str, IntArray | FloatArray] = {
         "tokens": b._arr(stage_tokens),
         "hidden": b._ints(hidden),
         "intermediate": b._ints(moe.expert_intermediate_size),

@@ -75,10 +75,10 @@ class GridTable:
         for corner in itertools.product((0, 1), repeat=dims):
             offsets = np.array(corner)
             factor = np.prod(np.where(offsets == 1, weight, 1 - weight), axis=1)
-            index = tuple(np.minimum(lower[:, i] + offsets[i], len(self.points[i]) - 1) for i in range(dims))
-            result += factor * log_latency[index]
+            corner_index = tuple(np.minimum(lower[:, i] + offsets[i], len(self.points[i]) - 1) for i in range(dims))
+            result += factor * log_latency[corner_index]
         values = np.exp(result)
         if exact.any():
-            hit = tuple(np.searchsorted(self.points[i], clamped[exact, i]) for i in range(dims))
-            values[exact] = self.latency_ms[hit]
+            grid_index = tuple(np.searchsorted(self.points[i], clamped[exact, i]) for i in range(dims))
+            values[exact] = self.latency_ms[grid_index]
         return values, exact
