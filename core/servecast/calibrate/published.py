@@ -266,7 +266,8 @@ def _custom_all_reduce(row: PublishedRow) -> CalibrationPoint | str | None:
 
 
 def _nccl_bus_bandwidth(row: PublishedRow) -> CalibrationPoint | str | None:
-    if "all_reduce" not in row.op or "bus" not in row.unit.lower() and "busbw" not in row.op.lower():
+    peak_bus_bandwidth = "all_reduce" in row.op and ("bus" in row.unit.lower() or "busbw" in row.op.lower())
+    if not peak_bus_bandwidth and "effective NVLink bw" not in row.op:
         return None
     if "H100" not in row.gpu:
         return f"not H100 NVLink ({row.gpu})"
@@ -286,25 +287,6 @@ def _nccl_bus_bandwidth(row: PublishedRow) -> CalibrationPoint | str | None:
         variant="nvls" if nvls else "ring",
         fit=not stated,
         note="stated expectation, not a measurement" if stated else "bus bandwidth at a 4 GiB message",
-    )
-
-
-def _nccl_ring_stated(row: PublishedRow) -> CalibrationPoint | str | None:
-    if "effective NVLink bw" not in row.op:
-        return None
-    gpus = 8
-    ms = 2 * LARGE_MESSAGE_BYTES * (gpus - 1) / gpus / (row.value * 1e9) * 1e3
-    return CalibrationPoint(
-        row.line,
-        "all_reduce",
-        OpDtype.BF16,
-        {"message_bytes": LARGE_MESSAGE_BYTES, "num_gpus": gpus},
-        ms,
-        _label(row),
-        all_reduce_kernel=AllReduceKernel.NCCL,
-        variant="ring",
-        fit=False,
-        note="stated expectation (line rate minus protocol overhead), not a measurement",
     )
 
 
@@ -368,7 +350,6 @@ _RULES: tuple[Callable[[PublishedRow], CalibrationPoint | str | None], ...] = (
     _flashmla,
     _custom_all_reduce,
     _nccl_bus_bandwidth,
-    _nccl_ring_stated,
     _nccl_gather_scatter,
     _p2p,
     _deepep,
