@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 
 from servecast.domain.kernels import KernelChoices
+from servecast.domain.target import Target
 from servecast.estimate.estimator import EstimateProvenance as P
 from servecast.estimate.estimator import OpKind
 from servecast.estimate.layered import default_estimator
+from servecast.host import PluginHost
 from servecast.perfdb.loading import PerfTableError, load_table
+
+from ..conftest import FRAMEWORK_TOML
 
 
 def estimator(h100, ref):
@@ -105,3 +109,51 @@ def test_a_corrupted_table_is_a_clear_error_naming_file_row_and_column(gemm_tabl
 def test_a_wrong_sidecar_is_a_clear_error_naming_the_field(gemm_table, sidecar, change, message):
     with pytest.raises(PerfTableError, match=message):
         load_table(gemm_table(sidecar=sidecar.replace(*change)))
+
+
+def test_tables_registered_by_plugins_are_used_framework_version_first(fake_site, gemm_table, tmp_path):
+    hardware_table = gemm_table()
+    framework_dir = tmp_path / "toyserve"
+    framework_dir.mkdir()
+    framework_csv = framework_dir / "gemm.csv"
+    lines = hardware_table.csv_path.read_text().splitlines()
+    doubled = [lines[0]] + [
+        ",".join([*row.split(",")[:-1], f"{2 * float(row.split(',')[-1]):.6f}"]) for row in lines[1:]
+    ]
+    framework_csv.write_text("\n".join(doubled) + "\n")
+    framework_toml = framework_dir / "gemm.toml"
+    framework_toml.write_text(
+        hardware_table.metadata_path.read_text()
+        .replace('framework = "any"', 'framework = "toyserve"')
+        .replace('framework_version = "any"', 'framework_version = "2.0.0"')
+    )
+    fake_site.add_hardware_plugin("gpu", "h100_sxm")
+    fake_site.add_framework_plugin("toy", FRAMEWORK_TOML)
+    fake_site.add_plugin(
+        "tables",
+        f"""
+        from servecast import hookimpl
+        from servecast.estimate.estimator import OpKind
+        from servecast.perfdb.table import PerfTableRef
+
+        @hookimpl
+        def servecast_register_perf_tables():
+            return [
+                PerfTableRef(hardware="h100_sxm", op=OpKind.GEMM, csv_path=r"{hardware_table.csv_path}",
+                             metadata_path=r"{hardware_table.metadata_path}"),
+                PerfTableRef(hardware="h100_sxm", framework="toyserve", framework_version="2.0.0", op=OpKind.GEMM,
+                             csv_path=r"{framework_csv}", metadata_path=r"{framework_toml}"),
+            ]
+        """,
+    )
+    host: PluginHost = fake_site.host()
+    point = {"m": [16, 16], "n": 4096, "k": 4096, "batch": [1, 2]}
+
+    def estimate(framework=None, version=None):
+        target = Target(hardware="h100_sxm", framework=framework, framework_version=version)
+        return host.op_estimator(OpKind.GEMM, target)(point, "bf16")
+
+    plain, newer, older = estimate(), estimate("toyserve", "2.0.0"), estimate("toyserve", "1.0.0")
+    assert plain.provenance.tolist() == [P.MEASURED, P.ROOFLINE]  # the test GPU has no calibration
+    assert newer.latency_ms[0] == pytest.approx(2 * plain.latency_ms[0], rel=1e-5)
+    assert older.latency_ms[0] == plain.latency_ms[0]
