@@ -65,7 +65,7 @@ def list_hardware(as_json: bool) -> None:
 @click.argument("name")
 @json_option
 def show_hardware(name: str, as_json: bool) -> None:
-    """Every figure of system NAME with its source."""
+    """Every figure of system NAME with its source, and its calibrated efficiency parameters."""
     entry = plugin_host().hardware.entry(name)
     if as_json:
         echo_json(registered_json(entry))
@@ -83,4 +83,13 @@ def show_hardware(name: str, as_json: bool) -> None:
         f"{spec.display_name} ({spec.name}, plugin {entry.owner.name})",
         ["figure", "value", "source", "note"],
         rows,
+    )
+    calibration = spec.calibration
+    if calibration is None:
+        click.echo("no calibration: estimates on this system are the pure roofline")
+        return
+    print_table(
+        f"calibrated efficiency curves (fitted {calibration.fitted_on} by: {calibration.fitted_by})",
+        ["parameter", "value", "origin", "note"],
+        [(name, f"{p.value:g}", p.origin.value, p.note) for name, p in sorted(calibration.parameters.items())],
     )
