@@ -16,6 +16,12 @@ def run_cli(*args):
     return CliRunner().invoke(cli, list(args))
 
 
+def estimate(tmp_path, table, *options):
+    """`servecast ops estimate --system h100_sxm` over `table` written to a file, with extra `options`."""
+    (tmp_path / "ops.csv").write_text(table)
+    return run_cli("ops", "estimate", "--system", "h100_sxm", "--input", str(tmp_path / "ops.csv"), *options)
+
+
 OPS_CSV = """op,m,n,k,dtype,batch,seq_len,num_heads,num_kv_heads,head_dim,kv_dtype,kv_len,message_bytes,num_gpus,case_id
 gemm,16,8192,8192,bf16,,,,,,,,,,a
 context_attention,,,,bf16,1,4096,8,1,128,bf16,,,,b
@@ -26,11 +32,8 @@ p2p,,,,,,,,,,,,1048576,,e
 
 
 def test_ops_estimate_writes_the_input_columns_plus_latency_provenance_and_sol(tmp_path):
-    (tmp_path / "ops.csv").write_text(OPS_CSV)
     out = tmp_path / "out.csv"
-    result = run_cli(
-        "ops", "estimate", "--system", "h100_sxm", "--input", str(tmp_path / "ops.csv"), "--output", str(out)
-    )
+    result = estimate(tmp_path, OPS_CSV, "--output", str(out))
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [row["case_id"] for row in rows] == ["a", "b", "c", "d", "e"]
@@ -42,8 +45,7 @@ def test_ops_estimate_writes_the_input_columns_plus_latency_provenance_and_sol(t
 
 def test_bad_rows_are_named_and_the_other_rows_still_estimated(tmp_path):
     bad = OPS_CSV + "gemm,1,8192,,bf16,,,,,,,,,,f\nconv2d,,,,,,,,,,,,,,g\ngemm,1,2,3,fp7,,,,,,,,,,h\n"
-    (tmp_path / "ops.csv").write_text(bad)
-    result = run_cli("ops", "estimate", "--system", "h100_sxm", "--input", str(tmp_path / "ops.csv"), "--json")
+    result = estimate(tmp_path, bad, "--json")
     assert result.exit_code == 2
     records = json.loads(result.stdout)
     assert [r["latency_ms"] is not None for r in records] == [True] * 5 + [False] * 3
@@ -54,33 +56,18 @@ def test_bad_rows_are_named_and_the_other_rows_still_estimated(tmp_path):
 
 
 def test_a_framework_s_kernels_change_the_estimate(tmp_path):
-    (tmp_path / "ops.csv").write_text("op,message_bytes,num_gpus\nall_reduce,262144,8\n")
+    table = "op,message_bytes,num_gpus\nall_reduce,262144,8\n"
     latency = {}
     for framework, version in (("trtllm", "1.0.0"), ("vllm", "0.11.0")):  # TRT-LLM's vs vLLM's custom all-reduce
-        result = run_cli(
-            "ops",
-            "estimate",
-            "--system",
-            "h100_sxm",
-            "--framework",
-            framework,
-            "--framework-version",
-            version,
-            "--input",
-            str(tmp_path / "ops.csv"),
-            "--json",
-        )
+        result = estimate(tmp_path, table, "--framework", framework, "--framework-version", version, "--json")
         assert result.exit_code == 0, result.output
         latency[framework] = json.loads(result.stdout)[0]["latency_ms"]
     assert latency["trtllm"] != latency["vllm"]
 
 
 def test_a_table_without_an_op_column_is_rejected_before_anything_is_written(tmp_path):
-    (tmp_path / "ops.csv").write_text("m,n,k\n1,2,3\n")
     out = tmp_path / "out.csv"
-    result = run_cli(
-        "ops", "estimate", "--system", "h100_sxm", "--input", str(tmp_path / "ops.csv"), "--output", str(out)
-    )
+    result = estimate(tmp_path, "m,n,k\n1,2,3\n", "--output", str(out))
     assert result.exit_code == 2
     assert "no 'op' column" in result.stderr and not out.exists()
 
@@ -100,3 +87,18 @@ def test_ops_schema_lists_every_op_with_its_columns():
     }
     assert {"bf16", "fp16", "fp8", "fp8_block", "int8", "w4a16", "mxfp4"} <= set(schema["dtypes"])
     assert schema["output"] == ["latency_ms", "provenance", "sol_ms"]
+
+
+def test_an_unmodelled_framework_version_is_a_clear_input_error(tmp_path):
+    ops = estimate(tmp_path, OPS_CSV, "--framework", "vllm", "--framework-version", "9.9", "--json")
+    model = run_cli(
+        "model",
+        "show",
+        "meta-llama/Llama-3.1-8B",
+        *("--system", "h100_sxm", "--framework", "vllm"),
+        "--framework-version",
+        "9.9",
+    )
+    for result in (ops, model):
+        assert result.exit_code == 2
+        assert "vLLM version '9.9' is not modelled; modelled versions: 0.6.0" in result.stderr

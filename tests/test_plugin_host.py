@@ -33,6 +33,13 @@ def statuses(host):
     return {record.name: record.status for record in host.records}
 
 
+def the_failure(host):
+    """The error of the host's only plugin, which must have failed to load."""
+    (record,) = host.records
+    assert record.status is PluginStatus.FAILED
+    return record.error
+
+
 def test_a_valid_plugin_loads_and_its_hardware_is_registered(fake_site):
     fake_site.add_hardware_plugin("acme", "acme_gpu", distribution="acme-gpus")
     host = fake_site.host()
@@ -77,9 +84,7 @@ def test_a_hook_implementation_not_matching_its_spec_is_reported_and_skipped(fak
         """,
     )
     host = fake_site.host()
-    (record,) = host.records
-    assert record.status is PluginStatus.FAILED
-    assert "gpu_count" in record.error
+    assert "gpu_count" in the_failure(host)
 
 
 def test_an_unknown_hook_name_is_reported_with_the_closest_real_hook(fake_site):
@@ -93,16 +98,12 @@ def test_an_unknown_hook_name_is_reported_with_the_closest_real_hook(fake_site):
             return []
         """,
     )
-    (record,) = fake_site.host().records
-    assert record.status is PluginStatus.FAILED
-    assert "'servecast_register_hardware'" in record.error
+    assert "'servecast_register_hardware'" in the_failure(fake_site.host())
 
 
 def test_a_hook_function_without_the_hookimpl_marker_is_reported(fake_site):
     fake_site.add_plugin("unmarked", "def servecast_register_hardware():\n    return []\n")
-    (record,) = fake_site.host().records
-    assert record.status is PluginStatus.FAILED
-    assert "@servecast.hookimpl" in record.error
+    assert "@servecast.hookimpl" in the_failure(fake_site.host())
 
 
 def test_hook_wrappers_are_rejected(fake_site):
@@ -116,9 +117,7 @@ def test_hook_wrappers_are_rejected(fake_site):
             return (yield)
         """,
     )
-    (record,) = fake_site.host().records
-    assert record.status is PluginStatus.FAILED
-    assert "wrapper" in record.error
+    assert "wrapper" in the_failure(fake_site.host())
 
 
 def test_a_registration_hook_that_raises_is_reported_and_its_other_hooks_unregistered(fake_site):
@@ -137,9 +136,7 @@ def test_a_registration_hook_that_raises_is_reported_and_its_other_hooks_unregis
         """,
     )
     host = fake_site.host()
-    (record,) = host.records
-    assert record.status is PluginStatus.FAILED
-    assert "RuntimeError: data file missing" in record.error
+    assert "RuntimeError: data file missing" in the_failure(host)
     with pytest.raises(PluginError, match="no installed plugin provides the scheduling policy"):
         host.scheduler(Target(hardware="h100_sxm", framework="x"))
 
@@ -159,9 +156,7 @@ def test_a_registration_returning_the_wrong_type_is_reported(fake_site, returned
             return {returned}
         """,
     )
-    (record,) = fake_site.host().records
-    assert record.status is PluginStatus.FAILED
-    assert complaint in record.error
+    assert complaint in the_failure(fake_site.host())
 
 
 def test_strict_mode_makes_a_load_failure_fatal(fake_site):

@@ -17,6 +17,14 @@ def write(tmp_path, text, name="spec.toml"):
     return path
 
 
+def assert_mistake_named(load, tmp_path, text, message):
+    """Loading `text` fails with `message`, and the error names the file."""
+    path = write(tmp_path, text)
+    with pytest.raises(SpecFileError, match=message) as raised:
+        load(path)
+    assert str(path) in str(raised.value)
+
+
 def test_a_framework_file_loads_with_sources_resolved(tmp_path):
     spec = load_framework_spec(write(tmp_path, FRAMEWORK_TOML))
     first = spec.version("1.0.0")
@@ -75,10 +83,7 @@ def test_an_unknown_version_lists_the_modelled_ones(tmp_path):
 def test_framework_file_mistakes_name_the_file_and_the_field(tmp_path, edit, message):
     old, new = edit
     assert old in FRAMEWORK_TOML
-    path = write(tmp_path, FRAMEWORK_TOML.replace(old, new, 1))
-    with pytest.raises(SpecFileError, match=message) as raised:
-        load_framework_spec(path)
-    assert str(path) in str(raised.value)
+    assert_mistake_named(load_framework_spec, tmp_path, FRAMEWORK_TOML.replace(old, new, 1), message)
 
 
 def test_a_hardware_file_loads_with_provenance_for_every_figure(tmp_path):
@@ -117,10 +122,7 @@ def test_hardware_file_mistakes_name_the_file_and_the_field(tmp_path, edit, mess
     old, new = edit
     text = H100_LIKE_TOML.format(name="toy_gpu")
     assert old in text
-    path = write(tmp_path, text.replace(old, new, 1))
-    with pytest.raises(SpecFileError, match=message) as raised:
-        load_hardware_spec(path)
-    assert str(path) in str(raised.value)
+    assert_mistake_named(load_hardware_spec, tmp_path, text.replace(old, new, 1), message)
 
 
 def test_a_missing_spec_file_says_so(tmp_path):
@@ -162,6 +164,5 @@ def test_kernel_choices_load_with_sources_and_extending_versions_inherit_them(tm
     ],
 )
 def test_kernel_choice_mistakes_name_the_version_and_the_slot(tmp_path, kernels, message):
-    path = write(tmp_path, FRAMEWORK_TOML + "\n[versions.kernels]\n" + kernels + "\n")
-    with pytest.raises(SpecFileError, match=message):
-        load_framework_spec(path)
+    text = FRAMEWORK_TOML + "\n[versions.kernels]\n" + kernels + "\n"
+    assert_mistake_named(load_framework_spec, tmp_path, text, message)

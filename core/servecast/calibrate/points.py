@@ -74,7 +74,7 @@ def _predict(point: CalibrationPoint, hardware: HardwareSpec, calibration: Calib
     model = CalibratedModel(point.kind, hardware, calibration, point.kernels())
     if point.family == GROUPED_GEMM:
         s = {name: np.array([value]) for name, value in point.shapes.items()}
-        return float(model.grouped_gemm_ms(s["m"], s["n"], s["k"], s["groups"], point.dtype)[0])
+        return float(model.gemm_ms(s["m"], s["n"], s["k"], s["groups"], point.dtype, grouped=True)[0])
     s = normalize_shapes(point.kind, point.shapes)
     if point.variant is None:
         return float(model(s, point.dtype)[0])

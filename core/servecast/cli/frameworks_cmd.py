@@ -59,12 +59,10 @@ def _default(knob: Knob) -> str:
 @json_option
 def show_framework(name: str, version: str | None, as_json: bool) -> None:
     """The knobs of framework NAME at one version (meaning, documented default, source) and its kernels."""
-    entry = plugin_host().frameworks.entry(name)
+    host = plugin_host()
+    entry = host.frameworks.entry(name)
     spec = entry.value
-    try:
-        chosen = spec.version(version) if version else spec.latest
-    except KeyError as error:
-        raise click.BadParameter(str(error.args[0]), param_hint="--version") from None
+    chosen = host.framework_version(name, version)
     if as_json:
         echo_json({**chosen.model_dump(mode="json"), "framework": spec.name, "plugin": entry.owner.name})
         return

@@ -64,8 +64,8 @@ def _step_json(graph: OpGraph, step: StepEstimate | None) -> dict[str, Any]:
         return {"ops": ops}
     for summary, timing in zip(ops, step.timings, strict=True):
         summary["latency_ms"] = float(timing.latency_ms[0])
-        summary["provenance"] = EstimateProvenance(int(timing.provenance[0])).name.lower()
-    shares = {level.name.lower(): float(share[0]) for level, share in step.provenance_shares().items() if share[0]}
+        summary["provenance"] = EstimateProvenance(timing.provenance[0]).label
+    shares = {level.label: float(share[0]) for level, share in step.provenance_shares().items() if share[0]}
     return {"ops": ops, "step_ms": float(step.total_ms[0]), "provenance_shares": shares}
 
 
@@ -85,13 +85,13 @@ def _print_ops(title: str, graph: OpGraph, step: StepEstimate | None) -> None:
         )
         if step is not None:
             timing = step.timings[index]
-            row += (f"{timing.latency_ms[0] * 1e3:,.1f}", EstimateProvenance(int(timing.provenance[0])).name.lower())
+            row += (f"{timing.latency_ms[0] * 1e3:,.1f}", EstimateProvenance(timing.provenance[0]).label)
         rows.append(row)
     columns = ["op", "kind", "count", "dtype", "shape", "GFLOP each", "MB each"]
     if step is not None:
         columns += ["µs each", "provenance"]
         shares = ", ".join(
-            f"{share[0]:.0%} {level.name.lower()}" for level, share in step.provenance_shares().items() if share[0]
+            f"{share[0]:.0%} {level.label}" for level, share in step.provenance_shares().items() if share[0]
         )
         title += f": {step.total_ms[0]:,.3f} ms per step ({shares})"
     print_table(title, columns, rows)
@@ -166,16 +166,12 @@ def show_model(
         raise InputError("--system and --framework go together", "pass both to compute the KV capacity")
     estimator_for = None
     if system and framework:
+        version = host.framework_version(framework, framework_version)
         target = Target(hardware=system, framework=framework, framework_version=framework_version)
         estimator_for = partial(host.op_estimator, target=target)
     report = _report(loaded, layout, isl, osl, batch, estimator_for)
     if system and framework:
         hardware = host.hardware.get(system)
-        spec = host.frameworks.get(framework)
-        try:
-            version = spec.version(framework_version) if framework_version else spec.latest
-        except KeyError as error:
-            raise InputError(str(error.args[0]), "pick a modelled version (`servecast frameworks list`)") from None
         policy = MemoryPolicy.for_framework(version, memory_fraction)
         capacity = kv_capacity(loaded, layout, hardware.gpu.memory_bytes, policy)
         report.update(
@@ -183,7 +179,7 @@ def show_model(
             max_sequences=max_sequences(loaded, layout, capacity, isl + osl, policy.block_size),
             memory={
                 "system": system,
-                "framework": f"{spec.name} {version.version}",
+                "framework": f"{framework} {version.version}",
                 "fraction": {"meaning": policy.meaning.value, "value": policy.fraction},
                 "total_bytes": capacity.total_bytes,
                 "weight_bytes": capacity.weight_bytes,

@@ -89,12 +89,7 @@ def estimate(
     host = plugin_host()
     hardware = host.hardware.get(system)
     if framework is not None:
-        spec = host.frameworks.get(framework)
-        if framework_version is not None:
-            try:
-                spec.version(framework_version)
-            except KeyError as error:
-                raise InputError(str(error.args[0]), "pick a modelled version") from None
+        host.framework_version(framework, framework_version)
     elif framework_version is not None:
         raise InputError("--framework-version needs --framework", "name the framework too")
     target = Target(hardware=system, framework=framework, framework_version=framework_version)
@@ -156,7 +151,7 @@ def _report(estimate: TableEstimate, output_path: Path | None) -> None:
     for index in sorted(estimate.errors):
         click.echo(f"error: {estimate.errors[index]}", err=True)
     levels = Counter(int(level) for level in estimate.provenance if level >= 0)
-    summary = ", ".join(f"{count} {EstimateProvenance(level).name.lower()}" for level, count in levels.most_common())
+    summary = ", ".join(f"{count} {EstimateProvenance(level).label}" for level, count in levels.most_common())
     where = f" -> {output_path}" if output_path else ""
     total = len(estimate.provenance)
     click.echo(f"{sum(levels.values())} of {total} rows estimated ({summary or 'none'}){where}", err=True)

@@ -65,9 +65,15 @@ class CalibratedModel:
         bandwidth = self.hardware.gpu.mem_bw_bytes_per_s * efficiency
         return traffic / (bandwidth * saturating(traffic, self.p("memory.bytes_scale"))) * 1e3
 
-    def gemm_ms(self, m: FloatArray, n: FloatArray, k: FloatArray, batch: FloatArray, dtype: OpDtype) -> FloatArray:
-        """A (batched) GEMM: tile prologue/epilogue charged as extra K-steps, weights streamed once."""
-        efficiency = self.gemm_efficiency(dtype)
+    def gemm_ms(
+        self, m: FloatArray, n: FloatArray, k: FloatArray, batch: FloatArray, dtype: OpDtype, grouped: bool = False
+    ) -> FloatArray:
+        """A (batched) GEMM: tile prologue/epilogue charged as extra K-steps, weights streamed once per GEMM.
+
+        `grouped`: an MoE grouped GEMM (one GEMM of `m` rows per expert holding tokens), which runs at the grouped
+        efficiency.
+        """
+        efficiency = self.gemm_efficiency(dtype) * (self.p("moe.grouped_efficiency") if grouped else 1.0)
         rate = peak_flops_per_s(self.hardware, dtype) * efficiency
         work = op_work(OpKind.GEMM, {"m": m, "n": n, "k": k, "batch": batch}, dtype)
         equivalent = 2 * batch * m * n * (k + self.p("gemm.k_overhead"))
@@ -82,20 +88,6 @@ class CalibratedModel:
         if dtype is OpDtype.W4A8 or not self.calibration.has(name):
             return self.p("gemm.efficiency.fp8")
         return self.p(name)
-
-    def grouped_gemm_ms(
-        self, rows_per_group: FloatArray, n: FloatArray, k: FloatArray, groups: FloatArray, dtype: OpDtype
-    ) -> FloatArray:
-        """A grouped GEMM (one per expert holding tokens), as a batched GEMM at the grouped efficiency."""
-        efficiency = self.gemm_efficiency(dtype) * self.p("moe.grouped_efficiency")
-        rate = peak_flops_per_s(self.hardware, dtype) * efficiency
-        traffic = groups * (
-            n * k * dtype.weight_bytes + rows_per_group * (k * dtype.activation_bytes + n * ACTIVATION_BYTES)
-        )
-        equivalent = 2 * groups * rows_per_group * n * (k + self.p("gemm.k_overhead"))
-        compute = self.compute_ms(equivalent, rate)
-        memory = self.memory_ms(traffic, self.p("gemm.memory_efficiency"))
-        return np.maximum(compute, memory) + self.p("kernel.floor_ms")
 
     def flash_attention_ms(
         self,
@@ -227,8 +219,8 @@ def _moe(m: CalibratedModel, s: Mapping[str, FloatArray], dtype: OpDtype) -> Flo
     pairs, hit, _ = moe_routing(s)
     rows = pairs / np.maximum(hit, 1e-9)
     width = s["intermediate"] / s["moe_tp"]
-    up = m.grouped_gemm_ms(rows, (1 + s["gated"]) * width, s["hidden"], hit, dtype)
-    down = m.grouped_gemm_ms(rows, s["hidden"], width, hit, dtype)
+    up = m.gemm_ms(rows, (1 + s["gated"]) * width, s["hidden"], hit, dtype, grouped=True)
+    down = m.gemm_ms(rows, s["hidden"], width, hit, dtype, grouped=True)
     activation = m.memory_ms(pairs * width * (2 + s["gated"]) * ACTIVATION_BYTES, m.p("elementwise.memory_efficiency"))
     return up + down + activation + m.p("kernel.floor_ms")
 

@@ -38,6 +38,11 @@ class EstimateProvenance(IntEnum):
     CALIBRATED_ROOFLINE = 3
     ROOFLINE = 4
 
+    @property
+    def label(self) -> str:
+        """The lower-case name reports and output files use ('calibrated_roofline')."""
+        return self.name.lower()
+
 
 @dataclass(frozen=True, slots=True)
 class OpEstimate:

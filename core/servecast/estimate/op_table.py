@@ -29,7 +29,6 @@ class Column:
     description: str
     targets: tuple[str, ...] = ()
     """Shape parameters it sets (default: the parameter of the same name)."""
-    required: bool = True
     convert: Callable[[str], float] = float
 
 
@@ -152,7 +151,7 @@ class TableEstimate:
 
     def provenance_name(self, index: int) -> str | None:
         level = int(self.provenance[index])
-        return None if level < 0 else EstimateProvenance(level).name.lower()
+        return None if level < 0 else EstimateProvenance(level).label
 
 
 def estimate_rows(

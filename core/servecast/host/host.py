@@ -10,13 +10,13 @@ import pluggy
 
 from servecast import PROJECT_NAME, hookspecs
 from servecast.domain.candidate import Candidate
-from servecast.domain.framework import FrameworkSpec
+from servecast.domain.framework import FrameworkSpec, FrameworkVersion
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import KernelChoices
 from servecast.domain.target import Target
-from servecast.errors import PluginError, PluginLoadError
+from servecast.errors import InputError, PluginError, PluginLoadError
 from servecast.estimate.estimator import OpEstimator, OpKind
-from servecast.estimate.layered import LayeredEstimator, default_estimator
+from servecast.estimate.layered import LayeredEstimator, TableGrids, default_estimator
 from servecast.host.discovery import PluginSource, builtin_plugins, discover_plugins
 from servecast.host.loading import LoadedPlugin, PluginFailure, load_plugin, remedy
 from servecast.host.records import PluginRecord, PluginStatus
@@ -67,6 +67,7 @@ class PluginHost:
         )
         self._estimators: dict[tuple[OpKind, Target], OpEstimator] = {}
         self._schedulers: dict[Target, SchedulingPolicy] = {}
+        self._tables: dict[tuple[str, str | None, str | None, OpKind], TableGrids] = {}
         self._raise_if_strict()
 
     @classmethod
@@ -161,6 +162,16 @@ class PluginHost:
                 return record
         raise KeyError(name)
 
+    def framework_version(self, framework: str, version: str | None = None) -> FrameworkVersion:
+        """A modelled version of `framework` (the newest when `version` is None); a clear input error otherwise."""
+        spec = self.frameworks.get(framework)
+        if version is None:
+            return spec.latest
+        try:
+            return spec.version(version)
+        except KeyError as error:
+            raise InputError(str(error.args[0]), f"pick one of the modelled versions of {framework}") from None
+
     # -- firstresult hooks, resolved once per argument ------------------------------------------------------
 
     def op_estimator(self, op: OpKind, target: Target) -> OpEstimator:
@@ -187,14 +198,19 @@ class PluginHost:
         kernels = KernelChoices()
         keys: list[tuple[str, str | None, str | None, OpKind]] = []
         if target.framework is not None:
-            spec = self.frameworks.get(target.framework)
-            version = spec.version(target.framework_version) if target.framework_version else spec.latest
+            version = self.framework_version(target.framework, target.framework_version)
             kernels = version.kernels
             keys.append((target.hardware, target.framework, version.version, op))
         keys.append((target.hardware, None, None, op))
         refs = {entry.value.key: entry.value for entry in self.perf_tables}
-        tables = [load_table(refs[key]) for key in keys if key in refs]
+        tables = [self._table(refs[key]) for key in keys if key in refs]
         return default_estimator(op, hardware, kernels, tables)
+
+    def _table(self, ref: PerfTableRef) -> TableGrids:
+        """A registered table, read and validated once however many targets use it."""
+        if ref.key not in self._tables:
+            self._tables[ref.key] = load_table(ref)
+        return self._tables[ref.key]
 
     def scheduler(self, target: Target) -> SchedulingPolicy:
         """The scheduling policy of the target's framework version (cached)."""
