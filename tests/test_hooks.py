@@ -162,6 +162,9 @@ def test_hook_servecast_scheduler(fake_site):
         class Policy:
             target: Target
 
+            def settings(self, context, overrides=None):
+                raise NotImplementedError
+
         @hookimpl
         def servecast_scheduler(target):
             return Policy(target) if target.framework == "vllm" else None

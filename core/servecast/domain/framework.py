@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from servecast.domain.base import FrozenModel
 from servecast.domain.kernels import KernelChoices
 from servecast.domain.provenance import Source
+from servecast.domain.scheduling import SchedulingBehaviour
 from servecast.domain.vocabulary import (
     KvCacheDtype,
     ParallelMode,
@@ -182,6 +183,9 @@ class FrameworkVersion(FrozenModel):
     knobs: tuple[Knob, ...] = Field(min_length=1)
     kernels: KernelChoices = Field(
         default_factory=KernelChoices, description="Default kernels per primitive on the modelled GPUs."
+    )
+    scheduling: SchedulingBehaviour | None = Field(
+        default=None, description="Scheduler rules and CPU overheads; needed to simulate serving with this version."
     )
     notes: str | None = None
 

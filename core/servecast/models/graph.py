@@ -18,7 +18,7 @@ from servecast.estimate.shapes import normalize_shapes
 from servecast.estimate.work import ACTIVATION_BYTES, op_work
 from servecast.models.architecture import ModelArchitecture
 from servecast.models.model import Model
-from servecast.models.ops import FloatArray, Op, OpGraph
+from servecast.models.ops import FloatArray, Op, OpGraph, OpPart
 from servecast.models.quantization import KV_CACHE_BYTES
 from servecast.models.step import IntArray, StepShape
 from servecast.models.weights import WeightRole, stage_layers
@@ -60,10 +60,11 @@ class _Builder:
         shape: Mapping[str, IntArray | FloatArray],
         dtype: OpDtype = OpDtype.BF16,
         replicated: bool = False,
+        part: OpPart = OpPart.TOKENS,
     ) -> None:
         """Append an op; its FLOPs and bytes come from the estimators' own cost model."""
         work = op_work(kind, normalize_shapes(kind, shape), dtype)
-        self.ops.append(Op(name, kind, count, dtype.value, shape, work.flops, work.bytes, replicated))
+        self.ops.append(Op(name, kind, count, dtype.value, shape, work.flops, work.bytes, replicated, part))
 
     def gemm(
         self,
@@ -75,10 +76,11 @@ class _Builder:
         role: WeightRole,
         batch: int = 1,
         replicated: bool = False,
+        part: OpPart = OpPart.TOKENS,
     ) -> None:
         dtype = op_dtype(self.model.quantization.scheme(role).quantization)
         shape = {"m": self._ints(m), "n": self._ints(n), "k": self._ints(k), "batch": self._ints(batch)}
-        self.add(name, OpKind.GEMM, count, shape, dtype, replicated)
+        self.add(name, OpKind.GEMM, count, shape, dtype, replicated, part)
 
     def elementwise(
         self,
@@ -89,16 +91,19 @@ class _Builder:
         writes: int = 1,
         element_bytes: float = ACTIVATION_BYTES,
         replicated: bool = False,
+        part: OpPart = OpPart.TOKENS,
     ) -> None:
         touched = self._arr(elements * (reads + writes) * element_bytes)
-        self.add(name, OpKind.ELEMENTWISE, count, {"bytes": touched}, replicated=replicated)
+        self.add(name, OpKind.ELEMENTWISE, count, {"bytes": touched}, replicated=replicated, part=part)
 
-    def collective(self, name: str, kind: OpKind, count: int, payload: FloatArray, participants: int) -> None:
+    def collective(
+        self, name: str, kind: OpKind, count: int, payload: FloatArray, participants: int, part: OpPart = OpPart.TOKENS
+    ) -> None:
         shape: dict[str, IntArray | FloatArray] = {
             "message_bytes": self._arr(payload),
             "num_gpus": self._ints(participants),
         }
-        self.add(name, kind, count, shape)
+        self.add(name, kind, count, shape, part=part)
 
 
 def build_stage_graph(
@@ -172,10 +177,10 @@ def _attention_ops(b: _Builder, count: int, window: int | None, suffix: str) -> 
                 "kv_len": step.prefill_tokens + step.prefill_past,
                 **heads_shape,
             }
-            b.add(f"context_attention{suffix}", OpKind.CONTEXT_ATTENTION, count, shape)
+            b.add(f"context_attention{suffix}", OpKind.CONTEXT_ATTENTION, count, shape, part=OpPart.CONTEXT)
         if step.decode_seqs.any():
             shape = {"batch": step.decode_seqs, "kv_len": step.decode_kv_len, **heads_shape}
-            b.add(f"decode_attention{suffix}", OpKind.DECODE_ATTENTION, count, shape)
+            b.add(f"decode_attention{suffix}", OpKind.DECODE_ATTENTION, count, shape, part=OpPart.DECODE)
         b.gemm(f"o_proj{suffix}", count, step.tokens, hidden, heads * head_dim, WeightRole.ATTENTION)
     if layout.tp > 1:
         payload = b.tokens * hidden * ACTIVATION_BYTES
@@ -210,6 +215,7 @@ def _mla_ops(b: _Builder, count: int, suffix: str, heads: int, kv_bytes: int) ->
             heads * (mla.qk_nope_head_dim + mla.v_head_dim),
             mla.kv_lora_rank,
             WeightRole.ATTENTION,
+            part=OpPart.CONTEXT,
         )
         shape = {
             "batch": step.prefill_seqs,
@@ -219,7 +225,7 @@ def _mla_ops(b: _Builder, count: int, suffix: str, heads: int, kv_bytes: int) ->
             "qk_head_dim": b._ints(mla.qk_head_dim),
             "v_head_dim": b._ints(mla.v_head_dim),
         }
-        b.add(f"mla_context{suffix}", OpKind.MLA_CONTEXT, count, shape)
+        b.add(f"mla_context{suffix}", OpKind.MLA_CONTEXT, count, shape, part=OpPart.CONTEXT)
     if step.decode_seqs.any():
         b.gemm(
             f"q_absorb{suffix}",
@@ -229,6 +235,7 @@ def _mla_ops(b: _Builder, count: int, suffix: str, heads: int, kv_bytes: int) ->
             mla.qk_nope_head_dim,
             WeightRole.ATTENTION,
             batch=heads,
+            part=OpPart.DECODE,
         )
         shape = {
             "batch": step.decode_seqs,
@@ -238,7 +245,7 @@ def _mla_ops(b: _Builder, count: int, suffix: str, heads: int, kv_bytes: int) ->
             "rope_dim": b._ints(mla.qk_rope_head_dim),
             "kv_bytes": b._ints(kv_bytes),
         }
-        b.add(f"mla_decode{suffix}", OpKind.MLA_DECODE, count, shape)
+        b.add(f"mla_decode{suffix}", OpKind.MLA_DECODE, count, shape, part=OpPart.DECODE)
         b.gemm(
             f"v_absorb{suffix}",
             count,
@@ -247,6 +254,7 @@ def _mla_ops(b: _Builder, count: int, suffix: str, heads: int, kv_bytes: int) ->
             mla.kv_lora_rank,
             WeightRole.ATTENTION,
             batch=heads,
+            part=OpPart.DECODE,
         )
     b.gemm(f"o_proj{suffix}", count, step.tokens, hidden, heads * mla.v_head_dim, WeightRole.ATTENTION)
 
@@ -312,12 +320,12 @@ def _moe_ops(b: _Builder, count: int, suffix: str) -> None:
 
 def _head_ops(b: _Builder) -> None:
     arch, layout, step = b.arch, b.layout, b.step
-    b.elementwise("final_norm", 1, step.logit_rows.astype(np.float64) * arch.hidden_size, replicated=True)
+    rows = step.logit_rows.astype(np.float64)
+    logits = OpPart.LOGITS
+    b.elementwise("final_norm", 1, rows * arch.hidden_size, replicated=True, part=logits)
     vocab = math.ceil(arch.vocab_size / layout.tp)
-    b.gemm("lm_head", 1, step.logit_rows, vocab, arch.hidden_size, WeightRole.LM_HEAD)
+    b.gemm("lm_head", 1, step.logit_rows, vocab, arch.hidden_size, WeightRole.LM_HEAD, part=logits)
     if layout.tp > 1:
-        payload = step.logit_rows.astype(np.float64) * vocab * layout.tp * 4  # fp32 logits gathered for sampling
-        b.collective("logits_all_gather", OpKind.ALL_GATHER, 1, payload, layout.tp)
-    b.elementwise(
-        "sampling", 1, step.logit_rows.astype(np.float64) * arch.vocab_size, writes=0, element_bytes=4, replicated=True
-    )
+        payload = rows * vocab * layout.tp * 4  # fp32 logits gathered for sampling
+        b.collective("logits_all_gather", OpKind.ALL_GATHER, 1, payload, layout.tp, part=logits)
+    b.elementwise("sampling", 1, rows * arch.vocab_size, writes=0, element_bytes=4, replicated=True, part=logits)

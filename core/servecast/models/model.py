@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from servecast.domain.vocabulary import KvCacheDtype, Quantization
 from servecast.errors import InputError
-from servecast.host.registry import Registry
 from servecast.models.architecture import ModelArchitecture
 from servecast.models.catalog import find_model
 from servecast.models.family import ModelFamily
@@ -16,6 +16,9 @@ from servecast.models.quantization import (
     kv_cache_dtype_from_checkpoint,
     plan_from_checkpoint,
 )
+
+if TYPE_CHECKING:  # the host imports the hook specs, which import the serving policy, which imports models
+    from servecast.host.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,10 @@ def load_model(
     architectures: Registry[ModelFamily],
     quantization: Quantization | None = None,
     kv_cache_dtype: KvCacheDtype | None = None,
+    moe_quantization: Quantization | None = None,
 ) -> Model:
     """Resolve `reference` and read it with the family that claims its architecture; overrides replace the
-    checkpoint's quantization (every linear layer) and KV-cache dtype."""
+    checkpoint's quantization (every linear layer, or only the routed experts) and KV-cache dtype."""
     source = find_model(reference)
     names = source.config.get("architectures") or []
     name = str(names[0]) if names else ""
@@ -60,5 +64,7 @@ def load_model(
         if quantization is not None
         else plan_from_checkpoint(source.config, source.hf_quant_config, built.weights_dtype)
     )
+    if moe_quantization is not None:
+        plan = plan.with_experts(moe_quantization)
     kv = kv_cache_dtype or kv_cache_dtype_from_checkpoint(source.hf_quant_config, built.weights_dtype)
     return Model(source.model_id, source.origin, built, plan, kv)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
@@ -11,6 +12,19 @@ from numpy.typing import NDArray
 from servecast.estimate.estimator import OpKind
 
 FloatArray = NDArray[np.float64]
+
+
+class OpPart(StrEnum):
+    """What an op's cost scales with, so step times can be composed from separately tabulated parts."""
+
+    TOKENS = "tokens"
+    """Every token the step runs through the layers (projections, MLP/MoE, norms, communication)."""
+    LOGITS = "logits"
+    """Rows that reach the LM head: one per prefilling sequence and one per decode."""
+    CONTEXT = "context"
+    """Prefill attention: the prompt chunks and the KV already cached before them."""
+    DECODE = "decode"
+    """Decode attention: the decoding sequences and their KV lengths."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,7 @@ class Op:
     bytes: FloatArray
     replicated: bool = False
     """Every GPU of the stage computes the same thing (routers, MLA down-projections, norms)."""
+    part: OpPart = OpPart.TOKENS
 
     @property
     def total_flops(self) -> FloatArray:
@@ -52,6 +67,7 @@ class Op:
             "flops": float(self.flops[0]),
             "bytes": float(self.bytes[0]),
             "replicated": self.replicated,
+            "part": self.part.value,
         }
 
 

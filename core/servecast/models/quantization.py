@@ -78,6 +78,12 @@ class QuantizationPlan:
         """Every linear layer in `quantization`; embeddings, LM head and norms in `base`."""
         return cls(quantization, {role: SCHEMES[quantization] for role in _QUANTIZED_ROLES}, SCHEMES[base])
 
+    def with_experts(self, quantization: Quantization) -> QuantizationPlan:
+        """This plan with the routed experts in `quantization` (a separate MoE quantization)."""
+        return QuantizationPlan(
+            self.name, {**self.roles, WeightRole.ROUTED_EXPERTS: SCHEMES[quantization]}, self.unquantized
+        )
+
     @classmethod
     def experts_only(cls, quantization: Quantization, base: Quantization = Quantization.BF16) -> QuantizationPlan:
         """Only routed experts quantized (gpt-oss's MXFP4 checkpoints)."""

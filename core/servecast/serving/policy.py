@@ -1,19 +1,272 @@
-"""The contract of a framework's scheduling behaviour, provided through the scheduler hook."""
+"""A framework version's scheduling policy: the contract, the settings it resolves, and a knob-driven base class.
+
+A framework plugin answers the scheduler hook with a `SchedulingPolicy`. Given where a server runs (the GPU, the
+layout, the workload and its role), the policy resolves every budget the simulation needs into
+`SchedulerSettings`, applying the framework's own run-time rules for the knobs whose default is decided at
+start-up. Most plugins subclass `KnobSchedulingPolicy`, which reads the version's documented knob defaults and
+`[versions.scheduling]` data, and override `runtime_default` for the rules their framework applies.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from servecast.domain.framework import MEMORY_FRACTION_MEANINGS, FrameworkVersion, Knob, KnobMeaning, KnobValue
+from servecast.domain.hardware import HardwareSpec
+from servecast.domain.layout import ParallelLayout
 from servecast.domain.target import Target
+from servecast.domain.workload import Workload
+from servecast.errors import InputError
+from servecast.models.memory import GIB, MemoryPolicy
+
+
+class ServerRole(StrEnum):
+    """What a server does in a deployment (frameworks pick some defaults by role)."""
+
+    AGGREGATED = "agg"
+    PREFILL = "prefill"
+    DECODE = "decode"
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a framework's run-time defaults depend on."""
+
+    hardware: HardwareSpec
+    layout: ParallelLayout
+    workload: Workload
+    max_model_len: int
+    """The model's context length (frameworks size some budgets from it)."""
+    role: ServerRole = ServerRole.AGGREGATED
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """Every budget and rule of one server, resolved to numbers, with how run-time defaults were chosen."""
+
+    max_batch_size: int
+    """Most sequences in one iteration (the framework's max_num_seqs / max_running_requests / max_batch_size)."""
+    max_num_tokens: int
+    """Most tokens (prefill + decode) in one iteration."""
+    chunked_prefill: bool
+    chunk_size: int | None
+    """Largest prefill chunk per iteration; None: whatever the token budget leaves."""
+    mixed_prefill_decode: bool
+    """Whether prefill tokens share an iteration with decodes."""
+    prefill_priority: bool
+    kv_output_reservation: float
+    cuda_graph_batch_sizes: tuple[int, ...]
+    """Captured batch sizes, ascending; empty when the server runs without CUDA graphs."""
+    graphs_cover_mixed_steps: bool
+    overlap_scheduler: bool
+    prefix_caching: bool
+    memory: MemoryPolicy
+    iteration_cpu_ms: float
+    per_sequence_cpu_us: float
+    kernel_launch_us: float
+    kv_transfer_ms: float
+    notes: tuple[str, ...] = field(default=())
+
+    def graph_size(self, tokens: int) -> int | None:
+        """The captured size a step of `tokens` tokens is padded to; None when it runs without a graph."""
+        for size in self.cuda_graph_batch_sizes:
+            if size >= tokens:
+                return size
+        return None
+
+    def cpu_ms(self, sequences: float) -> float:
+        """CPU time of one iteration scheduling `sequences` sequences."""
+        return self.iteration_cpu_ms + self.per_sequence_cpu_us * sequences / 1000.0
+
+    def prefill_tokens_per_step(self, decodes: int) -> int:
+        """Prefill tokens an iteration can carry next to `decodes` decoding sequences."""
+        room = self.max_num_tokens - (decodes if self.mixed_prefill_decode else 0)
+        return max(0, min(room, self.chunk_size) if self.chunk_size else room)
 
 
 @runtime_checkable
 class SchedulingPolicy(Protocol):
-    """How a framework version forms iterations on a target (batching, chunking, overheads, memory reserve).
-
-    The serving simulation reads everything it needs from this object; the attributes it relies on grow with
-    the serving model, and every policy names the target it was built for.
-    """
+    """How a framework version forms iterations on a target; returned by the scheduler hook."""
 
     @property
     def target(self) -> Target: ...
+
+    def settings(
+        self, context: PolicyContext, overrides: Mapping[KnobMeaning, KnobValue] | None = None
+    ) -> SchedulerSettings:
+        """The resolved budgets for a server in `context`; `overrides` replace knob values by meaning."""
+        ...
+
+
+Resolve = Callable[[KnobMeaning], KnobValue | None]
+"""Looks up another concept's resolved value, so one run-time rule can depend on another."""
+
+_FALLBACK_BUDGET = {KnobMeaning.MAX_NUM_TOKENS: 8192, KnobMeaning.MAX_BATCH_SIZE: 256}
+"""Used only when a framework neither documents a value nor resolves it at run time (said in the notes)."""
+
+
+class KnobSchedulingPolicy:
+    """A policy read from a framework version's knobs and `[versions.scheduling]` table.
+
+    Subclasses override `runtime_default` for knobs whose default the framework decides at start-up, and
+    `mixed_prefill_decode` when mixing depends on other settings.
+    """
+
+    def __init__(self, target: Target, version: FrameworkVersion) -> None:
+        if version.scheduling is None:
+            raise InputError(
+                f"{target.framework} {version.version} has no [versions.scheduling] table",
+                "the framework plugin must describe its scheduler to be simulated",
+            )
+        self._target = target
+        self.version = version
+        self.behaviour = version.scheduling
+
+    @property
+    def target(self) -> Target:
+        return self._target
+
+    def runtime_default(self, knob: Knob, context: PolicyContext, resolve: Resolve) -> KnobValue | None:
+        """The value the framework picks at start-up for a knob with no static default (None: not modelled)."""
+        return None
+
+    def mixed_prefill_decode(self, context: PolicyContext, resolve: Resolve) -> bool:
+        """Whether prefill tokens ride with decodes; by default the version's knob, else in-flight batching (yes)."""
+        value = resolve(KnobMeaning.MIXED_PREFILL_DECODE)
+        return True if value is None else bool(value)
+
+    def capture_sizes(self, context: PolicyContext, resolve: Resolve) -> tuple[int, ...]:
+        """The batch sizes captured when the version lists none explicitly (override per framework)."""
+        return ()
+
+    def settings(
+        self, context: PolicyContext, overrides: Mapping[KnobMeaning, KnobValue] | None = None
+    ) -> SchedulerSettings:
+        given = dict(overrides or {})
+        notes: list[str] = []
+
+        resolved: dict[KnobMeaning, KnobValue | None] = {}
+
+        def concept(meaning: KnobMeaning) -> KnobValue | None:
+            if meaning not in resolved:
+                resolved[meaning] = self._concept(meaning, context, given, notes, concept)
+            return resolved[meaning]
+
+        def count(meaning: KnobMeaning) -> int:
+            value = concept(meaning)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+            fallback = _FALLBACK_BUDGET[meaning]
+            notes.append(f"{meaning.value}: not resolved by the framework model; assumed {fallback}")
+            return fallback
+
+        chunked = bool(concept(KnobMeaning.CHUNKED_PREFILL) if self._has(KnobMeaning.CHUNKED_PREFILL) else True)
+        chunk = concept(KnobMeaning.CHUNKED_PREFILL_SIZE)
+        chunk_size = chunk if isinstance(chunk, int) and not isinstance(chunk, bool) and chunk > 0 else None
+        if chunk_size is None and self._has(KnobMeaning.CHUNKED_PREFILL_SIZE):
+            chunked = False
+        max_prefill = concept(KnobMeaning.MAX_PREFILL_TOKENS)
+        if self._has(KnobMeaning.MAX_NUM_TOKENS):
+            max_num_tokens = count(KnobMeaning.MAX_NUM_TOKENS)
+        elif isinstance(max_prefill, int) and not isinstance(max_prefill, bool):
+            max_num_tokens = min(max_prefill, chunk_size) if chunked and chunk_size else max_prefill
+        else:
+            max_num_tokens = count(KnobMeaning.MAX_NUM_TOKENS)
+        if not chunked:
+            chunk_size = None
+        max_batch_size = count(KnobMeaning.MAX_BATCH_SIZE)
+        graphs = concept(KnobMeaning.CUDA_GRAPH) if self._has(KnobMeaning.CUDA_GRAPH) else False
+        sizes: tuple[int, ...] = ()
+        if graphs:
+            listed = concept(KnobMeaning.CUDA_GRAPH_BATCH_SIZES)
+            if isinstance(listed, tuple):
+                sizes = tuple(sorted(set(listed)))
+            else:
+                largest = concept(KnobMeaning.CUDA_GRAPH_MAX_BATCH_SIZE)
+                sizes = tuple(
+                    s for s in self.capture_sizes(context, concept) if not isinstance(largest, int) or s <= largest
+                )
+        overlap = concept(KnobMeaning.OVERLAP_SCHEDULER) if self._has(KnobMeaning.OVERLAP_SCHEDULER) else False
+        prefix = concept(KnobMeaning.PREFIX_CACHING) if self._has(KnobMeaning.PREFIX_CACHING) else False
+        block = concept(KnobMeaning.KV_CACHE_BLOCK_SIZE)
+        memory = MemoryPolicy(
+            meaning=self._memory_meaning(),
+            fraction=self._memory_fraction(concept),
+            max_num_tokens=max_num_tokens,
+            max_batch_size=max_batch_size,
+            cuda_graphs=bool(sizes),
+            block_size=block if isinstance(block, int) and not isinstance(block, bool) and block > 0 else 16,
+        )
+        overheads = self.behaviour.overheads
+        return SchedulerSettings(
+            max_batch_size=max_batch_size,
+            max_num_tokens=max_num_tokens,
+            chunked_prefill=chunked,
+            chunk_size=chunk_size,
+            mixed_prefill_decode=self.mixed_prefill_decode(context, concept),
+            prefill_priority=self.behaviour.prefill_priority,
+            kv_output_reservation=self.behaviour.kv_output_reservation,
+            cuda_graph_batch_sizes=sizes,
+            graphs_cover_mixed_steps=self.behaviour.graphs_cover_mixed_steps,
+            overlap_scheduler=bool(overlap),
+            prefix_caching=bool(prefix),
+            memory=memory,
+            iteration_cpu_ms=overheads.iteration_cpu_ms.value,
+            per_sequence_cpu_us=overheads.per_sequence_cpu_us.value,
+            kernel_launch_us=overheads.kernel_launch_us.value,
+            kv_transfer_ms=overheads.kv_transfer_ms.value,
+            notes=tuple(notes),
+        )
+
+    def _has(self, meaning: KnobMeaning) -> bool:
+        return bool(self.version.knobs_for(meaning))
+
+    def _concept(
+        self,
+        meaning: KnobMeaning,
+        context: PolicyContext,
+        given: Mapping[KnobMeaning, KnobValue],
+        notes: list[str],
+        resolve: Resolve,
+    ) -> KnobValue | None:
+        """The value of `meaning`: an override, the knob's documented default, or the framework's run-time rule."""
+        if meaning in given:
+            return given[meaning]
+        knobs = self.version.knobs_for(meaning)
+        if not knobs:
+            return None
+        knob = knobs[0]
+        value = knob.concept_value()
+        if value is None:
+            value = self.runtime_default(knob, context, resolve)
+            if value is not None:
+                value = knob.concept_value(value)
+                notes.append(f"{knob.name} = {value!r} (the framework's start-up rule)")
+        return value
+
+    def _memory_meaning(self) -> KnobMeaning:
+        for meaning in MEMORY_FRACTION_MEANINGS:
+            if self._has(meaning):
+                return meaning
+        raise InputError(
+            f"version {self.version.version} documents no memory-fraction knob", "fix the framework plugin"
+        )
+
+    def _memory_fraction(self, resolve: Resolve) -> float:
+        meaning = self._memory_meaning()
+        value = resolve(meaning)
+        if not isinstance(value, float | int) or isinstance(value, bool) or not 0 < value <= 1:
+            knob = self.version.knobs_for(meaning)[0]
+            raise InputError(
+                f"{knob.name} has no value the model can use ({value!r}): {knob.default_note}",
+                "pass --memory-fraction with the value the server would take",
+            )
+        return float(value)
+
+
+def memory_gib(context: PolicyContext) -> float:
+    """The GPU's memory in GiB, the unit frameworks' run-time rules are written in."""
+    return context.hardware.gpu.memory_bytes / GIB

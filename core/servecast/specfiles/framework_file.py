@@ -39,7 +39,8 @@ def load_framework_spec(path: str | Path) -> FrameworkSpec:
 
 
 def _merge_with_base(path: Path, index: int, raw: dict[str, Any], earlier: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The version table with its `extends` base folded in: capabilities per key, knobs per field."""
+    """The version table with its `extends` base folded in: capabilities, kernels and scheduling per key (the
+    overheads per parameter), knobs per field."""
     version = copy.deepcopy(raw)
     base_name = version.pop("extends", None)
     if base_name is None:
@@ -55,17 +56,23 @@ def _merge_with_base(path: Path, index: int, raw: dict[str, Any], earlier: dict[
     base.pop("notes", None)
     capabilities = {**base.pop("capabilities", {}), **version.pop("capabilities", {})}
     kernels = {**base.pop("kernels", {}), **version.pop("kernels", {})}
+    base_scheduling, own_scheduling = base.pop("scheduling", {}), version.pop("scheduling", {})
+    scheduling = {**base_scheduling, **own_scheduling}
+    if scheduling:
+        scheduling["overheads"] = {**base_scheduling.get("overheads", {}), **own_scheduling.get("overheads", {})}
     knobs = base.pop("knobs", {})
     for name, override in version.pop("knobs", {}).items():
         if override.get("removed"):
             knobs.pop(name, None)
         else:
             knobs[name] = {**knobs.get(name, {}), **override}
-    return {**base, **version, "capabilities": capabilities, "knobs": knobs, "kernels": kernels}
+    merged = {**base, **version, "capabilities": capabilities, "knobs": knobs, "kernels": kernels}
+    return {**merged, "scheduling": scheduling} if scheduling else merged
 
 
 def _resolve_knobs(path: Path, where: str, version: dict[str, Any], sources: dict[str, Source]) -> dict[str, Any]:
-    """Turn the [versions.knobs.<name>] and [versions.kernels] tables into validated objects, sources resolved."""
+    """Turn the [versions.knobs.<name>], [versions.kernels] and [versions.scheduling] tables into validated
+    objects, sources resolved."""
     knobs = []
     for name, fields in version.get("knobs", {}).items():
         knob_where = f"{where} knobs.{name}"
@@ -85,4 +92,9 @@ def _resolve_knobs(path: Path, where: str, version: dict[str, Any], sources: dic
         if not isinstance(fields, dict):
             raise SpecFileError(path, f"{kernel_where}: expected {{ value = ..., source = ... }}, got {fields!r}")
         kernels[slot] = {**fields, "source": resolve_source(path, sources, fields.get("source"), kernel_where)}
-    return {**version, "knobs": knobs, "kernels": kernels}
+    resolved = {**version, "knobs": knobs, "kernels": kernels}
+    scheduling = version.get("scheduling")
+    if isinstance(scheduling, dict) and "source" in scheduling:
+        source = resolve_source(path, sources, scheduling["source"], f"{where} scheduling")
+        resolved["scheduling"] = {**scheduling, "source": source}
+    return resolved

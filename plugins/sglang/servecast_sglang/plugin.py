@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 
 from servecast import hookimpl
-from servecast.domain import FrameworkSpec
+from servecast.domain import FrameworkSpec, Target
+from servecast.serving.policy import SchedulingPolicy
 from servecast.specfiles import load_framework_spec
+from servecast_sglang.policy import SglangPolicy
+
+
+@cache
+def _spec() -> FrameworkSpec:
+    return load_framework_spec(str(files(__package__) / "data" / "sglang.toml"))
 
 
 @hookimpl
 def servecast_register_frameworks() -> list[FrameworkSpec]:
     """SGLang, per modelled version, from the sourced data file shipped in this package."""
-    return [load_framework_spec(str(files(__package__) / "data" / "sglang.toml"))]
+    return [_spec()]
+
+
+@hookimpl
+def servecast_scheduler(target: Target) -> SchedulingPolicy | None:
+    """SGLang's scheduling policy for the target's version (the host resolves unmodelled versions first)."""
+    if target.framework != "sglang":
+        return None
+    spec = _spec()
+    version = spec.version(target.framework_version) if target.framework_version else spec.latest
+    return SglangPolicy(target, version)

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 
 from servecast import hookimpl
-from servecast.domain import FrameworkSpec
+from servecast.domain import FrameworkSpec, Target
+from servecast.serving.policy import SchedulingPolicy
 from servecast.specfiles import load_framework_spec
+from servecast_trtllm.policy import TrtllmPolicy
+
+
+@cache
+def _spec() -> FrameworkSpec:
+    return load_framework_spec(str(files(__package__) / "data" / "trtllm.toml"))
 
 
 @hookimpl
 def servecast_register_frameworks() -> list[FrameworkSpec]:
     """TensorRT-LLM, per modelled version, from the sourced data file shipped in this package."""
-    return [load_framework_spec(str(files(__package__) / "data" / "trtllm.toml"))]
+    return [_spec()]
+
+
+@hookimpl
+def servecast_scheduler(target: Target) -> SchedulingPolicy | None:
+    """TensorRT-LLM's scheduling policy for the target's version (the host resolves unmodelled versions first)."""
+    if target.framework != "trtllm":
+        return None
+    spec = _spec()
+    version = spec.version(target.framework_version) if target.framework_version else spec.latest
+    return TrtllmPolicy(target, version)

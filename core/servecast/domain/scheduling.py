@@ -1,0 +1,45 @@
+"""How a framework version forms its iterations, and what each iteration costs on the CPU, as sourced data."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from servecast.domain.base import FrozenModel
+from servecast.domain.calibration import Parameter
+from servecast.domain.provenance import Source
+
+
+class SchedulingOverheads(FrozenModel):
+    """CPU-side costs the GPU kernels do not show: each a value with its origin (fitted, derived, assumption)."""
+
+    iteration_cpu_ms: Parameter = Field(
+        description="Scheduler, input preparation and output processing per iteration, independent of the batch."
+    )
+    per_sequence_cpu_us: Parameter = Field(description="The same work per scheduled sequence.")
+    kernel_launch_us: Parameter = Field(
+        description="CPU cost of launching one kernel outside a CUDA graph; a step is never faster than its launches."
+    )
+    kv_transfer_ms: Parameter = Field(
+        description="Fixed cost of handing one request's KV cache from a prefill to a decode worker (disaggregated)."
+    )
+
+
+class SchedulingBehaviour(FrozenModel):
+    """The scheduler's rules that budgets and knobs do not express."""
+
+    prefill_priority: bool = Field(
+        description="True: waiting prompts are prefilled before running sequences decode (SGLang, vLLM V0); "
+        "False: running sequences decode first and prompts fill the rest of the token budget (vLLM V1, TRT-LLM)."
+    )
+    kv_output_reservation: float = Field(
+        ge=0,
+        le=1,
+        description="Share of a request's output tokens whose KV blocks are reserved when it is admitted: "
+        "1 for TRT-LLM's GUARANTEED_NO_EVICT, 0 for vLLM (blocks allocated on demand, preemption when full).",
+    )
+    graphs_cover_mixed_steps: bool = Field(
+        description="Whether steps carrying prefill tokens also replay CUDA graphs (vLLM V1 piecewise graphs)."
+    )
+    source: Source
+    note: str = Field(min_length=3, description="What the source says, in a sentence or two.")
+    overheads: SchedulingOverheads

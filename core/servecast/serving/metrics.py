@@ -1,0 +1,70 @@
+"""What a serving estimate reports: the latencies and throughputs benchmark tools measure."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Limiter(StrEnum):
+    """What keeps a configuration from serving more."""
+
+    LOAD = "load"
+    """The offered load: the server has room for more."""
+    BATCH_LIMIT = "batch_limit"
+    """The framework's maximum batch size."""
+    KV_CAPACITY = "kv_capacity"
+    """The KV cache: no more sequences fit."""
+    PREFILL = "prefill"
+    """Prompt processing (the token budget or the prefill pool) cannot keep up."""
+    DECODE = "decode"
+    """The decode pool cannot keep up."""
+
+
+@dataclass(frozen=True)
+class ServingMetrics:
+    """Steady-state means for one configuration under one load (TPOT as benchmark tools define it)."""
+
+    ttft_ms: float
+    """Arrival to first token, queueing included (infinite when the offered rate exceeds the capacity)."""
+    tpot_ms: float
+    """(end-to-end - TTFT) / (output tokens - 1)."""
+    e2e_ms: float
+    requests_per_s: float
+    output_tokens: int
+    num_gpus: int
+    running: float
+    """Mean sequences in flight on one instance (decode instance for disaggregated)."""
+    limiter: Limiter
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def throughput_tokens_per_s(self) -> float:
+        """Output tokens per second of the whole deployment."""
+        return self.requests_per_s * self.output_tokens
+
+    @property
+    def tokens_per_s_per_gpu(self) -> float:
+        return self.throughput_tokens_per_s / self.num_gpus
+
+    @property
+    def tokens_per_s_per_user(self) -> float:
+        """The generation speed one user sees."""
+        return 1000.0 / self.tpot_ms if self.tpot_ms > 0 else math.inf
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON fields of `servecast estimate` (infinite values as null)."""
+        values: dict[str, object] = {
+            "ttft_ms": self.ttft_ms,
+            "tpot_ms": self.tpot_ms,
+            "e2e_ms": self.e2e_ms,
+            "throughput_tokens_per_s": self.throughput_tokens_per_s,
+            "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
+            "tokens_per_s_per_user": self.tokens_per_s_per_user,
+            "requests_per_s": self.requests_per_s,
+            "num_gpus": self.num_gpus,
+            "running_sequences": self.running,
+            "limiter": self.limiter.value,
+        }
+        return {key: None if isinstance(v, float) and not math.isfinite(v) else v for key, v in values.items()}

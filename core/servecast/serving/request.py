@@ -1,0 +1,112 @@
+"""One configuration to estimate, as the `estimate` command's flags and its batch CSV's columns name it."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, ValidationError, model_validator
+
+from servecast.domain.base import FrozenModel
+from servecast.domain.layout import ParallelLayout
+from servecast.domain.vocabulary import KvCacheDtype, Quantization, ServingMode
+from servecast.domain.workload import Workload
+from servecast.errors import InputError
+
+
+class EstimateRequest(FrozenModel):
+    """A model served by one framework on one system in one mode, under one load.
+
+    Aggregated and static servers use `tp, pp, dp, ep, moe_tp`; disaggregated deployments describe their prefill
+    and decode pools with the `prefill_*` and `decode_*` fields. The load is a closed-loop `concurrency`, an
+    open-loop `request_rate` (requests per second, Poisson), or a fixed `batch_size` (static batching, or an
+    aggregated server kept full — offline throughput).
+    """
+
+    id: str | None = None
+    model: str = Field(min_length=1)
+    system: str = Field(min_length=1)
+    framework: str = Field(min_length=1)
+    framework_version: str | None = None
+    mode: ServingMode = ServingMode.AGGREGATED
+    isl: int = Field(gt=0, description="Input tokens per request.")
+    osl: int = Field(gt=0, description="Output tokens per request.")
+    prefix: int = Field(default=0, ge=0, description="Leading input tokens shared by every request.")
+    concurrency: int | None = Field(default=None, gt=0)
+    request_rate: float | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, gt=0)
+    tp: int = Field(default=1, gt=0)
+    pp: int = Field(default=1, gt=0)
+    dp: int = Field(default=1, gt=0, description="Attention data-parallel groups (MoE models).")
+    ep: int = Field(default=1, gt=0)
+    moe_tp: int | None = Field(default=None, gt=0)
+    quant: Quantization | None = None
+    moe_quant: Quantization | None = None
+    kv_cache_dtype: KvCacheDtype | None = None
+    memory_fraction: float | None = Field(default=None, gt=0, le=1, description="In the framework's own meaning.")
+    max_batch_size: int | None = Field(default=None, gt=0, description="Override the framework's batch limit.")
+    max_num_tokens: int | None = Field(default=None, gt=0, description="Override the framework's token budget.")
+    prefill_tp: int = Field(default=1, gt=0)
+    prefill_pp: int = Field(default=1, gt=0)
+    prefill_dp: int = Field(default=1, gt=0)
+    prefill_ep: int = Field(default=1, gt=0)
+    prefill_moe_tp: int | None = Field(default=None, gt=0)
+    prefill_workers: int = Field(default=1, gt=0)
+    prefill_batch_size: int = Field(default=1, gt=0, description="Prompts per prefill step.")
+    decode_tp: int = Field(default=1, gt=0)
+    decode_pp: int = Field(default=1, gt=0)
+    decode_dp: int = Field(default=1, gt=0)
+    decode_ep: int = Field(default=1, gt=0)
+    decode_moe_tp: int | None = Field(default=None, gt=0)
+    decode_workers: int = Field(default=1, gt=0)
+    decode_batch_size: int | None = Field(default=None, gt=0, description="Most sequences per decode worker.")
+    num_requests: int | None = Field(default=None, gt=0, description="Requests the simulation runs.")
+
+    @model_validator(mode="after")
+    def _one_load(self) -> Self:
+        loads = [name for name in ("concurrency", "request_rate", "batch_size") if getattr(self, name) is not None]
+        if len(loads) != 1:
+            given = ", ".join(loads) or "none"
+            raise ValueError(f"give exactly one load: concurrency, request_rate or batch_size (given: {given})")
+        if self.mode is ServingMode.STATIC and self.batch_size is None:
+            raise ValueError("static batching runs one batch: give batch_size")
+        if self.mode is ServingMode.DISAGGREGATED and self.batch_size is not None:
+            raise ValueError(
+                "disaggregated pools take concurrency or request_rate; their batches are prefill_batch_size "
+                "and decode_batch_size"
+            )
+        if self.prefix >= self.isl:
+            raise ValueError(f"prefix={self.prefix} must be shorter than isl={self.isl}")
+        return self
+
+    @classmethod
+    def parse(cls, values: dict[str, object]) -> EstimateRequest:
+        """Validate `values`, turning pydantic's report into an InputError naming each bad field and value."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in issue['loc']) or 'configuration'}: {issue['msg']}"
+                + (f" (got {issue['input']!r})" if issue["loc"] else "")
+                for issue in error.errors()
+            )
+            raise InputError(f"invalid configuration: {problems}", "see `servecast estimate --help`") from None
+
+    @property
+    def workload(self) -> Workload:
+        return Workload(input_tokens=self.isl, output_tokens=self.osl, prefix_tokens=self.prefix)
+
+    def layout(self, role: str = "") -> ParallelLayout:
+        """The layout of the aggregated server, or of the `prefill` / `decode` pool's workers."""
+        prefix = f"{role}_" if role else ""
+        values = {
+            "tp": getattr(self, f"{prefix}tp"),
+            "pp": getattr(self, f"{prefix}pp"),
+            "attention_dp": getattr(self, f"{prefix}dp"),
+            "ep": getattr(self, f"{prefix}ep"),
+            "moe_tp": getattr(self, f"{prefix}moe_tp"),
+        }
+        try:
+            return ParallelLayout.model_validate(values)
+        except ValidationError as error:
+            message = "; ".join(issue["msg"] for issue in error.errors())
+            raise InputError(f"invalid {role or 'server'} layout: {message}", "fix the layout flags") from None

@@ -1,0 +1,114 @@
+"""One serving instance: a model on a layout under a framework's resolved settings, its KV capacity and step times."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+
+from servecast.domain.framework import KnobMeaning, KnobValue
+from servecast.domain.hardware import HardwareSpec
+from servecast.domain.layout import ParallelLayout
+from servecast.domain.target import Target
+from servecast.domain.workload import Workload
+from servecast.errors import InputError
+from servecast.host.host import PluginHost
+from servecast.models.layout_check import check_layout
+from servecast.models.memory import GIB, KvCapacity, kv_capacity, max_sequences
+from servecast.models.model import Model
+from servecast.serving.policy import PolicyContext, SchedulerSettings, ServerRole
+from servecast.serving.step_time import StepLimits, StepTimeModel
+
+
+@dataclass(frozen=True)
+class Server:
+    """Everything the serving models need about one instance (all its GPUs together)."""
+
+    model: Model
+    layout: ParallelLayout
+    role: ServerRole
+    settings: SchedulerSettings
+    capacity: KvCapacity
+    steps: StepTimeModel
+    workload: Workload
+
+    @property
+    def gpus(self) -> int:
+        return self.layout.gpus
+
+    @property
+    def cached_prefix(self) -> int:
+        """Prompt tokens found in the prefix cache (the shared prefix, when the server caches prefixes)."""
+        return self.workload.prefix_tokens if self.settings.prefix_caching else 0
+
+    @property
+    def kv_tokens(self) -> int:
+        """Tokens of KV cache the instance holds, over all attention-DP ranks."""
+        return self.capacity.kv_capacity_tokens * self.layout.attention_dp
+
+    def sequences_that_fit(self, held_tokens: float) -> int:
+        """Sequences holding `held_tokens` KV tokens each that fit at once (sliding-window layers capped)."""
+        block = self.settings.memory.block_size
+        return max_sequences(self.model, self.layout, self.capacity, math.ceil(held_tokens), block)
+
+    def running_limit(self) -> int:
+        """Most sequences running at once: the batch limit, or the KV cache under the framework's admission rule."""
+        workload = self.workload
+        held = (
+            workload.input_tokens
+            - self.cached_prefix
+            + workload.output_tokens * ((1 + self.settings.kv_output_reservation) / 2)
+        )
+        return min(self.settings.max_batch_size, self.sequences_that_fit(held))
+
+    def memory_breakdown(self) -> dict[str, object]:
+        capacity = self.capacity
+        return {
+            "gpu_bytes": capacity.total_bytes,
+            "weight_bytes": capacity.weight_bytes,
+            "activation_bytes": capacity.activation_bytes,
+            "overhead_bytes": capacity.overhead_bytes,
+            "kv_cache_bytes": capacity.kv_cache_bytes,
+            "kv_cache_tokens": self.kv_tokens,
+            "fraction": {"meaning": self.settings.memory.meaning.value, "value": self.settings.memory.fraction},
+        }
+
+
+def build_server(
+    host: PluginHost,
+    model: Model,
+    hardware: HardwareSpec,
+    target: Target,
+    layout: ParallelLayout,
+    workload: Workload,
+    role: ServerRole = ServerRole.AGGREGATED,
+    overrides: Mapping[KnobMeaning, KnobValue] | None = None,
+    largest_step_tokens: int = 0,
+) -> Server:
+    """Resolve the framework's settings for this instance, check it fits, and tabulate its step times."""
+    check_layout(model.model_id, model.architecture, layout)
+    if layout.gpus > hardware.node.gpus_per_node and layout.tp * layout.attention_dp > hardware.node.gpus_per_node:
+        raise InputError(
+            f"layout {layout} puts {layout.tp * layout.attention_dp} GPUs in one pipeline stage, more than the "
+            f"{hardware.node.gpus_per_node} GPUs of a {hardware.display_name} node",
+            "keep tensor/attention-DP groups inside a node and span nodes with pp",
+        )
+    context = PolicyContext(hardware, layout, workload, model.architecture.max_position_embeddings, role)
+    settings = host.scheduler(target).settings(context, overrides)
+    capacity = kv_capacity(model, layout, hardware.gpu.memory_bytes, settings.memory)
+    longest = workload.input_tokens + workload.output_tokens
+    limits = StepLimits(
+        tokens=max(settings.max_num_tokens, settings.max_batch_size, largest_step_tokens, workload.input_tokens),
+        decodes=max(settings.max_batch_size, 1),
+        kv_len=longest,
+    )
+    steps = StepTimeModel(model, layout, settings, partial(host.op_estimator, target=target), limits)
+    server = Server(model, layout, role, settings, capacity, steps, workload)
+    if server.sequences_that_fit(longest - server.cached_prefix) < 1:
+        raise InputError(
+            f"one request of {longest} tokens does not fit the KV cache of {model.model_id} on layout {layout}: "
+            f"{capacity.kv_cache_bytes / GIB:.2f} GiB per GPU holds {server.kv_tokens:,} tokens",
+            "use more GPUs per instance, a smaller quantization or KV-cache dtype, or shorter requests",
+        )
+    return server

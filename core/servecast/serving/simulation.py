@@ -1,0 +1,293 @@
+"""A discrete-event simulation of iteration-level scheduling over a finite request stream.
+
+Requests arrive (Poisson arrivals, closed-loop users, or all at once), wait, are admitted under the batch limit
+and the KV cache (reserving what the framework reserves, preempting the newest request by recompute when
+on-demand allocation runs out), have their prompts prefilled in chunks by the framework's rule and then decode one
+token per iteration. Each iteration's time comes from the server's step-time model. The per-request TTFT, TPOT
+and end-to-end latencies give the percentiles a mean-value model cannot.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from servecast.serving.load import Load
+from servecast.serving.server import Server
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class RequestLengths:
+    """Per-request input and output lengths: fixed, or drawn uniformly within ±`spread` of the workload's."""
+
+    spread: float = 0.0
+
+    def draw(self, rng: np.random.Generator, mean: int, count: int) -> NDArray[np.int64]:
+        if self.spread <= 0:
+            return np.full(count, mean, dtype=np.int64)
+        low, high = max(1, round(mean * (1 - self.spread))), max(1, round(mean * (1 + self.spread)))
+        return rng.integers(low, high + 1, size=count)
+
+
+@dataclass
+class _Request:
+    index: int
+    arrival_ms: float
+    input_tokens: int
+    output_tokens: int
+    user: int = -1
+    prompt: int = 0
+    """Tokens still to prefill before the next output token."""
+    past: int = 0
+    """Tokens already in the KV cache."""
+    generated: int = 0
+    admitted_order: int = 0
+    first_token_ms: float = math.nan
+    finish_ms: float = math.nan
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Per-request latencies of the measured requests (warm-up and drain excluded) and the run's totals."""
+
+    ttft_ms: FloatArray
+    tpot_ms: FloatArray
+    e2e_ms: FloatArray
+    output_tokens: NDArray[np.int64]
+    requests_per_s: float
+    output_tokens_per_s: float
+    iterations: int
+    preemptions: int
+    completed: int = field(default=0)
+
+    def percentiles(self) -> dict[str, dict[str, float]]:
+        """Mean, P50, P90 and P99 of TTFT, TPOT and end-to-end latency (ms)."""
+        summary = {}
+        for name, values in (("ttft_ms", self.ttft_ms), ("tpot_ms", self.tpot_ms), ("e2e_ms", self.e2e_ms)):
+            finite = values[np.isfinite(values)]
+            summary[name] = {
+                "mean": float(finite.mean()) if len(finite) else math.nan,
+                **{f"p{q}": float(np.percentile(finite, q)) if len(finite) else math.nan for q in (50, 90, 99)},
+            }
+        return summary
+
+
+class _StepTimes:
+    """Memoised iteration times, keyed on the iteration's shape with KV lengths rounded to ~1.5 %."""
+
+    def __init__(self, server: Server) -> None:
+        self._steps = server.steps
+        self._cache: dict[tuple[int, int, int, int, int], float] = {}
+
+    @staticmethod
+    def _round(value: float) -> int:
+        quantum = max(16, int(value) // 64)
+        return int(round(value / quantum) * quantum)
+
+    def __call__(self, decodes: int, decode_kv: float, prompt_tokens: int, prompts: int, past: float) -> float:
+        key = (decodes, self._round(decode_kv), prompt_tokens, prompts, self._round(past))
+        if key not in self._cache:
+            self._cache[key] = float(self._steps.iteration_ms(decodes, key[1], prompt_tokens, prompts, key[4])[0])
+        return self._cache[key]
+
+
+class _Scheduler:
+    """Iteration-level scheduling of one instance, by the framework's resolved settings."""
+
+    def __init__(self, server: Server, batch_limit: int) -> None:
+        self.server = server
+        self.settings = server.settings
+        self.capacity = server.kv_tokens
+        self.batch_limit = batch_limit
+        self.reservation = server.settings.kv_output_reservation
+        self.waiting: deque[_Request] = deque()
+        self.running: list[_Request] = []
+        self.used = 0.0
+        self.admissions = 0
+        self.preemptions = 0
+
+    def holding(self, request: _Request) -> float:
+        """KV tokens a request holds or has reserved: its context, the rest of its prompt, the reserved outputs."""
+        return request.past + request.prompt + self.reservation * (request.output_tokens - request.generated)
+
+    def _admit(self, request: _Request) -> bool:
+        need = self.holding(request)
+        if len(self.running) >= self.batch_limit or self.used + need > self.capacity:
+            return False
+        self.waiting.popleft()
+        self.admissions += 1
+        request.admitted_order = self.admissions
+        self.running.append(request)
+        self.used += need
+        return True
+
+    def form(self) -> tuple[list[_Request], list[tuple[_Request, int]]]:
+        """The decodes and prompt chunks of the next iteration."""
+        settings = self.settings
+        decoding = [r for r in self.running if r.prompt == 0]
+        prefilling = [r for r in self.running if r.prompt > 0]
+        mixed = settings.mixed_prefill_decode
+        budget = settings.max_num_tokens - (len(decoding) if mixed else 0)
+        cap = settings.chunk_size or settings.max_num_tokens
+        chunks: list[tuple[_Request, int]] = []
+        for request in prefilling:
+            if budget <= 0:
+                break
+            take = min(request.prompt, budget, cap)
+            chunks.append((request, take))
+            budget -= take
+        while self.waiting and budget > 0:
+            request = self.waiting[0]
+            if not settings.chunked_prefill and request.prompt > budget:
+                break
+            if not self._admit(request):
+                break
+            take = min(request.prompt, budget, cap)
+            chunks.append((request, take))
+            budget -= take
+        if chunks and not mixed:
+            return [], chunks
+        return decoding, chunks
+
+    def grow(self, new_tokens: int) -> None:
+        """Account for the tokens just generated; preempt the newest requests while the cache overflows."""
+        self.used += (1 - self.reservation) * new_tokens
+        while self.used > self.capacity and len(self.running) > 1:
+            victim = max(self.running, key=lambda r: r.admitted_order)
+            self.release(victim)
+            self.preemptions += 1
+            victim.prompt, victim.past = victim.past + victim.prompt, 0  # recomputed from scratch
+            self.waiting.appendleft(victim)
+
+    def release(self, request: _Request) -> None:
+        self.running.remove(request)
+        self.used -= self.holding(request)
+
+
+def simulate(
+    server: Server,
+    load: Load,
+    num_requests: int | None = None,
+    lengths: RequestLengths | None = None,
+    seed: int = 0,
+) -> SimulationResult:
+    """Run `num_requests` requests (default: enough for a steady state) through one instance under `load`."""
+    workload = server.workload
+    lengths = lengths or RequestLengths()
+    rng = np.random.default_rng(seed)
+    if num_requests is None:
+        users = load.concurrency or load.full_batch or 64
+        num_requests = max(200, 8 * users)
+    inputs = lengths.draw(rng, workload.input_tokens, num_requests)
+    outputs = lengths.draw(rng, workload.output_tokens, num_requests)
+    inputs = np.maximum(inputs, workload.prefix_tokens + 1)
+    cached = server.cached_prefix
+    batch_limit = min(server.settings.max_batch_size, load.full_batch or server.settings.max_batch_size)
+    scheduler = _Scheduler(server, batch_limit)
+    step_ms = _StepTimes(server)
+    requests: list[_Request] = []
+
+    def issue(arrival: float, user: int = -1) -> None:
+        index = len(requests)
+        request = _Request(index, arrival, int(inputs[index]), int(outputs[index]), user)
+        request.prompt, request.past = request.input_tokens - cached, cached
+        requests.append(request)
+        heapq.heappush(pending, (arrival, index))
+
+    pending: list[tuple[float, int]] = []  # (arrival, index), a heap
+    if load.request_rate_per_s is not None:
+        gaps = rng.exponential(1000.0 / load.request_rate_per_s, size=num_requests)
+        for arrival in np.cumsum(gaps) - gaps[0]:
+            issue(float(arrival))
+    elif load.concurrency is not None:
+        # users start at random points of one request's lifetime, as a steady state finds them
+        lifetime = _lifetime_ms(server, load.concurrency)
+        for user, start in enumerate(np.sort(rng.uniform(0.0, lifetime, size=min(load.concurrency, num_requests)))):
+            issue(float(start), user)
+    else:
+        for _ in range(num_requests):
+            issue(0.0)
+    clock, iterations = 0.0, 0
+    finished = 0
+    while finished < len(requests):
+        while pending and pending[0][0] <= clock:
+            scheduler.waiting.append(requests[heapq.heappop(pending)[1]])
+        decodes, chunks = scheduler.form()
+        if not decodes and not chunks:
+            if not pending:
+                raise RuntimeError("simulation stalled: a request can never be admitted")
+            clock = max(clock, pending[0][0])
+            continue
+        kv = sum(r.past for r in decodes) / len(decodes) if decodes else 0.0
+        prompt_tokens = sum(take for _, take in chunks)
+        past = sum(r.past for r, _ in chunks) / len(chunks) if chunks else 0.0
+        clock += step_ms(len(decodes), kv, prompt_tokens, len(chunks), past)
+        iterations += 1
+        done: list[_Request] = []
+        new_tokens = len(decodes)
+        for request in decodes:
+            request.generated += 1
+            request.past += 1
+            if request.generated >= request.output_tokens:
+                done.append(request)
+        for request, take in chunks:
+            request.prompt -= take
+            request.past += take
+            if request.prompt == 0:  # the prompt's last chunk samples the next token
+                if math.isnan(request.first_token_ms):
+                    request.first_token_ms = clock
+                request.generated += 1
+                request.past += 1
+                new_tokens += 1
+                if request.generated >= request.output_tokens:
+                    done.append(request)
+        scheduler.grow(new_tokens)
+        for request in done:
+            request.finish_ms = clock
+            scheduler.release(request)
+            finished += 1
+            if load.concurrency is not None and len(requests) < num_requests:
+                # the user's next request reaches the server after the iteration that is already scheduled
+                issue(clock + 1e-6, request.user)
+    return _result(requests, load, scheduler.preemptions, iterations)
+
+
+def _lifetime_ms(server: Server, users: int) -> float:
+    """A rough end-to-end latency: the users' decode iterations (to spread their first requests over)."""
+    workload = server.workload
+    decoders = min(users, server.settings.max_batch_size)
+    kv = workload.input_tokens + workload.output_tokens / 2
+    return float(server.steps.iteration_ms(decoders, kv)[0]) * workload.output_tokens
+
+
+def _result(requests: list[_Request], load: Load, preemptions: int, iterations: int) -> SimulationResult:
+    """Latencies of the steady part of the run: closed loops drop the first and last wave of users."""
+    skip = load.concurrency or 0
+    measured = requests[skip : len(requests) - skip] if len(requests) > 3 * skip else requests
+    arrival = np.array([r.arrival_ms for r in measured])
+    first = np.array([r.first_token_ms for r in measured])
+    finish = np.array([r.finish_ms for r in measured])
+    outputs = np.array([r.output_tokens for r in measured], dtype=np.int64)
+    ttft = first - arrival
+    e2e = finish - arrival
+    tpot = np.where(outputs > 1, (e2e - ttft) / np.maximum(outputs - 1, 1), np.nan)
+    window = float(finish.max() - finish.min()) if len(measured) > 1 else math.nan
+    rate = (len(measured) - 1) / window * 1000.0 if window > 0 else math.nan
+    return SimulationResult(
+        ttft_ms=ttft,
+        tpot_ms=tpot,
+        e2e_ms=e2e,
+        output_tokens=outputs,
+        requests_per_s=rate,
+        output_tokens_per_s=rate * float(outputs.mean()) if len(outputs) else math.nan,
+        iterations=iterations,
+        preemptions=preemptions,
+        completed=len(requests),
+    )

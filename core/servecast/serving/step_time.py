@@ -1,0 +1,225 @@
+"""Iteration times of one server, composed from tabulated op-graph parts so any iteration costs microseconds.
+
+An iteration's GPU time is the sum of its ops, and every op scales with one thing (`OpPart`): the tokens through
+the layers, the rows reaching the LM head, the prompt chunks' attention, or the decodes' attention. Each part is
+estimated once over a grid (every pipeline stage, with and without CUDA graphs) and interpolated in log space;
+the iteration then adds CUDA-graph padding, attention-DP imbalance, pipeline microbatching and the framework's
+CPU time per iteration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from servecast.domain.layout import ParallelLayout
+from servecast.estimate.estimator import OpEstimator, OpKind
+from servecast.models.graph import build_stage_graph
+from servecast.models.model import Model
+from servecast.models.ops import OpPart
+from servecast.models.step import StepShape
+from servecast.serving.policy import SchedulerSettings
+
+FloatArray = NDArray[np.float64]
+
+
+def _grid(largest: int, points: int, start: int = 1) -> NDArray[np.int64]:
+    """Geometrically spaced integers from `start` to `largest`, both included."""
+    values = np.geomspace(max(start, 1), max(largest, start + 1), points)
+    return np.unique(np.round(values).astype(np.int64))
+
+
+def _log(values: ArrayLike) -> FloatArray:
+    return np.log(np.maximum(np.asarray(values, dtype=np.float64), 1.0))
+
+
+class _Table1D:
+    """Times (stages x points) over one axis; log-log interpolation, proportional beyond the last point."""
+
+    def __init__(self, axis: NDArray[np.int64], times: FloatArray) -> None:
+        self.largest = float(axis[-1])
+        self.log_axis = _log(axis)
+        self.log_times = np.log(times)
+
+    def __call__(self, x: FloatArray) -> FloatArray:
+        at = _log(np.minimum(x, self.largest))
+        logs = np.array([np.interp(at, self.log_axis, row) for row in self.log_times])
+        beyond = np.maximum(x / self.largest, 1.0)
+        return np.where(x > 0, np.exp(logs) * beyond, 0.0)
+
+
+class _Table2D:
+    """Times (stages x rows x columns) over two axes; bilinear in log space, proportional beyond the last row."""
+
+    def __init__(self, rows: NDArray[np.int64], columns: NDArray[np.int64], times: FloatArray) -> None:
+        self.largest_row, self.largest_column = float(rows[-1]), float(columns[-1])
+        self.log_rows, self.log_columns = _log(rows), _log(columns)
+        self.log_times = np.log(times)
+
+    def __call__(self, row: FloatArray, column: FloatArray) -> FloatArray:
+        rs, cs = self.log_rows, self.log_columns
+        r = _log(np.minimum(row, self.largest_row))
+        c = _log(np.clip(column, 1, self.largest_column))
+        i = np.clip(np.searchsorted(rs, r) - 1, 0, len(rs) - 2)
+        j = np.clip(np.searchsorted(cs, c) - 1, 0, len(cs) - 2)
+        u = np.clip((r - rs[i]) / (rs[i + 1] - rs[i]), 0, 1)
+        v = np.clip((c - cs[j]) / (cs[j + 1] - cs[j]), 0, 1)
+        logs = self.log_times
+        value = (logs[:, i, j] * (1 - v) + logs[:, i, j + 1] * v) * (1 - u) + (
+            logs[:, i + 1, j] * (1 - v) + logs[:, i + 1, j + 1] * v
+        ) * u
+        beyond = np.maximum(row / self.largest_row, 1.0)
+        return np.where(row > 0, np.exp(value) * beyond, 0.0)
+
+
+@dataclass(frozen=True)
+class StepLimits:
+    """The largest iteration the tables must cover (beyond it, times grow in proportion)."""
+
+    tokens: int
+    decodes: int
+    kv_len: int
+
+
+class StepTimeModel:
+    """Times of one server's iterations: `iteration_ms` for any mix of prompt chunks and decodes, vectorised."""
+
+    def __init__(
+        self,
+        model: Model,
+        layout: ParallelLayout,
+        settings: SchedulerSettings,
+        estimator_for: Callable[[OpKind], OpEstimator],
+        limits: StepLimits,
+    ) -> None:
+        self.layout = layout
+        self.settings = settings
+        self._model = model
+        self._estimator_for = estimator_for
+        self._launch_ms = settings.kernel_launch_us / 1000.0
+        tokens = _grid(limits.tokens, 40)
+        decodes = _grid(limits.decodes, 18)
+        kv = _grid(limits.kv_len, 16)
+        prompt = _grid(limits.tokens, 16)
+        past = np.concatenate([[0], _grid(limits.kv_len, 12)])
+        flat = StepShape.decode(seqs=tokens, kv_len=1)
+        self._tokens = self._tabulate_1d(tokens, flat, OpPart.TOKENS)
+        self._logits = self._tabulate_1d(tokens, flat, OpPart.LOGITS)
+        d, k = np.meshgrid(decodes, kv, indexing="ij")
+        self._decode = self._tabulate_2d(decodes, kv, StepShape.decode(d.ravel(), k.ravel()), OpPart.DECODE)
+        q, p = np.meshgrid(prompt, past, indexing="ij")
+        chunks = StepShape.prefill(tokens=q.ravel(), past=p.ravel())
+        self._context = self._tabulate_2d(prompt, past + 1, chunks, OpPart.CONTEXT)
+
+    def _part_times(self, step: StepShape, part: OpPart) -> tuple[FloatArray, FloatArray]:
+        """Per stage: the part's time with CUDA graphs (kernels only) and eager (each kernel at least a launch)."""
+        graphed, eager = [], []
+        for stage in range(self.layout.pp):
+            graph = build_stage_graph(self._model, self.layout, step, stage)
+            kernels = np.zeros(step.points)
+            launched = np.zeros(step.points)
+            for op in graph.ops:
+                if op.part is part:
+                    latency = self._estimator_for(op.kind)(op.shape, op.dtype).latency_ms
+                    kernels += op.count * latency
+                    launched += op.count * np.maximum(latency, self._launch_ms)
+            graphed.append(kernels)
+            eager.append(launched)
+        floor = 1e-9  # keeps the log-space interpolation finite for parts a stage does not have
+        return np.maximum(np.array(graphed), floor), np.maximum(np.array(eager), floor)
+
+    def _tabulate_1d(self, axis: NDArray[np.int64], step: StepShape, part: OpPart) -> tuple[_Table1D, _Table1D]:
+        graphed, eager = self._part_times(step, part)
+        return _Table1D(axis, graphed), _Table1D(axis, eager)
+
+    def _tabulate_2d(
+        self, rows: NDArray[np.int64], columns: NDArray[np.int64], step: StepShape, part: OpPart
+    ) -> tuple[_Table2D, _Table2D]:
+        graphed, eager = self._part_times(step, part)
+        shape = (self.layout.pp, len(rows), len(columns))
+        return _Table2D(rows, columns, graphed.reshape(shape)), _Table2D(rows, columns, eager.reshape(shape))
+
+    def gpu_ms(
+        self,
+        decodes: ArrayLike,
+        decode_kv: ArrayLike,
+        prefill_tokens: ArrayLike = 0,
+        prefill_seqs: ArrayLike = 0,
+        prefill_past: ArrayLike = 0,
+    ) -> FloatArray:
+        """GPU time of iterations: `decodes` sequences at mean KV length `decode_kv`, plus `prefill_tokens` prompt
+        tokens spread over `prefill_seqs` sequences with `prefill_past` tokens already cached on average.
+
+        The attention-DP rank holding the prompt is the slowest; pipeline stages run `pp` microbatches, so an
+        iteration (every sequence advancing one token) lasts `pp` times the slowest stage's microbatch.
+        """
+        d, kv, q, n, past = (
+            np.atleast_1d(np.asarray(v, dtype=np.float64))
+            for v in (decodes, decode_kv, prefill_tokens, prefill_seqs, prefill_past)
+        )
+        d, kv, q, n, past = np.broadcast_arrays(d, kv, q, n, past)
+        layout = self.layout
+        micro = float(layout.pp)
+        rank_decodes = np.ceil(d / layout.attention_dp / micro)
+        rank_prompt = np.ceil(q / micro)
+        rank_seqs = np.ceil(n / micro)
+        tokens = rank_decodes + rank_prompt
+        sizes = self.settings.cuda_graph_batch_sizes
+        graphable = (q == 0) | self.settings.graphs_cover_mixed_steps
+        captured = np.array(sizes[-1] if sizes else 0)
+        use_graph = graphable & (tokens <= captured) & (tokens > 0)
+        padded = np.where(use_graph, self._pad(tokens), tokens) if sizes else tokens
+        per_seq = np.divide(rank_prompt, rank_seqs, out=np.zeros_like(rank_prompt), where=rank_seqs > 0)
+        rows = rank_decodes + rank_seqs
+        variants = []
+        if use_graph.any():
+            variants.append(
+                self._stage_ms(0, padded, padded - tokens + rows, rank_decodes, kv, rank_seqs, per_seq, past)
+            )
+        if not use_graph.all():
+            variants.append(self._stage_ms(1, tokens, rows, rank_decodes, kv, rank_seqs, per_seq, past))
+        stages = variants[0] if len(variants) == 1 else np.where(use_graph, variants[0], variants[1])
+        slowest: FloatArray = stages.max(axis=0) * micro
+        return slowest
+
+    def _stage_ms(
+        self,
+        variant: int,
+        tokens: FloatArray,
+        rows: FloatArray,
+        decodes: FloatArray,
+        kv: FloatArray,
+        prompts: FloatArray,
+        prompt_tokens: FloatArray,
+        past: FloatArray,
+    ) -> FloatArray:
+        """Per stage: the GPU time of the parts, with CUDA graphs (variant 0) or eager (variant 1)."""
+        time: FloatArray = (
+            self._tokens[variant](tokens) + self._logits[variant](rows) + self._decode[variant](decodes, kv)
+        )
+        if prompts.any():
+            time = time + prompts * self._context[variant](prompt_tokens, past + 1)
+        return time
+
+    def _pad(self, tokens: FloatArray) -> FloatArray:
+        sizes = np.asarray(self.settings.cuda_graph_batch_sizes, dtype=np.float64)
+        index = np.clip(np.searchsorted(sizes, tokens), 0, len(sizes) - 1)
+        return np.asarray(sizes[index], dtype=np.float64)
+
+    def iteration_ms(
+        self,
+        decodes: ArrayLike,
+        decode_kv: ArrayLike,
+        prefill_tokens: ArrayLike = 0,
+        prefill_seqs: ArrayLike = 0,
+        prefill_past: ArrayLike = 0,
+    ) -> FloatArray:
+        """Wall time of iterations: GPU time plus the framework's CPU time (overlapped by an overlap scheduler)."""
+        gpu = self.gpu_ms(decodes, decode_kv, prefill_tokens, prefill_seqs, prefill_past)
+        seqs = np.asarray(decodes, dtype=np.float64) + np.asarray(prefill_seqs, dtype=np.float64)
+        cpu = self.settings.cpu_ms(seqs)
+        result: FloatArray = np.maximum(gpu, cpu) if self.settings.overlap_scheduler else gpu + cpu
+        return result
