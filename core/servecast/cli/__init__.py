@@ -8,6 +8,7 @@ import click
 
 from servecast import __version__
 from servecast.cli.context import pass_options
+from servecast.cli.estimate_cmd import estimate_command
 from servecast.cli.frameworks_cmd import frameworks
 from servecast.cli.hardware_cmd import hardware
 from servecast.cli.model_cmd import model
@@ -55,6 +56,7 @@ cli.add_command(hardware)
 cli.add_command(frameworks)
 cli.add_command(model)
 cli.add_command(ops)
+cli.add_command(estimate_command)
 
 
 main = cli

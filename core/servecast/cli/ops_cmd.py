@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 from collections import Counter
 from pathlib import Path
@@ -11,6 +9,7 @@ from pathlib import Path
 import click
 
 from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.csv_io import read_csv_rows, write_csv
 from servecast.cli.render import print_table
 from servecast.domain.target import Target
 from servecast.errors import InputError
@@ -93,7 +92,7 @@ def estimate(
     elif framework_version is not None:
         raise InputError("--framework-version needs --framework", "name the framework too")
     target = Target(hardware=system, framework=framework, framework_version=framework_version)
-    header, rows = _read_rows(input_path)
+    header, rows = read_csv_rows(input_path, "op", "op plus the op's columns (`servecast ops schema`)")
     estimate = estimate_rows(rows, lambda kind: host.op_estimator(kind, target), hardware)
     columns = [*header, *OUTPUT_COLUMNS] + (["error"] if estimate.errors else [])
     records = [_record(row, index, estimate, columns) for index, row in enumerate(rows)]
@@ -101,25 +100,10 @@ def estimate(
         echo_json(records)
     else:
         assert output_path is not None
-        _write_csv(output_path, columns, records)
+        write_csv(output_path, columns, records)
     _report(estimate, output_path)
     if estimate.errors:
         sys.exit(2)
-
-
-def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text()
-    except FileNotFoundError:
-        raise InputError(f"input file {str(path)!r} not found", "check the path") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in reader.fieldnames or []]
-    if "op" not in header:
-        raise InputError(
-            f"{path}: no 'op' column (header: {', '.join(header) or 'empty'})",
-            "the first row names the columns: op plus the op's columns (`servecast ops schema`)",
-        )
-    return header, [{key.strip(): (value or "") for key, value in row.items() if key} for row in reader]
 
 
 def _record(row: dict[str, str], index: int, estimate: TableEstimate, columns: list[str]) -> dict[str, object]:
@@ -133,18 +117,6 @@ def _record(row: dict[str, str], index: int, estimate: TableEstimate, columns: l
     if "error" in columns:
         record["error"] = estimate.errors.get(index, "")
     return record
-
-
-def _write_csv(path: Path, columns: list[str], records: list[dict[str, object]]) -> None:
-    """Write all rows at once through a temporary file, so a failure never leaves half a CSV."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        writer.writerow({key: ("" if value is None else value) for key, value in record.items()})
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(buffer.getvalue())
-    partial.replace(path)
 
 
 def _report(estimate: TableEstimate, output_path: Path | None) -> None:

@@ -203,7 +203,8 @@ def simulate(
 
     pending: list[tuple[float, int]] = []  # (arrival, index), a heap
     if load.request_rate_per_s is not None:
-        gaps = rng.exponential(1000.0 / load.request_rate_per_s, size=num_requests)
+        gaps = rng.exponential(1.0, size=num_requests)
+        gaps *= 1000.0 / load.request_rate_per_s / gaps[1:].mean()  # the sample's rate is the offered rate
         for arrival in np.cumsum(gaps) - gaps[0]:
             issue(float(arrival))
     elif load.concurrency is not None:
@@ -278,8 +279,12 @@ def _result(requests: list[_Request], load: Load, preemptions: int, iterations: 
     ttft = first - arrival
     e2e = finish - arrival
     tpot = np.where(outputs > 1, (e2e - ttft) / np.maximum(outputs - 1, 1), np.nan)
-    window = float(finish.max() - finish.min()) if len(measured) > 1 else math.nan
-    rate = (len(measured) - 1) / window * 1000.0 if window > 0 else math.nan
+    if load.concurrency is not None:  # the steady middle of the run: completions between the first and last
+        window = float(finish.max() - finish.min()) if len(measured) > 1 else math.nan
+        count = len(measured) - 1
+    else:  # as benchmark tools report it: every request over the run's duration
+        window, count = float(finish.max() - arrival.min()), len(measured)
+    rate = count / window * 1000.0 if window > 0 else math.nan
     return SimulationResult(
         ttft_ms=ttft,
         tpot_ms=tpot,

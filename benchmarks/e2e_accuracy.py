@@ -1,0 +1,242 @@
+"""Serving predictions against the published end-to-end measurements in ../shared/calibration/e2e.csv.
+
+Every row the model can express is predicted with the same code the `estimate` command runs; rows it cannot
+express are counted with the reason. Errors are summarised per source and per metric family.
+
+    uv run python benchmarks/e2e_accuracy.py [--rows] [--csv PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import re
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from servecast.domain import KvCacheDtype, ParallelLayout, Quantization
+from servecast.errors import ServecastError
+from servecast.host import PluginHost
+from servecast.models.memory import stage_memory
+from servecast.models.model import load_model
+from servecast.serving.estimate import Estimate, ServerCache, estimate
+from servecast.serving.request import EstimateRequest
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "calibration" / "e2e.csv"
+
+MODELS = {
+    "meta-llama/Llama-3.1-70B": "meta-llama/Llama-3.1-70B",
+    "meta-llama/Llama-3.1-70B-Instruct": "meta-llama/Llama-3.1-70B",
+    "meta-llama/Llama-3.1-8B": "meta-llama/Llama-3.1-8B",
+    "meta-llama/Llama-3.1-405B": "meta-llama/Llama-3.1-405B",
+    "mistralai/Mixtral-8x7B": "mistralai/Mixtral-8x7B-v0.1",
+    "mistralai/Mixtral-8x7B-Instruct-v0.1": "mistralai/Mixtral-8x7B-Instruct-v0.1",
+    "mistralai/Mixtral-8x22B": "mistralai/Mixtral-8x22B-Instruct-v0.1",
+    "meta-llama/Meta-Llama-3(.1)-8B": "meta-llama/Llama-3.1-8B",
+    "meta-llama/Meta-Llama-3-70B-Instruct": "meta-llama/Llama-3.1-70B",  # same shapes; 8K context instead of 128K
+    "mistralai/Mistral-7B": "mistralai/Mistral-7B-v0.3",  # v0.1's 4K sliding window is not modelled
+}
+"""Published model names -> the catalog entry with the same architecture (noted where it is an approximation)."""
+
+FAMILIES = {
+    "throughput": {"output_throughput", "output_throughput_per_gpu", "request_throughput", "total_token_throughput"},
+    "ttft": {"ttft", "mean_ttft"},
+    "tpot/itl": {"mean_itl"},
+    "e2e latency": {"mean_latency"},
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measured row and how servecast predicts it."""
+
+    row: dict[str, str]
+    request: EstimateRequest | None
+    simulate: bool
+    skip: str | None = None
+
+
+def _int(text: str) -> int | None:
+    match = re.match(r"\s*(\d+)", text)
+    return int(match.group(1)) if match else None
+
+
+def _source(row: dict[str, str]) -> str:
+    source = row["source"]
+    if "Online Serving" in source:
+        return "TRT-LLM 0.14 Triton online"
+    if "perf-overview" in source:
+        return "TRT-LLM 0.14 offline max throughput"
+    if "0.9.0" in source:
+        return "TRT-LLM 0.9 static batching"
+    if "buildkite" in source:
+        return "vLLM CI (v0.6.x)"
+    if "benchmark_vllm_060" in source:
+        return "SGLang 0.3 vs vLLM 0.6"
+    return "TRT-LLM 0.5 GPT-J"
+
+
+def _quant(precision: str) -> str | None:
+    return {"FP8": "fp8", "FP16": "fp16", "BF16": "bf16"}.get(precision.strip())
+
+
+def _trtllm_bench_budgets(
+    host: PluginHost, model_id: str, quant: str, fp8_kv: bool, tp: int, pp: int, isl: int, osl: int
+) -> tuple[int, int]:
+    """trtllm-bench 0.14's build heuristic (tuning.py, described in the TRT-LLM plugin's data): max batch size and
+    max_num_tokens from the KV cache 95 % of the memory left after the weights holds."""
+    kv = KvCacheDtype.FP8 if fp8_kv else None
+    model = load_model(model_id, host.architectures, Quantization(quant), kv)
+    stages = stage_memory(model, ParallelLayout(tp=tp, pp=pp))
+    weights = max(stage.weight_bytes for stage in stages)
+    per_token = max(stage.kv_bytes_per_token + stage.window_kv_bytes_per_token for stage in stages)
+    memory = host.hardware.get("h100_sxm").gpu.memory_bytes
+    kv_requests = 0.95 * (memory - weights) / (per_token * (isl + osl))
+    raw = min(kv_requests, 4096) / pp
+    if raw < 256:
+        batch = max(64, 32 * math.ceil(raw / 32))
+    elif raw < 1024:
+        batch = 128 * math.ceil(raw / 128)
+    else:
+        batch = 256 * math.ceil(raw / 256)
+    tokens = min(raw * (1 + isl / osl), 32768)
+    step = 256 if tokens < 4096 else 512 if tokens < 8192 else 1024
+    return batch, max(2048, step * math.ceil(tokens / step))
+
+
+def case_for(host: PluginHost, row: dict[str, str]) -> Case:
+    """The request predicting `row`, or why none can."""
+    if "H100" not in row["gpu"]:
+        return Case(row, None, False, "no H200 hardware plugin")
+    model = MODELS.get(row["model"])
+    if model is None:
+        return Case(row, None, False, f"model {row['model']!r} is not in the offline catalog")
+    isl, osl = _int(row["isl"]), _int(row["osl"])
+    if isl is None or osl is None:
+        return Case(row, None, False, "ShareGPT lengths: the length distribution is not published")
+    source = _source(row)
+    tp, pp = int(row["tp"] or 1), int(row["pp"] or 1)
+    base: dict[str, Any] = {"model": model, "system": "h100_sxm", "isl": isl, "osl": osl, "tp": tp, "pp": pp}
+    quant = _quant(row["precision"])
+    if quant:
+        base["quant"] = quant
+    load = row["concurrency_or_rate"]
+    if source == "TRT-LLM 0.14 offline max throughput":
+        fp8_kv = quant == "fp8"  # `trtllm-bench build --quantization FP8` also stores the KV cache in FP8
+        batch, tokens = _trtllm_bench_budgets(host, model, quant or "bf16", fp8_kv, tp, pp, isl, osl)
+        values = {**base, "framework": "trtllm", "framework_version": "0.14.0", "mode": "agg", "batch_size": batch}
+        if fp8_kv:
+            values["kv_cache_dtype"] = "fp8"
+        values.update(max_batch_size=batch, max_num_tokens=tokens, memory_fraction=0.95)
+        return Case(row, EstimateRequest.parse(values), False)
+    if source == "TRT-LLM 0.9 static batching":
+        batch = _int(load.removeprefix("static batch size"))
+        values = {**base, "framework": "trtllm", "framework_version": "0.9.0", "mode": "static", "batch_size": batch}
+        return Case(row, EstimateRequest.parse(values), False)
+    if source == "TRT-LLM 0.14 Triton online":
+        values = {**base, "framework": "trtllm", "framework_version": "0.14.0", "mode": "agg", "num_requests": 500}
+        if load == "QPS=INF":
+            values["batch_size"] = 2048  # every request at once; the engine's max batch bounds the running set
+        else:
+            values["request_rate"] = float(load.removeprefix("QPS="))
+        return Case(row, EstimateRequest.parse(values), True)
+    if source == "vLLM CI (v0.6.x)" and row["metric"] == "mean_latency":
+        values = {**base, "framework": "vllm", "framework_version": "0.6.0", "mode": "static", "batch_size": 8}
+        return Case(row, EstimateRequest.parse(values), False)
+    return Case(row, None, False, f"{source} {row['metric']}: not a quantity this benchmark maps")
+
+
+def predicted(result: Estimate, row: dict[str, str], simulated: bool) -> float:
+    """The prediction of the row's metric."""
+    metrics = result.metrics
+    percentiles = result.percentiles or {}
+    isl, osl = _int(row["isl"]) or 0, _int(row["osl"]) or 0
+    if simulated:
+        rate = percentiles["requests_per_s"]
+        values = {
+            "request_throughput": rate,
+            "output_throughput": percentiles["throughput_tokens_per_s"],
+            "total_token_throughput": rate * (isl + osl),
+            "mean_ttft": percentiles["ttft_ms"]["mean"],
+            "mean_itl": percentiles["tpot_ms"]["mean"],
+        }
+    else:
+        values = {
+            "output_throughput": metrics.throughput_tokens_per_s,
+            "output_throughput_per_gpu": metrics.tokens_per_s_per_gpu,
+            "ttft": metrics.ttft_ms,
+            "mean_latency": metrics.e2e_ms,
+        }
+    return float(values[row["metric"]])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", action="store_true", help="Print every predicted row.")
+    parser.add_argument("--csv", type=Path, help="Write every row with its prediction and error here.")
+    args = parser.parse_args()
+    host = PluginHost.from_entry_points()
+    cache = ServerCache()
+    rows = list(csv.DictReader(DATA.open()))
+    results: dict[tuple[str, ...], Estimate] = {}
+    errors: dict[tuple[str, str], list[float]] = defaultdict(list)
+    skipped: dict[str, int] = defaultdict(int)
+    table = []
+    for row in rows:
+        case = case_for(host, row)
+        source = _source(row)
+        if case.request is None:
+            skipped[f"{source}: {case.skip}"] += 1
+            continue
+        key = (case.request.model_dump_json(),)
+        try:
+            if key not in results:
+                results[key] = estimate(host, case.request, percentiles=case.simulate, cache=cache)
+            value = predicted(results[key], row, case.simulate)
+        except ServecastError as error:
+            skipped[f"{source}: {error.message[:80]}"] += 1
+            continue
+        measured = float(row["value"])
+        error_pct = (value - measured) / measured * 100
+        family = next(name for name, metrics in FAMILIES.items() if row["metric"] in metrics)
+        errors[(source, family)].append(abs(error_pct))
+        table.append({**row, "predicted": value, "error_pct": error_pct, "family": family})
+    if args.rows:
+        for entry in table:
+            print(
+                f"{entry['family']:12} {_source(entry)[:30]:30} {entry['model'][:28]:28} tp{entry['tp']} "
+                f"{entry['isl']}/{entry['osl']} {entry['concurrency_or_rate'][:22]:22} {entry['metric']:24} "
+                f"measured {float(entry['value']):10.1f} predicted {entry['predicted']:10.1f} ({entry['error_pct']:+.1f} %)"
+            )
+    if args.csv:
+        with args.csv.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(table)
+    print(f"{len(table)} of {len(rows)} rows predicted\n")
+    print(f"{'source':38} {'metric':13} {'rows':>5} {'MAPE %':>8} {'median %':>9} {'max %':>7}")
+    by_family: dict[str, list[float]] = defaultdict(list)
+    for (source, family), values in sorted(errors.items()):
+        by_family[family] += values
+        print(
+            f"{source:38} {family:13} {len(values):5d} {statistics.fmean(values):8.1f} "
+            f"{statistics.median(values):9.1f} {max(values):7.1f}"
+        )
+    print()
+    for family, values in by_family.items():
+        print(
+            f"{'all':38} {family:13} {len(values):5d} {statistics.fmean(values):8.1f} {statistics.median(values):9.1f}"
+        )
+    print("\nnot predicted:")
+    for reason, count in sorted(skipped.items(), key=lambda item: -item[1]):
+        print(f"  {count:4d}  {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

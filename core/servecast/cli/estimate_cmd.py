@@ -1,0 +1,223 @@
+"""`servecast estimate`: TTFT, TPOT and throughput of one configuration, or of every row of a CSV."""
+
+from __future__ import annotations
+
+import sys
+import types
+from enum import Enum
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+import click
+
+from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.csv_io import read_csv_rows, write_csv
+from servecast.cli.render import print_lines, print_table
+from servecast.errors import InputError, ServecastError
+from servecast.models.memory import GIB
+from servecast.serving.estimate import Estimate, ServerCache, estimate
+from servecast.serving.request import EstimateRequest
+
+METRIC_COLUMNS = (
+    "ttft_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "throughput_tokens_per_s",
+    "tokens_per_s_per_gpu",
+    "tokens_per_s_per_user",
+    "requests_per_s",
+    "num_gpus",
+    "running_sequences",
+    "limiter",
+    "framework_version",
+    "warnings",
+)
+"""Columns the batch form adds after `id`, then `error`."""
+
+_REQUIRED = ("model", "system", "framework", "isl", "osl")
+
+
+def _click_type(annotation: Any) -> Any:
+    """The click parameter type of an EstimateRequest field."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return click.Choice([member.value for member in annotation])
+    return {int: int, float: float}.get(annotation, str)
+
+
+def _request_options(function: Any) -> Any:
+    """One option per EstimateRequest field, named like the field (`--prefill-tp` for prefill_tp)."""
+    for name, field in reversed(EstimateRequest.model_fields.items()):
+        if name == "id":
+            continue
+        flag = "--" + name.replace("_", "-")
+        help_text = field.description or ""
+        default = field.default if field.default is not None and not isinstance(field.default, Enum) else None
+        if isinstance(field.default, Enum):
+            help_text += f" [default: {field.default.value}]"
+        elif default is not None:
+            help_text += f" [default: {default}]"
+        function = click.option(flag, name, type=_click_type(field.annotation), default=None, help=help_text)(function)
+    return function
+
+
+@click.command("estimate")
+@_request_options
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    help="Batch form: a CSV with one configuration per row, columns named like the flags in snake_case.",
+)
+@click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), help="Batch results CSV.")
+@click.option("--breakdown", is_flag=True, help="Add per-op time shares with their provenance.")
+@click.option("--percentiles", is_flag=True, help="Run the discrete-event simulation for P50/P90/P99.")
+@json_option
+def estimate_command(
+    input_path: Path | None,
+    output_path: Path | None,
+    breakdown: bool,
+    percentiles: bool,
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Estimate TTFT, TPOT, end-to-end latency and throughput of one configuration under one load.
+
+    \b
+    Example:
+      servecast estimate --model meta-llama/Llama-3.1-70B --system h100_sxm --framework vllm \\
+        --mode agg --isl 1000 --osl 200 --concurrency 32 --tp 4
+    Batch form (exit status 2 when a row fails; the others are still estimated):
+      servecast estimate --input configs.csv --output results.csv
+    """
+    given = {name: value for name, value in flags.items() if value is not None}
+    if input_path is not None:
+        if given:
+            raise InputError(
+                f"--input takes the configurations from the CSV; also given: {', '.join(sorted(given))}",
+                "put those values in the CSV's columns",
+            )
+        if output_path is None and not as_json:
+            raise InputError("the batch form needs --output FILE or --json", "--output writes CSV, --json prints JSON")
+        _estimate_batch(input_path, output_path, as_json, breakdown, percentiles)
+        return
+    if output_path is not None:
+        raise InputError("--output belongs to the batch form", "add --input configs.csv, or drop --output")
+    missing = [f"--{name}" for name in _REQUIRED if name not in given]
+    if missing:
+        raise InputError(f"missing {', '.join(missing)}", "see `servecast estimate --help` for an example")
+    result = estimate(plugin_host(), EstimateRequest.parse(given), breakdown, percentiles)
+    if as_json:
+        echo_json(result.as_dict())
+    else:
+        _print_estimate(result)
+
+
+def _estimate_batch(
+    input_path: Path, output_path: Path | None, as_json: bool, breakdown: bool, percentiles: bool
+) -> None:
+    header, rows = read_csv_rows(input_path, "model", "id, model, system, framework, mode, isl, osl, ... (flags)")
+    known = set(EstimateRequest.model_fields)
+    unknown = [column for column in header if column not in known]
+    if unknown:
+        raise InputError(
+            f"{input_path}: unknown column(s) {', '.join(map(repr, unknown))}",
+            f"columns are the estimate flags in snake_case: {', '.join(EstimateRequest.model_fields)}",
+        )
+    host = plugin_host()
+    cache = ServerCache()
+    records: list[dict[str, Any]] = []
+    failures = 0
+    for index, row in enumerate(rows, start=1):
+        values = {key: value for key, value in row.items() if value != ""}
+        record: dict[str, Any] = {"id": values.get("id", str(index))}
+        try:
+            request = EstimateRequest.parse({**values, "id": record["id"]})
+            result = estimate(host, request, breakdown, percentiles, cache)
+            record.update(result.as_dict())
+            record["error"] = ""
+        except ServecastError as error:
+            failures += 1
+            record["error"] = error.message + (f" ({error.hint})" if error.hint else "")
+            click.echo(f"error: row {index} (id {record['id']}): {record['error']}", err=True)
+        records.append(record)
+    if as_json:
+        echo_json(records)
+    else:
+        assert output_path is not None
+        flat = [{**r, "warnings": " | ".join(r.get("warnings", []))} for r in records]
+        write_csv(output_path, ["id", *METRIC_COLUMNS, "error"], flat)
+    where = f" -> {output_path}" if output_path else ""
+    click.echo(f"{len(rows) - failures} of {len(rows)} configurations estimated{where}", err=True)
+    if failures:
+        sys.exit(2)
+
+
+def _print_estimate(result: Estimate) -> None:
+    request, metrics = result.request, result.metrics
+    load = (
+        f"concurrency {request.concurrency}"
+        if request.concurrency
+        else f"{request.request_rate:g} requests/s"
+        if request.request_rate
+        else f"batch {request.batch_size}"
+    )
+    lines = [
+        f"[bold]{request.model}[/] on {request.system}, {request.framework} {result.framework_version}, "
+        f"{request.mode.value} mode, ISL {request.isl} / OSL {request.osl}"
+        + (f" (prefix {request.prefix})" if request.prefix else "")
+        + f", {load}, {metrics.num_gpus} GPU(s)",
+    ]
+    for role, server in result.servers.items():
+        memory = server.memory_breakdown()
+        lines.append(
+            f"{role}: {server.layout}, weights {server.capacity.weight_bytes / GIB:.1f} GiB/GPU, KV cache "
+            f"{server.capacity.kv_cache_bytes / GIB:.1f} GiB/GPU = {memory['kv_cache_tokens']:,} tokens, "
+            f"at most {server.running_limit()} sequences running"
+        )
+    print_lines(lines)
+    values = metrics.as_dict()
+    print_table(
+        None,
+        ["TTFT ms", "TPOT ms", "E2E ms", "output tok/s", "tok/s/GPU", "tok/s/user", "req/s", "limited by"],
+        [
+            (
+                _fmt(values["ttft_ms"]),
+                _fmt(values["tpot_ms"]),
+                _fmt(values["e2e_ms"]),
+                _fmt(values["throughput_tokens_per_s"]),
+                _fmt(values["tokens_per_s_per_gpu"]),
+                _fmt(values["tokens_per_s_per_user"]),
+                _fmt(values["requests_per_s"], 3),
+                metrics.limiter.value,
+            )
+        ],
+    )
+    if result.percentiles:
+        p = result.percentiles
+        print_table(
+            f"simulated {p['simulated_requests']} requests",
+            ["metric", "mean", "P50", "P90", "P99"],
+            [
+                (name, *(_fmt(p[name][key]) for key in ("mean", "p50", "p90", "p99")))
+                for name in ("ttft_ms", "tpot_ms", "e2e_ms")
+            ],
+        )
+    if result.breakdown:
+        for step, detail in result.breakdown.items():
+            top = sorted(detail["ops"], key=lambda op: -op["share"])[:12]
+            print_table(
+                f"{step}: {detail['gpu_ms']:.3f} ms GPU per iteration (top ops)",
+                ["op", "kind", "ms", "share", "provenance"],
+                [(op["op"], op["kind"], f"{op['ms']:.4f}", f"{op['share']:.1%}", op["provenance"]) for op in top],
+            )
+    for warning in result.warnings:
+        click.echo(f"note: {warning}", err=True)
+
+
+def _fmt(value: object, digits: int = 1) -> str:
+    if value is None:
+        return "unbounded"
+    assert isinstance(value, int | float)
+    return f"{value:,.{digits}f}"

@@ -1,0 +1,308 @@
+"""Estimate one configuration end to end: resolve the framework version, check the configuration can run, build
+its servers and run the serving model of its mode (and, on request, the op breakdown and the simulation)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from servecast.domain.candidate import Candidate
+from servecast.domain.framework import FrameworkVersion, KnobMeaning, KnobValue
+from servecast.domain.hardware import HardwareSpec
+from servecast.domain.layout import ParallelLayout
+from servecast.domain.target import Target
+from servecast.domain.vocabulary import ServingMode
+from servecast.errors import InputError
+from servecast.estimate.estimator import EstimateProvenance
+from servecast.estimate.step import estimate_graph
+from servecast.host.host import PluginHost
+from servecast.models.graph import build_stage_graph
+from servecast.models.model import Model, load_model
+from servecast.models.step import StepShape
+from servecast.serving.aggregated import steady_state
+from servecast.serving.disaggregated import Pool, disaggregated_steady_state
+from servecast.serving.load import Load
+from servecast.serving.metrics import ServingMetrics
+from servecast.serving.policy import ServerRole
+from servecast.serving.request import EstimateRequest
+from servecast.serving.server import Server, build_server
+from servecast.serving.simulation import simulate
+from servecast.serving.static import static_batch
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The metrics of one configuration, with what the estimate rests on."""
+
+    request: EstimateRequest
+    framework_version: str
+    metrics: ServingMetrics
+    servers: dict[str, Server]
+    warnings: tuple[str, ...]
+    breakdown: dict[str, Any] | None = None
+    percentiles: dict[str, Any] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document of `servecast estimate --json`."""
+        result: dict[str, Any] = {}
+        if self.request.id is not None:
+            result["id"] = self.request.id
+        result.update(self.metrics.as_dict())
+        result["memory"] = {role: server.memory_breakdown() for role, server in self.servers.items()}
+        result["framework_version"] = self.framework_version
+        result["settings"] = self.settings
+        result["warnings"] = list(self.warnings)
+        if self.breakdown is not None:
+            result["breakdown"] = self.breakdown
+        if self.percentiles is not None:
+            result["percentiles"] = self.percentiles
+        return result
+
+
+class ServerCache:
+    """Servers already built, shared by the rows of a batch that differ only in their load."""
+
+    def __init__(self) -> None:
+        self._servers: dict[tuple[object, ...], Server] = {}
+        self._models: dict[tuple[object, ...], Model] = {}
+
+    def model(self, host: PluginHost, request: EstimateRequest) -> Model:
+        key = (request.model, request.quant, request.moe_quant, request.kv_cache_dtype)
+        if key not in self._models:
+            self._models[key] = load_model(
+                request.model, host.architectures, request.quant, request.kv_cache_dtype, request.moe_quant
+            )
+        return self._models[key]
+
+    def server(self, key: tuple[object, ...], build: Any) -> Server:
+        if key not in self._servers:
+            self._servers[key] = build()
+        return self._servers[key]
+
+
+def estimate(
+    host: PluginHost,
+    request: EstimateRequest,
+    breakdown: bool = False,
+    percentiles: bool = False,
+    cache: ServerCache | None = None,
+) -> Estimate:
+    """Estimate `request`; an InputError (what, why, what to do) when it cannot run or is not understood."""
+    cache = cache or ServerCache()
+    hardware = host.hardware.get(request.system)
+    version, version_warning = host.nearest_framework_version(request.framework, request.framework_version)
+    warnings = [version_warning] if version_warning else []
+    target = Target(hardware=request.system, framework=request.framework, framework_version=version.version)
+    model = cache.model(host, request)
+    overrides = _overrides(version, request)
+    roles = (
+        {"prefill": ServerRole.PREFILL, "decode": ServerRole.DECODE}
+        if request.mode is ServingMode.DISAGGREGATED
+        else {"server": ServerRole.AGGREGATED}
+    )
+    servers: dict[str, Server] = {}
+    for name, role in roles.items():
+        layout = request.layout("" if role is ServerRole.AGGREGATED else name)
+        _check_runnable(host, version, target, request, model, layout)
+        largest = request.batch_size * request.isl if request.mode is ServingMode.STATIC and request.batch_size else 0
+        if role is ServerRole.PREFILL:
+            largest = request.prefill_batch_size * request.isl
+        key = (model.model_id, id(model), request.system, version.version, layout, role, request.isl, request.osl)
+        key += (request.prefix, tuple(sorted(overrides.items())), largest)
+        servers[name] = cache.server(
+            key,
+            partial(build_server, host, model, hardware, target, layout, request.workload, role, overrides, largest),
+        )
+    metrics = _run_mode(request, servers, hardware)
+    for server in servers.values():
+        warnings += [f"{server.role.value} server: {note}" for note in server.settings.notes]
+    warnings += metrics.warnings
+    result = Estimate(
+        request=request,
+        framework_version=version.version,
+        metrics=metrics,
+        servers=servers,
+        warnings=tuple(warnings),
+        settings={name: _settings_summary(server) for name, server in servers.items()},
+    )
+    if breakdown:
+        result = _with_breakdown(result, host, target)
+    if percentiles:
+        result = _with_percentiles(result)
+    return result
+
+
+def load_of(request: EstimateRequest) -> Load:
+    """The request's load as the serving models take it."""
+    if request.concurrency is not None:
+        return Load(concurrency=request.concurrency)
+    if request.request_rate is not None:
+        return Load(request_rate_per_s=request.request_rate)
+    return Load(full_batch=request.batch_size)
+
+
+def _run_mode(request: EstimateRequest, servers: dict[str, Server], hardware: HardwareSpec) -> ServingMetrics:
+    if request.mode is ServingMode.STATIC:
+        assert request.batch_size is not None
+        return static_batch(servers["server"], request.batch_size)
+    if request.mode is ServingMode.AGGREGATED:
+        return steady_state(servers["server"], load_of(request))
+    decode = servers["decode"]
+    decode_batch = request.decode_batch_size or decode.settings.max_batch_size
+    return disaggregated_steady_state(
+        Pool(servers["prefill"], request.prefill_workers, request.prefill_batch_size),
+        Pool(decode, request.decode_workers, decode_batch),
+        hardware,
+        load_of(request),
+    )
+
+
+def _overrides(version: FrameworkVersion, request: EstimateRequest) -> dict[KnobMeaning, KnobValue]:
+    """Knob values the request sets, by meaning (the memory fraction in the version's own semantics)."""
+    overrides: dict[KnobMeaning, KnobValue] = {}
+    if request.memory_fraction is not None:
+        for meaning in (
+            KnobMeaning.GPU_MEMORY_FRACTION,
+            KnobMeaning.STATIC_MEMORY_FRACTION,
+            KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION,
+        ):
+            if version.knobs_for(meaning):
+                overrides[meaning] = request.memory_fraction
+    if request.max_batch_size is not None:
+        overrides[KnobMeaning.MAX_BATCH_SIZE] = request.max_batch_size
+    if request.max_num_tokens is not None:
+        overrides[KnobMeaning.MAX_NUM_TOKENS] = request.max_num_tokens
+    return overrides
+
+
+def _check_runnable(
+    host: PluginHost,
+    version: FrameworkVersion,
+    target: Target,
+    request: EstimateRequest,
+    model: Model,
+    layout: ParallelLayout,
+) -> None:
+    """Reject what the framework version cannot run, naming each reason."""
+    capabilities = version.capabilities
+    problems = []
+    if request.mode not in capabilities.serving_modes:
+        problems.append(f"serving mode {request.mode.value!r} (it has: {_names(capabilities.serving_modes)})")
+    missing = layout.modes - capabilities.parallel_modes
+    if missing:
+        problems.append(f"parallelism {_names(missing)} (it has: {_names(capabilities.parallel_modes)})")
+    quantization = model.quantization.name
+    if quantization not in capabilities.quantizations:
+        problems.append(f"quantization {quantization.value!r} (it has: {_names(capabilities.quantizations)})")
+    if model.kv_cache_dtype not in capabilities.kv_cache_dtypes:
+        problems.append(
+            f"KV-cache dtype {model.kv_cache_dtype.value!r} (it has: {_names(capabilities.kv_cache_dtypes)})"
+        )
+    if problems:
+        raise InputError(
+            f"{target.framework} {version.version} cannot run this configuration: no " + "; no ".join(problems),
+            "pick another framework version, layout, quantization or mode (`servecast frameworks show` lists them)",
+        )
+    candidate = Candidate(
+        model=request.model,
+        mode=request.mode,
+        layout=layout,
+        quantization=quantization,
+        kv_cache_dtype=model.kv_cache_dtype,
+        max_batch_size=request.max_batch_size,
+        max_num_tokens=request.max_num_tokens,
+    )
+    vetoes = host.check_candidate(candidate, target)
+    if vetoes:
+        reasons = "; ".join(f"{veto.reason} (plugin {veto.plugin})" for veto in vetoes)
+        raise InputError(f"the configuration is vetoed: {reasons}", "change what the plugin objects to")
+
+
+def _names(values: Any) -> str:
+    return ", ".join(sorted(str(getattr(value, "value", value)) for value in values))
+
+
+def _settings_summary(server: Server) -> dict[str, Any]:
+    settings = server.settings
+    return {
+        "layout": str(server.layout),
+        "gpus": server.gpus,
+        "max_batch_size": settings.max_batch_size,
+        "max_num_tokens": settings.max_num_tokens,
+        "chunked_prefill": settings.chunked_prefill,
+        "chunk_size": settings.chunk_size,
+        "mixed_prefill_decode": settings.mixed_prefill_decode,
+        "prefill_priority": settings.prefill_priority,
+        "cuda_graph_max_batch": max(settings.cuda_graph_batch_sizes, default=None),
+        "overlap_scheduler": settings.overlap_scheduler,
+        "prefix_caching": settings.prefix_caching,
+        "running_limit": server.running_limit(),
+    }
+
+
+def _with_breakdown(result: Estimate, host: PluginHost, target: Target) -> Estimate:
+    """Per-op time shares (last pipeline stage, one attention-DP rank) of a prefill and a mean decode iteration."""
+    estimator_for = partial(host.op_estimator, target=target)
+    workload = result.request.workload
+    steps: dict[str, Any] = {}
+    for name, server in result.servers.items():
+        layout = server.layout
+        decoders = max(1, math.ceil(result.metrics.running / layout.attention_dp / layout.pp))
+        shapes = {
+            "prefill": StepShape.prefill(workload.input_tokens - server.cached_prefix, past=server.cached_prefix),
+            "decode": StepShape.decode(decoders, workload.input_tokens + workload.output_tokens // 2),
+        }
+        if server.role is ServerRole.PREFILL:
+            del shapes["decode"]
+        if server.role is ServerRole.DECODE:
+            del shapes["prefill"]
+        for step_name, shape in shapes.items():
+            graph = build_stage_graph(server.model, layout, shape)
+            step = estimate_graph(graph, estimator_for)
+            total = float(step.total_ms[0])
+            ops = [
+                {
+                    "op": timing.op.name,
+                    "kind": timing.op.kind.value,
+                    "ms": float(timing.total_ms[0]),
+                    "share": float(timing.total_ms[0]) / total if total else 0.0,
+                    "provenance": EstimateProvenance(timing.provenance[0]).label,
+                }
+                for timing in step.timings
+            ]
+            shares = {level.label: float(v[0]) for level, v in step.provenance_shares().items() if v[0]}
+            key = step_name if len(result.servers) == 1 else f"{name}.{step_name}"
+            steps[key] = {"gpu_ms": total, "ops": ops, "provenance_shares": shares}
+    return Estimate(**{**result.__dict__, "breakdown": steps})
+
+
+def _with_percentiles(result: Estimate) -> Estimate:
+    """P50/P90/P99 from the discrete-event simulation (aggregated mode)."""
+    request = result.request
+    if request.mode is not ServingMode.AGGREGATED:
+        note = f"--percentiles simulates aggregated serving; {request.mode.value} mode reports means only"
+        return Estimate(**{**result.__dict__, "warnings": (*result.warnings, note)})
+    run = simulate(result.servers["server"], load_of(request), request.num_requests)
+    summary: dict[str, Any] = run.percentiles()
+    summary.update(
+        requests_per_s=run.requests_per_s,
+        throughput_tokens_per_s=run.output_tokens_per_s,
+        simulated_requests=run.completed,
+        iterations=run.iterations,
+        preemptions=run.preemptions,
+    )
+    return Estimate(**{**result.__dict__, "percentiles": _finite(summary)})
+
+
+def _finite(values: Any) -> Any:
+    """JSON-safe: NaN and infinities as None."""
+    if isinstance(values, dict):
+        return {key: _finite(value) for key, value in values.items()}
+    if isinstance(values, float | np.floating):
+        return float(values) if math.isfinite(values) else None
+    return values
