@@ -211,7 +211,8 @@ def main() -> int:
             print(
                 f"{entry['family']:12} {_source(entry)[:30]:30} {entry['model'][:28]:28} tp{entry['tp']} "
                 f"{entry['isl']}/{entry['osl']} {entry['concurrency_or_rate'][:22]:22} {entry['metric']:24} "
-                f"measured {float(entry['value']):10.1f} predicted {entry['predicted']:10.1f} ({entry['error_pct']:+.1f} %)"
+                f"measured {float(entry['value']):10.1f} predicted {entry['predicted']:10.1f} "
+                f"({entry['error_pct']:+.1f} %)"
             )
     if args.csv:
         with args.csv.open("w", newline="") as handle:

@@ -11,18 +11,21 @@ import click
 from servecast.cli.context import echo_json, json_option, plugin_host
 from servecast.cli.render import print_lines, print_table
 from servecast.domain import KvCacheDtype, ParallelLayout, Quantization
+from servecast.domain.framework import MEMORY_FRACTION_MEANINGS, KnobMeaning, KnobValue
 from servecast.domain.target import Target
+from servecast.domain.workload import Workload
 from servecast.errors import InputError
 from servecast.estimate.estimator import EstimateProvenance, OpEstimator, OpKind
 from servecast.estimate.step import StepEstimate, estimate_graph
 from servecast.models.catalog import catalog
 from servecast.models.graph import build_stage_graph
 from servecast.models.layout_check import check_layout
-from servecast.models.memory import GIB, MemoryPolicy, kv_capacity, max_sequences, stage_memory
+from servecast.models.memory import GIB, kv_capacity, max_sequences, stage_memory
 from servecast.models.model import Model, load_model
 from servecast.models.ops import OpGraph
 from servecast.models.step import StepShape
 from servecast.models.weights import parameter_counts
+from servecast.serving.policy import PolicyContext
 
 
 @click.group()
@@ -167,12 +170,18 @@ def show_model(
     estimator_for = None
     if system and framework:
         version = host.framework_version(framework, framework_version)
-        target = Target(hardware=system, framework=framework, framework_version=framework_version)
+        target = Target(hardware=system, framework=framework, framework_version=version.version)
         estimator_for = partial(host.op_estimator, target=target)
     report = _report(loaded, layout, isl, osl, batch, estimator_for)
     if system and framework:
         hardware = host.hardware.get(system)
-        policy = MemoryPolicy.for_framework(version, memory_fraction)
+        context = PolicyContext(
+            hardware, layout, Workload(input_tokens=isl, output_tokens=osl), loaded.architecture.max_position_embeddings
+        )
+        overrides: dict[KnobMeaning, KnobValue] = {}
+        if memory_fraction is not None:
+            overrides = {k.meaning: memory_fraction for k in version.knobs if k.meaning in MEMORY_FRACTION_MEANINGS}
+        policy = host.scheduler(target).settings(context, overrides).memory
         capacity = kv_capacity(loaded, layout, hardware.gpu.memory_bytes, policy)
         report.update(
             kv_capacity_tokens=capacity.kv_capacity_tokens,

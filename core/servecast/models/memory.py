@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from servecast.domain.framework import MEMORY_FRACTION_MEANINGS, FrameworkVersion, KnobMeaning
+from servecast.domain.framework import KnobMeaning
 from servecast.domain.layout import ParallelLayout
 from servecast.errors import InputError
 from servecast.estimate.work import ACTIVATION_BYTES
@@ -87,38 +87,6 @@ class MemoryPolicy:
     max_batch_size: int
     cuda_graphs: bool = True
     block_size: int = 16
-
-    @classmethod
-    def for_framework(cls, version: FrameworkVersion, fraction: float | None = None) -> MemoryPolicy:
-        """The rule of a framework version, from its documented knob defaults (`fraction` overrides its value).
-
-        Budgets the version decides at run time fall back to 8192 tokens and 256 sequences; a memory fraction it
-        decides at run time must be given.
-        """
-        knob = next((k for meaning in MEMORY_FRACTION_MEANINGS for k in version.knobs_for(meaning)), None)
-        if knob is None:
-            raise InputError(f"version {version.version} documents no memory-fraction knob", "pass --memory-fraction")
-        value = fraction if fraction is not None else knob.default
-        if not isinstance(value, float):
-            raise InputError(
-                f"{knob.name} has no static default in this version: {knob.default_note}",
-                f"pass --memory-fraction with the value {knob.name} would take",
-            )
-
-        def budget(meaning: KnobMeaning, fallback: int) -> int:
-            knobs = version.knobs_for(meaning)
-            default = knobs[0].concept_value() if knobs else None
-            return default if isinstance(default, int) and not isinstance(default, bool) else fallback
-
-        graphs = version.knobs_for(KnobMeaning.CUDA_GRAPH)
-        return cls(
-            meaning=knob.meaning,
-            fraction=value,
-            max_num_tokens=budget(KnobMeaning.MAX_NUM_TOKENS, 8192),
-            max_batch_size=budget(KnobMeaning.MAX_BATCH_SIZE, 256),
-            cuda_graphs=graphs[0].concept_value() is not False if graphs else True,
-            block_size=budget(KnobMeaning.KV_CACHE_BLOCK_SIZE, 16),
-        )
 
 
 @dataclass(frozen=True)

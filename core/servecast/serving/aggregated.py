@@ -146,7 +146,7 @@ def steady_state(server: Server, load: Load) -> ServingMetrics:
             break
     mix = iteration_mix(server, rate, decoders, arrivals, mix)
     service = mix.ttft_service_ms + decodes * mix.tpot_ms
-    in_flight = rate * service
+    in_flight = min(rate * service, float(cap))
     warnings: list[str] = []
     queueing = 0.0
     if load.concurrency is not None:

@@ -19,7 +19,6 @@ from servecast.serving.load import Load
 from servecast.serving.metrics import Limiter, ServingMetrics
 from servecast.serving.server import Server
 
-_ITERATIONS = 200
 _TOLERANCE = 1e-4
 
 
@@ -80,24 +79,39 @@ def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSp
     full_tpot = tpot_ms(decode_limit)
     decode_capacity = decode.workers * decode_limit / (decodes * full_tpot) if decodes else math.inf
     capacity = min(prefill_capacity, decode_capacity)
-    rate, tpot = capacity / 2, full_tpot
-    for _ in range(_ITERATIONS):
+
+    def tpot_at(rate: float) -> float:
+        tpot = full_tpot
+        for _ in range(50):  # decoders per worker (Little's law) and the iteration time they make
+            updated = tpot_ms(min(decode_limit, rate * decodes * tpot / decode.workers))
+            if abs(updated - tpot) <= _TOLERANCE * tpot:
+                return updated
+            tpot = updated
+        return tpot
+
+    def ttft_at(rate: float) -> tuple[float, float]:
+        """TTFT and the prefill workers' utilisation at `rate` requests per ms."""
         per_worker = rate / prefill.workers
-        batch = min(float(prefill.batch), max(1.0, per_worker * prefill_ms(1.0)))
+        batch = min(float(prefill.batch), max(1.0, per_worker * prefill_ms(1.0)))  # prompts waiting per step
         step = prefill_ms(batch)
         busy = min(per_worker * step / batch, 0.999)
-        queueing = busy / (2 * (1 - busy)) * step  # M/D/1 wait for a prefill worker
-        ttft = queueing + step + transfer
-        tpot = tpot_ms(min(decode_limit, rate * decodes * tpot / decode.workers))  # Little: decoders per worker
-        if load.request_rate_per_s is not None:
-            target = min(load.request_rate_per_s / 1000.0, capacity)
-        else:
-            users = load.concurrency or 1
-            target = min(users / (ttft + decodes * tpot), capacity)
-        converged = abs(target - rate) <= _TOLERANCE * rate
-        rate = 0.5 * (rate + target)
-        if converged:
-            break
+        return busy / (2 * (1 - busy)) * step + step + transfer, busy  # M/D/1 wait, prefill, transfer
+
+    if load.request_rate_per_s is not None:
+        rate = min(load.request_rate_per_s / 1000.0, capacity)
+    else:
+        users = load.concurrency or 1
+        low, high = 0.0, capacity
+        for _ in range(60):  # users / (TTFT + decode time) falls as the rate rises: bisect for the crossing
+            rate = 0.5 * (low + high)
+            ttft, _ = ttft_at(rate)
+            if users / (ttft + decodes * tpot_at(rate)) > rate:
+                low = rate
+            else:
+                high = rate
+        rate = low
+    ttft, busy = ttft_at(rate)
+    tpot = tpot_at(rate)
     warnings: list[str] = []
     decoders = rate * decodes * tpot / decode.workers
     limiter = Limiter.LOAD

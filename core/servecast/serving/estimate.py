@@ -112,8 +112,8 @@ def estimate(
         largest = request.batch_size * request.isl if request.mode is ServingMode.STATIC and request.batch_size else 0
         if role is ServerRole.PREFILL:
             largest = request.prefill_batch_size * request.isl
-        key = (model.model_id, id(model), request.system, version.version, layout, role, request.isl, request.osl)
-        key += (request.prefix, tuple(sorted(overrides.items())), largest)
+        key: tuple[object, ...] = (model.model_id, id(model), request.system, version.version, layout, role)
+        key += (request.isl, request.osl, request.prefix, tuple(sorted(overrides.items())), largest)
         servers[name] = cache.server(
             key,
             partial(build_server, host, model, hardware, target, layout, request.workload, role, overrides, largest),

@@ -21,6 +21,7 @@ from servecast.domain.target import Target
 from servecast.domain.workload import Workload
 from servecast.errors import InputError
 from servecast.models.memory import GIB, MemoryPolicy
+from servecast.models.ops import FloatArray
 
 
 class ServerRole(StrEnum):
@@ -77,8 +78,8 @@ class SchedulerSettings:
                 return size
         return None
 
-    def cpu_ms(self, sequences: float) -> float:
-        """CPU time of one iteration scheduling `sequences` sequences."""
+    def cpu_ms(self, sequences: FloatArray) -> FloatArray:
+        """CPU time of iterations scheduling `sequences` sequences."""
         return self.iteration_cpu_ms + self.per_sequence_cpu_us * sequences / 1000.0
 
     def prefill_tokens_per_step(self, decodes: int) -> int:

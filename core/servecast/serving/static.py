@@ -27,7 +27,7 @@ def static_batch(server: Server, batch: int) -> ServingMetrics:
     decode = steps.iteration_ms(batch, kv) if len(kv) else np.zeros(0)
     e2e = prefill + float(decode.sum())
     tpot = float(decode.mean()) if len(decode) else 0.0
-    warnings = ()
+    warnings: tuple[str, ...] = ()
     if batch > server.settings.max_batch_size:
         warnings = (f"batch {batch} exceeds the framework's max batch size {server.settings.max_batch_size}",)
     return ServingMetrics(

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from servecast.domain import FrameworkSpec, HardwareSpec, KnobMeaning, SourceKind
 from servecast.domain.framework import MEMORY_FRACTION_MEANINGS
+from servecast.domain.target import Target
 from servecast.host import PluginHost, PluginSettings, PluginStatus, discover_plugins
 
 FORBIDDEN_IMPORTS = ("torch", "vllm", "sglang", "tensorrt_llm")
@@ -147,6 +148,15 @@ class FrameworkPluginContract(PluginContract):
                 kernels = version.kernels
                 missing = [slot for slot in ("attention", "all_reduce", "moe") if getattr(kernels, slot) is None]
                 assert not missing, f"{spec.name} {version.version}: no [versions.kernels] {', '.join(missing)}"
+
+    def test_every_version_describes_its_scheduler_and_answers_the_scheduler_hook(self) -> None:
+        host = self.load_host()
+        for spec in self.framework_specs():
+            for version in spec.versions:
+                where = f"{spec.name} {version.version}"
+                assert version.scheduling is not None, f"{where}: no [versions.scheduling] table"
+                target = Target(hardware="any", framework=spec.name, framework_version=version.version)
+                assert host.scheduler(target).target == target, f"{where}: the policy names another target"
 
     def test_knob_defaults_are_plausible(self) -> None:
         for spec in self.framework_specs():

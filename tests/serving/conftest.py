@@ -1,0 +1,44 @@
+"""Serving fixtures: the installed workspace plugins (h100_sxm, vLLM, SGLang, TensorRT-LLM) and built servers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from servecast.domain import ParallelLayout, Target, Workload
+from servecast.host import PluginHost
+from servecast.models.model import load_model
+from servecast.serving.policy import ServerRole
+from servecast.serving.server import Server, build_server
+
+
+@pytest.fixture(scope="session")
+def host() -> PluginHost:
+    return PluginHost.from_entry_points()
+
+
+@pytest.fixture(scope="session")
+def server(host: PluginHost) -> Callable[..., Server]:
+    """A server of `model` on h100_sxm: `server("vllm", isl=1000, osl=200, tp=4)`."""
+    built: dict[tuple[object, ...], Server] = {}
+
+    def _server(
+        framework: str,
+        model: str = "meta-llama/Llama-3.1-8B",
+        isl: int = 1000,
+        osl: int = 200,
+        version: str | None = None,
+        role: ServerRole = ServerRole.AGGREGATED,
+        **layout: int,
+    ) -> Server:
+        key = (framework, model, isl, osl, version, role, tuple(sorted(layout.items())))
+        if key not in built:
+            target = Target(hardware="h100_sxm", framework=framework, framework_version=version)
+            loaded = load_model(model, host.architectures)
+            workload = Workload(input_tokens=isl, output_tokens=osl)
+            hardware = host.hardware.get("h100_sxm")
+            built[key] = build_server(host, loaded, hardware, target, ParallelLayout(**layout), workload, role)
+        return built[key]
+
+    return _server

@@ -1,0 +1,92 @@
+"""Aggregated continuous batching: the steady-state model, the discrete-event simulation, and their agreement."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from servecast.serving.aggregated import steady_state
+from servecast.serving.load import Load
+from servecast.serving.metrics import Limiter
+from servecast.serving.simulation import RequestLengths, simulate
+
+FRAMEWORKS = [("vllm", "0.10.2"), ("sglang", "0.4.10"), ("trtllm", "1.0.0")]
+
+
+@pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
+def test_more_concurrency_never_lowers_ttft_or_tpot(server, framework, version):
+    srv = server(framework, version=version)
+    results = [steady_state(srv, Load(concurrency=users)) for users in (1, 2, 8, 32, 128, 512, 2048)]
+    tolerance = 1e-3  # the fixed point is solved to 1e-4
+    for lower, higher in zip(results, results[1:], strict=False):
+        assert higher.ttft_ms >= lower.ttft_ms * (1 - tolerance)
+        assert higher.tpot_ms >= lower.tpot_ms * (1 - tolerance)
+        assert higher.throughput_tokens_per_s >= lower.throughput_tokens_per_s * (1 - tolerance)
+
+
+@pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
+def test_longer_outputs_never_lower_end_to_end_latency(server, framework, version):
+    latencies = [
+        steady_state(server(framework, version=version, osl=osl), Load(concurrency=16)).e2e_ms
+        for osl in (2, 50, 200, 800)
+    ]
+    assert latencies == sorted(latencies)
+
+
+def test_the_running_batch_never_exceeds_the_kv_capacity(server):
+    trtllm = server("trtllm", version="1.0.0", isl=2000, osl=2000)
+    limit = trtllm.running_limit()
+    assert limit < trtllm.settings.max_batch_size  # the KV cache binds, not the batch limit
+    crowded = steady_state(trtllm, Load(concurrency=4 * limit))
+    assert crowded.running <= limit * (1 + 1e-6)
+    assert crowded.limiter is Limiter.KV_CAPACITY
+    run = simulate(trtllm, Load(concurrency=2 * limit), num_requests=3 * limit)
+    assert run.preemptions == 0  # GUARANTEED_NO_EVICT reserves every output up front
+
+
+def test_on_demand_kv_allocation_preempts_when_the_cache_overflows(server):
+    vllm = server("vllm", version="0.10.2", isl=2000, osl=2000)
+    run = simulate(vllm, Load(concurrency=3 * vllm.running_limit()), num_requests=4 * vllm.running_limit())
+    assert run.preemptions > 0
+    assert run.completed == 4 * vllm.running_limit()
+
+
+def test_simulated_tokens_out_are_requests_times_output_length(server):
+    srv = server("sglang", version="0.4.10", isl=300, osl=40)
+    run = simulate(srv, Load(request_rate_per_s=20), num_requests=150, lengths=RequestLengths(0.5))
+    assert run.completed == 150
+    assert run.output_tokens.sum() == pytest.approx(
+        run.output_tokens_per_s / run.requests_per_s * len(run.output_tokens)
+    )
+    per_request = run.tpot_ms * (run.output_tokens - 1) + run.ttft_ms
+    assert per_request == pytest.approx(run.e2e_ms)
+
+
+def test_an_offered_rate_above_capacity_gives_an_unbounded_ttft_and_says_so(server):
+    srv = server("vllm", version="0.10.2")
+    capacity = steady_state(srv, Load(full_batch=10**6)).requests_per_s
+    overloaded = steady_state(srv, Load(request_rate_per_s=2 * capacity))
+    assert math.isinf(overloaded.ttft_ms)
+    assert overloaded.requests_per_s == pytest.approx(capacity, rel=0.01)
+    assert "exceed" in overloaded.warnings[0]
+
+
+@pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
+@pytest.mark.parametrize("load_kind", ["poisson_low", "poisson_half", "users_8", "users_32"])
+def test_simulation_and_steady_state_agree_within_ten_percent_on_means(server, framework, version, load_kind):
+    srv = server(framework, version=version)
+    capacity = steady_state(srv, Load(full_batch=10**6)).requests_per_s
+    load = {
+        "poisson_low": Load(request_rate_per_s=0.2 * capacity),
+        "poisson_half": Load(request_rate_per_s=0.5 * capacity),
+        "users_8": Load(concurrency=8),
+        "users_32": Load(concurrency=32),
+    }[load_kind]
+    analytic = steady_state(srv, load)
+    run = simulate(srv, load, num_requests=1500, lengths=RequestLengths(0.5), seed=1)
+    simulated = run.percentiles()
+    assert analytic.tpot_ms == pytest.approx(simulated["tpot_ms"]["mean"], rel=0.10)
+    assert analytic.e2e_ms == pytest.approx(simulated["e2e_ms"]["mean"], rel=0.10)
+    assert analytic.requests_per_s == pytest.approx(run.requests_per_s, rel=0.10)
+    assert analytic.ttft_ms == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.20)

@@ -1,0 +1,86 @@
+"""Framework scheduling policies: documented defaults, start-up rules, and overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from servecast.domain import KnobMeaning, ParallelLayout, Target, Workload
+from servecast.serving.policy import PolicyContext, ServerRole
+
+VERSIONS = [
+    ("vllm", "0.6.0"),
+    ("vllm", "0.10.2"),
+    ("vllm", "0.11.0"),
+    ("vllm", "0.33.0"),
+    ("sglang", "0.3.0"),
+    ("sglang", "0.4.10"),
+    ("sglang", "0.5.23"),
+    ("trtllm", "0.14.0"),
+    ("trtllm", "1.0.0"),
+    ("trtllm", "1.2.0rc1"),
+]
+
+
+def settings(host, framework, version, tp=1, role=ServerRole.AGGREGATED, overrides=None, max_model_len=131072):
+    context = PolicyContext(
+        host.hardware.get("h100_sxm"),
+        ParallelLayout(tp=tp),
+        Workload(input_tokens=1000, output_tokens=200),
+        max_model_len,
+        role,
+    )
+    target = Target(hardware="h100_sxm", framework=framework, framework_version=version)
+    return host.scheduler(target).settings(context, overrides)
+
+
+@pytest.mark.parametrize(("framework", "version"), VERSIONS)
+def test_every_modelled_version_resolves_usable_budgets(host, framework, version):
+    resolved = settings(host, framework, version)
+    assert resolved.max_batch_size > 0 and resolved.max_num_tokens > 0
+    assert 0 < resolved.memory.fraction <= 1
+    assert list(resolved.cuda_graph_batch_sizes) == sorted(set(resolved.cuda_graph_batch_sizes))
+    assert resolved.iteration_cpu_ms >= 0 and resolved.kernel_launch_us > 0
+
+
+def test_vllm_v1_on_h100_uses_the_api_server_budgets_and_mixes_decode_first(host):
+    resolved = settings(host, "vllm", "0.10.2")
+    assert (resolved.max_num_tokens, resolved.max_batch_size) == (8192, 1024)
+    assert resolved.mixed_prefill_decode and not resolved.prefill_priority
+    assert resolved.cuda_graph_batch_sizes[:4] == (1, 2, 4, 8) and resolved.cuda_graph_batch_sizes[-1] == 512
+
+
+def test_vllm_v0_chunks_long_context_models_with_a_512_token_budget(host):
+    long_context = settings(host, "vllm", "0.6.0", max_model_len=131072)
+    assert long_context.chunked_prefill and long_context.max_num_tokens == 512
+    short_context = settings(host, "vllm", "0.6.0", max_model_len=8192)
+    assert not short_context.chunked_prefill and short_context.max_num_tokens == 8192
+    assert not short_context.mixed_prefill_decode and short_context.prefill_priority
+
+
+@pytest.mark.parametrize(
+    ("version", "tp", "fraction"),
+    [("0.3.0", 1, 0.88), ("0.3.0", 4, 0.85), ("0.4.10", 1, 0.874), ("0.4.10", 8, 0.831), ("0.5.23", 1, 0.830)],
+)
+def test_sglang_memory_fraction_follows_its_start_up_rule(host, version, tp, fraction):
+    """The values the SGLang plugin's data file quotes as examples of the rule on an 80 GB H100."""
+    assert settings(host, "sglang", version, tp=tp).memory.fraction == pytest.approx(fraction, abs=0.006)
+
+
+def test_sglang_prefills_first_and_a_prefill_server_captures_no_decode_graphs(host):
+    resolved = settings(host, "sglang", "0.4.10")
+    assert resolved.prefill_priority and not resolved.mixed_prefill_decode
+    assert resolved.chunk_size == 8192 and resolved.overlap_scheduler
+    assert settings(host, "sglang", "0.4.10", role=ServerRole.PREFILL).cuda_graph_batch_sizes == ()
+
+
+def test_trtllm_reserves_whole_outputs_and_overlaps_from_the_pytorch_backend(host):
+    assert settings(host, "trtllm", "0.14.0").kv_output_reservation == 1.0
+    assert not settings(host, "trtllm", "0.14.0").overlap_scheduler
+    assert settings(host, "trtllm", "1.0.0").overlap_scheduler
+
+
+def test_overrides_replace_knob_values_by_meaning(host):
+    overrides = {KnobMeaning.MAX_BATCH_SIZE: 64, KnobMeaning.GPU_MEMORY_FRACTION: 0.5}
+    resolved = settings(host, "vllm", "0.10.2", overrides=overrides)
+    assert resolved.max_batch_size == 64 and resolved.memory.fraction == 0.5
+    assert resolved.cuda_graph_batch_sizes[-1] == 128  # vLLM captures up to 2 x max_num_seqs
