@@ -53,11 +53,12 @@ def _request_options(function: Any) -> Any:
             continue
         flag = "--" + name.replace("_", "-")
         help_text = field.description or ""
-        default = field.default if field.default is not None and not isinstance(field.default, Enum) else None
-        if isinstance(field.default, Enum):
+        if field.is_required():
+            help_text += " [required]"
+        elif isinstance(field.default, Enum):
             help_text += f" [default: {field.default.value}]"
-        elif default is not None:
-            help_text += f" [default: {default}]"
+        elif field.default is not None:
+            help_text += f" [default: {field.default}]"
         function = click.option(flag, name, type=_click_type(field.annotation), default=None, help=help_text)(function)
     return function
 

@@ -23,25 +23,29 @@ class EstimateRequest(FrozenModel):
     """
 
     id: str | None = None
-    model: str = Field(min_length=1)
-    system: str = Field(min_length=1)
-    framework: str = Field(min_length=1)
-    framework_version: str | None = None
-    mode: ServingMode = ServingMode.AGGREGATED
+    model: str = Field(min_length=1, description="Model id or alias (`servecast model list`).")
+    system: str = Field(min_length=1, description="Hardware id (`servecast hardware list`).")
+    framework: str = Field(min_length=1, description="Framework id (`servecast frameworks list`).")
+    framework_version: str | None = Field(
+        default=None, description="Default: the newest modelled; another release maps to the nearest modelled one."
+    )
+    mode: ServingMode = Field(default=ServingMode.AGGREGATED, description="static, agg or disagg.")
     isl: int = Field(gt=0, description="Input tokens per request.")
     osl: int = Field(gt=0, description="Output tokens per request.")
     prefix: int = Field(default=0, ge=0, description="Leading input tokens shared by every request.")
-    concurrency: int | None = Field(default=None, gt=0)
-    request_rate: float | None = Field(default=None, gt=0)
-    batch_size: int | None = Field(default=None, gt=0)
-    tp: int = Field(default=1, gt=0)
-    pp: int = Field(default=1, gt=0)
+    concurrency: int | None = Field(default=None, gt=0, description="Closed-loop users.")
+    request_rate: float | None = Field(default=None, gt=0, description="Poisson arrivals per second.")
+    batch_size: int | None = Field(
+        default=None, gt=0, description="One static batch, or an aggregated server kept full (offline throughput)."
+    )
+    tp: int = Field(default=1, gt=0, description="Tensor-parallel ranks.")
+    pp: int = Field(default=1, gt=0, description="Pipeline stages.")
     dp: int = Field(default=1, gt=0, description="Attention data-parallel groups (MoE models).")
-    ep: int = Field(default=1, gt=0)
-    moe_tp: int | None = Field(default=None, gt=0)
-    quant: Quantization | None = None
-    moe_quant: Quantization | None = None
-    kv_cache_dtype: KvCacheDtype | None = None
+    ep: int = Field(default=1, gt=0, description="Expert-parallel ranks.")
+    moe_tp: int | None = Field(default=None, gt=0, description="Tensor-parallel ranks per expert (default: derived).")
+    quant: Quantization | None = Field(default=None, description="Override the checkpoint's quantization.")
+    moe_quant: Quantization | None = Field(default=None, description="Quantization of the routed experts only.")
+    kv_cache_dtype: KvCacheDtype | None = Field(default=None, description="Default: the checkpoint's.")
     memory_fraction: float | None = Field(default=None, gt=0, le=1, description="In the framework's own meaning.")
     max_batch_size: int | None = Field(default=None, gt=0, description="Override the framework's batch limit.")
     max_num_tokens: int | None = Field(default=None, gt=0, description="Override the framework's token budget.")
