@@ -12,9 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
-from servecast.domain.framework import MEMORY_FRACTION_MEANINGS, FrameworkVersion, Knob, KnobMeaning, KnobValue
+from servecast.domain.framework import (
+    MEMORY_FRACTION_MEANINGS,
+    FrameworkSpec,
+    FrameworkVersion,
+    Knob,
+    KnobMeaning,
+    KnobValue,
+)
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.layout import ParallelLayout
 from servecast.domain.target import Target
@@ -125,6 +132,17 @@ class KnobSchedulingPolicy:
         self._target = target
         self.version = version
         self.behaviour = version.scheduling
+
+    @classmethod
+    def for_target(cls, spec: FrameworkSpec, target: Target) -> Self | None:
+        """The policy of `spec`'s version on `target` (its newest without a version); None for another framework.
+
+        What a plugin's scheduler hook returns: `return MyPolicy.for_target(my_spec, target)`.
+        """
+        if target.framework != spec.name:
+            return None
+        version = spec.version(target.framework_version) if target.framework_version else spec.latest
+        return cls(target, version)
 
     @property
     def target(self) -> Target:

@@ -26,8 +26,4 @@ def servecast_register_frameworks() -> list[FrameworkSpec]:
 @hookimpl
 def servecast_scheduler(target: Target) -> SchedulingPolicy | None:
     """SGLang's scheduling policy for the target's version (the host resolves unmodelled versions first)."""
-    if target.framework != "sglang":
-        return None
-    spec = _spec()
-    version = spec.version(target.framework_version) if target.framework_version else spec.latest
-    return SglangPolicy(target, version)
+    return SglangPolicy.for_target(_spec(), target)

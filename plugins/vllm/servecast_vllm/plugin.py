@@ -26,8 +26,4 @@ def servecast_register_frameworks() -> list[FrameworkSpec]:
 @hookimpl
 def servecast_scheduler(target: Target) -> SchedulingPolicy | None:
     """vLLM's scheduling policy for the target's version (the host resolves unmodelled versions first)."""
-    if target.framework != "vllm":
-        return None
-    spec = _spec()
-    version = spec.version(target.framework_version) if target.framework_version else spec.latest
-    return VllmPolicy(target, version)
+    return VllmPolicy.for_target(_spec(), target)
