@@ -106,41 +106,34 @@ class StepTimeModel:
         prompt = _grid(limits.tokens, 16)
         past = np.concatenate([[0], _grid(limits.kv_len, 12)])
         flat = StepShape.decode(seqs=tokens, kv_len=1)
-        self._tokens = self._tabulate_1d(tokens, flat, OpPart.TOKENS)
-        self._logits = self._tabulate_1d(tokens, flat, OpPart.LOGITS)
+        layers = self._part_times(flat, (OpPart.TOKENS, OpPart.LOGITS))
+        self._tokens = tuple(_Table1D(tokens, times) for times in layers[OpPart.TOKENS])
+        self._logits = tuple(_Table1D(tokens, times) for times in layers[OpPart.LOGITS])
         d, k = np.meshgrid(decodes, kv, indexing="ij")
         self._decode = self._tabulate_2d(decodes, kv, StepShape.decode(d.ravel(), k.ravel()), OpPart.DECODE)
         q, p = np.meshgrid(prompt, past, indexing="ij")
         chunks = StepShape.prefill(tokens=q.ravel(), past=p.ravel())
         self._context = self._tabulate_2d(prompt, past + 1, chunks, OpPart.CONTEXT)
 
-    def _part_times(self, step: StepShape, part: OpPart) -> tuple[FloatArray, FloatArray]:
-        """Per stage: the part's time with CUDA graphs (kernels only) and eager (each kernel at least a launch)."""
-        graphed, eager = [], []
+    def _part_times(self, step: StepShape, parts: tuple[OpPart, ...]) -> dict[OpPart, tuple[FloatArray, FloatArray]]:
+        """Per part and stage, from one graph build per stage: the time with CUDA graphs (kernels only) and eager
+        (each kernel at least a launch)."""
+        graphed = {part: np.zeros((self.layout.pp, step.points)) for part in parts}
+        eager = {part: np.zeros((self.layout.pp, step.points)) for part in parts}
         for stage in range(self.layout.pp):
-            graph = build_stage_graph(self._model, self.layout, step, stage)
-            kernels = np.zeros(step.points)
-            launched = np.zeros(step.points)
-            for op in graph.ops:
-                if op.part is part:
+            for op in build_stage_graph(self._model, self.layout, step, stage).ops:
+                if op.part in graphed:
                     latency = self._estimator_for(op.kind)(op.shape, op.dtype).latency_ms
-                    kernels += op.count * latency
-                    launched += op.count * np.maximum(latency, self._launch_ms)
-            graphed.append(kernels)
-            eager.append(launched)
+                    graphed[op.part][stage] += op.count * latency
+                    eager[op.part][stage] += op.count * np.maximum(latency, self._launch_ms)
         floor = 1e-9  # keeps the log-space interpolation finite for parts a stage does not have
-        return np.maximum(np.array(graphed), floor), np.maximum(np.array(eager), floor)
-
-    def _tabulate_1d(self, axis: NDArray[np.int64], step: StepShape, part: OpPart) -> tuple[_Table1D, _Table1D]:
-        graphed, eager = self._part_times(step, part)
-        return _Table1D(axis, graphed), _Table1D(axis, eager)
+        return {part: (np.maximum(graphed[part], floor), np.maximum(eager[part], floor)) for part in parts}
 
     def _tabulate_2d(
         self, rows: NDArray[np.int64], columns: NDArray[np.int64], step: StepShape, part: OpPart
-    ) -> tuple[_Table2D, _Table2D]:
-        graphed, eager = self._part_times(step, part)
+    ) -> tuple[_Table2D, ...]:
         shape = (self.layout.pp, len(rows), len(columns))
-        return _Table2D(rows, columns, graphed.reshape(shape)), _Table2D(rows, columns, eager.reshape(shape))
+        return tuple(_Table2D(rows, columns, times.reshape(shape)) for times in self._part_times(step, (part,))[part])
 
     def gpu_ms(
         self,
