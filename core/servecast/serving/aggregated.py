@@ -81,7 +81,7 @@ def iteration_mix(
         wait = _arrival_wait(mean, square, users)
         chunks = math.ceil(prompt / chunk)
         return IterationMix(mean, wait + chunks * with_mine, carried > room, decode_only, mean)
-    budget = min(settings.chunk_size or settings.max_num_tokens, settings.max_num_tokens)
+    budget = settings.prefill_tokens_per_step(0)
     chunk = min(prompt, budget)
     arrivals = rate_per_ms * (previous.decode_only_ms if previous else 0.0)  # prompts per decode iteration
     batched = arrivals / -math.expm1(-arrivals) if arrivals > 1e-9 else 1.0  # prompts per prefill iteration

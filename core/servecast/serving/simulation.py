@@ -134,13 +134,12 @@ class _Scheduler:
         decoding = [r for r in self.running if r.prompt == 0]
         prefilling = [r for r in self.running if r.prompt > 0]
         mixed = settings.mixed_prefill_decode
-        budget = settings.max_num_tokens - (len(decoding) if mixed else 0)
-        cap = settings.chunk_size or settings.max_num_tokens
+        budget = settings.prefill_tokens_per_step(len(decoding))
         chunks: list[tuple[_Request, int]] = []
         for request in prefilling:
             if budget <= 0:
                 break
-            take = min(request.prompt, budget, cap)
+            take = min(request.prompt, budget)
             chunks.append((request, take))
             budget -= take
         while self.waiting and budget > 0:
@@ -149,7 +148,7 @@ class _Scheduler:
                 break
             if not self._admit(request):
                 break
-            take = min(request.prompt, budget, cap)
+            take = min(request.prompt, budget)
             chunks.append((request, take))
             budget -= take
         if chunks and not mixed:
