@@ -4,11 +4,9 @@ its servers and run the serving model of its mode (and, on request, the op break
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
-
-import numpy as np
+from typing import Any, cast
 
 from servecast.domain.candidate import Candidate
 from servecast.domain.framework import FrameworkVersion, KnobMeaning, KnobValue
@@ -26,7 +24,7 @@ from servecast.models.step import StepShape
 from servecast.serving.aggregated import steady_state
 from servecast.serving.disaggregated import Pool, disaggregated_steady_state
 from servecast.serving.load import Load
-from servecast.serving.metrics import ServingMetrics
+from servecast.serving.metrics import ServingMetrics, json_safe
 from servecast.serving.policy import ServerRole
 from servecast.serving.request import EstimateRequest
 from servecast.serving.server import Server, build_server
@@ -71,8 +69,13 @@ class ServerCache:
         self._servers: dict[tuple[object, ...], Server] = {}
         self._models: dict[tuple[object, ...], Model] = {}
 
+    @staticmethod
+    def model_key(request: EstimateRequest) -> tuple[object, ...]:
+        """What identifies the loaded model of a request."""
+        return (request.model, request.quant, request.moe_quant, request.kv_cache_dtype)
+
     def model(self, host: PluginHost, request: EstimateRequest) -> Model:
-        key = (request.model, request.quant, request.moe_quant, request.kv_cache_dtype)
+        key = self.model_key(request)
         if key not in self._models:
             self._models[key] = load_model(
                 request.model, host.architectures, request.quant, request.kv_cache_dtype, request.moe_quant
@@ -112,7 +115,7 @@ def estimate(
         largest = request.batch_size * request.isl if request.mode is ServingMode.STATIC and request.batch_size else 0
         if role is ServerRole.PREFILL:
             largest = request.prefill_batch_size * request.isl
-        key: tuple[object, ...] = (model.model_id, id(model), request.system, version.version, layout, role)
+        key = (*ServerCache.model_key(request), request.system, version.version, layout, role)
         key += (request.isl, request.osl, request.prefix, tuple(sorted(overrides.items())), largest)
         servers[name] = cache.server(
             key,
@@ -278,7 +281,7 @@ def _with_breakdown(result: Estimate, host: PluginHost, target: Target) -> Estim
             shares = {level.label: float(v[0]) for level, v in step.provenance_shares().items() if v[0]}
             key = step_name if len(result.servers) == 1 else f"{name}.{step_name}"
             steps[key] = {"gpu_ms": total, "ops": ops, "provenance_shares": shares}
-    return Estimate(**{**result.__dict__, "breakdown": steps})
+    return replace(result, breakdown=steps)
 
 
 def _with_percentiles(result: Estimate) -> Estimate:
@@ -286,7 +289,7 @@ def _with_percentiles(result: Estimate) -> Estimate:
     request = result.request
     if request.mode is not ServingMode.AGGREGATED:
         note = f"--percentiles simulates aggregated serving; {request.mode.value} mode reports means only"
-        return Estimate(**{**result.__dict__, "warnings": (*result.warnings, note)})
+        return replace(result, warnings=(*result.warnings, note))
     run = simulate(result.servers["server"], load_of(request), request.num_requests)
     summary: dict[str, Any] = run.percentiles()
     summary.update(
@@ -296,13 +299,4 @@ def _with_percentiles(result: Estimate) -> Estimate:
         iterations=run.iterations,
         preemptions=run.preemptions,
     )
-    return Estimate(**{**result.__dict__, "percentiles": _finite(summary)})
-
-
-def _finite(values: Any) -> Any:
-    """JSON-safe: NaN and infinities as None."""
-    if isinstance(values, dict):
-        return {key: _finite(value) for key, value in values.items()}
-    if isinstance(values, float | np.floating):
-        return float(values) if math.isfinite(values) else None
-    return values
+    return replace(result, percentiles=cast(dict[str, Any], json_safe(summary)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import cast
 
 
 class Limiter(StrEnum):
@@ -67,4 +68,13 @@ class ServingMetrics:
             "running_sequences": self.running,
             "limiter": self.limiter.value,
         }
-        return {key: None if isinstance(v, float) and not math.isfinite(v) else v for key, v in values.items()}
+        return cast(dict[str, object], json_safe(values))
+
+
+def json_safe(values: object) -> object:
+    """`values` with NaN and infinities as None, nested dicts included (JSON has neither)."""
+    if isinstance(values, dict):
+        return {key: json_safe(value) for key, value in values.items()}
+    if isinstance(values, float):
+        return values if math.isfinite(values) else None
+    return values
