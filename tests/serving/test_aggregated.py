@@ -36,7 +36,7 @@ def test_longer_outputs_never_lower_end_to_end_latency(server, framework, versio
 
 def test_the_running_batch_never_exceeds_the_kv_capacity(server):
     trtllm = server("trtllm", version="1.0.0", isl=2000, osl=2000)
-    limit = trtllm.running_limit()
+    limit = trtllm.running_limit
     assert limit < trtllm.settings.max_batch_size  # the KV cache binds, not the batch limit
     crowded = steady_state(trtllm, Load(concurrency=4 * limit))
     assert crowded.running <= limit * (1 + 1e-6)
@@ -47,9 +47,9 @@ def test_the_running_batch_never_exceeds_the_kv_capacity(server):
 
 def test_on_demand_kv_allocation_preempts_when_the_cache_overflows(server):
     vllm = server("vllm", version="0.10.2", isl=2000, osl=2000)
-    run = simulate(vllm, Load(concurrency=3 * vllm.running_limit()), num_requests=4 * vllm.running_limit())
+    run = simulate(vllm, Load(concurrency=3 * vllm.running_limit), num_requests=4 * vllm.running_limit)
     assert run.preemptions > 0
-    assert run.completed == 4 * vllm.running_limit()
+    assert run.completed == 4 * vllm.running_limit
 
 
 def test_simulated_tokens_out_are_requests_times_output_length(server):

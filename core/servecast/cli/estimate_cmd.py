@@ -175,7 +175,7 @@ def _print_estimate(result: Estimate) -> None:
         lines.append(
             f"{role}: {server.layout}, weights {server.capacity.weight_bytes / GIB:.1f} GiB/GPU, KV cache "
             f"{server.capacity.kv_cache_bytes / GIB:.1f} GiB/GPU = {memory['kv_cache_tokens']:,} tokens, "
-            f"at most {server.running_limit()} sequences running"
+            f"at most {server.running_limit} sequences running"
         )
     print_lines(lines)
     values = metrics.as_dict()

@@ -118,7 +118,7 @@ def steady_state(server: Server, load: Load) -> ServingMetrics:
     """Mean TTFT, TPOT, end-to-end latency and throughput of one aggregated instance under `load`."""
     workload = server.workload
     decodes = workload.output_tokens - 1
-    limit = server.running_limit()
+    limit = server.running_limit
     cap = min(limit, load.full_batch) if load.full_batch else limit
     if cap < 1:
         raise InputError(

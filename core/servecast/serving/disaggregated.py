@@ -59,7 +59,7 @@ def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSp
     past = prefill.server.cached_prefix
     decodes = workload.output_tokens - 1
     kv = workload.input_tokens + workload.output_tokens / 2
-    decode_limit = min(decode.batch, decode.server.running_limit())
+    decode_limit = min(decode.batch, decode.server.running_limit)
     if decode_limit < 1:
         raise InputError(
             f"a decode worker cannot hold one request of {workload.input_tokens}+{workload.output_tokens} tokens",

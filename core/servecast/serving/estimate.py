@@ -244,7 +244,7 @@ def _settings_summary(server: Server) -> dict[str, Any]:
         "cuda_graph_max_batch": max(settings.cuda_graph_batch_sizes, default=None),
         "overlap_scheduler": settings.overlap_scheduler,
         "prefix_caching": settings.prefix_caching,
-        "running_limit": server.running_limit(),
+        "running_limit": server.running_limit,
     }
 
 

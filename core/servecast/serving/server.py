@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
 from servecast.domain.framework import KnobMeaning, KnobValue
 from servecast.domain.hardware import HardwareSpec
@@ -52,6 +52,7 @@ class Server:
         block = self.settings.memory.block_size
         return max_sequences(self.model, self.layout, self.capacity, math.ceil(held_tokens), block)
 
+    @cached_property
     def running_limit(self) -> int:
         """Most sequences running at once: the batch limit, or the KV cache under the framework's admission rule."""
         workload = self.workload
