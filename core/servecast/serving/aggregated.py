@@ -11,12 +11,13 @@ arrival rate for open-loop traffic) and the two are iterated to a fixed point. T
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from servecast.errors import InputError
-from servecast.serving.load import Load
-from servecast.serving.metrics import Limiter, ServingMetrics
+from servecast.serving.load import FloatArray, Load, LoadKind, LoadLevels
+from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
 from servecast.serving.server import Server
 
 _ITERATIONS = 200
@@ -25,15 +26,15 @@ _TOLERANCE = 1e-4
 
 @dataclass(frozen=True)
 class IterationMix:
-    """What iterations look like at one request rate."""
+    """What iterations look like at each request rate (arrays, one element per load level)."""
 
-    tpot_ms: float
-    ttft_service_ms: float
+    tpot_ms: FloatArray
+    ttft_service_ms: FloatArray
     """Arrival to first token without admission queueing: the wait for an iteration, then the prompt's chunks."""
-    prefill_saturated: bool
-    """Prompts arrive faster than the iterations can absorb them."""
-    decode_only_ms: float
-    mean_iteration_ms: float
+    prefill_saturated: FloatArray
+    """Prompts arrive faster than the iterations can absorb them (1.0 where they do)."""
+    decode_only_ms: FloatArray
+    mean_iteration_ms: FloatArray
 
 
 def prompt_tokens(server: Server) -> int:
@@ -50,128 +51,164 @@ def prompt_tokens(server: Server) -> int:
 
 
 def iteration_mix(
-    server: Server, rate_per_ms: float, decoders: float, users: int | None, previous: IterationMix | None = None
+    server: Server,
+    rate_per_ms: FloatArray,
+    decoders: FloatArray,
+    users: FloatArray | None,
+    previous: IterationMix | None = None,
 ) -> IterationMix:
     """Iteration times when requests complete at `rate_per_ms` with `decoders` sequences decoding on average.
 
     A prompt first waits for the iteration in progress: a random arrival (`users` None) for its residual
     time, a closed-loop user's next request for the whole iteration the other users' work started as its last
-    one finished (none when it is the only user). How many prompt
-    tokens an iteration carries depends on how long iterations last; `previous` (the last
-    evaluation of the fixed point) supplies that length, so each evaluation costs one vectorised step-time call.
+    one finished (none when it is the only user). How many prompt tokens an iteration carries depends on how
+    long iterations last; `previous` (the last evaluation of the fixed point) supplies that length, so each
+    evaluation costs one vectorised step-time call.
     """
     settings, steps = server.settings, server.steps
     prompt = prompt_tokens(server)
     past = server.cached_prefix
     kv = server.workload.input_tokens + server.workload.output_tokens / 2
     demand = rate_per_ms * prompt  # prompt tokens per ms
+    levels = len(decoders)
     if settings.mixed_prefill_decode:
-        room = max(settings.prefill_tokens_per_step(math.ceil(decoders)), 1)
-        chunk = min(prompt, room)
+        room = np.maximum(settings.prefill_tokens_per_step(np.ceil(decoders)), 1)
+        chunk = np.minimum(prompt, room)
         carried = demand * (previous.mean_iteration_ms if previous else 0.0)
-        share = min(carried / chunk, 1.0)
-        tokens = chunk if carried <= chunk else min(carried, room)
-        seen = min(room, chunk + carried)  # the iteration a given prompt rides in also carries others' arrivals
+        share = np.minimum(carried / chunk, 1.0)
+        tokens = np.where(carried <= chunk, chunk, np.minimum(carried, room))
+        seen = np.minimum(room, chunk + carried)  # the iteration a given prompt rides in also carries others'
         chunk_past = past + (prompt - chunk) / 2
-        decode_only, with_prompt, with_mine = steps.iteration_ms(
-            decoders, kv, [0, tokens, seen], [0, tokens / prompt, seen / prompt], chunk_past
-        )
+        times = steps.iteration_ms(
+            np.tile(decoders, 3),
+            kv,
+            np.concatenate([np.zeros(levels), tokens, seen]),
+            np.concatenate([np.zeros(levels), tokens / prompt, seen / prompt]),
+            np.tile(chunk_past, 3),
+        ).reshape(3, levels)
+        decode_only, with_prompt, with_mine = times
         mean = share * with_prompt + (1 - share) * decode_only
         square = share * with_prompt**2 + (1 - share) * decode_only**2
         wait = _arrival_wait(mean, square, users)
-        chunks = math.ceil(prompt / chunk)
-        return IterationMix(mean, wait + chunks * with_mine, carried > room, decode_only, mean)
-    budget = settings.prefill_tokens_per_step(0)
-    chunk = min(prompt, budget)
+        chunks = np.ceil(prompt / chunk)
+        saturated = (carried > room).astype(np.float64)
+        return IterationMix(mean, wait + chunks * with_mine, saturated, decode_only, mean)
+    budget = float(settings.prefill_tokens_per_step(np.zeros(1))[0])
+    prompt_chunk = min(prompt, budget)
     arrivals = rate_per_ms * (previous.decode_only_ms if previous else 0.0)  # prompts per decode iteration
-    batched = arrivals / -math.expm1(-arrivals) if arrivals > 1e-9 else 1.0  # prompts per prefill iteration
-    tokens, seen = (
-        (min(budget, batched * prompt), min(budget, (1 + arrivals) * prompt))
-        if prompt <= budget
-        else (
-            budget,
-            budget,
-        )
-    )
+    safe = np.maximum(arrivals, 1e-9)
+    batched = np.where(arrivals > 1e-9, safe / -np.expm1(-safe), 1.0)  # prompts per prefill iteration
+    if prompt <= budget:
+        tokens, seen = np.minimum(budget, batched * prompt), np.minimum(budget, (1 + arrivals) * prompt)
+    else:
+        tokens, seen = np.full(levels, budget), np.full(levels, budget)
+    zeros = np.zeros(levels)
     decode_only, prefill, prefill_mine = steps.iteration_ms(
-        [decoders, 0, 0], [kv, 0, 0], [0, tokens, seen], [0, tokens / chunk, seen / chunk], past + (prompt - chunk) / 2
-    )
+        np.concatenate([decoders, zeros, zeros]),
+        np.concatenate([np.full(levels, kv), zeros, zeros]),
+        np.concatenate([zeros, tokens, seen]),
+        np.concatenate([zeros, tokens / prompt_chunk, seen / prompt_chunk]),
+        past + (prompt - prompt_chunk) / 2,
+    ).reshape(3, levels)
     prefill_share = demand / tokens * prefill  # of the wall time
-    decode_rate = max(1.0 - prefill_share, 1e-3) / decode_only
-    chunks = math.ceil(prompt / chunk)
+    decode_rate = np.maximum(1.0 - prefill_share, 1e-3) / decode_only
+    chunks = np.ceil(prompt / prompt_chunk)
     mean = 1.0 / (decode_rate + demand / tokens)
     share = demand / tokens * mean  # of the iterations
     square = share * prefill**2 + (1 - share) * decode_only**2
     wait = _arrival_wait(mean, square, users)
-    return IterationMix(1.0 / decode_rate, wait + chunks * prefill_mine, prefill_share >= 1.0, decode_only, mean)
+    saturated = (prefill_share >= 1.0).astype(np.float64)
+    return IterationMix(1.0 / decode_rate, wait + chunks * prefill_mine, saturated, decode_only, mean)
 
 
-def _arrival_wait(mean_ms: float, mean_square_ms2: float, users: int | None) -> float:
+def _arrival_wait(mean_ms: FloatArray, mean_square_ms2: FloatArray, users: FloatArray | None) -> FloatArray:
     """Wait for the iteration in progress: the residual life E[T^2] / 2E[T] for random arrivals, else a whole
     iteration but for the user's own share of the closed loop."""
     if users is None:
-        return mean_square_ms2 / (2 * mean_ms) if mean_ms > 0 else 0.0
-    return (1.0 - 1.0 / users) * mean_ms
+        residual: FloatArray = np.divide(mean_square_ms2, 2 * mean_ms, out=np.zeros_like(mean_ms), where=mean_ms > 0)
+        return residual
+    whole: FloatArray = (1.0 - 1.0 / users) * mean_ms
+    return whole
 
 
-def steady_state(server: Server, load: Load) -> ServingMetrics:
-    """Mean TTFT, TPOT, end-to-end latency and throughput of one aggregated instance under `load`."""
+def _select(mix: IterationMix, update: IterationMix, where: FloatArray) -> IterationMix:
+    """`update` where `where` is set, `mix` elsewhere (converged levels stay as they were)."""
+    fields = ("tpot_ms", "ttft_service_ms", "prefill_saturated", "decode_only_ms", "mean_iteration_ms")
+    return IterationMix(*(np.where(where, getattr(update, name), getattr(mix, name)) for name in fields))
+
+
+def steady_states(server: Server, levels: LoadLevels) -> ServingPoints:
+    """Mean TTFT, TPOT and throughput of one aggregated instance at each load level, vectorised.
+
+    Each level iterates the fixed point on its own: a level stops changing once it has converged, so every
+    element equals what a single-level evaluation gives.
+    """
     workload = server.workload
     decodes = workload.output_tokens - 1
     limit = server.running_limit
-    cap = min(limit, load.full_batch) if load.full_batch else limit
-    if cap < 1:
+    values = levels.values.astype(np.float64)
+    full_batch = levels.kind is LoadKind.FULL_BATCH
+    cap = np.minimum(limit, values) if full_batch else np.full(len(values), float(limit))
+    if limit < 1:
         raise InputError(
             f"no request of {workload.input_tokens}+{workload.output_tokens} tokens can be admitted under the "
             "framework's KV reservation rule",
             "use more GPUs per instance or shorter requests",
         )
-    users = load.concurrency if load.concurrency is not None else cap
-    running = float(min(users, cap))
-    arrivals = None if load.request_rate_per_s is not None else users
-    mix = iteration_mix(server, 0.0, running, arrivals)
+    closed = levels.kind is LoadKind.CONCURRENCY
+    offered_rate = levels.kind is LoadKind.REQUEST_RATE
+    users = values if closed else cap
+    running = np.minimum(users, cap)
+    arrivals = None if offered_rate else users
+    mix = iteration_mix(server, np.zeros(len(values)), running, arrivals)
     rate = running / (mix.ttft_service_ms + decodes * mix.tpot_ms)
     decoders = rate * decodes * mix.tpot_ms
+    active = np.ones(len(values), dtype=bool)
     for _ in range(_ITERATIONS):
-        mix = iteration_mix(server, rate, decoders, arrivals, mix)
+        mix = _select(mix, iteration_mix(server, rate, decoders, arrivals, mix), active)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
-        if load.request_rate_per_s is not None:
-            target = min(load.request_rate_per_s / 1000.0, cap / service)
-        else:
-            target = min(users, cap) / service
+        target = np.minimum(values / 1000.0, cap / service) if offered_rate else np.minimum(users, cap) / service
         new_decoders = target * decodes * mix.tpot_ms
-        converged = abs(target - rate) <= _TOLERANCE * max(rate, 1e-12)
-        rate, decoders = 0.5 * (rate + target), 0.5 * (decoders + new_decoders)
-        if converged:
+        converged = np.abs(target - rate) <= _TOLERANCE * np.maximum(rate, 1e-12)
+        rate = np.where(active, 0.5 * (rate + target), rate)
+        decoders = np.where(active, 0.5 * (decoders + new_decoders), decoders)
+        active &= ~converged
+        if not active.any():
             break
     mix = iteration_mix(server, rate, decoders, arrivals, mix)
     service = mix.ttft_service_ms + decodes * mix.tpot_ms
-    in_flight = min(rate * service, float(cap))
-    warnings: list[str] = []
-    queueing = 0.0
-    if load.concurrency is not None:
-        queueing = max(0.0, load.concurrency / rate - service)
-    elif load.request_rate_per_s is not None and load.request_rate_per_s / 1000.0 > rate * (1 + 1e-3):
-        queueing = math.inf
-        warnings.append(
-            f"the offered {load.request_rate_per_s:g} requests/s exceed this instance's capacity of "
-            f"{rate * 1000:.3g} requests/s: the queue grows without bound (TTFT is unbounded)"
-        )
-    if mix.prefill_saturated:
-        limiter = Limiter.PREFILL
-    elif in_flight >= cap * (1 - 1e-3) and not (load.full_batch and cap == load.full_batch):
-        limiter = Limiter.BATCH_LIMIT if cap == server.settings.max_batch_size else Limiter.KV_CAPACITY
-    else:
-        limiter = Limiter.LOAD
-    ttft = mix.ttft_service_ms + queueing
-    return ServingMetrics(
-        ttft_ms=ttft,
+    in_flight = np.minimum(rate * service, cap)
+    queueing = np.zeros(len(values))
+    overloaded = np.zeros(len(values), dtype=bool)
+    if closed:
+        queueing = np.maximum(0.0, values / rate - service)
+    elif offered_rate:
+        overloaded = values / 1000.0 > rate * (1 + 1e-3)
+        queueing = np.where(overloaded, np.inf, 0.0)
+    limiter = np.full(len(values), LIMITERS.index(Limiter.LOAD))
+    bound = Limiter.BATCH_LIMIT if limit == server.settings.max_batch_size else Limiter.KV_CAPACITY
+    at_cap = (in_flight >= cap * (1 - 1e-3)) & ~(full_batch & (cap == values))
+    limiter = np.where(at_cap, LIMITERS.index(bound), limiter)
+    limiter = np.where(mix.prefill_saturated > 0, LIMITERS.index(Limiter.PREFILL), limiter)
+    return ServingPoints(
+        ttft_ms=mix.ttft_service_ms + queueing,
         tpot_ms=mix.tpot_ms,
-        e2e_ms=ttft + decodes * mix.tpot_ms,
         requests_per_s=rate * 1000.0,
-        output_tokens=workload.output_tokens,
-        num_gpus=server.gpus,
         running=in_flight,
         limiter=limiter,
-        warnings=tuple(warnings),
+        overloaded=overloaded,
+        output_tokens=workload.output_tokens,
+        num_gpus=np.full(len(values), server.gpus),
     )
+
+
+def steady_state(server: Server, load: Load) -> ServingMetrics:
+    """Mean TTFT, TPOT, end-to-end latency and throughput of one aggregated instance under `load`."""
+    points = steady_states(server, LoadLevels.of(load))
+    if load.request_rate_per_s is None:
+        return points.metrics(0)
+    warning = (
+        f"the offered {load.request_rate_per_s:g} requests/s exceed this instance's capacity of "
+        f"{float(points.requests_per_s[0]):.3g} requests/s: the queue grows without bound (TTFT is unbounded)"
+    )
+    return points.metrics(0, warning)

@@ -8,18 +8,22 @@ framework's per-request transfer cost) and decodes there in a continuous batch. 
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
 
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.layout import ParallelLayout
 from servecast.errors import InputError
 from servecast.models.memory import stage_memory
-from servecast.serving.load import Load
-from servecast.serving.metrics import Limiter, ServingMetrics
+from servecast.serving.load import FloatArray, Load, LoadKind, LoadLevels
+from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
 from servecast.serving.server import Server
 
-_TOLERANCE = 1e-4
+IntArray = NDArray[np.int64]
+_BISECTIONS = 50
 
 
 @dataclass(frozen=True)
@@ -52,89 +56,174 @@ def kv_transfer_ms(prefill: Pool, decode: Pool, hardware: HardwareSpec) -> float
     return seconds * 1000.0 + decode.server.settings.kv_transfer_ms
 
 
+@dataclass(frozen=True)
+class Compositions:
+    """xPyD deployments evaluated together, one element each: which prefill and decode step curves they use (rows
+    of the curve matrices, indexed by whole prompts per step and whole sequences per decode worker), how many
+    workers of each, and their batches."""
+
+    prefill_curves: FloatArray
+    prefill_index: IntArray
+    prefill_workers: FloatArray
+    prefill_batch: FloatArray
+    decode_curves: FloatArray
+    decode_index: IntArray
+    decode_workers: FloatArray
+    decode_limit: FloatArray
+    """Most sequences per decode worker: its batch, capped by what its KV cache holds."""
+    transfer_ms: FloatArray
+    num_gpus: IntArray
+
+
+def prefill_curve(server: Server, largest_batch: int) -> FloatArray:
+    """Prefill step times for 0..`largest_batch` prompts per step (0 prompts priced as 1)."""
+    prompt = server.workload.input_tokens - server.cached_prefix
+    prompts = np.arange(1, largest_batch + 1, dtype=np.float64)
+    times = server.steps.iteration_ms(0, 0, prompts * prompt, prompts, server.cached_prefix)
+    return np.concatenate([times[:1], times])
+
+
+def decode_curve(server: Server, largest_batch: int) -> FloatArray:
+    """Decode iteration times for 0..`largest_batch` sequences at the mean KV length (0 priced as 1)."""
+    workload = server.workload
+    sequences = np.arange(1, largest_batch + 1, dtype=np.float64)
+    times = server.steps.iteration_ms(sequences, workload.input_tokens + workload.output_tokens / 2)
+    return np.concatenate([times[:1], times])
+
+
+def _at(curves: FloatArray, index: IntArray, position: FloatArray) -> FloatArray:
+    """Each element's curve, linearly interpolated at `position` (whole positions are the curve's values)."""
+    last = curves.shape[1] - 1
+    x = np.clip(position, 0, last)
+    low = np.minimum(np.floor(x).astype(np.int64), last - 1)
+    fraction = x - low
+    result: FloatArray = curves[index, low] * (1 - fraction) + curves[index, low + 1] * fraction
+    return result
+
+
+def _bisect(function: Callable[[FloatArray], FloatArray], high: FloatArray, target: FloatArray) -> FloatArray:
+    """The largest x in [0, high] with function(x) <= target, for increasing functions (elementwise)."""
+    low = np.zeros_like(high)
+    high = high.copy()
+    for _ in range(_BISECTIONS):
+        middle = 0.5 * (low + high)
+        below = function(middle) <= target
+        low = np.where(below, middle, low)
+        high = np.where(below, high, middle)
+    return low
+
+
+def solve_compositions(deployments: Compositions, output_tokens: int, levels: LoadLevels) -> ServingPoints:
+    """Mean TTFT, TPOT and throughput of each deployment at its load level (closed-loop users or a rate).
+
+    The decode workers' sequences n set everything: the decode iteration time f(n), the request rate
+    y n / (decodes f(n)) (Little's law) and, through the prefill pool's M/D/1 queue, the TTFT. For closed-loop
+    users the solve bisects n until the users' cycles match the load, for a request rate until the rate does.
+    """
+    d = deployments
+    decodes = output_tokens - 1
+    if decodes < 1:
+        raise InputError(
+            "disaggregated serving needs at least 2 output tokens: with one, nothing is decoded",
+            "use --osl 2 or more, or aggregated mode",
+        )
+
+    def tpot(n: FloatArray) -> FloatArray:
+        return _at(d.decode_curves, d.decode_index, np.maximum(n, 1.0))
+
+    def decode_rate(n: FloatArray) -> FloatArray:
+        result: FloatArray = d.decode_workers * n / (decodes * tpot(n))
+        return result
+
+    def prefill_ms(prompts: FloatArray) -> FloatArray:
+        return _at(d.prefill_curves, d.prefill_index, prompts)
+
+    single = prefill_ms(np.ones_like(d.prefill_batch))
+
+    def ttft(rate: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """TTFT and the prefill workers' utilisation at `rate` requests per ms."""
+        per_worker = rate / d.prefill_workers
+        batch = np.clip(per_worker * single, 1.0, d.prefill_batch)  # prompts waiting per step
+        step = prefill_ms(batch)
+        busy = np.minimum(per_worker * step / batch, 0.999)
+        return busy / (2 * (1 - busy)) * step + step + d.transfer_ms, busy  # M/D/1 wait, prefill, transfer
+
+    prefill_capacity = d.prefill_workers * d.prefill_batch / prefill_ms(d.prefill_batch)
+    decode_capacity = decode_rate(d.decode_limit)
+    capacity = np.minimum(prefill_capacity, decode_capacity)
+    top = np.where(
+        decode_capacity <= prefill_capacity, d.decode_limit, _bisect(decode_rate, d.decode_limit, prefill_capacity)
+    )
+    values = levels.values.astype(np.float64)
+    if levels.kind is LoadKind.CONCURRENCY:
+
+        def users(n: FloatArray) -> FloatArray:
+            rate = decode_rate(n)
+            result: FloatArray = rate * (ttft(rate)[0] + decodes * tpot(n))
+            return result
+
+        decoders = _bisect(users, top, values)
+        rate = decode_rate(decoders)
+    elif levels.kind is LoadKind.REQUEST_RATE:
+        rate = np.minimum(values / 1000.0, capacity)
+        decoders = _bisect(decode_rate, top, rate)
+    else:
+        raise InputError(
+            "disaggregated pools take concurrency or a request rate", "give --concurrency or --request-rate"
+        )
+    first, busy = ttft(rate)
+    per_token = tpot(decoders)
+    overloaded = np.zeros(len(values), dtype=bool)
+    if levels.kind is LoadKind.CONCURRENCY:
+        first = first + np.maximum(0.0, values / rate - (first + decodes * per_token))
+    else:
+        overloaded = values / 1000.0 > capacity * (1 + 1e-3)
+        first = np.where(overloaded, np.inf, first)
+    limiter = np.full(len(values), LIMITERS.index(Limiter.LOAD))
+    limiter = np.where(decoders >= d.decode_limit * (1 - 1e-3), LIMITERS.index(Limiter.DECODE), limiter)
+    prefill_bound = (busy >= 0.9) | (prefill_capacity <= rate * (1 + 1e-3))
+    limiter = np.where(prefill_bound, LIMITERS.index(Limiter.PREFILL), limiter)
+    return ServingPoints(
+        ttft_ms=first,
+        tpot_ms=per_token,
+        requests_per_s=rate * 1000.0,
+        running=decoders,
+        limiter=limiter,
+        overloaded=overloaded,
+        output_tokens=output_tokens,
+        num_gpus=d.num_gpus,
+    )
+
+
 def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSpec, load: Load) -> ServingMetrics:
     """Mean TTFT, TPOT and throughput of an xPyD deployment under `load` (closed-loop users or a request rate)."""
     workload = prefill.server.workload
-    prompt = workload.input_tokens - prefill.server.cached_prefix
-    past = prefill.server.cached_prefix
-    decodes = workload.output_tokens - 1
-    kv = workload.input_tokens + workload.output_tokens / 2
     decode_limit = min(decode.batch, decode.server.running_limit)
     if decode_limit < 1:
         raise InputError(
             f"a decode worker cannot hold one request of {workload.input_tokens}+{workload.output_tokens} tokens",
             "give decode workers more GPUs or a smaller KV-cache dtype",
         )
-    transfer = kv_transfer_ms(prefill, decode, hardware)
-    prefill_steps, decode_steps = prefill.server.steps, decode.server.steps
-
-    def prefill_ms(prompts: float) -> float:
-        return float(prefill_steps.iteration_ms(0, 0, prompts * prompt, prompts, past)[0])
-
-    def tpot_ms(decoders: float) -> float:
-        return float(decode_steps.iteration_ms(decoders, kv)[0]) if decodes else 0.0
-
-    full_prefill = prefill_ms(prefill.batch)
-    prefill_capacity = prefill.workers * prefill.batch / full_prefill  # requests per ms
-    full_tpot = tpot_ms(decode_limit)
-    decode_capacity = decode.workers * decode_limit / (decodes * full_tpot) if decodes else math.inf
-    capacity = min(prefill_capacity, decode_capacity)
-
-    def tpot_at(rate: float) -> float:
-        tpot = full_tpot
-        for _ in range(50):  # decoders per worker (Little's law) and the iteration time they make
-            updated = tpot_ms(min(decode_limit, rate * decodes * tpot / decode.workers))
-            if abs(updated - tpot) <= _TOLERANCE * tpot:
-                return updated
-            tpot = updated
-        return tpot
-
-    def ttft_at(rate: float) -> tuple[float, float]:
-        """TTFT and the prefill workers' utilisation at `rate` requests per ms."""
-        per_worker = rate / prefill.workers
-        batch = min(float(prefill.batch), max(1.0, per_worker * prefill_ms(1.0)))  # prompts waiting per step
-        step = prefill_ms(batch)
-        busy = min(per_worker * step / batch, 0.999)
-        return busy / (2 * (1 - busy)) * step + step + transfer, busy  # M/D/1 wait, prefill, transfer
-
-    if load.request_rate_per_s is not None:
-        rate = min(load.request_rate_per_s / 1000.0, capacity)
-    else:
-        users = load.concurrency or 1
-        low, high = 0.0, capacity
-        for _ in range(60):  # users / (TTFT + decode time) falls as the rate rises: bisect for the crossing
-            rate = 0.5 * (low + high)
-            ttft, _ = ttft_at(rate)
-            if users / (ttft + decodes * tpot_at(rate)) > rate:
-                low = rate
-            else:
-                high = rate
-        rate = low
-    ttft, busy = ttft_at(rate)
-    tpot = tpot_at(rate)
-    warnings: list[str] = []
-    decoders = rate * decodes * tpot / decode.workers
-    limiter = Limiter.LOAD
-    if busy >= 0.9 or prefill_capacity <= rate * (1 + 1e-3):
-        limiter = Limiter.PREFILL
-    elif decoders >= decode_limit * (1 - 1e-3):
-        limiter = Limiter.DECODE
-    if load.request_rate_per_s is not None and load.request_rate_per_s / 1000.0 > capacity * (1 + 1e-3):
-        ttft = math.inf
-        warnings.append(
-            f"the offered {load.request_rate_per_s:g} requests/s exceed the deployment's capacity of "
-            f"{capacity * 1000:.3g} requests/s ({limiter.value} pool bound): TTFT is unbounded"
-        )
-    if load.concurrency is not None:
-        ttft += max(0.0, load.concurrency / rate - (ttft + decodes * tpot))
-    return ServingMetrics(
-        ttft_ms=ttft,
-        tpot_ms=tpot,
-        e2e_ms=ttft + decodes * tpot,
-        requests_per_s=rate * 1000.0,
-        output_tokens=workload.output_tokens,
-        num_gpus=prefill.gpus + decode.gpus,
-        running=decoders,
-        limiter=limiter,
-        warnings=tuple(warnings),
+    one = np.zeros(1, dtype=np.int64)
+    deployments = Compositions(
+        prefill_curves=prefill_curve(prefill.server, prefill.batch)[np.newaxis],
+        prefill_index=one,
+        prefill_workers=np.array([float(prefill.workers)]),
+        prefill_batch=np.array([float(prefill.batch)]),
+        decode_curves=decode_curve(decode.server, decode_limit)[np.newaxis],
+        decode_index=one,
+        decode_workers=np.array([float(decode.workers)]),
+        decode_limit=np.array([float(decode_limit)]),
+        transfer_ms=np.array([kv_transfer_ms(prefill, decode, hardware)]),
+        num_gpus=np.array([prefill.gpus + decode.gpus]),
     )
+    points = solve_compositions(deployments, workload.output_tokens, LoadLevels.of(load))
+    if load.request_rate_per_s is None:
+        return points.metrics(0)
+    capacity = float(points.requests_per_s[0])
+    bound = LIMITERS[int(points.limiter[0])].value
+    warning = (
+        f"the offered {load.request_rate_per_s:g} requests/s exceed the deployment's capacity of "
+        f"{capacity:.3g} requests/s ({bound} pool bound): TTFT is unbounded"
+    )
+    return points.metrics(0, warning)

@@ -27,7 +27,7 @@ from servecast.serving.load import Load
 from servecast.serving.metrics import ServingMetrics, json_safe
 from servecast.serving.policy import ServerRole
 from servecast.serving.request import EstimateRequest
-from servecast.serving.server import Server, build_server
+from servecast.serving.server import Server, StepTableCache, build_server
 from servecast.serving.simulation import simulate
 from servecast.serving.static import static_batch
 
@@ -68,6 +68,8 @@ class ServerCache:
     def __init__(self) -> None:
         self._servers: dict[tuple[object, ...], Server] = {}
         self._models: dict[tuple[object, ...], Model] = {}
+        self.step_tables: StepTableCache = {}
+        """Shared by this cache's servers; keyed by the identity of models this cache keeps alive."""
 
     @staticmethod
     def model_key(request: EstimateRequest) -> tuple[object, ...]:
@@ -112,15 +114,10 @@ def estimate(
     for name, role in roles.items():
         layout = request.layout("" if role is ServerRole.AGGREGATED else name)
         _check_runnable(host, version, target, request, model, layout)
-        largest = request.batch_size * request.isl if request.mode is ServingMode.STATIC and request.batch_size else 0
-        if role is ServerRole.PREFILL:
-            largest = request.prefill_batch_size * request.isl
         key = (*ServerCache.model_key(request), request.system, version.version, layout, role)
-        key += (request.isl, request.osl, request.prefix, tuple(sorted(overrides.items())), largest)
-        servers[name] = cache.server(
-            key,
-            partial(build_server, host, model, hardware, target, layout, request.workload, role, overrides, largest),
-        )
+        key += (request.isl, request.osl, request.prefix, tuple(sorted(overrides.items())))
+        build = partial(build_server, host, model, hardware, target, layout, request.workload, role, overrides)
+        servers[name] = cache.server(key, partial(build, cache.step_tables))
     metrics = _run_mode(request, servers, hardware)
     for server in servers.values():
         warnings += [f"{server.role.value} server: {note}" for note in server.settings.notes]

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -26,3 +32,28 @@ class Load:
         if self.request_rate_per_s is not None:
             return f"{self.request_rate_per_s:g} requests/s"
         return f"full batch of {self.full_batch}"
+
+
+class LoadKind(StrEnum):
+    """What a load level counts: closed-loop users, Poisson requests per second, or sequences kept running."""
+
+    CONCURRENCY = "concurrency"
+    REQUEST_RATE = "request_rate"
+    FULL_BATCH = "full_batch"
+
+
+@dataclass(frozen=True)
+class LoadLevels:
+    """One kind of load at several levels: what the serving models evaluate at once (the search sweeps them)."""
+
+    kind: LoadKind
+    values: FloatArray
+
+    @classmethod
+    def of(cls, load: Load) -> LoadLevels:
+        """`load` as a single level."""
+        if load.concurrency is not None:
+            return cls(LoadKind.CONCURRENCY, np.array([float(load.concurrency)]))
+        if load.request_rate_per_s is not None:
+            return cls(LoadKind.REQUEST_RATE, np.array([load.request_rate_per_s]))
+        return cls(LoadKind.FULL_BATCH, np.array([float(load.full_batch or 0)]))

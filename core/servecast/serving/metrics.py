@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import cast
 
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
 
 class Limiter(StrEnum):
     """What keeps a configuration from serving more."""
@@ -78,3 +83,43 @@ def json_safe(values: object) -> object:
     if isinstance(values, float):
         return values if math.isfinite(values) else None
     return values
+
+
+LIMITERS = tuple(Limiter)
+"""Limiters by code, the order `ServingPoints.limiter` indexes."""
+
+
+@dataclass(frozen=True)
+class ServingPoints:
+    """Steady-state means of one deployment at several load levels, as arrays (one element per level)."""
+
+    ttft_ms: FloatArray
+    tpot_ms: FloatArray
+    requests_per_s: FloatArray
+    running: FloatArray
+    limiter: NDArray[np.int64]
+    """Index into `LIMITERS`."""
+    overloaded: NDArray[np.bool_]
+    """The offered request rate exceeds the capacity (TTFT is unbounded)."""
+    output_tokens: int
+    num_gpus: NDArray[np.int64]
+
+    @property
+    def e2e_ms(self) -> FloatArray:
+        result: FloatArray = self.ttft_ms + (self.output_tokens - 1) * self.tpot_ms
+        return result
+
+    def metrics(self, index: int, overload_warning: str = "") -> ServingMetrics:
+        """The metrics of one level, with `overload_warning` when that level is overloaded."""
+        warnings = (overload_warning,) if overload_warning and self.overloaded[index] else ()
+        return ServingMetrics(
+            ttft_ms=float(self.ttft_ms[index]),
+            tpot_ms=float(self.tpot_ms[index]),
+            e2e_ms=float(self.e2e_ms[index]),
+            requests_per_s=float(self.requests_per_s[index]),
+            output_tokens=self.output_tokens,
+            num_gpus=int(self.num_gpus[index]),
+            running=float(self.running[index]),
+            limiter=LIMITERS[int(self.limiter[index])],
+            warnings=warnings,
+        )

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, Self, runtime_checkable
 
+import numpy as np
+
 from servecast.domain.framework import (
     MEMORY_FRACTION_MEANINGS,
     FrameworkSpec,
@@ -89,10 +91,12 @@ class SchedulerSettings:
         """CPU time of iterations scheduling `sequences` sequences."""
         return self.iteration_cpu_ms + self.per_sequence_cpu_us * sequences / 1000.0
 
-    def prefill_tokens_per_step(self, decodes: int) -> int:
-        """Prefill tokens an iteration can carry next to `decodes` decoding sequences."""
-        room = self.max_num_tokens - (decodes if self.mixed_prefill_decode else 0)
-        return max(0, min(room, self.chunk_size) if self.chunk_size else room)
+    def prefill_tokens_per_step(self, decodes: FloatArray) -> FloatArray:
+        """Prefill tokens an iteration can carry next to `decodes` decoding sequences (elementwise)."""
+        room = self.max_num_tokens - (decodes if self.mixed_prefill_decode else 0 * decodes)
+        capped = np.minimum(room, self.chunk_size) if self.chunk_size else room
+        result: FloatArray = np.maximum(capped, 0)
+        return result
 
 
 @runtime_checkable

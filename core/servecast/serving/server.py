@@ -18,7 +18,10 @@ from servecast.models.layout_check import check_layout
 from servecast.models.memory import GIB, KvCapacity, kv_capacity, max_sequences
 from servecast.models.model import Model
 from servecast.serving.policy import PolicyContext, SchedulerSettings, ServerRole
-from servecast.serving.step_time import StepLimits, StepTimeModel
+from servecast.serving.step_time import StepLimits, StepTables, StepTimeModel
+
+StepTableCache = dict[tuple[object, ...], StepTables]
+"""Step tables by model identity, layout, target, launch cost and limits."""
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,10 @@ def build_server(
     workload: Workload,
     role: ServerRole = ServerRole.AGGREGATED,
     overrides: Mapping[KnobMeaning, KnobValue] | None = None,
-    largest_step_tokens: int = 0,
+    table_cache: StepTableCache | None = None,
 ) -> Server:
-    """Resolve the framework's settings for this instance, check it fits, and tabulate its step times."""
+    """Resolve the framework's settings for this instance, check it fits, and tabulate its step times (or take
+    them from `table_cache`, which must not outlive `model`: servers differing only in budgets share tables)."""
     check_layout(model.model_id, model.architecture, layout)
     if layout.gpus > hardware.node.gpus_per_node and layout.tp * layout.attention_dp > hardware.node.gpus_per_node:
         raise InputError(
@@ -100,11 +104,18 @@ def build_server(
     capacity = kv_capacity(model, layout, hardware.gpu.memory_bytes, settings.memory)
     longest = workload.input_tokens + workload.output_tokens
     limits = StepLimits(
-        tokens=max(settings.max_num_tokens, settings.max_batch_size, largest_step_tokens, workload.input_tokens),
+        tokens=max(settings.max_num_tokens, settings.max_batch_size, workload.input_tokens),
         decodes=max(settings.max_batch_size, 1),
         kv_len=longest,
     )
-    steps = StepTimeModel(model, layout, settings, partial(host.op_estimator, target=target), limits)
+    key = (id(model), layout, target, settings.kernel_launch_us, limits)
+    tables = table_cache.get(key) if table_cache is not None else None
+    if tables is None:
+        estimator_for = partial(host.op_estimator, target=target)
+        tables = StepTables(model, layout, estimator_for, settings.kernel_launch_us, limits)
+        if table_cache is not None:
+            table_cache[key] = tables
+    steps = StepTimeModel(tables, settings)
     server = Server(model, layout, role, settings, capacity, steps, workload)
     if server.sequences_that_fit(longest - server.cached_prefix) < 1:
         raise InputError(

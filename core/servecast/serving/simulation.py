@@ -134,7 +134,7 @@ class _Scheduler:
         decoding = [r for r in self.running if r.prompt == 0]
         prefilling = [r for r in self.running if r.prompt > 0]
         mixed = settings.mixed_prefill_decode
-        budget = settings.prefill_tokens_per_step(len(decoding))
+        budget = int(settings.prefill_tokens_per_step(np.array(len(decoding))))
         chunks: list[tuple[_Request, int]] = []
         for request in prefilling:
             if budget <= 0:

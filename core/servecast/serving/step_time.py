@@ -84,22 +84,22 @@ class StepLimits:
     kv_len: int
 
 
-class StepTimeModel:
-    """Times of one server's iterations: `iteration_ms` for any mix of prompt chunks and decodes, vectorised."""
+class StepTables:
+    """The tabulated op-graph parts of one model on one layout under one framework's kernels: what servers with
+    different budgets but the same kernels, launch cost and table limits share."""
 
     def __init__(
         self,
         model: Model,
         layout: ParallelLayout,
-        settings: SchedulerSettings,
         estimator_for: Callable[[OpKind], OpEstimator],
+        kernel_launch_us: float,
         limits: StepLimits,
     ) -> None:
         self.layout = layout
-        self.settings = settings
         self._model = model
         self._estimator_for = estimator_for
-        self._launch_ms = settings.kernel_launch_us / 1000.0
+        self._launch_ms = kernel_launch_us / 1000.0
         tokens = _grid(limits.tokens, 40)
         decodes = _grid(limits.decodes, 18)
         kv = _grid(limits.kv_len, 16)
@@ -107,13 +107,13 @@ class StepTimeModel:
         past = np.concatenate([[0], _grid(limits.kv_len, 12)])
         flat = StepShape.decode(seqs=tokens, kv_len=1)
         layers = self._part_times(flat, (OpPart.TOKENS, OpPart.LOGITS))
-        self._tokens = tuple(_Table1D(tokens, times) for times in layers[OpPart.TOKENS])
-        self._logits = tuple(_Table1D(tokens, times) for times in layers[OpPart.LOGITS])
+        self.tokens = tuple(_Table1D(tokens, times) for times in layers[OpPart.TOKENS])
+        self.logits = tuple(_Table1D(tokens, times) for times in layers[OpPart.LOGITS])
         d, k = np.meshgrid(decodes, kv, indexing="ij")
-        self._decode = self._tabulate_2d(decodes, kv, StepShape.decode(d.ravel(), k.ravel()), OpPart.DECODE)
+        self.decode = self._tabulate_2d(decodes, kv, StepShape.decode(d.ravel(), k.ravel()), OpPart.DECODE)
         q, p = np.meshgrid(prompt, past, indexing="ij")
         chunks = StepShape.prefill(tokens=q.ravel(), past=p.ravel())
-        self._context = self._tabulate_2d(prompt, past + 1, chunks, OpPart.CONTEXT)
+        self.context = self._tabulate_2d(prompt, past + 1, chunks, OpPart.CONTEXT)
 
     def _part_times(self, step: StepShape, parts: tuple[OpPart, ...]) -> dict[OpPart, tuple[FloatArray, FloatArray]]:
         """Per part and stage, from one graph build per stage: the time with CUDA graphs (kernels only) and eager
@@ -134,6 +134,15 @@ class StepTimeModel:
     ) -> tuple[_Table2D, ...]:
         shape = (self.layout.pp, len(rows), len(columns))
         return tuple(_Table2D(rows, columns, times.reshape(shape)) for times in self._part_times(step, (part,))[part])
+
+
+class StepTimeModel:
+    """Times of one server's iterations: `iteration_ms` for any mix of prompt chunks and decodes, vectorised."""
+
+    def __init__(self, tables: StepTables, settings: SchedulerSettings) -> None:
+        self.layout = tables.layout
+        self.settings = settings
+        self._tables = tables
 
     def gpu_ms(
         self,
@@ -190,11 +199,12 @@ class StepTimeModel:
         past: FloatArray,
     ) -> FloatArray:
         """Per stage: the GPU time of the parts, with CUDA graphs (variant 0) or eager (variant 1)."""
+        tables = self._tables
         time: FloatArray = (
-            self._tokens[variant](tokens) + self._logits[variant](rows) + self._decode[variant](decodes, kv)
+            tables.tokens[variant](tokens) + tables.logits[variant](rows) + tables.decode[variant](decodes, kv)
         )
         if prompts.any():
-            time = time + prompts * self._context[variant](prompt_tokens, past + 1)
+            time = time + prompts * tables.context[variant](prompt_tokens, past + 1)
         return time
 
     def _pad(self, tokens: FloatArray) -> FloatArray:
