@@ -15,9 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from servecast.domain.hardware import HardwareSpec
-from servecast.domain.layout import ParallelLayout
 from servecast.errors import InputError
-from servecast.models.memory import stage_memory
 from servecast.serving.load import FloatArray, Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
 from servecast.serving.server import Server
@@ -42,17 +40,12 @@ class Pool:
 
 def kv_transfer_ms(prefill: Pool, decode: Pool, hardware: HardwareSpec) -> float:
     """Time to move one request's KV cache from a prefill worker to a decode worker, fixed cost included."""
-    tokens = prefill.server.workload.input_tokens
-    request_bytes = sum(
-        stage.kv_bytes_per_token * tokens + stage.window_kv_bytes_per_token * min(tokens, stage.window or tokens)
-        for stage in stage_memory(prefill.server.model, ParallelLayout())  # the whole model's KV, unsplit
-    )
     node = hardware.node
     one_node = prefill.gpus + decode.gpus <= node.gpus_per_node
     link = node.intra_node_bw_bytes_per_s if one_node else node.inter_node_bw_bytes_per_s
     latency = node.intra_node_latency_s if one_node else node.inter_node_latency_s
     lanes = min(prefill.server.gpus, decode.server.gpus)  # each GPU sends its shard over its own link
-    seconds = request_bytes / (link * lanes) + latency
+    seconds = prefill.server.kv_bytes_per_request / (link * lanes) + latency
     return seconds * 1000.0 + decode.server.settings.kv_transfer_ms
 
 
@@ -113,75 +106,93 @@ def _bisect(function: Callable[[FloatArray], FloatArray], high: FloatArray, targ
     return low
 
 
-def solve_compositions(deployments: Compositions, output_tokens: int, levels: LoadLevels) -> ServingPoints:
-    """Mean TTFT, TPOT and throughput of each deployment at its load level (closed-loop users or a rate).
+class _Flows:
+    """The deployments' rates and latencies as functions of the sequences n on each decode worker.
 
-    The decode workers' sequences n set everything: the decode iteration time f(n), the request rate
-    y n / (decodes f(n)) (Little's law) and, through the prefill pool's M/D/1 queue, the TTFT. For closed-loop
-    users the solve bisects n until the users' cycles match the load, for a request rate until the rate does.
+    The decode iteration time f(n) sets the request rate y n / (decodes f(n)) (Little's law), and the rate sets
+    the prefill pool's M/D/1 queue and so the TTFT.
     """
-    d = deployments
-    decodes = output_tokens - 1
-    if decodes < 1:
-        raise InputError(
-            "disaggregated serving needs at least 2 output tokens: with one, nothing is decoded",
-            "use --osl 2 or more, or aggregated mode",
+
+    def __init__(self, deployments: Compositions, output_tokens: int) -> None:
+        self.d = deployments
+        self.decodes = output_tokens - 1
+        if self.decodes < 1:
+            raise InputError(
+                "disaggregated serving needs at least 2 output tokens: with one, nothing is decoded",
+                "use --osl 2 or more, or aggregated mode",
+            )
+        d = deployments
+        self.single_prefill_ms = self.prefill_ms(np.ones_like(d.prefill_batch))
+        self.prefill_capacity = d.prefill_workers * d.prefill_batch / self.prefill_ms(d.prefill_batch)
+        self.decode_capacity = self.decode_rate(d.decode_limit)
+        self.capacity = np.minimum(self.prefill_capacity, self.decode_capacity)
+        self.top = np.where(
+            self.decode_capacity <= self.prefill_capacity,
+            d.decode_limit,
+            _bisect(self.decode_rate, d.decode_limit, self.prefill_capacity),
         )
+        """Most sequences per decode worker the prefill pool can feed."""
 
-    def tpot(n: FloatArray) -> FloatArray:
-        return _at(d.decode_curves, d.decode_index, np.maximum(n, 1.0))
+    def tpot_ms(self, n: FloatArray) -> FloatArray:
+        return _at(self.d.decode_curves, self.d.decode_index, np.maximum(n, 1.0))
 
-    def decode_rate(n: FloatArray) -> FloatArray:
-        result: FloatArray = d.decode_workers * n / (decodes * tpot(n))
+    def decode_rate(self, n: FloatArray) -> FloatArray:
+        """Requests per ms the decode pool completes with `n` sequences per worker."""
+        result: FloatArray = self.d.decode_workers * n / (self.decodes * self.tpot_ms(n))
         return result
 
-    def prefill_ms(prompts: FloatArray) -> FloatArray:
-        return _at(d.prefill_curves, d.prefill_index, prompts)
+    def prefill_ms(self, prompts: FloatArray) -> FloatArray:
+        return _at(self.d.prefill_curves, self.d.prefill_index, prompts)
 
-    single = prefill_ms(np.ones_like(d.prefill_batch))
-
-    def ttft(rate: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def ttft(self, rate: FloatArray) -> tuple[FloatArray, FloatArray]:
         """TTFT and the prefill workers' utilisation at `rate` requests per ms."""
+        d = self.d
         per_worker = rate / d.prefill_workers
-        batch = np.clip(per_worker * single, 1.0, d.prefill_batch)  # prompts waiting per step
-        step = prefill_ms(batch)
+        batch = np.clip(per_worker * self.single_prefill_ms, 1.0, d.prefill_batch)  # prompts waiting per step
+        step = self.prefill_ms(batch)
         busy = np.minimum(per_worker * step / batch, 0.999)
         return busy / (2 * (1 - busy)) * step + step + d.transfer_ms, busy  # M/D/1 wait, prefill, transfer
 
-    prefill_capacity = d.prefill_workers * d.prefill_batch / prefill_ms(d.prefill_batch)
-    decode_capacity = decode_rate(d.decode_limit)
-    capacity = np.minimum(prefill_capacity, decode_capacity)
-    top = np.where(
-        decode_capacity <= prefill_capacity, d.decode_limit, _bisect(decode_rate, d.decode_limit, prefill_capacity)
-    )
+    def users(self, n: FloatArray) -> FloatArray:
+        """Closed-loop users that keep `n` sequences on each decode worker."""
+        rate = self.decode_rate(n)
+        result: FloatArray = rate * (self.ttft(rate)[0] + self.decodes * self.tpot_ms(n))
+        return result
+
+
+def users_for_decode_batch(deployments: Compositions, output_tokens: int, decoders: FloatArray) -> FloatArray:
+    """Closed-loop users that keep `decoders` sequences on each decode worker (capped by what prefill feeds)."""
+    flows = _Flows(deployments, output_tokens)
+    return flows.users(np.minimum(decoders, flows.top))
+
+
+def solve_compositions(deployments: Compositions, output_tokens: int, levels: LoadLevels) -> ServingPoints:
+    """Mean TTFT, TPOT and throughput of each deployment at its load level (closed-loop users or a rate): the
+    sequences per decode worker are bisected until the users' cycles, or the request rate, match the load."""
+    flows = _Flows(deployments, output_tokens)
     values = levels.values.astype(np.float64)
     if levels.kind is LoadKind.CONCURRENCY:
-
-        def users(n: FloatArray) -> FloatArray:
-            rate = decode_rate(n)
-            result: FloatArray = rate * (ttft(rate)[0] + decodes * tpot(n))
-            return result
-
-        decoders = _bisect(users, top, values)
-        rate = decode_rate(decoders)
+        decoders = _bisect(flows.users, flows.top, values)
+        rate = flows.decode_rate(decoders)
     elif levels.kind is LoadKind.REQUEST_RATE:
-        rate = np.minimum(values / 1000.0, capacity)
-        decoders = _bisect(decode_rate, top, rate)
+        rate = np.minimum(values / 1000.0, flows.capacity)
+        decoders = _bisect(flows.decode_rate, flows.top, rate)
     else:
         raise InputError(
             "disaggregated pools take concurrency or a request rate", "give --concurrency or --request-rate"
         )
-    first, busy = ttft(rate)
-    per_token = tpot(decoders)
+    first, busy = flows.ttft(rate)
+    per_token = flows.tpot_ms(decoders)
     overloaded = np.zeros(len(values), dtype=bool)
     if levels.kind is LoadKind.CONCURRENCY:
-        first = first + np.maximum(0.0, values / rate - (first + decodes * per_token))
+        first = first + np.maximum(0.0, values / rate - (first + flows.decodes * per_token))
     else:
-        overloaded = values / 1000.0 > capacity * (1 + 1e-3)
+        overloaded = values / 1000.0 > flows.capacity * (1 + 1e-3)
         first = np.where(overloaded, np.inf, first)
+    limit = deployments.decode_limit
     limiter = np.full(len(values), LIMITERS.index(Limiter.LOAD))
-    limiter = np.where(decoders >= d.decode_limit * (1 - 1e-3), LIMITERS.index(Limiter.DECODE), limiter)
-    prefill_bound = (busy >= 0.9) | (prefill_capacity <= rate * (1 + 1e-3))
+    limiter = np.where(decoders >= limit * (1 - 1e-3), LIMITERS.index(Limiter.DECODE), limiter)
+    prefill_bound = (busy >= 0.9) | (flows.prefill_capacity <= rate * (1 + 1e-3))
     limiter = np.where(prefill_bound, LIMITERS.index(Limiter.PREFILL), limiter)
     return ServingPoints(
         ttft_ms=first,
@@ -191,7 +202,7 @@ def solve_compositions(deployments: Compositions, output_tokens: int, levels: Lo
         limiter=limiter,
         overloaded=overloaded,
         output_tokens=output_tokens,
-        num_gpus=d.num_gpus,
+        num_gpus=deployments.num_gpus,
     )
 
 

@@ -113,7 +113,15 @@ def estimate(
     servers: dict[str, Server] = {}
     for name, role in roles.items():
         layout = request.layout("" if role is ServerRole.AGGREGATED else name)
-        _check_runnable(host, version, target, request, model, layout)
+        problems = runnable_problems(
+            host, version, target, request.mode, model, layout, request.max_batch_size, request.max_num_tokens
+        )
+        if problems:
+            raise InputError(
+                f"{target.framework} {version.version} cannot run this configuration: " + "; ".join(problems),
+                "pick another framework version, layout, quantization or mode (`servecast frameworks show` "
+                "lists them), or change what a plugin objects to",
+            )
         key = (*ServerCache.model_key(request), request.system, version.version, layout, role)
         key += (request.isl, request.osl, request.prefix, tuple(sorted(overrides.items())))
         build = partial(build_server, host, model, hardware, target, layout, request.workload, role, overrides)
@@ -138,28 +146,30 @@ def estimate(
 
 
 def load_of(request: EstimateRequest) -> Load:
-    """The request's load as the serving models take it."""
+    """The load of one instance (or of the disaggregated deployment) as the serving models take it."""
     if request.concurrency is not None:
-        return Load(concurrency=request.concurrency)
+        return Load(concurrency=request.concurrency // request.replicas)
     if request.request_rate is not None:
-        return Load(request_rate_per_s=request.request_rate)
+        return Load(request_rate_per_s=request.request_rate / request.replicas)
     return Load(full_batch=request.batch_size)
 
 
 def _run_mode(request: EstimateRequest, servers: dict[str, Server], hardware: HardwareSpec) -> ServingMetrics:
+    if request.mode is ServingMode.DISAGGREGATED:
+        decode = servers["decode"]
+        decode_batch = request.decode_batch_size or decode.settings.max_batch_size
+        return disaggregated_steady_state(
+            Pool(servers["prefill"], request.prefill_workers, request.prefill_batch_size),
+            Pool(decode, request.decode_workers, decode_batch),
+            hardware,
+            load_of(request),
+        )
     if request.mode is ServingMode.STATIC:
         assert request.batch_size is not None
-        return static_batch(servers["server"], request.batch_size)
-    if request.mode is ServingMode.AGGREGATED:
-        return steady_state(servers["server"], load_of(request))
-    decode = servers["decode"]
-    decode_batch = request.decode_batch_size or decode.settings.max_batch_size
-    return disaggregated_steady_state(
-        Pool(servers["prefill"], request.prefill_workers, request.prefill_batch_size),
-        Pool(decode, request.decode_workers, decode_batch),
-        hardware,
-        load_of(request),
-    )
+        instance = static_batch(servers["server"], request.batch_size)
+    else:
+        instance = steady_state(servers["server"], load_of(request))
+    return instance.replicated(request.replicas)
 
 
 def _overrides(version: FrameworkVersion, request: EstimateRequest) -> dict[KnobMeaning, KnobValue]:
@@ -180,47 +190,44 @@ def _overrides(version: FrameworkVersion, request: EstimateRequest) -> dict[Knob
     return overrides
 
 
-def _check_runnable(
+def runnable_problems(
     host: PluginHost,
     version: FrameworkVersion,
     target: Target,
-    request: EstimateRequest,
+    mode: ServingMode,
     model: Model,
     layout: ParallelLayout,
-) -> None:
-    """Reject what the framework version cannot run, naming each reason."""
+    max_batch_size: int | None = None,
+    max_num_tokens: int | None = None,
+) -> list[str]:
+    """Every reason the framework version cannot run `model` on `layout` in `mode`: what it lacks, and what the
+    plugins' candidate checks veto (empty when it can)."""
     capabilities = version.capabilities
     problems = []
-    if request.mode not in capabilities.serving_modes:
-        problems.append(f"serving mode {request.mode.value!r} (it has: {_names(capabilities.serving_modes)})")
+    if mode not in capabilities.serving_modes:
+        problems.append(f"no serving mode {mode.value!r} (it has: {_names(capabilities.serving_modes)})")
     missing = layout.modes - capabilities.parallel_modes
     if missing:
-        problems.append(f"parallelism {_names(missing)} (it has: {_names(capabilities.parallel_modes)})")
+        problems.append(f"no parallelism {_names(missing)} (it has: {_names(capabilities.parallel_modes)})")
     quantization = model.quantization.name
     if quantization not in capabilities.quantizations:
-        problems.append(f"quantization {quantization.value!r} (it has: {_names(capabilities.quantizations)})")
+        problems.append(f"no quantization {quantization.value!r} (it has: {_names(capabilities.quantizations)})")
     if model.kv_cache_dtype not in capabilities.kv_cache_dtypes:
         problems.append(
-            f"KV-cache dtype {model.kv_cache_dtype.value!r} (it has: {_names(capabilities.kv_cache_dtypes)})"
+            f"no KV-cache dtype {model.kv_cache_dtype.value!r} (it has: {_names(capabilities.kv_cache_dtypes)})"
         )
     if problems:
-        raise InputError(
-            f"{target.framework} {version.version} cannot run this configuration: no " + "; no ".join(problems),
-            "pick another framework version, layout, quantization or mode (`servecast frameworks show` lists them)",
-        )
+        return problems
     candidate = Candidate(
-        model=request.model,
-        mode=request.mode,
+        model=model.model_id,
+        mode=mode,
         layout=layout,
         quantization=quantization,
         kv_cache_dtype=model.kv_cache_dtype,
-        max_batch_size=request.max_batch_size,
-        max_num_tokens=request.max_num_tokens,
+        max_batch_size=max_batch_size,
+        max_num_tokens=max_num_tokens,
     )
-    vetoes = host.check_candidate(candidate, target)
-    if vetoes:
-        reasons = "; ".join(f"{veto.reason} (plugin {veto.plugin})" for veto in vetoes)
-        raise InputError(f"the configuration is vetoed: {reasons}", "change what the plugin objects to")
+    return [f"vetoed: {veto.reason} (plugin {veto.plugin})" for veto in host.check_candidate(candidate, target)]
 
 
 def _names(values: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import cast
 
@@ -58,6 +58,12 @@ class ServingMetrics:
     def tokens_per_s_per_user(self) -> float:
         """The generation speed one user sees."""
         return 1000.0 / self.tpot_ms if self.tpot_ms > 0 else math.inf
+
+    def replicated(self, replicas: int) -> ServingMetrics:
+        """The metrics of `replicas` identical instances sharing the load evenly."""
+        if replicas == 1:
+            return self
+        return replace(self, requests_per_s=self.requests_per_s * replicas, num_gpus=self.num_gpus * replicas)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON fields of `servecast estimate` (infinite values as null)."""

@@ -19,7 +19,8 @@ class EstimateRequest(FrozenModel):
     Aggregated and static servers use `tp, pp, dp, ep, moe_tp`; disaggregated deployments describe their prefill
     and decode pools with the `prefill_*` and `decode_*` fields. The load is a closed-loop `concurrency`, an
     open-loop `request_rate` (requests per second, Poisson), or a fixed `batch_size` (static batching, or an
-    aggregated server kept full — offline throughput).
+    aggregated server kept full — offline throughput); with `replicas`, the concurrency and request rate are the
+    whole deployment's and the batch size each instance's.
     """
 
     id: str | None = None
@@ -37,6 +38,9 @@ class EstimateRequest(FrozenModel):
     request_rate: float | None = Field(default=None, gt=0, description="Poisson arrivals per second.")
     batch_size: int | None = Field(
         default=None, gt=0, description="One static batch, or an aggregated server kept full (offline throughput)."
+    )
+    replicas: int = Field(
+        default=1, gt=0, description="Identical aggregated or static instances; the load is split evenly."
     )
     tp: int = Field(default=1, gt=0, description="Tensor-parallel ranks.")
     pp: int = Field(default=1, gt=0, description="Pipeline stages.")
@@ -78,22 +82,21 @@ class EstimateRequest(FrozenModel):
                 "disaggregated pools take concurrency or request_rate; their batches are prefill_batch_size "
                 "and decode_batch_size"
             )
+        if self.replicas > 1 and self.mode is ServingMode.DISAGGREGATED:
+            raise ValueError("disaggregated deployments scale with prefill_workers and decode_workers, not replicas")
+        if self.concurrency is not None and self.concurrency % self.replicas:
+            raise ValueError(
+                f"concurrency={self.concurrency} does not split evenly over replicas={self.replicas}; "
+                "give a multiple of the replicas"
+            )
         if self.prefix >= self.isl:
             raise ValueError(f"prefix={self.prefix} must be shorter than isl={self.isl}")
         return self
 
     @classmethod
-    def parse(cls, values: dict[str, object]) -> EstimateRequest:
-        """Validate `values`, turning pydantic's report into an InputError naming each bad field and value."""
-        try:
-            return cls.model_validate(values)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in issue['loc']) or 'configuration'}: {issue['msg']}"
-                + (f" (got {issue['input']!r})" if issue["loc"] else "")
-                for issue in error.errors()
-            )
-            raise InputError(f"invalid configuration: {problems}", "see `servecast estimate --help`") from None
+    def parse(cls, values: dict[str, object]) -> Self:
+        """Validate user input; an InputError naming each bad field and value."""
+        return cls.parse_input(values, "configuration", "see `servecast estimate --help`")
 
     @property
     def workload(self) -> Workload:

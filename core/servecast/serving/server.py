@@ -15,7 +15,7 @@ from servecast.domain.workload import Workload
 from servecast.errors import InputError
 from servecast.host.host import PluginHost
 from servecast.models.layout_check import check_layout
-from servecast.models.memory import GIB, KvCapacity, kv_capacity, max_sequences
+from servecast.models.memory import GIB, KvCapacity, kv_capacity, max_sequences, stage_memory
 from servecast.models.model import Model
 from servecast.serving.policy import PolicyContext, SchedulerSettings, ServerRole
 from servecast.serving.step_time import StepLimits, StepTables, StepTimeModel
@@ -66,6 +66,18 @@ class Server:
         )
         return min(self.settings.max_batch_size, self.sequences_that_fit(held))
 
+    @cached_property
+    def kv_bytes_per_request(self) -> float:
+        """Bytes of one request's whole KV cache (every layer, unsplit): what disaggregation moves."""
+        tokens = self.workload.input_tokens
+        return float(
+            sum(
+                stage.kv_bytes_per_token * tokens
+                + stage.window_kv_bytes_per_token * min(tokens, stage.window or tokens)
+                for stage in stage_memory(self.model, ParallelLayout())
+            )
+        )
+
     def memory_breakdown(self) -> dict[str, object]:
         capacity = self.capacity
         return {
@@ -103,6 +115,14 @@ def build_server(
     settings = host.scheduler(target).settings(context, overrides)
     capacity = kv_capacity(model, layout, hardware.gpu.memory_bytes, settings.memory)
     longest = workload.input_tokens + workload.output_tokens
+    cached = workload.prefix_tokens if settings.prefix_caching else 0
+    if max_sequences(model, layout, capacity, longest - cached, settings.memory.block_size) < 1:
+        raise InputError(
+            f"one request of {longest} tokens does not fit the KV cache of {model.model_id} on layout {layout}: "
+            f"{capacity.kv_cache_bytes / GIB:.2f} GiB per GPU holds "
+            f"{capacity.kv_capacity_tokens * layout.attention_dp:,} tokens",
+            "use more GPUs per instance, a smaller quantization or KV-cache dtype, or shorter requests",
+        )
     limits = StepLimits(
         tokens=max(settings.max_num_tokens, settings.max_batch_size, workload.input_tokens),
         decodes=max(settings.max_batch_size, 1),
@@ -115,12 +135,4 @@ def build_server(
         tables = StepTables(model, layout, estimator_for, settings.kernel_launch_us, limits)
         if table_cache is not None:
             table_cache[key] = tables
-    steps = StepTimeModel(tables, settings)
-    server = Server(model, layout, role, settings, capacity, steps, workload)
-    if server.sequences_that_fit(longest - server.cached_prefix) < 1:
-        raise InputError(
-            f"one request of {longest} tokens does not fit the KV cache of {model.model_id} on layout {layout}: "
-            f"{capacity.kv_cache_bytes / GIB:.2f} GiB per GPU holds {server.kv_tokens:,} tokens",
-            "use more GPUs per instance, a smaller quantization or KV-cache dtype, or shorter requests",
-        )
-    return server
+    return Server(model, layout, role, settings, capacity, StepTimeModel(tables, settings), workload)

@@ -1,0 +1,1 @@
+"""The configuration search: the space of deployments, their evaluation, the SLA, the Pareto frontier and the pick."""

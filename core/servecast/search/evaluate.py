@@ -1,0 +1,343 @@
+"""Evaluate the search space: every runnable layout of every framework and mode, at every load level, vectorised.
+
+Servers are built once per (framework, layout, role) and share step tables; an aggregated server's load levels
+are one vectorised fixed point; all disaggregated compositions of a framework (prefill layout x decode layout x
+worker ratio x prefill batch x decode batch) are one vectorised solve over whole-batch step curves. The points
+come out as columns named like the `estimate` command's flags, so any row can be re-estimated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from servecast.domain.framework import FrameworkVersion
+from servecast.domain.hardware import HardwareSpec
+from servecast.domain.layout import ParallelLayout
+from servecast.domain.target import Target
+from servecast.domain.vocabulary import ServingMode
+from servecast.errors import InputError
+from servecast.host.host import PluginHost
+from servecast.models.model import Model
+from servecast.search.space import (
+    PREFILL_BATCHES,
+    load_levels,
+    pipeline_depths,
+    stage_layouts,
+    unit_ratios,
+)
+from servecast.search.task import SearchTask
+from servecast.serving.aggregated import steady_states
+from servecast.serving.disaggregated import (
+    Compositions,
+    Pool,
+    decode_curve,
+    kv_transfer_ms,
+    prefill_curve,
+    solve_compositions,
+    users_for_decode_batch,
+)
+from servecast.serving.estimate import ServerCache, runnable_problems
+from servecast.serving.load import LoadKind, LoadLevels
+from servecast.serving.metrics import ServingPoints
+from servecast.serving.policy import ServerRole
+from servecast.serving.server import Server, build_server
+from servecast.serving.static import static_batch
+
+Columns = dict[str, np.ndarray]
+Progress = Callable[[str], None]
+
+LAYOUT_FIELDS = ("tp", "pp", "dp", "ep", "moe_tp")
+CONFIG_COLUMNS = (
+    "framework",
+    "framework_version",
+    "mode",
+    *LAYOUT_FIELDS,
+    "replicas",
+    *(f"prefill_{name}" for name in LAYOUT_FIELDS),
+    "prefill_workers",
+    "prefill_batch_size",
+    *(f"decode_{name}" for name in LAYOUT_FIELDS),
+    "decode_workers",
+    "decode_batch_size",
+    "concurrency",
+    "batch_size",
+)
+"""Per-point configuration columns, named like the estimate command's flags (NaN where a field does not apply)."""
+METRIC_COLUMNS = (
+    "ttft_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "requests_per_s",
+    "throughput_tokens_per_s",
+    "tokens_per_s_per_gpu",
+    "tokens_per_s_per_user",
+    "num_gpus",
+    "running_sequences",
+    "limiter",
+)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A layout the search could not run, and why (memory, capabilities, plugin vetoes)."""
+
+    framework: str
+    mode: ServingMode
+    layout: str
+    reason: str
+
+
+@dataclass
+class SpaceEvaluation:
+    """Everything evaluated: the points as columns, and what was rejected before evaluation."""
+
+    columns: Columns
+    rejections: list[Rejection] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.columns["framework"]) if self.columns else 0
+
+
+def _layout_values(layout: ParallelLayout) -> dict[str, float]:
+    values = (layout.tp, layout.pp, layout.attention_dp, layout.ep, layout.moe_tp)
+    return dict(zip(LAYOUT_FIELDS, (float(v) for v in values), strict=True))
+
+
+def _block(
+    size: int,
+    constants: dict[str, object],
+    arrays: dict[str, np.ndarray],
+    points: ServingPoints,
+    scale: np.ndarray | float = 1.0,
+) -> Columns:
+    """One block of points: configuration constants broadcast, per-point arrays, and the metrics (`scale`
+    replicas of what `points` describe)."""
+    columns: Columns = {}
+    for name in CONFIG_COLUMNS:
+        if name in arrays:
+            columns[name] = np.asarray(arrays[name], dtype=np.float64)
+        elif name in constants:
+            value = constants[name]
+            dtype = object if isinstance(value, str) else np.float64
+            columns[name] = np.full(size, value, dtype=dtype)
+        else:
+            columns[name] = np.full(size, np.nan)
+    rate = points.requests_per_s * scale
+    gpus = points.num_gpus * scale
+    throughput = rate * points.output_tokens
+    columns.update(
+        ttft_ms=points.ttft_ms,
+        tpot_ms=points.tpot_ms,
+        e2e_ms=points.e2e_ms,
+        requests_per_s=rate,
+        throughput_tokens_per_s=throughput,
+        tokens_per_s_per_gpu=throughput / gpus,
+        tokens_per_s_per_user=np.divide(1000.0, points.tpot_ms, out=np.full(size, np.inf), where=points.tpot_ms > 0),
+        num_gpus=gpus.astype(np.float64),
+        running_sequences=points.running,
+        limiter=np.asarray(points.limiter, dtype=np.int64),
+    )
+    return columns
+
+
+class _FrameworkSpace:
+    """The servers of one framework version, built on demand and shared between modes."""
+
+    def __init__(
+        self,
+        host: PluginHost,
+        task: SearchTask,
+        model: Model,
+        hardware: HardwareSpec,
+        version: FrameworkVersion,
+        framework: str,
+        cache: ServerCache,
+        rejections: list[Rejection],
+    ) -> None:
+        self.host, self.task, self.model, self.hardware = host, task, model, hardware
+        self.version = version
+        self.target = Target(hardware=task.system, framework=framework, framework_version=version.version)
+        self.cache = cache
+        self.rejections = rejections
+        self.modes = version.capabilities.parallel_modes
+
+    def servers(self, mode: ServingMode, role: ServerRole, gpus: int) -> list[Server]:
+        """Runnable servers of `role`, over stage layouts and pipeline depths up to one step past the first fit."""
+        arch = self.model.architecture
+        node = self.hardware.node.gpus_per_node
+        built = []
+        for stage in stage_layouts(arch, self.modes, node, gpus):
+            fitted = 0
+            for pp in pipeline_depths(stage, arch, gpus, self.modes):
+                layout = stage.model_copy(update={"pp": pp})
+                server = self._server(mode, role, layout)
+                if server is not None:
+                    built.append(server)
+                    fitted += 1
+                    if fitted == 2:
+                        break
+        return built
+
+    def _server(self, mode: ServingMode, role: ServerRole, layout: ParallelLayout) -> Server | None:
+        problems = runnable_problems(self.host, self.version, self.target, mode, self.model, layout)
+        if problems:
+            self.rejections.append(Rejection(self.target.framework, mode, str(layout), "; ".join(problems)))
+            return None
+        key = (self.target, layout, role)
+        try:
+            return self.cache.server(
+                key,
+                lambda: build_server(
+                    self.host,
+                    self.model,
+                    self.hardware,
+                    self.target,
+                    layout,
+                    self.task.workload,
+                    role,
+                    None,
+                    self.cache.step_tables,
+                ),
+            )
+        except InputError as error:
+            self.rejections.append(Rejection(self.target.framework, mode, str(layout), error.message))
+            return None
+
+
+def evaluate_space(
+    host: PluginHost, task: SearchTask, model: Model, frameworks: list[str], progress: Progress | None = None
+) -> SpaceEvaluation:
+    """Every point of the task's space, evaluated (see the module docstring)."""
+    hardware = host.hardware.get(task.system)
+    cache = ServerCache()
+    evaluation = SpaceEvaluation(columns={})
+    blocks: list[Columns] = []
+    for framework in frameworks:
+        version = host.framework_version(framework)
+        evaluation.versions[framework] = version.version
+        space = _FrameworkSpace(host, task, model, hardware, version, framework, cache, evaluation.rejections)
+        constants: dict[str, object] = {
+            "framework": framework,
+            "framework_version": version.version,
+        }
+        for mode in task.modes:
+            if progress:
+                progress(f"{framework} {mode.value}")
+            if mode not in version.capabilities.serving_modes:
+                reason = f"{framework} {version.version} has no {mode.value} mode"
+                evaluation.rejections.append(Rejection(framework, mode, "-", reason))
+                continue
+            if mode is ServingMode.DISAGGREGATED:
+                blocks += _disaggregated(space, task, hardware, {**constants, "mode": mode.value})
+            else:
+                blocks += _single_server(space, task, mode, {**constants, "mode": mode.value})
+    if blocks:
+        evaluation.columns = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
+    return evaluation
+
+
+def _single_server(
+    space: _FrameworkSpace, task: SearchTask, mode: ServingMode, constants: dict[str, object]
+) -> list[Columns]:
+    """Aggregated instances at closed-loop concurrency levels, or static batches, replicated over the GPUs."""
+    blocks = []
+    for server in space.servers(mode, ServerRole.AGGREGATED, task.gpus):
+        replicas = task.gpus // server.gpus if task.replicate else 1
+        config = {**constants, **_layout_values(server.layout), "replicas": float(replicas)}
+        if mode is ServingMode.STATIC:
+            longest = task.isl + task.osl
+            batches = load_levels(server.sequences_that_fit(longest))
+            results = [static_batch(server, int(b)) for b in batches]
+            points = ServingPoints(
+                ttft_ms=np.array([r.ttft_ms for r in results]),
+                tpot_ms=np.array([r.tpot_ms for r in results]),
+                requests_per_s=np.array([r.requests_per_s for r in results]),
+                running=batches,
+                limiter=np.zeros(len(batches), dtype=np.int64),
+                overloaded=np.zeros(len(batches), dtype=bool),
+                output_tokens=task.osl,
+                num_gpus=np.full(len(batches), server.gpus),
+            )
+            blocks.append(_block(len(batches), config, {"batch_size": batches}, points, replicas))
+            continue
+        levels = load_levels(server.running_limit)
+        points = steady_states(server, LoadLevels(LoadKind.CONCURRENCY, levels))
+        blocks.append(_block(len(levels), config, {"concurrency": levels * replicas}, points, replicas))
+    return blocks
+
+
+def _disaggregated(
+    space: _FrameworkSpace, task: SearchTask, hardware: HardwareSpec, constants: dict[str, object]
+) -> list[Columns]:
+    """Every xPyD composition of prefill and decode servers within the GPUs, at decode batch levels."""
+    mode = ServingMode.DISAGGREGATED
+    prefills = space.servers(mode, ServerRole.PREFILL, task.gpus - 1)
+    decodes = space.servers(mode, ServerRole.DECODE, task.gpus - 1)
+    if not prefills or not decodes:
+        return []
+    prompt = task.isl - prefills[0].cached_prefix
+    batches = [
+        [b for b in PREFILL_BATCHES if b == 1 or b * prompt <= server.settings.max_num_tokens] for server in prefills
+    ]
+    largest_batch = max(max(b) for b in batches)
+    prefill_curves = np.array([prefill_curve(server, largest_batch) for server in prefills])
+    limits = [server.running_limit for server in decodes]
+    widest = max(limits) + 1
+    decode_curves = np.array(
+        [
+            np.pad(decode_curve(s, limit), (0, widest - limit - 1), mode="edge")
+            for s, limit in zip(decodes, limits, strict=True)
+        ]
+    )
+    rows: dict[str, list[float]] = {name: [] for name in ("pi", "di", "x", "y", "pb", "n", "transfer", "gpus")}
+    for pi, prefill in enumerate(prefills):
+        for di, decode in enumerate(decodes):
+            levels = load_levels(limits[di])
+            for x, y in unit_ratios(prefill.gpus, decode.gpus, task.gpus):
+                unit = x * prefill.gpus + y * decode.gpus
+                copies = task.gpus // unit if task.replicate else 1
+                transfer = kv_transfer_ms(Pool(prefill, copies * x, 1), Pool(decode, copies * y, 1), hardware)
+                for pb in batches[pi]:
+                    count = len(levels)
+                    rows["pi"] += [pi] * count
+                    rows["di"] += [di] * count
+                    rows["x"] += [copies * x] * count
+                    rows["y"] += [copies * y] * count
+                    rows["pb"] += [pb] * count
+                    rows["n"] += list(levels)
+                    rows["transfer"] += [transfer] * count
+                    rows["gpus"] += [copies * unit] * count
+    arrays = {name: np.asarray(values, dtype=np.float64) for name, values in rows.items()}
+    prefill_index = arrays["pi"].astype(np.int64)
+    decode_index = arrays["di"].astype(np.int64)
+    deployments = Compositions(
+        prefill_curves=prefill_curves,
+        prefill_index=prefill_index,
+        prefill_workers=arrays["x"],
+        prefill_batch=arrays["pb"],
+        decode_curves=decode_curves,
+        decode_index=decode_index,
+        decode_workers=arrays["y"],
+        decode_limit=arrays["n"],
+        transfer_ms=arrays["transfer"],
+        num_gpus=arrays["gpus"].astype(np.int64),
+    )
+    users = np.maximum(1.0, np.ceil(users_for_decode_batch(deployments, task.osl, arrays["n"]) - 1e-9))
+    points = solve_compositions(deployments, task.osl, LoadLevels(LoadKind.CONCURRENCY, users))
+    per_point: dict[str, np.ndarray] = {
+        "concurrency": users,
+        "prefill_workers": arrays["x"],
+        "decode_workers": arrays["y"],
+        "prefill_batch_size": arrays["pb"],
+        "decode_batch_size": arrays["n"],
+    }
+    for role, servers, index in (("prefill", prefills, prefill_index), ("decode", decodes, decode_index)):
+        table = np.array([list(_layout_values(server.layout).values()) for server in servers])
+        for column, name in enumerate(LAYOUT_FIELDS):
+            per_point[f"{role}_{name}"] = table[index, column]
+    return [_block(len(users), constants, per_point, points)]

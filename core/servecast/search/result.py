@@ -1,0 +1,139 @@
+"""What a search found: every evaluated point, the ones meeting the SLA, the best per framework and mode, the
+overall winner and the Pareto frontiers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from servecast.domain.workload import Sla
+from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS, Columns, Rejection
+from servecast.search.pareto import pareto_front
+from servecast.search.task import SearchTask
+from servecast.serving.metrics import LIMITERS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TASK_COLUMNS = ("model", "system", "isl", "osl", "prefix", "quant", "moe_quant", "kv_cache_dtype")
+"""Columns every point shares (the task's), written with the points so each row is a complete configuration."""
+
+
+def sla_mask(columns: Columns, sla: Sla) -> NDArray[np.bool_]:
+    """Points meeting every set latency target (finite TTFT always required)."""
+    mask = np.isfinite(columns["ttft_ms"])
+    for name, limit in (("ttft_ms", sla.ttft_ms), ("tpot_ms", sla.tpot_ms), ("e2e_ms", sla.request_latency_ms)):
+        if limit is not None:
+            mask &= columns[name] <= limit
+    result: NDArray[np.bool_] = mask
+    return result
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The outcome of one search. Row indices refer to `columns` (every evaluated point)."""
+
+    task: SearchTask
+    columns: Columns
+    feasible: NDArray[np.bool_]
+    best: tuple[int, ...]
+    """The best feasible point of each (framework, mode), best first: the most tokens/s per GPU."""
+    pareto: tuple[int, ...]
+    """The frontier over points meeting the TTFT and request-latency targets (TPOT is the frontier's x axis)."""
+    rejections: tuple[Rejection, ...]
+    versions: dict[str, str]
+    elapsed_s: float
+    explanation: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def evaluated(self) -> int:
+        return len(self.columns["framework"]) if self.columns else 0
+
+    @property
+    def winner(self) -> int | None:
+        return self.best[0] if self.best else None
+
+    @property
+    def winner_ratio(self) -> float | None:
+        """The winner's tokens/s per GPU over the runner-up's (the best of another framework or mode)."""
+        if len(self.best) < 2:
+            return None
+        per_gpu = self.columns["tokens_per_s_per_gpu"]
+        return float(per_gpu[self.best[0]] / per_gpu[self.best[1]])
+
+    def row(self, index: int) -> dict[str, Any]:
+        """One point as a flat dict: the task's columns, its configuration and its metrics (JSON-ready)."""
+        record: dict[str, Any] = {
+            "model": self.task.model,
+            "system": self.task.system,
+            "isl": self.task.isl,
+            "osl": self.task.osl,
+            "prefix": self.task.prefix,
+            "quant": self.task.quant.value if self.task.quant else None,
+            "moe_quant": self.task.moe_quant.value if self.task.moe_quant else None,
+            "kv_cache_dtype": self.task.kv_cache_dtype.value if self.task.kv_cache_dtype else None,
+        }
+        for name in CONFIG_COLUMNS:
+            value = self.columns[name][index]
+            if isinstance(value, str):
+                record[name] = value
+            else:
+                record[name] = None if np.isnan(value) else int(value)
+        for name in METRIC_COLUMNS:
+            value = self.columns[name][index]
+            if name == "limiter":
+                record[name] = LIMITERS[int(value)].value
+            elif name == "num_gpus":
+                record[name] = int(value)
+            else:
+                record[name] = float(value) if np.isfinite(value) else None
+        record["meets_sla"] = bool(self.feasible[index])
+        return record
+
+    def frame(self, rows: Any = None) -> pd.DataFrame:
+        """The points (all, or the given row indices) as a pandas DataFrame, one column per field."""
+        import pandas as pd
+
+        indices = range(self.evaluated) if rows is None else rows
+        return pd.DataFrame([self.row(int(index)) for index in indices])
+
+    @property
+    def points(self) -> pd.DataFrame:
+        return self.frame()
+
+    @property
+    def best_frame(self) -> pd.DataFrame:
+        return self.frame(self.best)
+
+    @property
+    def pareto_frame(self) -> pd.DataFrame:
+        return self.frame(self.pareto)
+
+
+def select(
+    task: SearchTask, columns: Columns, rejections: list[Rejection], versions: dict[str, str], elapsed_s: float
+) -> SearchResult:
+    """Apply the SLA, pick the best point per (framework, mode), and draw the frontier."""
+    if not columns:
+        empty = np.zeros(0, dtype=bool)
+        return SearchResult(task, columns, empty, (), (), tuple(rejections), versions, elapsed_s)
+    feasible = sla_mask(columns, task.sla)
+    per_gpu = columns["tokens_per_s_per_gpu"]
+    per_user = columns["tokens_per_s_per_user"]
+    groups = np.char.add(columns["framework"].astype(str), np.char.add("/", columns["mode"].astype(str)))
+    best = []
+    for group in dict.fromkeys(groups.tolist()):
+        candidates = np.flatnonzero(feasible & (groups == group))
+        if len(candidates):
+            order = np.lexsort((-per_user[candidates], -per_gpu[candidates]))
+            best.append(int(candidates[order[0]]))
+    best.sort(key=lambda index: (-per_gpu[index], -per_user[index]))
+    latency_ok = sla_mask(columns, Sla(ttft_ms=task.sla.ttft_ms, request_latency_ms=task.sla.request_latency_ms))
+    candidates = np.flatnonzero(latency_ok)
+    front = candidates[pareto_front(per_gpu[candidates], per_user[candidates])]
+    return SearchResult(
+        task, columns, feasible, tuple(best), tuple(int(i) for i in front), tuple(rejections), versions, elapsed_s
+    )

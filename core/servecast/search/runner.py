@@ -1,0 +1,55 @@
+"""Run one search: resolve the installed frameworks and the model, evaluate the space, select and explain."""
+
+from __future__ import annotations
+
+import time
+
+from servecast.errors import InputError
+from servecast.host.host import PluginHost
+from servecast.models.model import load_model
+from servecast.search.evaluate import Progress, evaluate_space
+from servecast.search.explain import explain_winner
+from servecast.search.result import SearchResult, select
+from servecast.search.task import SearchTask
+
+
+def installed_frameworks(host: PluginHost, wanted: tuple[str, ...] | None) -> list[str]:
+    """The frameworks to search: `wanted` (each must be installed), or every installed framework plugin."""
+    installed = host.frameworks.names()
+    if wanted is None:
+        if not installed:
+            raise InputError("no framework plugin is installed", "install one, e.g. `uv pip install servecast-vllm`")
+        return installed
+    missing = [name for name in wanted if name not in installed]
+    if missing:
+        raise InputError(
+            f"framework(s) {', '.join(repr(name) for name in missing)} not installed "
+            f"(installed: {', '.join(installed) or 'none'})",
+            "install the framework's servecast plugin or pick from the installed ones",
+        )
+    return list(dict.fromkeys(wanted))
+
+
+def run_search(
+    host: PluginHost, task: SearchTask, progress: Progress | None = None, explain: bool = True
+) -> SearchResult:
+    """Evaluate the task's whole space and return what it found (the winner explained when `explain`)."""
+    started = time.perf_counter()
+    hardware = host.hardware.get(task.system)
+    frameworks = installed_frameworks(host, task.frameworks)
+    model = load_model(task.model, host.architectures, task.quant, task.kv_cache_dtype, task.moe_quant)
+    evaluation = evaluate_space(host, task, model, frameworks, progress)
+    result = select(task, evaluation.columns, evaluation.rejections, evaluation.versions, 0.0)
+    explanation = explain_winner(host, result, hardware) if explain else {}
+    elapsed = time.perf_counter() - started
+    return SearchResult(
+        task,
+        result.columns,
+        result.feasible,
+        result.best,
+        result.pareto,
+        result.rejections,
+        result.versions,
+        elapsed,
+        explanation,
+    )

@@ -1,0 +1,53 @@
+"""What a search is asked: a model on a number of GPUs of one system, a workload, latency targets, frameworks."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from servecast.domain.base import FrozenModel
+from servecast.domain.vocabulary import KvCacheDtype, Quantization, ServingMode
+from servecast.domain.workload import Sla, Workload
+
+DEFAULT_MODES = (ServingMode.AGGREGATED, ServingMode.DISAGGREGATED)
+
+
+class SearchTask(FrozenModel):
+    """One search. `frameworks` None means every installed framework plugin."""
+
+    model: str = Field(min_length=1)
+    system: str = Field(min_length=1)
+    gpus: int = Field(gt=0, description="GPUs the deployment may use.")
+    frameworks: tuple[str, ...] | None = None
+    modes: tuple[ServingMode, ...] = DEFAULT_MODES
+    isl: int = Field(gt=0)
+    osl: int = Field(gt=0)
+    prefix: int = Field(default=0, ge=0)
+    sla: Sla = Sla()
+    quant: Quantization | None = None
+    moe_quant: Quantization | None = None
+    kv_cache_dtype: KvCacheDtype | None = None
+    top: int = Field(default=5, gt=0, description="Configurations listed per framework and mode.")
+    replicate: bool = Field(
+        default=True, description="Fill the GPUs with replicas of each configuration (False: one unit each)."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.prefix >= self.isl:
+            raise ValueError(f"prefix={self.prefix} must be shorter than isl={self.isl}")
+        if not self.modes:
+            raise ValueError("give at least one serving mode")
+        if self.frameworks is not None and not self.frameworks:
+            raise ValueError("give at least one framework")
+        return self
+
+    @classmethod
+    def parse(cls, values: dict[str, object]) -> Self:
+        """Validate user input; an InputError naming each bad field and value."""
+        return cls.parse_input(values, "search", "see `servecast search --help`")
+
+    @property
+    def workload(self) -> Workload:
+        return Workload(input_tokens=self.isl, output_tokens=self.osl, prefix_tokens=self.prefix)
