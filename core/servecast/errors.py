@@ -53,3 +53,9 @@ class PluginLoadError(PluginError):
 
 class PluginConflictError(PluginError):
     """Two plugins register the same name."""
+
+
+class NoFeasibleConfiguration(ServecastError):
+    """A search found no configuration meeting the targets (the CLI exits 4)."""
+
+    exit_code = 4

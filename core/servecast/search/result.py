@@ -64,6 +64,28 @@ class SearchResult:
         per_gpu = self.columns["tokens_per_s_per_gpu"]
         return float(per_gpu[self.best[0]] / per_gpu[self.best[1]])
 
+    def top(self, count: int) -> list[int]:
+        """The `count` best feasible configurations (each at its best load level), most tokens/s per GPU first."""
+        columns = self.columns
+        rows = np.flatnonzero(self.feasible)
+        order = rows[np.argsort(-columns["tokens_per_s_per_gpu"][rows], kind="stable")]
+        load = {"concurrency", "batch_size", "decode_batch_size"}
+        names = [name for name in CONFIG_COLUMNS if name not in load]
+        seen: set[tuple[object, ...]] = set()
+        chosen = []
+        for index in order:
+            key = tuple(str(columns[name][index]) for name in names)
+            if key not in seen:
+                seen.add(key)
+                chosen.append(int(index))
+                if len(chosen) == count:
+                    break
+        return chosen
+
+    def pareto_candidates(self) -> list[int]:
+        """Rows the frontiers are drawn from: those meeting the TTFT and request-latency targets."""
+        return [int(i) for i in _pareto_candidates(self.columns, self.task.sla)] if self.evaluated else []
+
     def row(self, index: int) -> dict[str, Any]:
         """One point as a flat dict: the task's columns, its configuration and its metrics (JSON-ready)."""
         record: dict[str, Any] = {
@@ -113,6 +135,11 @@ class SearchResult:
         return self.frame(self.pareto)
 
 
+def _pareto_candidates(columns: Columns, sla: Sla) -> NDArray[np.int64]:
+    """Points the frontiers are drawn from: those meeting the TTFT and request-latency targets."""
+    return np.flatnonzero(sla_mask(columns, sla.model_copy(update={"tpot_ms": None})))
+
+
 def select(
     task: SearchTask, columns: Columns, rejections: list[Rejection], versions: dict[str, str], elapsed_s: float
 ) -> SearchResult:
@@ -131,8 +158,7 @@ def select(
             order = np.lexsort((-per_user[candidates], -per_gpu[candidates]))
             best.append(int(candidates[order[0]]))
     best.sort(key=lambda index: (-per_gpu[index], -per_user[index]))
-    latency_ok = sla_mask(columns, Sla(ttft_ms=task.sla.ttft_ms, request_latency_ms=task.sla.request_latency_ms))
-    candidates = np.flatnonzero(latency_ok)
+    candidates = _pareto_candidates(columns, task.sla)
     front = candidates[pareto_front(per_gpu[candidates], per_user[candidates])]
     return SearchResult(
         task, columns, feasible, tuple(best), tuple(int(i) for i in front), tuple(rejections), versions, elapsed_s

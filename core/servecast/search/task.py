@@ -28,7 +28,7 @@ class SearchTask(FrozenModel):
     quant: Quantization | None = None
     moe_quant: Quantization | None = None
     kv_cache_dtype: KvCacheDtype | None = None
-    top: int = Field(default=5, gt=0, description="Configurations listed per framework and mode.")
+    top: int = Field(default=5, gt=0, description="Best configurations listed.")
     replicate: bool = Field(
         default=True, description="Fill the GPUs with replicas of each configuration (False: one unit each)."
     )

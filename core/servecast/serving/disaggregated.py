@@ -21,7 +21,7 @@ from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, Serving
 from servecast.serving.server import Server
 
 IntArray = NDArray[np.int64]
-_BISECTIONS = 50
+_BISECTIONS = 40
 
 
 @dataclass(frozen=True)
@@ -84,14 +84,21 @@ def decode_curve(server: Server, largest_batch: int) -> FloatArray:
     return np.concatenate([times[:1], times])
 
 
-def _at(curves: FloatArray, index: IntArray, position: FloatArray) -> FloatArray:
-    """Each element's curve, linearly interpolated at `position` (whole positions are the curve's values)."""
-    last = curves.shape[1] - 1
-    x = np.clip(position, 0, last)
-    low = np.minimum(np.floor(x).astype(np.int64), last - 1)
-    fraction = x - low
-    result: FloatArray = curves[index, low] * (1 - fraction) + curves[index, low + 1] * fraction
-    return result
+class _Curves:
+    """Each element's step curve (a row of `curves`), read by linear interpolation at any position."""
+
+    def __init__(self, curves: FloatArray, index: IntArray) -> None:
+        self.flat = curves.ravel()
+        self.last = curves.shape[1] - 1
+        self.base = index * curves.shape[1]
+
+    def __call__(self, position: FloatArray) -> FloatArray:
+        x = np.clip(position, 0, self.last)
+        low = np.minimum(x.astype(np.int64), self.last - 1)
+        fraction = x - low
+        at = self.base + low
+        result: FloatArray = self.flat.take(at) * (1 - fraction) + self.flat.take(at + 1) * fraction
+        return result
 
 
 def _bisect(function: Callable[[FloatArray], FloatArray], high: FloatArray, target: FloatArray) -> FloatArray:
@@ -122,6 +129,8 @@ class _Flows:
                 "use --osl 2 or more, or aggregated mode",
             )
         d = deployments
+        self._decode = _Curves(d.decode_curves, d.decode_index)
+        self._prefill = _Curves(d.prefill_curves, d.prefill_index)
         self.single_prefill_ms = self.prefill_ms(np.ones_like(d.prefill_batch))
         self.prefill_capacity = d.prefill_workers * d.prefill_batch / self.prefill_ms(d.prefill_batch)
         self.decode_capacity = self.decode_rate(d.decode_limit)
@@ -134,7 +143,7 @@ class _Flows:
         """Most sequences per decode worker the prefill pool can feed."""
 
     def tpot_ms(self, n: FloatArray) -> FloatArray:
-        return _at(self.d.decode_curves, self.d.decode_index, np.maximum(n, 1.0))
+        return self._decode(np.maximum(n, 1.0))
 
     def decode_rate(self, n: FloatArray) -> FloatArray:
         """Requests per ms the decode pool completes with `n` sequences per worker."""
@@ -142,7 +151,7 @@ class _Flows:
         return result
 
     def prefill_ms(self, prompts: FloatArray) -> FloatArray:
-        return _at(self.d.prefill_curves, self.d.prefill_index, prompts)
+        return self._prefill(prompts)
 
     def ttft(self, rate: FloatArray) -> tuple[FloatArray, FloatArray]:
         """TTFT and the prefill workers' utilisation at `rate` requests per ms."""

@@ -1,0 +1,184 @@
+"""`servecast search`: the best deployment of a model on a number of GPUs, under latency targets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.frontier_plot import text_plot
+from servecast.cli.render import print_table
+from servecast.domain.vocabulary import KvCacheDtype, Quantization
+from servecast.domain.workload import Sla
+from servecast.errors import NoFeasibleConfiguration
+from servecast.search.describe import describe
+from servecast.search.explain import infeasibility
+from servecast.search.result import SearchResult
+from servecast.search.runner import run_search
+from servecast.search.save import frontier_series, save_search, summary
+from servecast.search.task import DEFAULT_MODES, SearchTask
+
+
+def _names(value: str | None) -> tuple[str, ...] | None:
+    if value is None or value.strip().lower() == "all":
+        return None
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _modes(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _quantization(kind: type[Quantization] | type[KvCacheDtype]) -> click.Choice:
+    return click.Choice([member.value for member in kind])
+
+
+@click.command("search")
+@click.option("--model", required=True, help="Model id or alias (`servecast model list`).")
+@click.option("--system", required=True, help="Hardware id (`servecast hardware list`).")
+@click.option("--gpus", type=int, required=True, help="GPUs the deployment may use.")
+@click.option("--frameworks", default="all", show_default=True, help="Comma-separated framework ids, or all installed.")
+@click.option(
+    "--modes", default=",".join(m.value for m in DEFAULT_MODES), show_default=True, help="Any of agg,disagg,static."
+)
+@click.option("--isl", type=int, required=True, help="Input tokens per request.")
+@click.option("--osl", type=int, required=True, help="Output tokens per request.")
+@click.option("--prefix", type=int, default=0, show_default=True, help="Leading input tokens shared by requests.")
+@click.option("--ttft", type=float, help="TTFT target in ms (default: none).")
+@click.option("--tpot", type=float, help="TPOT target in ms (default: none).")
+@click.option("--request-latency", type=float, help="End-to-end latency target in ms (default: none).")
+@click.option("--quant", type=_quantization(Quantization), help="Override the checkpoint's quantization.")
+@click.option("--moe-quant", type=_quantization(Quantization), help="Quantization of the routed experts only.")
+@click.option("--kv-cache-dtype", type=_quantization(KvCacheDtype), help="Default: the checkpoint's.")
+@click.option("--top", type=int, default=5, show_default=True, help="Best configurations listed.")
+@click.option("--save-dir", type=click.Path(file_okay=False, path_type=Path), help="Write CSVs, plot and configs.")
+@click.option("--force", is_flag=True, help="Replace results already in --save-dir.")
+@json_option
+def search_command(save_dir: Path | None, force: bool, as_json: bool, **values: Any) -> None:
+    """Search layouts, batch sizes and serving modes of every installed framework for the most tokens/s per GPU
+    under the latency targets. Exits 4 when no configuration meets them."""
+    task = SearchTask.parse(
+        {
+            "model": values["model"],
+            "system": values["system"],
+            "gpus": values["gpus"],
+            "frameworks": _names(values["frameworks"]),
+            "modes": _modes(values["modes"]),
+            "isl": values["isl"],
+            "osl": values["osl"],
+            "prefix": values["prefix"],
+            "sla": Sla(ttft_ms=values["ttft"], tpot_ms=values["tpot"], request_latency_ms=values["request_latency"]),
+            "quant": values["quant"],
+            "moe_quant": values["moe_quant"],
+            "kv_cache_dtype": values["kv_cache_dtype"],
+            "top": values["top"],
+        }
+    )
+    host = plugin_host()
+    console = Console(stderr=True)
+    _print_inputs(console, task, host.frameworks.names())
+    with console.status("searching…", spinner="dots") if sys.stderr.isatty() else _Quiet() as status:
+        result = run_search(host, task, progress=lambda stage: status.update(f"searching: {stage}"))
+    if save_dir is not None:
+        written = save_search(result, save_dir, force)
+        click.echo(f"wrote {len(written)} entries under {save_dir}", err=True)
+    if as_json:
+        document = summary(result)
+        if not result.best:
+            document["infeasible"] = infeasibility(result)
+        echo_json(document)
+    else:
+        _print_report(result)
+    if not result.best:
+        report = infeasibility(result)
+        raise NoFeasibleConfiguration(
+            f"no configuration meets the targets; binding: {report['binding']}",
+            "; or ".join(report["advice"]),
+        )
+
+
+class _Quiet:
+    """Stands in for a status spinner when stderr is not a terminal."""
+
+    def __enter__(self) -> _Quiet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, text: str) -> None:
+        return None
+
+
+def _print_inputs(console: Console, task: SearchTask, installed: list[str]) -> None:
+    sla = task.sla
+    targets = [
+        f"{label} <= {value:g} ms"
+        for label, value in (("TTFT", sla.ttft_ms), ("TPOT", sla.tpot_ms), ("latency", sla.request_latency_ms))
+        if value is not None
+    ]
+    frameworks = ", ".join(task.frameworks or installed) + ("" if task.frameworks else " (all installed)")
+    console.print(
+        f"search: {task.model} on {task.gpus} x {task.system}; frameworks: {frameworks}; "
+        f"modes: {', '.join(m.value for m in task.modes)}; ISL {task.isl} / OSL {task.osl}"
+        + (f" (prefix {task.prefix})" if task.prefix else "")
+        + f"; SLA: {', '.join(targets) or 'none'}",
+        highlight=False,
+    )
+
+
+def _metrics_row(rank: str, row: dict[str, Any]) -> list[str]:
+    return [
+        rank,
+        f"{row['framework']} {row['framework_version']}",
+        row["mode"],
+        describe(row),
+        str(row["num_gpus"]),
+        str(row["concurrency"] or row["batch_size"]),
+        f"{row['ttft_ms']:.0f}" if row["ttft_ms"] is not None else "inf",
+        f"{row['tpot_ms']:.1f}",
+        f"{row['tokens_per_s_per_gpu']:.0f}",
+        f"{row['tokens_per_s_per_user']:.1f}",
+    ]
+
+
+_HEADERS = ["#", "framework", "mode", "configuration", "GPUs", "load", "TTFT ms", "TPOT ms", "tok/s/GPU", "tok/s/user"]
+
+
+def _print_report(result: SearchResult) -> None:
+    if result.best:
+        rows = [_metrics_row(str(rank), result.row(i)) for rank, i in enumerate(result.best, 1)]
+        print_table("best per framework and mode (meets the SLA)", _HEADERS, rows)
+        top = [_metrics_row(str(rank), result.row(i)) for rank, i in enumerate(result.top(result.task.top), 1)]
+        print_table(f"top {len(top)} configurations", _HEADERS, top)
+        winner = result.row(result.best[0])
+        ratio = result.winner_ratio
+        click.echo(
+            f"\nwinner: {winner['framework']} {winner['mode']} {describe(winner)}: "
+            f"{winner['tokens_per_s_per_gpu']:.0f} tokens/s/GPU at {winner['tokens_per_s_per_user']:.1f} "
+            f"tokens/s/user" + (f", {ratio:.2f}x the runner-up" if ratio else "")
+        )
+        explanation = result.explanation
+        for step, shares in explanation.get("shares", {}).items():
+            parts = ", ".join(f"{family} {share:.0%}" for family, share in shares.items())
+            click.echo(f"  {step} iteration: {parts}")
+        if "limited_by" in explanation:
+            click.echo(f"  limited by {explanation['limited_by']}")
+    else:
+        report = infeasibility(result)
+        click.echo(f"no configuration meets the targets; binding: {report['binding']}")
+        if report["closest"]:
+            rows = [_metrics_row(str(rank), row) for rank, row in enumerate(report["closest"], 1)]
+            print_table("closest configurations", _HEADERS, rows)
+        for reason in report.get("reasons", []):
+            click.echo(f"  - {reason}")
+        for advice in report["advice"]:
+            click.echo(f"  would help: {advice}")
+    tpot = result.task.sla.tpot_ms
+    click.echo("\nPareto frontiers (meeting TTFT / latency targets):")
+    click.echo(text_plot(frontier_series(result), x_limit=1000.0 / tpot if tpot else None))
+    click.echo(f"\nevaluated {result.evaluated:,} configurations in {result.elapsed_s:.2f} s")

@@ -1,0 +1,121 @@
+"""Write a search's results to a folder: every point, the frontier and the best (CSV), the resolved inputs, a
+plot of the frontiers, and one folder per recommended configuration (the launch artifacts go there too).
+
+Everything is written into a temporary folder first and moved into place at the end, so a failure leaves
+nothing half-written; existing results are replaced only with `force`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from servecast.errors import InputError
+from servecast.search.describe import slug
+from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS
+from servecast.search.pareto import pareto_front
+from servecast.search.result import TASK_COLUMNS, SearchResult
+
+COLUMNS = (*TASK_COLUMNS, *CONFIG_COLUMNS, *METRIC_COLUMNS, "meets_sla")
+RESULT_FILES = ("points.csv", "pareto.csv", "best.csv", "inputs.json", "frontier.png", "configs")
+
+
+def save_search(result: SearchResult, directory: Path, force: bool = False) -> list[Path]:
+    """Write the results under `directory`; the paths written (an InputError before writing anything when
+    results are already there and `force` is not set)."""
+    existing = [name for name in RESULT_FILES if (directory / name).exists()]
+    if existing and not force:
+        raise InputError(
+            f"{str(directory)!r} already holds search results ({', '.join(existing)})",
+            "pick another --save-dir or pass --force to replace them",
+        )
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"--save-dir {str(directory)!r} is a file, not a folder", "give a folder path")
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".servecast-", dir=directory))
+    try:
+        _write_all(result, staging)
+        written = []
+        for entry in sorted(staging.iterdir()):
+            target = directory / entry.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            entry.replace(target)
+            written.append(target)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_all(result: SearchResult, folder: Path) -> None:
+    frame = result.frame()
+    frame.to_csv(folder / "points.csv", columns=list(COLUMNS), index=False)
+    frame.iloc[list(result.pareto)].to_csv(folder / "pareto.csv", columns=list(COLUMNS), index=False)
+    frame.iloc[list(result.best)].to_csv(folder / "best.csv", columns=list(COLUMNS), index=False)
+    inputs = result.task.model_dump(mode="json") | {"framework_versions": result.versions}
+    (folder / "inputs.json").write_text(json.dumps(inputs, indent=2) + "\n")
+    _plot(result, folder / "frontier.png")
+    for rank, index in enumerate(result.best, start=1):
+        row = result.row(index)
+        config = folder / "configs" / f"{rank:02d}-{slug(row)}"
+        config.mkdir(parents=True)
+        (config / "config.json").write_text(json.dumps(row, indent=2) + "\n")
+
+
+def frontier_series(result: SearchResult) -> dict[str, list[tuple[float, float]]]:
+    """Per framework and mode: its own frontier, as (tokens/s/user, tokens/s/GPU) points."""
+    columns = result.columns
+    if not result.evaluated:
+        return {}
+    groups: dict[str, list[tuple[float, float]]] = {}
+    keys = [f"{f}/{m}" for f, m in zip(columns["framework"], columns["mode"], strict=True)]
+    for key in dict.fromkeys(keys):
+        rows = [i for i in result.pareto_candidates() if keys[i] == key]
+        if not rows:
+            continue
+        per_gpu = columns["tokens_per_s_per_gpu"][rows]
+        per_user = columns["tokens_per_s_per_user"][rows]
+        front = pareto_front(per_gpu, per_user)
+        groups[key] = [(float(per_user[i]), float(per_gpu[i])) for i in front]
+    return groups
+
+
+def _plot(result: SearchResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(8, 5), dpi=120)
+    for name, points in frontier_series(result).items():
+        xs, ys = zip(*points, strict=True) if points else ((), ())
+        axes.plot(xs, ys, marker="o", markersize=3, label=name)
+    tpot = result.task.sla.tpot_ms
+    if tpot:
+        axes.axvline(1000.0 / tpot, color="grey", linestyle=":", label=f"TPOT {tpot:g} ms")
+    task = result.task
+    axes.set_title(f"{task.model} on {task.gpus} x {task.system}, ISL {task.isl} / OSL {task.osl}")
+    axes.set_xlabel("tokens/s/user")
+    axes.set_ylabel("tokens/s/GPU")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    pyplot.close(figure)
+
+
+def summary(result: SearchResult) -> dict[str, Any]:
+    """The `--json` document: inputs, best, pareto, evaluated and elapsed_s."""
+    return {
+        "inputs": result.task.model_dump(mode="json") | {"framework_versions": result.versions},
+        "best": [result.row(index) for index in result.best],
+        "pareto": [result.row(index) for index in result.pareto],
+        "top": [result.row(index) for index in result.top(result.task.top)],
+        "evaluated": result.evaluated,
+        "elapsed_s": result.elapsed_s,
+        "winner_ratio_to_runner_up": result.winner_ratio,
+        "explanation": result.explanation,
+    }
