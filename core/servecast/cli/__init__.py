@@ -14,6 +14,7 @@ from servecast.cli.hardware_cmd import hardware
 from servecast.cli.model_cmd import model
 from servecast.cli.ops_cmd import ops
 from servecast.cli.plugins_cmd import plugins
+from servecast.cli.recommend_cmd import recommend_command
 from servecast.cli.search_cmd import search_command
 from servecast.errors import ServecastError
 
@@ -53,6 +54,7 @@ def cli(options: dict[str, object], strict_plugins: bool, disabled: tuple[str, .
 
 
 cli.add_command(search_command)
+cli.add_command(recommend_command)
 cli.add_command(plugins)
 cli.add_command(hardware)
 cli.add_command(frameworks)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,39 +32,45 @@ def _modes(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def _quantization(kind: type[Quantization] | type[KvCacheDtype]) -> click.Choice:
+def _quantization(kind: type[Quantization] | type[KvCacheDtype]) -> click.Choice[str]:
     return click.Choice([member.value for member in kind])
 
 
-@click.command("search")
-@click.option("--model", required=True, help="Model id or alias (`servecast model list`).")
-@click.option("--system", required=True, help="Hardware id (`servecast hardware list`).")
-@click.option("--gpus", type=int, required=True, help="GPUs the deployment may use.")
-@click.option("--frameworks", default="all", show_default=True, help="Comma-separated framework ids, or all installed.")
-@click.option(
-    "--modes", default=",".join(m.value for m in DEFAULT_MODES), show_default=True, help="Any of agg,disagg,static."
-)
-@click.option("--isl", type=int, required=True, help="Input tokens per request.")
-@click.option("--osl", type=int, required=True, help="Output tokens per request.")
-@click.option("--prefix", type=int, default=0, show_default=True, help="Leading input tokens shared by requests.")
-@click.option("--ttft", type=float, help="TTFT target in ms (default: none).")
-@click.option("--tpot", type=float, help="TPOT target in ms (default: none).")
-@click.option("--request-latency", type=float, help="End-to-end latency target in ms (default: none).")
-@click.option("--quant", type=_quantization(Quantization), help="Override the checkpoint's quantization.")
-@click.option("--moe-quant", type=_quantization(Quantization), help="Quantization of the routed experts only.")
-@click.option("--kv-cache-dtype", type=_quantization(KvCacheDtype), help="Default: the checkpoint's.")
-@click.option("--top", type=int, default=5, show_default=True, help="Best configurations listed.")
-@click.option("--save-dir", type=click.Path(file_okay=False, path_type=Path), help="Write CSVs, plot and configs.")
-@click.option("--force", is_flag=True, help="Replace results already in --save-dir.")
-@json_option
-def search_command(save_dir: Path | None, force: bool, as_json: bool, **values: Any) -> None:
-    """Search layouts, batch sizes and serving modes of every installed framework for the most tokens/s per GPU
-    under the latency targets. Exits 4 when no configuration meets them."""
-    task = SearchTask.parse(
+_TASK_OPTIONS = [
+    click.option("--model", required=True, help="Model id or alias (`servecast model list`)."),
+    click.option("--system", required=True, help="Hardware id (`servecast hardware list`)."),
+    click.option(
+        "--frameworks", default="all", show_default=True, help="Comma-separated framework ids, or all installed."
+    ),
+    click.option(
+        "--modes", default=",".join(m.value for m in DEFAULT_MODES), show_default=True, help="Any of agg,disagg,static."
+    ),
+    click.option("--isl", type=int, required=True, help="Input tokens per request."),
+    click.option("--osl", type=int, required=True, help="Output tokens per request."),
+    click.option("--prefix", type=int, default=0, show_default=True, help="Leading input tokens shared by requests."),
+    click.option("--ttft", type=float, help="TTFT target in ms (default: none)."),
+    click.option("--tpot", type=float, help="TPOT target in ms (default: none)."),
+    click.option("--request-latency", type=float, help="End-to-end latency target in ms (default: none)."),
+    click.option("--quant", type=_quantization(Quantization), help="Override the checkpoint's quantization."),
+    click.option("--moe-quant", type=_quantization(Quantization), help="Quantization of the routed experts only."),
+    click.option("--kv-cache-dtype", type=_quantization(KvCacheDtype), help="Default: the checkpoint's."),
+]
+
+
+def task_options(function: Any) -> Any:
+    """The options describing a search task (model, system, workload, SLA, frameworks, modes, quantization)."""
+    for option in reversed(_TASK_OPTIONS):
+        function = option(function)
+    return function
+
+
+def task_from_options(values: dict[str, Any], gpus: int, top: int = 5) -> SearchTask:
+    """The search task the options describe."""
+    return SearchTask.parse(
         {
             "model": values["model"],
             "system": values["system"],
-            "gpus": values["gpus"],
+            "gpus": gpus,
             "frameworks": _names(values["frameworks"]),
             "modes": _modes(values["modes"]),
             "isl": values["isl"],
@@ -75,13 +80,31 @@ def search_command(save_dir: Path | None, force: bool, as_json: bool, **values: 
             "quant": values["quant"],
             "moe_quant": values["moe_quant"],
             "kv_cache_dtype": values["kv_cache_dtype"],
-            "top": values["top"],
+            "top": top,
         }
     )
+
+
+def status_line(console: Console) -> Any:
+    """A spinner on stderr for long runs (nothing when stderr is not a terminal); `.update(text)` names the stage."""
+    return console.status("searching…", spinner="dots") if console.is_terminal else _Quiet()
+
+
+@click.command("search")
+@task_options
+@click.option("--gpus", type=int, required=True, help="GPUs the deployment may use.")
+@click.option("--top", type=int, default=5, show_default=True, help="Best configurations listed.")
+@click.option("--save-dir", type=click.Path(file_okay=False, path_type=Path), help="Write CSVs, plot and configs.")
+@click.option("--force", is_flag=True, help="Replace results already in --save-dir.")
+@json_option
+def search_command(gpus: int, top: int, save_dir: Path | None, force: bool, as_json: bool, **values: Any) -> None:
+    """Search layouts, batch sizes and serving modes of every installed framework for the most tokens/s per GPU
+    under the latency targets. Exits 4 when no configuration meets them."""
+    task = task_from_options(values, gpus, top)
     host = plugin_host()
     console = Console(stderr=True)
-    _print_inputs(console, task, host.frameworks.names())
-    with console.status("searching…", spinner="dots") if sys.stderr.isatty() else _Quiet() as status:
+    print_inputs(console, task, host.frameworks.names())
+    with status_line(console) as status:
         result = run_search(host, task, progress=lambda stage: status.update(f"searching: {stage}"))
     if save_dir is not None:
         written = save_search(result, save_dir, force)
@@ -114,7 +137,7 @@ class _Quiet:
         return None
 
 
-def _print_inputs(console: Console, task: SearchTask, installed: list[str]) -> None:
+def print_inputs(console: Console, task: SearchTask, installed: list[str]) -> None:
     sla = task.sla
     targets = [
         f"{label} <= {value:g} ms"

@@ -17,9 +17,10 @@ def _layout(row: dict[str, Any], prefix: str = "") -> str:
 def describe(row: dict[str, Any]) -> str:
     """E.g. `tp4 x4` (aggregated replicas) or `3P(tp1-pp2) + 2D(tp4), decode batch 63`."""
     if row["mode"] == "disagg":
+        prefill, decode = _layout(row, "prefill_"), _layout(row, "decode_")
         return (
-            f"{row['prefill_workers']}P({_layout(row, 'prefill_')}) + {row['decode_workers']}D({_layout(row, 'decode_')})"
-            f", prefill batch {row['prefill_batch_size']}, decode batch {row['decode_batch_size']}"
+            f"{row['prefill_workers']}P({prefill}) + {row['decode_workers']}D({decode}), "
+            f"prefill batch {row['prefill_batch_size']}, decode batch {row['decode_batch_size']}"
         )
     replicas = f" x{row['replicas']}" if row["replicas"] and row["replicas"] > 1 else ""
     return _layout(row) + replicas

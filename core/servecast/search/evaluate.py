@@ -161,6 +161,7 @@ class _FrameworkSpace:
     ) -> None:
         self.host, self.task, self.model, self.hardware = host, task, model, hardware
         self.version = version
+        self.framework = framework
         self.target = Target(hardware=task.system, framework=framework, framework_version=version.version)
         self.cache = cache
         self.rejections = rejections
@@ -186,7 +187,7 @@ class _FrameworkSpace:
     def _server(self, mode: ServingMode, role: ServerRole, layout: ParallelLayout) -> Server | None:
         problems = runnable_problems(self.host, self.version, self.target, mode, self.model, layout)
         if problems:
-            self.rejections.append(Rejection(self.target.framework, mode, str(layout), "; ".join(problems)))
+            self.rejections.append(Rejection(self.framework, mode, str(layout), "; ".join(problems)))
             return None
         key = (self.target, layout, role)
         try:
@@ -205,7 +206,7 @@ class _FrameworkSpace:
                 ),
             )
         except InputError as error:
-            self.rejections.append(Rejection(self.target.framework, mode, str(layout), error.message))
+            self.rejections.append(Rejection(self.framework, mode, str(layout), error.message))
             return None
 
 

@@ -1,0 +1,82 @@
+"""The Python API: `search`, `estimate` and `recommend`, the same computations the command line runs.
+
+from servecast import api
+result = api.search(model="Qwen/Qwen3-32B", system="h100_sxm", gpus=16, isl=4000, osl=500, ttft_ms=1000)
+result.best_frame          # pandas DataFrame, one row per framework and mode
+api.estimate(model="Qwen/Qwen3-32B", system="h100_sxm", framework="vllm", tp=4, isl=4000, osl=500,
+             concurrency=32).metrics.ttft_ms
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from servecast.domain.workload import Sla
+from servecast.host.host import PluginHost
+from servecast.search.recommend import Recommendation
+from servecast.search.recommend import recommend as recommend_units
+from servecast.search.result import SearchResult
+from servecast.search.runner import run_search
+from servecast.search.task import SearchTask
+from servecast.serving.estimate import Estimate
+from servecast.serving.estimate import estimate as estimate_request
+from servecast.serving.request import EstimateRequest
+
+__all__ = [
+    "Estimate",
+    "EstimateRequest",
+    "Recommendation",
+    "SearchResult",
+    "SearchTask",
+    "estimate",
+    "recommend",
+    "search",
+]
+
+
+@cache
+def _installed_host() -> PluginHost:
+    return PluginHost.from_entry_points()
+
+
+def _task(
+    ttft_ms: float | None, tpot_ms: float | None, request_latency_ms: float | None, fields: dict[str, Any]
+) -> SearchTask:
+    sla = Sla(ttft_ms=ttft_ms, tpot_ms=tpot_ms, request_latency_ms=request_latency_ms)
+    return SearchTask.parse({**fields, "sla": sla})
+
+
+def search(
+    *,
+    ttft_ms: float | None = None,
+    tpot_ms: float | None = None,
+    request_latency_ms: float | None = None,
+    host: PluginHost | None = None,
+    **fields: Any,
+) -> SearchResult:
+    """Search the deployments of `model` on `gpus` GPUs of `system` (fields of `SearchTask`)."""
+    return run_search(host or _installed_host(), _task(ttft_ms, tpot_ms, request_latency_ms, fields))
+
+
+def estimate(
+    *, breakdown: bool = False, percentiles: bool = False, host: PluginHost | None = None, **fields: Any
+) -> Estimate:
+    """Estimate one configuration (fields of `EstimateRequest`, named like the estimate command's flags)."""
+    return estimate_request(host or _installed_host(), EstimateRequest.parse(fields), breakdown, percentiles)
+
+
+def recommend(
+    *,
+    target_request_rate: float | None = None,
+    target_concurrency: int | None = None,
+    ttft_ms: float | None = None,
+    tpot_ms: float | None = None,
+    request_latency_ms: float | None = None,
+    host: PluginHost | None = None,
+    **fields: Any,
+) -> Recommendation:
+    """The fewest GPUs (and the configuration) serving the target load under the SLA."""
+    fields.setdefault("gpus", 1)
+    task = _task(ttft_ms, tpot_ms, request_latency_ms, fields)
+    return recommend_units(host or _installed_host(), task, target_request_rate, target_concurrency)

@@ -1,0 +1,50 @@
+"""`servecast recommend`: the fewest GPUs, and the configuration, that serve a target load under the SLA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+
+from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.search_cmd import print_inputs, status_line, task_from_options, task_options
+from servecast.errors import InputError
+from servecast.search.describe import describe
+from servecast.search.recommend import recommend
+
+
+@click.command("recommend")
+@task_options
+@click.option("--target-request-rate", type=float, help="Requests per second to serve.")
+@click.option("--target-concurrency", type=int, help="Concurrent users to serve.")
+@json_option
+def recommend_command(
+    target_request_rate: float | None, target_concurrency: int | None, as_json: bool, **values: Any
+) -> None:
+    """Find the fewest GPUs that serve the target load under the SLA, across the installed frameworks: the best
+    deployment unit (one instance or one xPyD group) and how many copies of it. Exits 4 when none meets it."""
+    if (target_request_rate is None) == (target_concurrency is None):
+        raise InputError(
+            "give exactly one of --target-request-rate and --target-concurrency", "see `servecast recommend -h`"
+        )
+    host = plugin_host()
+    task = task_from_options(values, gpus=1)
+    console = Console(stderr=True)
+    print_inputs(console, task, host.frameworks.names())
+    with status_line(console) as status:
+        result = recommend(
+            host, task, target_request_rate, target_concurrency, lambda stage: status.update(f"searching: {stage}")
+        )
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    unit = result.unit
+    click.echo(
+        f"{result.gpus} GPUs: {result.copies} x [{unit['framework']} {unit['framework_version']} {unit['mode']} "
+        f"{describe(unit)}] ({unit['num_gpus']} GPUs each) serve {result.target}"
+    )
+    click.echo(
+        f"  each unit: {unit['requests_per_s']:.2f} requests/s at concurrency {unit['concurrency']}, "
+        f"TTFT {unit['ttft_ms']:.0f} ms, TPOT {unit['tpot_ms']:.1f} ms, {unit['tokens_per_s_per_gpu']:.0f} tokens/s/GPU"
+    )

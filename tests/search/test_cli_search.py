@@ -1,0 +1,127 @@
+"""`servecast search`, `servecast recommend` and the Python API."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from click.testing import CliRunner
+
+from servecast import api
+from servecast.cli import cli
+
+SEARCH = ["search", "--model", "Qwen/Qwen3-8B", "--system", "h100_sxm", "--gpus", "4", "--isl", "2000", "--osl", "200"]
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_search_json_has_inputs_best_pareto_evaluated_and_elapsed():
+    result = run_cli(*SEARCH, "--frameworks", "vllm", "--ttft", "2000", "--tpot", "30", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert {"inputs", "best", "pareto", "evaluated", "elapsed_s"} <= document.keys()
+    assert document["inputs"]["frameworks"] == ["vllm"]
+    assert document["evaluated"] > 0
+    best = document["best"][0]
+    assert best["meets_sla"] and best["tpot_ms"] <= 30 and best["framework"] == "vllm"
+
+
+def test_search_prints_the_best_the_winner_and_the_frontier():
+    result = run_cli(*SEARCH, "--ttft", "2000", "--tpot", "30")
+    assert result.exit_code == 0, result.output
+    assert "best per framework and mode" in result.stdout
+    assert "winner:" in result.stdout and "limited by" in result.stdout
+    assert "tokens/s/user" in result.stdout
+
+
+def test_an_infeasible_search_names_the_binding_constraint_and_exits_4():
+    result = run_cli(*SEARCH, "--ttft", "1", "--json")
+    assert result.exit_code == 4
+    document = json.loads(result.stdout)
+    assert document["best"] == []
+    assert "TTFT" in document["infeasible"]["binding"]
+    assert document["infeasible"]["closest"]
+    assert "no configuration meets the targets" in result.stderr
+
+
+def test_a_model_that_fits_nowhere_says_memory_binds():
+    result = run_cli(
+        "search",
+        "--model",
+        "meta-llama/Llama-3.1-405B",
+        "--system",
+        "h100_sxm",
+        "--gpus",
+        "2",
+        "--isl",
+        "1000",
+        "--osl",
+        "100",
+    )
+    assert result.exit_code == 4
+    assert "memory" in result.stderr
+
+
+def test_an_uninstalled_framework_is_refused_with_the_installed_ones():
+    result = run_cli(*SEARCH, "--frameworks", "tgi")
+    assert result.exit_code == 2
+    assert "'tgi' not installed" in result.stderr and "vllm" in result.stderr
+
+
+def test_save_dir_writes_points_frontier_plot_inputs_and_configs_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "run"
+    args = [*SEARCH, "--frameworks", "sglang", "--ttft", "2000", "--save-dir", str(out)]
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    for name in ("points.csv", "pareto.csv", "best.csv", "inputs.json", "frontier.png"):
+        assert (out / name).stat().st_size > 0
+    with (out / "points.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and {"framework", "tp", "concurrency", "tokens_per_s_per_gpu", "meets_sla"} <= rows[0].keys()
+    configs = sorted((out / "configs").iterdir())
+    assert configs and all((folder / "config.json").exists() for folder in configs)
+    again = run_cli(*args)
+    assert again.exit_code == 2 and "--force" in again.stderr
+    assert run_cli(*args, "--force").exit_code == 0
+
+
+def test_recommend_finds_the_fewest_gpus_for_a_request_rate():
+    result = run_cli(
+        "recommend",
+        "--model",
+        "Qwen/Qwen3-8B",
+        "--system",
+        "h100_sxm",
+        "--isl",
+        "2000",
+        "--osl",
+        "200",
+        "--ttft",
+        "2000",
+        "--tpot",
+        "30",
+        "--target-request-rate",
+        "40",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    unit = document["unit"]
+    assert document["gpus"] == document["copies"] * unit["num_gpus"]
+    assert document["copies"] * unit["requests_per_s"] >= 40
+    assert unit["meets_sla"]
+
+
+def test_the_python_api_returns_data_frames_and_the_estimate_of_a_row():
+    found = api.search(model="Qwen/Qwen3-8B", system="h100_sxm", gpus=2, isl=1000, osl=100, frameworks=("vllm",))
+    frame = found.best_frame
+    assert list(frame["framework"]) == ["vllm", "vllm"]
+    assert len(found.points) == found.evaluated
+    row = found.row(found.best[0])
+    again = api.estimate(**{k: v for k, v in row.items() if k in api.EstimateRequest.model_fields and v is not None})
+    assert (
+        again.metrics.tokens_per_s_per_gpu == row["tokens_per_s_per_gpu"]
+        or abs(again.metrics.tokens_per_s_per_gpu / row["tokens_per_s_per_gpu"] - 1) < 1e-6
+    )

@@ -1,0 +1,108 @@
+"""The search: GPU accounting, SLA and GPU monotonicity, the frontier, determinism, and reproduction by estimate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from servecast.domain.workload import Sla
+from servecast.host import PluginHost
+from servecast.search.explain import request_from_row
+from servecast.search.pareto import pareto_front
+from servecast.search.runner import run_search
+from servecast.search.task import SearchTask
+from servecast.serving.estimate import estimate
+
+
+@pytest.fixture(scope="module")
+def host() -> PluginHost:
+    return PluginHost.from_entry_points()
+
+
+def task(**changes: object) -> SearchTask:
+    values: dict[str, object] = {
+        "model": "Qwen/Qwen3-8B",
+        "system": "h100_sxm",
+        "gpus": 4,
+        "isl": 2000,
+        "osl": 200,
+        "sla": Sla(ttft_ms=2000, tpot_ms=30),
+    }
+    return SearchTask.model_validate(values | changes)
+
+
+@pytest.fixture(scope="module")
+def result(host):
+    return run_search(host, task())
+
+
+def test_points_never_use_more_gpus_than_given_and_disaggregated_gpus_add_up(result):
+    columns = result.columns
+    assert result.evaluated > 100
+    assert (columns["num_gpus"] <= 4).all()
+    disagg = columns["mode"] == "disagg"
+    assert disagg.any()
+    prefill = columns["prefill_tp"] * columns["prefill_pp"] * columns["prefill_dp"] * columns["prefill_workers"]
+    decode = columns["decode_tp"] * columns["decode_pp"] * columns["decode_dp"] * columns["decode_workers"]
+    assert np.array_equal(columns["num_gpus"][disagg], (prefill + decode)[disagg])
+    agg = ~disagg
+    instance = columns["tp"] * columns["pp"] * columns["dp"]
+    assert np.array_equal(columns["num_gpus"][agg], (instance * columns["replicas"])[agg])
+
+
+def test_every_frontier_point_is_non_dominated(result):
+    per_gpu, per_user = result.columns["tokens_per_s_per_gpu"], result.columns["tokens_per_s_per_user"]
+    candidates = result.pareto_candidates()
+    for index in result.pareto:
+        better = (per_gpu[candidates] >= per_gpu[index]) & (per_user[candidates] >= per_user[index])
+        strictly = (per_gpu[candidates] > per_gpu[index]) | (per_user[candidates] > per_user[index])
+        assert not (better & strictly).any()
+
+
+def test_the_pareto_front_of_a_known_set():
+    per_gpu = np.array([10.0, 8.0, 5.0, 9.0, 1.0])
+    per_user = np.array([1.0, 2.0, 3.0, 1.5, 3.0])
+    assert pareto_front(per_gpu, per_user).tolist() == [0, 3, 1, 2]
+
+
+def test_a_looser_sla_never_lowers_the_best_throughput_per_gpu(host):
+    tight = run_search(host, task(sla=Sla(ttft_ms=500, tpot_ms=15), frameworks=("vllm",)), explain=False)
+    loose = run_search(host, task(sla=Sla(ttft_ms=2000, tpot_ms=40), frameworks=("vllm",)), explain=False)
+    per_gpu = "tokens_per_s_per_gpu"
+    assert loose.best and tight.best
+    assert loose.columns[per_gpu][loose.best[0]] >= tight.columns[per_gpu][tight.best[0]]
+
+
+def test_more_gpus_never_lower_the_best_total_throughput(host):
+    totals = []
+    for gpus in (1, 2, 4, 8):
+        found = run_search(host, task(gpus=gpus, frameworks=("trtllm",)), explain=False)
+        totals.append(float(found.columns["throughput_tokens_per_s"][found.feasible].max()))
+    assert totals == sorted(totals)
+
+
+def test_results_are_deterministic(host, result):
+    again = run_search(host, task())
+    assert again.best == result.best and again.pareto == result.pareto
+    for name, column in result.columns.items():
+        assert np.array_equal(column, again.columns[name], equal_nan=column.dtype != object), name
+
+
+def test_estimate_reproduces_rows_of_the_search(host, result):
+    columns = result.columns
+    picked = set(result.best) | set(result.pareto[:: max(1, len(result.pareto) // 6)])
+    for group in {(f, m) for f, m in zip(columns["framework"], columns["mode"], strict=True)}:
+        rows = np.flatnonzero((columns["framework"] == group[0]) & (columns["mode"] == group[1]))
+        picked |= {int(rows[0]), int(rows[len(rows) // 2]), int(rows[-1])}
+    for index in sorted(picked):
+        row = result.row(index)
+        metrics = estimate(host, request_from_row(row)).metrics.as_dict()
+        for name in ("ttft_ms", "tpot_ms", "requests_per_s", "tokens_per_s_per_gpu", "num_gpus"):
+            assert metrics[name] == pytest.approx(row[name], rel=1e-6), (name, row)
+
+
+def test_the_winner_is_explained_with_time_shares_and_a_limit(result):
+    explanation = result.explanation
+    assert explanation["limited_by"]
+    for shares in explanation["shares"].values():
+        assert sum(shares.values()) == pytest.approx(1.0, abs=1e-6)
