@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from servecast.arrays import FloatArray
 from servecast.domain.calibration import Calibration
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import AllReduceKernel, AttentionKernel, KernelChoices
 from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import OpKind
 from servecast.estimate.roofline import peak_flops_per_s
-from servecast.estimate.shapes import FloatArray
 from servecast.estimate.work import ACTIVATION_BYTES, attention_pairs, causal_pairs, moe_routing, op_work
 
 FA2_CLASS = frozenset({AttentionKernel.FLASH_ATTN2, AttentionKernel.TRITON, AttentionKernel.XFORMERS})

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from servecast.arrays import FloatArray
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import KernelChoices
 from servecast.estimate.calibrated import CalibratedModel
 from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import EstimateProvenance, OpEstimate, OpKind
 from servecast.estimate.roofline import roofline_ms
-from servecast.estimate.shapes import FloatArray, normalize_shapes
+from servecast.estimate.shapes import normalize_shapes
 from servecast.perfdb.grid import GridTable
 
 TableGrids = Mapping[OpDtype, GridTable]

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from servecast.arrays import FloatArray
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.vocabulary import KvCacheDtype
 from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import EstimateProvenance, OpEstimator, OpKind
 from servecast.estimate.roofline import roofline_ms
-from servecast.estimate.shapes import FloatArray, normalize_shapes
+from servecast.estimate.shapes import normalize_shapes
 from servecast.models.quantization import KV_CACHE_BYTES
 
 

@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
+from servecast.arrays import FloatArray
 from servecast.estimate.estimator import OpKind
-
-FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)

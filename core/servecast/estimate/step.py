@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from servecast.arrays import FloatArray
 from servecast.estimate.estimator import EstimateProvenance, OpEstimator, OpKind
-from servecast.estimate.shapes import FloatArray
 from servecast.models.ops import Op, OpGraph
 
 

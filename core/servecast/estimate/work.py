@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from servecast.arrays import FloatArray
 from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import OpKind
-from servecast.estimate.shapes import FloatArray
 
 ACTIVATION_BYTES = 2
 """Activations, attention inputs and outputs, and what collectives move, are 16-bit."""

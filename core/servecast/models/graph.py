@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from servecast.arrays import FloatArray, IntArray
 from servecast.domain.layout import ParallelLayout
 from servecast.estimate.dtypes import OpDtype, op_dtype
 from servecast.estimate.estimator import OpKind
@@ -18,9 +19,9 @@ from servecast.estimate.shapes import normalize_shapes
 from servecast.estimate.work import ACTIVATION_BYTES, op_work
 from servecast.models.architecture import ModelArchitecture
 from servecast.models.model import Model
-from servecast.models.ops import FloatArray, Op, OpGraph, OpPart
+from servecast.models.ops import Op, OpGraph, OpPart
 from servecast.models.quantization import KV_CACHE_BYTES
-from servecast.models.step import IntArray, StepShape
+from servecast.models.step import StepShape
 from servecast.models.weights import WeightRole, stage_layers
 
 

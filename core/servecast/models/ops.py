@@ -9,9 +9,8 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from servecast.arrays import FloatArray
 from servecast.estimate.estimator import OpKind
-
-FloatArray = NDArray[np.float64]
 
 
 class OpPart(StrEnum):

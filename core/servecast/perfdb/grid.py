@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from servecast.arrays import FloatArray
 from servecast.estimate.estimator import EstimateProvenance
-from servecast.estimate.shapes import FloatArray
 
 Anchor = Callable[[Mapping[str, FloatArray]], FloatArray]
 """A model evaluated at shapes: outside the grid the table keeps its ratio to this model at the nearest edge."""

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from servecast.arrays import FloatArray
 from servecast.errors import InputError
-from servecast.serving.load import FloatArray, Load, LoadKind, LoadLevels
+from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
 from servecast.serving.server import Server
 

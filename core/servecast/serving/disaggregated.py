@@ -12,15 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
+from servecast.arrays import FloatArray, IntArray
 from servecast.domain.hardware import HardwareSpec
 from servecast.errors import InputError
-from servecast.serving.load import FloatArray, Load, LoadKind, LoadLevels
+from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
 from servecast.serving.server import Server
 
-IntArray = NDArray[np.int64]
 _BISECTIONS = 40
 
 

@@ -10,7 +10,7 @@ from typing import cast
 import numpy as np
 from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
+from servecast.arrays import FloatArray
 
 
 class Limiter(StrEnum):

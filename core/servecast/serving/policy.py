@@ -16,6 +16,7 @@ from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
 
+from servecast.arrays import FloatArray
 from servecast.domain.framework import (
     MEMORY_FRACTION_MEANINGS,
     FrameworkSpec,
@@ -30,7 +31,6 @@ from servecast.domain.target import Target
 from servecast.domain.workload import Workload
 from servecast.errors import InputError
 from servecast.models.memory import GIB, MemoryPolicy
-from servecast.models.ops import FloatArray
 
 
 class ServerRole(StrEnum):

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from servecast.arrays import FloatArray
 from servecast.serving.load import Load
 from servecast.serving.server import Server
-
-FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)

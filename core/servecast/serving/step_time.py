@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from servecast.arrays import FloatArray
 from servecast.domain.layout import ParallelLayout
 from servecast.estimate.estimator import OpEstimator, OpKind
 from servecast.models.graph import build_stage_graph
@@ -22,8 +23,6 @@ from servecast.models.model import Model
 from servecast.models.ops import OpPart
 from servecast.models.step import StepShape
 from servecast.serving.policy import SchedulerSettings
-
-FloatArray = NDArray[np.float64]
 
 
 def _grid(largest: int, points: int, start: int = 1) -> NDArray[np.int64]:
