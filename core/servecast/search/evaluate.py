@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -166,6 +167,7 @@ class _FrameworkSpace:
         self.cache = cache
         self.rejections = rejections
         self.modes = version.capabilities.parallel_modes
+        self._problems: dict[tuple[ServingMode, ParallelLayout], list[str]] = {}
 
     def servers(self, mode: ServingMode, role: ServerRole, gpus: int) -> list[Server]:
         """Runnable servers of `role`, over stage layouts and pipeline depths up to one step past the first fit."""
@@ -185,29 +187,37 @@ class _FrameworkSpace:
         return built
 
     def _server(self, mode: ServingMode, role: ServerRole, layout: ParallelLayout) -> Server | None:
-        problems = runnable_problems(self.host, self.version, self.target, mode, self.model, layout)
-        if problems:
-            self.rejections.append(Rejection(self.framework, mode, str(layout), "; ".join(problems)))
-            return None
-        key = (self.target, layout, role)
-        try:
-            return self.cache.server(
-                key,
-                lambda: build_server(
-                    self.host,
-                    self.model,
-                    self.hardware,
-                    self.target,
-                    layout,
-                    self.task.workload,
-                    role,
-                    None,
-                    self.cache.step_tables,
-                ),
+        """The server, or None after recording why it cannot run (each reason once per mode and layout)."""
+        if (mode, layout) not in self._problems:
+            self._problems[mode, layout] = runnable_problems(
+                self.host, self.version, self.target, mode, self.model, layout
             )
-        except InputError as error:
-            self.rejections.append(Rejection(self.framework, mode, str(layout), error.message))
+        problems = self._problems[mode, layout]
+        if problems:
+            self._reject(mode, layout, "; ".join(problems))
             return None
+        build = partial(
+            build_server,
+            self.host,
+            self.model,
+            self.hardware,
+            self.target,
+            layout,
+            self.task.workload,
+            role,
+            None,
+            self.cache.step_tables,
+        )
+        try:
+            return self.cache.server((self.target, layout, role), build)
+        except InputError as error:
+            self._reject(mode, layout, error.message)
+            return None
+
+    def _reject(self, mode: ServingMode, layout: ParallelLayout, reason: str) -> None:
+        rejection = Rejection(self.framework, mode, str(layout), reason)
+        if rejection not in self.rejections:
+            self.rejections.append(rejection)
 
 
 def evaluate_space(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from servecast.arrays import IntArray
 from servecast.domain.workload import Sla
 from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS, Columns, Rejection
 from servecast.search.pareto import pareto_front
@@ -82,22 +83,26 @@ class SearchResult:
                     break
         return chosen
 
-    def pareto_candidates(self) -> list[int]:
+    def pareto_candidates(self) -> IntArray:
         """Rows the frontiers are drawn from: those meeting the TTFT and request-latency targets."""
-        return [int(i) for i in _pareto_candidates(self.columns, self.task.sla)] if self.evaluated else []
+        return _pareto_candidates(self.columns, self.task.sla) if self.evaluated else np.zeros(0, dtype=np.int64)
+
+    def _task_values(self) -> dict[str, Any]:
+        task = self.task
+        return {
+            "model": task.model,
+            "system": task.system,
+            "isl": task.isl,
+            "osl": task.osl,
+            "prefix": task.prefix,
+            "quant": task.quant.value if task.quant else None,
+            "moe_quant": task.moe_quant.value if task.moe_quant else None,
+            "kv_cache_dtype": task.kv_cache_dtype.value if task.kv_cache_dtype else None,
+        }
 
     def row(self, index: int) -> dict[str, Any]:
         """One point as a flat dict: the task's columns, its configuration and its metrics (JSON-ready)."""
-        record: dict[str, Any] = {
-            "model": self.task.model,
-            "system": self.task.system,
-            "isl": self.task.isl,
-            "osl": self.task.osl,
-            "prefix": self.task.prefix,
-            "quant": self.task.quant.value if self.task.quant else None,
-            "moe_quant": self.task.moe_quant.value if self.task.moe_quant else None,
-            "kv_cache_dtype": self.task.kv_cache_dtype.value if self.task.kv_cache_dtype else None,
-        }
+        record = self._task_values()
         for name in CONFIG_COLUMNS:
             value = self.columns[name][index]
             if isinstance(value, str):
@@ -116,11 +121,26 @@ class SearchResult:
         return record
 
     def frame(self, rows: Any = None) -> pd.DataFrame:
-        """The points (all, or the given row indices) as a pandas DataFrame, one column per field."""
+        """The points (all, or the given row indices) as a pandas DataFrame with the columns of `row`; fields that
+        do not apply and unbounded latencies are missing values."""
         import pandas as pd
 
-        indices = range(self.evaluated) if rows is None else rows
-        return pd.DataFrame([self.row(int(index)) for index in indices])
+        index = np.arange(self.evaluated) if rows is None else np.asarray(list(rows), dtype=np.int64)
+        data: dict[str, Any] = {name: [value] * len(index) for name, value in self._task_values().items()}
+        for name in CONFIG_COLUMNS:
+            column = self.columns[name][index]
+            data[name] = column if column.dtype == object else pd.array(column, dtype="Int64")
+        labels = np.array([limiter.value for limiter in LIMITERS], dtype=object)
+        for name in METRIC_COLUMNS:
+            column = self.columns[name][index]
+            if name == "limiter":
+                data[name] = labels[column.astype(np.int64)]
+            elif name == "num_gpus":
+                data[name] = column.astype(np.int64)
+            else:
+                data[name] = np.where(np.isfinite(column), column, np.nan)
+        data["meets_sla"] = self.feasible[index]
+        return pd.DataFrame(data)
 
     @property
     def points(self) -> pd.DataFrame:
@@ -135,7 +155,7 @@ class SearchResult:
         return self.frame(self.pareto)
 
 
-def _pareto_candidates(columns: Columns, sla: Sla) -> NDArray[np.int64]:
+def _pareto_candidates(columns: Columns, sla: Sla) -> IntArray:
     """Points the frontiers are drawn from: those meeting the TTFT and request-latency targets."""
     return np.flatnonzero(sla_mask(columns, sla.model_copy(update={"tpot_ms": None})))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from servecast.errors import InputError
 from servecast.host.host import PluginHost
@@ -41,15 +42,4 @@ def run_search(
     evaluation = evaluate_space(host, task, model, frameworks, progress)
     result = select(task, evaluation.columns, evaluation.rejections, evaluation.versions, 0.0)
     explanation = explain_winner(host, result, hardware) if explain else {}
-    elapsed = time.perf_counter() - started
-    return SearchResult(
-        task,
-        result.columns,
-        result.feasible,
-        result.best,
-        result.pareto,
-        result.rejections,
-        result.versions,
-        elapsed,
-        explanation,
-    )
+    return replace(result, explanation=explanation, elapsed_s=time.perf_counter() - started)

@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from servecast.errors import InputError
 from servecast.search.describe import slug
 from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS
@@ -67,18 +69,17 @@ def _write_all(result: SearchResult, folder: Path) -> None:
 
 def frontier_series(result: SearchResult) -> dict[str, list[tuple[float, float]]]:
     """Per framework and mode: its own frontier, as (tokens/s/user, tokens/s/GPU) points."""
-    columns = result.columns
     if not result.evaluated:
         return {}
+    columns = result.columns
+    candidates = result.pareto_candidates()
+    keys = columns["framework"][candidates].astype(str) + "/" + columns["mode"][candidates].astype(str)
+    per_gpu = columns["tokens_per_s_per_gpu"][candidates]
+    per_user = columns["tokens_per_s_per_user"][candidates]
     groups: dict[str, list[tuple[float, float]]] = {}
-    keys = [f"{f}/{m}" for f, m in zip(columns["framework"], columns["mode"], strict=True)]
-    for key in dict.fromkeys(keys):
-        rows = [i for i in result.pareto_candidates() if keys[i] == key]
-        if not rows:
-            continue
-        per_gpu = columns["tokens_per_s_per_gpu"][rows]
-        per_user = columns["tokens_per_s_per_user"][rows]
-        front = pareto_front(per_gpu, per_user)
+    for key in dict.fromkeys(keys.tolist()):
+        rows = np.flatnonzero(keys == key)
+        front = rows[pareto_front(per_gpu[rows], per_user[rows])]
         groups[key] = [(float(per_user[i]), float(per_gpu[i])) for i in front]
     return groups
 
