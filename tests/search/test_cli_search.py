@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 from click.testing import CliRunner
+from rich.console import Console
 
 from servecast import api
 from servecast.cli import cli
+from servecast.cli.progress import SearchProgressBar
+from servecast.search.evaluate import SearchProgress
 
 SEARCH = ["search", "--model", "Qwen/Qwen3-8B", "--system", "h100_sxm", "--gpus", "4", "--isl", "2000", "--osl", "200"]
 
@@ -125,3 +129,17 @@ def test_the_python_api_returns_data_frames_and_the_estimate_of_a_row():
         again.metrics.tokens_per_s_per_gpu == row["tokens_per_s_per_gpu"]
         or abs(again.metrics.tokens_per_s_per_gpu / row["tokens_per_s_per_gpu"] - 1) < 1e-6
     )
+
+
+def test_the_progress_bar_shows_stages_done_and_configurations_only_on_a_terminal():
+    events = [SearchProgress("vllm agg", 0, 2, 0), SearchProgress("vllm disagg", 1, 2, 1234)]
+    terminal = io.StringIO()
+    with SearchProgressBar(Console(file=terminal, force_terminal=True, width=120), moment_s=0) as bar:
+        for event in events:
+            bar(event)
+    assert "1/2" in terminal.getvalue() and "1,234 configurations" in terminal.getvalue()
+    piped = io.StringIO()
+    with SearchProgressBar(Console(file=piped, force_terminal=False), moment_s=0) as bar:
+        for event in events:
+            bar(event)
+    assert piped.getvalue() == ""

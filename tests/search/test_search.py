@@ -91,8 +91,11 @@ def test_results_are_deterministic(host, result):
 def test_estimate_reproduces_rows_of_the_search(host, result):
     columns = result.columns
     picked = set(result.best) | set(result.pareto[:: max(1, len(result.pareto) // 6)])
-    for group in {(f, m) for f, m in zip(columns["framework"], columns["mode"], strict=True)}:
-        rows = np.flatnonzero((columns["framework"] == group[0]) & (columns["mode"] == group[1]))
+    budgets = np.nan_to_num(columns["max_num_tokens"])
+    for group in set(zip(columns["framework"], columns["mode"], budgets, strict=True)):
+        rows = np.flatnonzero(
+            (columns["framework"] == group[0]) & (columns["mode"] == group[1]) & (budgets == group[2])
+        )
         picked |= {int(rows[0]), int(rows[len(rows) // 2]), int(rows[-1])}
     for index in sorted(picked):
         row = result.row(index)
@@ -106,3 +109,26 @@ def test_the_winner_is_explained_with_time_shares_and_a_limit(result):
     assert explanation["limited_by"]
     for shares in explanation["shares"].values():
         assert sum(shares.values()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_aggregated_servers_are_searched_at_each_token_budget_that_can_schedule_a_prompt(host, result):
+    columns = result.columns
+    agg = columns["mode"] == "agg"
+    for framework in ("vllm", "sglang", "trtllm"):
+        rows = agg & (columns["framework"] == framework)
+        budgets = set(columns["max_num_tokens"][rows])
+        assert {4096, 8192, 16384} <= budgets, framework
+    assert 2048 in set(columns["max_num_tokens"][agg & (columns["framework"] == "vllm")])
+    assert np.isnan(columns["max_num_tokens"][columns["mode"] == "disagg"]).all()
+    # TensorRT-LLM 1.x does not chunk prompts by default: no budget below a 3000-token prompt
+    unchunked = run_search(host, task(isl=3000, frameworks=("trtllm",), modes=("agg",)), explain=False)
+    assert set(unchunked.columns["max_num_tokens"]) == {4096, 8192, 16384}
+
+
+def test_progress_is_reported_per_stage_and_ends_with_every_configuration(host):
+    events = []
+    found = run_search(host, task(frameworks=("vllm", "sglang")), progress=events.append, explain=False)
+    assert [event.stage for event in events] == ["vllm agg", "vllm disagg", "sglang agg", "sglang disagg", ""]
+    assert [event.done for event in events] == [0, 1, 2, 3, 4] and {event.total for event in events} == {4}
+    assert events[-1].evaluated == found.evaluated
+    assert [event.evaluated for event in events] == sorted(event.evaluated for event in events)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from servecast.serving.aggregated import steady_state
-from servecast.serving.load import Load
+from servecast.domain import KnobMeaning, ParallelLayout, Target, Workload
+from servecast.models.model import load_model
+from servecast.serving.aggregated import BudgetVariants, budget_steady_states, steady_state, steady_states
+from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import Limiter
+from servecast.serving.server import build_server
 from servecast.serving.simulation import RequestLengths, simulate
 
 FRAMEWORKS = [("vllm", "0.10.2"), ("sglang", "0.4.10"), ("trtllm", "1.0.0")]
@@ -90,3 +94,27 @@ def test_simulation_and_steady_state_agree_within_ten_percent_on_means(server, f
     assert analytic.e2e_ms == pytest.approx(simulated["e2e_ms"]["mean"], rel=0.10)
     assert analytic.requests_per_s == pytest.approx(run.requests_per_s, rel=0.10)
     assert analytic.ttft_ms == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.20)
+
+
+@pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
+def test_servers_solved_together_across_budgets_match_each_solved_alone(host, framework, version):
+    target = Target(hardware="h100_sxm", framework=framework, framework_version=version)
+    model = load_model("meta-llama/Llama-3.1-8B", host.architectures)
+    hardware, tables = host.hardware.get("h100_sxm"), {}
+    workload = Workload(input_tokens=3000, output_tokens=300)
+    servers = [
+        build_server(host, model, hardware, target, ParallelLayout(), workload, overrides=budget, table_cache=tables)
+        for budget in ({KnobMeaning.MAX_NUM_TOKENS: 4096}, None, {KnobMeaning.MAX_NUM_TOKENS: 16384})
+    ]
+    levels = np.array([1.0, 8.0, 64.0, 512.0])
+    together = budget_steady_states(
+        BudgetVariants.of(servers, [len(levels)] * 3), LoadLevels(LoadKind.CONCURRENCY, np.tile(levels, 3))
+    )
+    for index, alone in enumerate(steady_states(s, LoadLevels(LoadKind.CONCURRENCY, levels)) for s in servers):
+        part = slice(index * len(levels), (index + 1) * len(levels))
+        assert np.array_equal(together.tpot_ms[part], alone.tpot_ms)
+        assert np.array_equal(together.ttft_ms[part], alone.ttft_ms)
+        assert np.array_equal(together.limiter[part], alone.limiter)
+    other = build_server(host, model, hardware, target, ParallelLayout(tp=2), workload, table_cache=tables)
+    with pytest.raises(ValueError, match="more than its budgets"):
+        BudgetVariants.of([servers[0], other], [1, 1])

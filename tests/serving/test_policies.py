@@ -84,3 +84,12 @@ def test_overrides_replace_knob_values_by_meaning(host):
     resolved = settings(host, "vllm", "0.10.2", overrides=overrides)
     assert resolved.max_batch_size == 64 and resolved.memory.fraction == 0.5
     assert resolved.cuda_graph_batch_sizes[-1] == 128  # vLLM captures up to 2 x max_num_seqs
+
+
+@pytest.mark.parametrize(("framework", "version"), VERSIONS)
+def test_a_token_budget_override_sets_every_versions_iteration_budget(host, framework, version):
+    """SGLang has no single budget knob: the override becomes its chunk size and prefill budget."""
+    resolved = settings(host, framework, version, overrides={KnobMeaning.MAX_NUM_TOKENS: 4096})
+    assert resolved.max_num_tokens == 4096
+    if resolved.chunked_prefill:
+        assert resolved.chunk_size in (None, 4096)

@@ -8,10 +8,11 @@ import click
 from rich.console import Console
 
 from servecast.cli.context import echo_json, json_option, plugin_host
-from servecast.cli.search_cmd import print_inputs, status_line, task_from_options, task_options
+from servecast.cli.progress import SearchProgressBar
+from servecast.cli.search_cmd import print_inputs, task_from_options, task_options
 from servecast.errors import InputError
 from servecast.search.describe import describe
-from servecast.search.recommend import recommend
+from servecast.search.recommend import LARGEST_UNIT_NODES, recommend
 
 
 @click.command("recommend")
@@ -31,11 +32,10 @@ def recommend_command(
     host = plugin_host()
     task = task_from_options(values, gpus=1)
     console = Console(stderr=True)
-    print_inputs(console, task, host.frameworks.names())
-    with status_line(console) as status:
-        result = recommend(
-            host, task, target_request_rate, target_concurrency, lambda stage: status.update(f"searching: {stage}")
-        )
+    nodes = f"1 to {LARGEST_UNIT_NODES}"
+    print_inputs(console, task, host.frameworks.names(), f"units of {nodes} {task.system} nodes")
+    with SearchProgressBar(console) as progress:
+        result = recommend(host, task, target_request_rate, target_concurrency, progress)
     if as_json:
         echo_json(result.as_dict())
         return

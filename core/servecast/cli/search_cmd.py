@@ -10,6 +10,7 @@ from rich.console import Console
 
 from servecast.cli.context import echo_json, json_option, plugin_host
 from servecast.cli.frontier_plot import text_plot
+from servecast.cli.progress import SearchProgressBar
 from servecast.cli.render import print_table
 from servecast.domain.vocabulary import KvCacheDtype, Quantization
 from servecast.domain.workload import Sla
@@ -85,11 +86,6 @@ def task_from_options(values: dict[str, Any], gpus: int, top: int = 5) -> Search
     )
 
 
-def status_line(console: Console) -> Any:
-    """A spinner on stderr for long runs (nothing when stderr is not a terminal); `.update(text)` names the stage."""
-    return console.status("searching…", spinner="dots") if console.is_terminal else _Quiet()
-
-
 @click.command("search")
 @task_options
 @click.option("--gpus", type=int, required=True, help="GPUs the deployment may use.")
@@ -104,8 +100,8 @@ def search_command(gpus: int, top: int, save_dir: Path | None, force: bool, as_j
     host = plugin_host()
     console = Console(stderr=True)
     print_inputs(console, task, host.frameworks.names())
-    with status_line(console) as status:
-        result = run_search(host, task, progress=lambda stage: status.update(f"searching: {stage}"))
+    with SearchProgressBar(console) as progress:
+        result = run_search(host, task, progress)
     if save_dir is not None:
         written = save_search(result, save_dir, force)
         click.echo(f"wrote {len(written)} entries under {save_dir}", err=True)
@@ -124,20 +120,8 @@ def search_command(gpus: int, top: int, save_dir: Path | None, force: bool, as_j
         )
 
 
-class _Quiet:
-    """Stands in for a status spinner when stderr is not a terminal."""
-
-    def __enter__(self) -> _Quiet:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, text: str) -> None:
-        return None
-
-
-def print_inputs(console: Console, task: SearchTask, installed: list[str]) -> None:
+def print_inputs(console: Console, task: SearchTask, installed: list[str], gpus: str | None = None) -> None:
+    """The resolved task on one line; `gpus` replaces `N x system` where the GPU count is still open."""
     sla = task.sla
     targets = [
         f"{label} <= {value:g} ms"
@@ -146,7 +130,7 @@ def print_inputs(console: Console, task: SearchTask, installed: list[str]) -> No
     ]
     frameworks = ", ".join(task.frameworks or installed) + ("" if task.frameworks else " (all installed)")
     console.print(
-        f"search: {task.model} on {task.gpus} x {task.system}; frameworks: {frameworks}; "
+        f"search: {task.model} on {gpus or f'{task.gpus} x {task.system}'}; frameworks: {frameworks}; "
         f"modes: {', '.join(m.value for m in task.modes)}; ISL {task.isl} / OSL {task.osl}"
         + (f" (prefix {task.prefix})" if task.prefix else "")
         + f"; SLA: {', '.join(targets) or 'none'}",

@@ -15,7 +15,8 @@ def _layout(row: dict[str, Any], prefix: str = "") -> str:
 
 
 def describe(row: dict[str, Any]) -> str:
-    """E.g. `tp4 x4` (aggregated replicas) or `3P(tp1-pp2) + 2D(tp4), decode batch 63`."""
+    """E.g. `tp4 x4, 8192 tokens/iteration` (aggregated replicas, token budget) or
+    `3P(tp1-pp2) + 2D(tp4), prefill batch 1, decode batch 63`."""
     if row["mode"] == "disagg":
         prefill, decode = _layout(row, "prefill_"), _layout(row, "decode_")
         return (
@@ -23,7 +24,8 @@ def describe(row: dict[str, Any]) -> str:
             f"prefill batch {row['prefill_batch_size']}, decode batch {row['decode_batch_size']}"
         )
     replicas = f" x{row['replicas']}" if row["replicas"] and row["replicas"] > 1 else ""
-    return _layout(row) + replicas
+    budget = f", {row['max_num_tokens']} tokens/iteration" if row.get("max_num_tokens") else ""
+    return _layout(row) + replicas + budget
 
 
 def slug(row: dict[str, Any]) -> str:
@@ -33,5 +35,5 @@ def slug(row: dict[str, Any]) -> str:
             f"{row['prefill_workers']}p-{_layout(row, 'prefill_')}-{row['decode_workers']}d-{_layout(row, 'decode_')}"
         )
     else:
-        shape = f"{_layout(row)}-x{row['replicas']}"
+        shape = f"{_layout(row)}-x{row['replicas']}-t{row['max_num_tokens']}"
     return f"{row['framework']}-{row['mode']}-{shape}"

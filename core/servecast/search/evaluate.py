@@ -1,7 +1,7 @@
 """Evaluate the search space: every runnable layout of every framework and mode, at every load level, vectorised.
 
-Servers are built once per (framework, layout, role) and share step tables; an aggregated server's load levels
-are one vectorised fixed point; all disaggregated compositions of a framework (prefill layout x decode layout x
+Servers are built once per (framework, layout, role, token budget) and share step tables; an aggregated server's
+load levels at all its token budgets are one vectorised fixed point; all disaggregated compositions of a framework (prefill layout x decode layout x
 worker ratio x prefill batch x decode batch) are one vectorised solve over whole-batch step curves. The points
 come out as columns named like the `estimate` command's flags, so any row can be re-estimated.
 """
@@ -14,7 +14,7 @@ from functools import partial
 
 import numpy as np
 
-from servecast.domain.framework import FrameworkVersion
+from servecast.domain.framework import FrameworkVersion, KnobMeaning
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.layout import ParallelLayout
 from servecast.domain.target import Target
@@ -24,13 +24,14 @@ from servecast.host.host import PluginHost
 from servecast.models.model import Model
 from servecast.search.space import (
     PREFILL_BATCHES,
+    TOKEN_BUDGETS,
     load_levels,
     pipeline_depths,
     stage_layouts,
     unit_ratios,
 )
 from servecast.search.task import SearchTask
-from servecast.serving.aggregated import steady_states
+from servecast.serving.aggregated import BudgetVariants, budget_steady_states
 from servecast.serving.disaggregated import (
     Compositions,
     Pool,
@@ -48,7 +49,22 @@ from servecast.serving.server import Server, build_server
 from servecast.serving.static import static_batch
 
 Columns = dict[str, np.ndarray]
-Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    """Where an evaluation stands: reported before each (framework, mode) stage and once at the end."""
+
+    stage: str
+    """The stage starting, e.g. `vllm disagg` (empty at the end)."""
+    done: int
+    """Stages finished."""
+    total: int
+    evaluated: int
+    """Configurations evaluated so far."""
+
+
+Progress = Callable[[SearchProgress], None]
 
 LAYOUT_FIELDS = ("tp", "pp", "dp", "ep", "moe_tp")
 CONFIG_COLUMNS = (
@@ -57,6 +73,7 @@ CONFIG_COLUMNS = (
     "mode",
     *LAYOUT_FIELDS,
     "replicas",
+    "max_num_tokens",
     *(f"prefill_{name}" for name in LAYOUT_FIELDS),
     "prefill_workers",
     "prefill_batch_size",
@@ -167,7 +184,7 @@ class _FrameworkSpace:
         self.cache = cache
         self.rejections = rejections
         self.modes = version.capabilities.parallel_modes
-        self._problems: dict[tuple[ServingMode, ParallelLayout], list[str]] = {}
+        self._problems: dict[tuple[ServingMode, ParallelLayout, int | None], list[str]] = {}
 
     def servers(self, mode: ServingMode, role: ServerRole, gpus: int) -> list[Server]:
         """Runnable servers of `role`, over stage layouts and pipeline depths up to one step past the first fit."""
@@ -186,16 +203,35 @@ class _FrameworkSpace:
                         break
         return built
 
-    def _server(self, mode: ServingMode, role: ServerRole, layout: ParallelLayout) -> Server | None:
-        """The server, or None after recording why it cannot run (each reason once per mode and layout)."""
-        if (mode, layout) not in self._problems:
-            self._problems[mode, layout] = runnable_problems(
-                self.host, self.version, self.target, mode, self.model, layout
+    def budget_variants(self, mode: ServingMode, server: Server) -> list[Server]:
+        """`server` and its variants at the search's other token budgets: those the framework accepts, and only
+        budgets that hold a whole prompt when the server does not chunk prompts."""
+        variants = [server]
+        prompt = self.task.isl - server.cached_prefix
+        for budget in TOKEN_BUDGETS:
+            settings = server.settings
+            if budget == settings.max_num_tokens or (not settings.chunked_prefill and budget < prompt):
+                continue
+            variant = self._server(mode, server.role, server.layout, budget)
+            if variant is not None:
+                variants.append(variant)
+        return variants
+
+    def _server(
+        self, mode: ServingMode, role: ServerRole, layout: ParallelLayout, budget: int | None = None
+    ) -> Server | None:
+        """The server (at the framework's token budget, or `budget`), or None after recording why it cannot run
+        (each reason once per mode, layout and budget)."""
+        key = (mode, layout, budget)
+        if key not in self._problems:
+            self._problems[key] = runnable_problems(
+                self.host, self.version, self.target, mode, self.model, layout, max_num_tokens=budget
             )
-        problems = self._problems[mode, layout]
-        if problems:
-            self._reject(mode, layout, "; ".join(problems))
+        shape = str(layout) if budget is None else f"{layout}, max_num_tokens {budget}"
+        if self._problems[key]:
+            self._reject(mode, shape, "; ".join(self._problems[key]))
             return None
+        overrides = None if budget is None else {KnobMeaning.MAX_NUM_TOKENS: budget}
         build = partial(
             build_server,
             self.host,
@@ -205,17 +241,17 @@ class _FrameworkSpace:
             layout,
             self.task.workload,
             role,
-            None,
+            overrides,
             self.cache.step_tables,
         )
         try:
-            return self.cache.server((self.target, layout, role), build)
+            return self.cache.server((self.target, layout, role, budget), build)
         except InputError as error:
-            self._reject(mode, layout, error.message)
+            self._reject(mode, shape, error.message)
             return None
 
-    def _reject(self, mode: ServingMode, layout: ParallelLayout, reason: str) -> None:
-        rejection = Rejection(self.framework, mode, str(layout), reason)
+    def _reject(self, mode: ServingMode, shape: str, reason: str) -> None:
+        rejection = Rejection(self.framework, mode, shape, reason)
         if rejection not in self.rejections:
             self.rejections.append(rejection)
 
@@ -228,6 +264,12 @@ def evaluate_space(
     cache = ServerCache()
     evaluation = SpaceEvaluation(columns={})
     blocks: list[Columns] = []
+    stages = [(framework, mode) for framework in frameworks for mode in task.modes]
+
+    def report(done: int, stage: str) -> None:
+        if progress:
+            progress(SearchProgress(stage, done, len(stages), sum(len(block["framework"]) for block in blocks)))
+
     for framework in frameworks:
         version = host.framework_version(framework)
         evaluation.versions[framework] = version.version
@@ -237,8 +279,7 @@ def evaluate_space(
             "framework_version": version.version,
         }
         for mode in task.modes:
-            if progress:
-                progress(f"{framework} {mode.value}")
+            report(stages.index((framework, mode)), f"{framework} {mode.value}")
             if mode not in version.capabilities.serving_modes:
                 reason = f"{framework} {version.version} has no {mode.value} mode"
                 evaluation.rejections.append(Rejection(framework, mode, "-", reason))
@@ -247,6 +288,7 @@ def evaluate_space(
                 blocks += _disaggregated(space, task, hardware, {**constants, "mode": mode.value})
             else:
                 blocks += _single_server(space, task, mode, {**constants, "mode": mode.value})
+    report(len(stages), "")
     if blocks:
         evaluation.columns = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
     return evaluation
@@ -255,11 +297,13 @@ def evaluate_space(
 def _single_server(
     space: _FrameworkSpace, task: SearchTask, mode: ServingMode, constants: dict[str, object]
 ) -> list[Columns]:
-    """Aggregated instances at closed-loop concurrency levels, or static batches, replicated over the GPUs."""
+    """Aggregated instances at closed-loop concurrency levels and token budgets, or static batches (one prefill
+    iteration whatever the budget), replicated over the GPUs."""
     blocks = []
     for server in space.servers(mode, ServerRole.AGGREGATED, task.gpus):
         replicas = task.gpus // server.gpus if task.replicate else 1
         config = {**constants, **_layout_values(server.layout), "replicas": float(replicas)}
+        config["max_num_tokens"] = float(server.settings.max_num_tokens)
         if mode is ServingMode.STATIC:
             longest = task.isl + task.osl
             batches = load_levels(server.sequences_that_fit(longest))
@@ -276,9 +320,13 @@ def _single_server(
             )
             blocks.append(_block(len(batches), config, {"batch_size": batches}, points, replicas))
             continue
-        levels = load_levels(server.running_limit)
-        points = steady_states(server, LoadLevels(LoadKind.CONCURRENCY, levels))
-        blocks.append(_block(len(levels), config, {"concurrency": levels * replicas}, points, replicas))
+        variants = space.budget_variants(mode, server)
+        levels = [load_levels(variant.running_limit) for variant in variants]
+        solved = BudgetVariants.of(variants, [len(level) for level in levels])
+        concurrency = np.concatenate(levels)
+        points = budget_steady_states(solved, LoadLevels(LoadKind.CONCURRENCY, concurrency))
+        per_point = {"concurrency": concurrency * replicas, "max_num_tokens": solved.max_num_tokens}
+        blocks.append(_block(len(concurrency), config, per_point, points, replicas))
     return blocks
 
 

@@ -66,18 +66,21 @@ class SearchResult:
         return float(per_gpu[self.best[0]] / per_gpu[self.best[1]])
 
     def top(self, count: int) -> list[int]:
-        """The `count` best feasible configurations (each at its best load level), most tokens/s per GPU first."""
+        """The `count` best feasible configurations (each at its best load level), most tokens/s per GPU first;
+        a configuration predicted exactly like one listed before it (a knob that changes nothing there) is left out."""
         columns = self.columns
         rows = np.flatnonzero(self.feasible)
         order = rows[np.argsort(-columns["tokens_per_s_per_gpu"][rows], kind="stable")]
         load = {"concurrency", "batch_size", "decode_batch_size"}
         names = [name for name in CONFIG_COLUMNS if name not in load]
+        outcome_names = ("framework", "mode", "num_gpus", "ttft_ms", "tpot_ms", "tokens_per_s_per_gpu")
         seen: set[tuple[object, ...]] = set()
         chosen = []
         for index in order:
             key = tuple(str(columns[name][index]) for name in names)
-            if key not in seen:
-                seen.add(key)
+            outcome = ("outcome", *(str(columns[name][index]) for name in outcome_names))
+            if key not in seen and outcome not in seen:
+                seen.update((key, outcome))
                 chosen.append(int(index))
                 if len(chosen) == count:
                     break

@@ -21,6 +21,9 @@ from servecast.models.layout_check import layout_problems
 LARGEST_RATIO_TERM = 8
 """Most prefill or decode workers in one disaggregated unit (x and y of xPyD, coprime)."""
 PREFILL_BATCHES = (1, 2, 4, 8)
+TOKEN_BUDGETS = (2048, 4096, 8192, 16384)
+"""Per-iteration token budgets tried for aggregated servers besides the framework's own (within the step tables'
+shared range, `servecast.serving.step_time.TABLE_TOKENS`)."""
 LOAD_LEVELS = 14
 
 

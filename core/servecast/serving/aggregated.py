@@ -11,6 +11,7 @@ arrival rate for open-loop traffic) and the two are iterated to a fixed point. T
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from servecast.arrays import FloatArray
 from servecast.errors import InputError
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
+from servecast.serving.policy import SchedulerSettings, prefill_room
 from servecast.serving.server import Server
 
 _ITERATIONS = 200
@@ -51,8 +53,68 @@ def prompt_tokens(server: Server) -> int:
     return tokens
 
 
+_SHARED_RULES = (
+    "max_batch_size",
+    "chunked_prefill",
+    "mixed_prefill_decode",
+    "cuda_graph_batch_sizes",
+    "graphs_cover_mixed_steps",
+    "overlap_scheduler",
+    "prefix_caching",
+    "iteration_cpu_ms",
+    "per_sequence_cpu_us",
+)
+"""Settings servers solved together must share (all but the token budget, the chunk cap and the memory)."""
+
+
+@dataclass(frozen=True)
+class BudgetVariants:
+    """Servers that differ only in their token budget (hence chunk cap and KV capacity), solved together: one
+    element per load level, each with its own server's budget, chunk cap and running limit."""
+
+    server: Server
+    """The first server: its step times, workload and scheduling rules stand for all of them."""
+    max_num_tokens: FloatArray
+    chunk_size: FloatArray
+    """The chunk cap per element (inf where prompts are capped by the token budget only)."""
+    running_limit: FloatArray
+
+    @classmethod
+    def of(cls, servers: Sequence[Server], levels: Sequence[int]) -> BudgetVariants:
+        """`levels[i]` elements for `servers[i]`; a ValueError when the servers differ in more than budgets."""
+        first = servers[0]
+        for other in servers[1:]:
+            if (
+                other.steps.tables is not first.steps.tables
+                or other.workload != first.workload
+                or not _same_rules(first.settings, other.settings)
+            ):
+                raise ValueError(f"{other.layout} ({other.role}) differs from {first.layout} in more than its budgets")
+        for server in servers:
+            prompt_tokens(server)
+
+        def per_level(values: list[float]) -> FloatArray:
+            return np.repeat(np.asarray(values, dtype=np.float64), levels)
+
+        return cls(
+            server=first,
+            max_num_tokens=per_level([s.settings.max_num_tokens for s in servers]),
+            chunk_size=per_level([s.settings.chunk_size or np.inf for s in servers]),
+            running_limit=per_level([s.running_limit for s in servers]),
+        )
+
+    def prefill_room(self, decodes: FloatArray) -> FloatArray:
+        """Prefill tokens each element's iteration can carry next to `decodes` decoding sequences."""
+        mixed = self.server.settings.mixed_prefill_decode
+        return prefill_room(self.max_num_tokens, self.chunk_size, mixed, decodes)
+
+
+def _same_rules(a: SchedulerSettings, b: SchedulerSettings) -> bool:
+    return all(getattr(a, name) == getattr(b, name) for name in _SHARED_RULES)
+
+
 def iteration_mix(
-    server: Server,
+    variants: BudgetVariants,
     rate_per_ms: FloatArray,
     decoders: FloatArray,
     users: FloatArray | None,
@@ -66,14 +128,15 @@ def iteration_mix(
     long iterations last; `previous` (the last evaluation of the fixed point) supplies that length, so each
     evaluation costs one vectorised step-time call.
     """
+    server = variants.server
     settings, steps = server.settings, server.steps
-    prompt = prompt_tokens(server)
+    prompt = server.workload.input_tokens - server.cached_prefix
     past = server.cached_prefix
     kv = server.workload.input_tokens + server.workload.output_tokens / 2
     demand = rate_per_ms * prompt  # prompt tokens per ms
     levels = len(decoders)
     if settings.mixed_prefill_decode:
-        room = np.maximum(settings.prefill_tokens_per_step(np.ceil(decoders)), 1)
+        room = np.maximum(variants.prefill_room(np.ceil(decoders)), 1)
         chunk = np.minimum(prompt, room)
         carried = demand * (previous.mean_iteration_ms if previous else 0.0)
         share = np.minimum(carried / chunk, 1.0)
@@ -94,22 +157,21 @@ def iteration_mix(
         chunks = np.ceil(prompt / chunk)
         saturated = (carried > room).astype(np.float64)
         return IterationMix(mean, wait + chunks * with_mine, saturated, decode_only, mean)
-    budget = float(settings.prefill_tokens_per_step(np.zeros(1))[0])
-    prompt_chunk = min(prompt, budget)
+    zeros = np.zeros(levels)
+    budget = variants.prefill_room(zeros)
+    prompt_chunk = np.minimum(prompt, budget)
     arrivals = rate_per_ms * (previous.decode_only_ms if previous else 0.0)  # prompts per decode iteration
     safe = np.maximum(arrivals, 1e-9)
     batched = np.where(arrivals > 1e-9, safe / -np.expm1(-safe), 1.0)  # prompts per prefill iteration
-    if prompt <= budget:
-        tokens, seen = np.minimum(budget, batched * prompt), np.minimum(budget, (1 + arrivals) * prompt)
-    else:
-        tokens, seen = np.full(levels, budget), np.full(levels, budget)
-    zeros = np.zeros(levels)
+    whole = prompt <= budget  # prompts batch whole; longer ones fill every prefill iteration with one chunk
+    tokens = np.where(whole, np.minimum(budget, batched * prompt), budget)
+    seen = np.where(whole, np.minimum(budget, (1 + arrivals) * prompt), budget)
     decode_only, prefill, prefill_mine = steps.iteration_ms(
         np.concatenate([decoders, zeros, zeros]),
         np.concatenate([np.full(levels, kv), zeros, zeros]),
         np.concatenate([zeros, tokens, seen]),
         np.concatenate([zeros, tokens / prompt_chunk, seen / prompt_chunk]),
-        past + (prompt - prompt_chunk) / 2,
+        np.tile(past + (prompt - prompt_chunk) / 2, 3),
     ).reshape(3, levels)
     prefill_share = demand / tokens * prefill  # of the wall time
     decode_rate = np.maximum(1.0 - prefill_share, 1e-3) / decode_only
@@ -144,13 +206,20 @@ def steady_states(server: Server, levels: LoadLevels) -> ServingPoints:
     Each level iterates the fixed point on its own: a level stops changing once it has converged, so every
     element equals what a single-level evaluation gives.
     """
+    return budget_steady_states(BudgetVariants.of([server], [len(levels.values)]), levels)
+
+
+def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> ServingPoints:
+    """`steady_states` of servers that differ only in their budgets, solved together: element i is the load level
+    `levels.values[i]` on the server `variants` assigns to it (the same as solving that server alone)."""
+    server = variants.server
     workload = server.workload
     decodes = workload.output_tokens - 1
-    limit = server.running_limit
+    limit = variants.running_limit
     values = levels.values.astype(np.float64)
     full_batch = levels.kind is LoadKind.FULL_BATCH
-    cap = np.minimum(limit, values) if full_batch else np.full(len(values), float(limit))
-    if limit < 1:
+    cap = np.minimum(limit, values) if full_batch else limit
+    if limit.min() < 1:
         raise InputError(
             f"no request of {workload.input_tokens}+{workload.output_tokens} tokens can be admitted under the "
             "framework's KV reservation rule",
@@ -161,22 +230,29 @@ def steady_states(server: Server, levels: LoadLevels) -> ServingPoints:
     users = values if closed else cap
     running = np.minimum(users, cap)
     arrivals = None if offered_rate else users
-    mix = iteration_mix(server, np.zeros(len(values)), running, arrivals)
+    mix = iteration_mix(variants, np.zeros(len(values)), running, arrivals)
     rate = running / (mix.ttft_service_ms + decodes * mix.tpot_ms)
     decoders = rate * decodes * mix.tpot_ms
     active = np.ones(len(values), dtype=bool)
+    step = np.full(len(values), 0.5)
+    previous_gap = np.zeros(len(values))
     for _ in range(_ITERATIONS):
-        mix = _select(mix, iteration_mix(server, rate, decoders, arrivals, mix), active)
+        mix = _select(mix, iteration_mix(variants, rate, decoders, arrivals, mix), active)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
         target = np.minimum(values / 1000.0, cap / service) if offered_rate else np.minimum(users, cap) / service
         new_decoders = target * decodes * mix.tpot_ms
-        converged = np.abs(target - rate) <= _TOLERANCE * np.maximum(rate, 1e-12)
-        rate = np.where(active, 0.5 * (rate + target), rate)
-        decoders = np.where(active, 0.5 * (decoders + new_decoders), decoders)
+        gap = target - rate
+        # Step times jump at CUDA-graph sizes and whole sequences per rank, so a level can straddle a jump and
+        # cycle; halving its step whenever the update changes direction settles it at the jump.
+        step = np.where(gap * previous_gap < 0, 0.5 * step, step)
+        previous_gap = gap
+        converged = step * np.abs(gap) <= 0.5 * _TOLERANCE * np.maximum(rate, 1e-12)
+        rate = np.where(active, rate + step * gap, rate)
+        decoders = np.where(active, decoders + step * (new_decoders - decoders), decoders)
         active &= ~converged
         if not active.any():
             break
-    mix = iteration_mix(server, rate, decoders, arrivals, mix)
+    mix = iteration_mix(variants, rate, decoders, arrivals, mix)
     service = mix.ttft_service_ms + decodes * mix.tpot_ms
     in_flight = np.minimum(rate * service, cap)
     queueing = np.zeros(len(values))
@@ -187,9 +263,13 @@ def steady_states(server: Server, levels: LoadLevels) -> ServingPoints:
         overloaded = values / 1000.0 > rate * (1 + 1e-3)
         queueing = np.where(overloaded, np.inf, 0.0)
     limiter = np.full(len(values), LIMITERS.index(Limiter.LOAD))
-    bound = Limiter.BATCH_LIMIT if limit == server.settings.max_batch_size else Limiter.KV_CAPACITY
+    bound = np.where(
+        limit == server.settings.max_batch_size,
+        LIMITERS.index(Limiter.BATCH_LIMIT),
+        LIMITERS.index(Limiter.KV_CAPACITY),
+    )
     at_cap = (in_flight >= cap * (1 - 1e-3)) & ~(full_batch & (cap == values))
-    limiter = np.where(at_cap, LIMITERS.index(bound), limiter)
+    limiter = np.where(at_cap, bound, limiter)
     limiter = np.where(mix.prefill_saturated > 0, LIMITERS.index(Limiter.PREFILL), limiter)
     return ServingPoints(
         ttft_ms=mix.ttft_service_ms + queueing,

@@ -93,10 +93,17 @@ class SchedulerSettings:
 
     def prefill_tokens_per_step(self, decodes: FloatArray) -> FloatArray:
         """Prefill tokens an iteration can carry next to `decodes` decoding sequences (elementwise)."""
-        room = self.max_num_tokens - (decodes if self.mixed_prefill_decode else 0 * decodes)
-        capped = np.minimum(room, self.chunk_size) if self.chunk_size else room
-        result: FloatArray = np.maximum(capped, 0)
-        return result
+        return prefill_room(self.max_num_tokens, self.chunk_size or np.inf, self.mixed_prefill_decode, decodes)
+
+
+def prefill_room(
+    max_num_tokens: FloatArray | float, chunk_size: FloatArray | float, mixed: bool, decodes: FloatArray
+) -> FloatArray:
+    """Prefill tokens an iteration can carry under a token budget and a chunk cap (inf: none), next to `decodes`
+    decoding sequences when prompts share iterations with decodes (elementwise over all arrays)."""
+    room = max_num_tokens - (decodes if mixed else 0 * decodes)
+    result: FloatArray = np.maximum(np.minimum(room, chunk_size), 0)
+    return result
 
 
 @runtime_checkable
@@ -168,7 +175,7 @@ class KnobSchedulingPolicy:
     def settings(
         self, context: PolicyContext, overrides: Mapping[KnobMeaning, KnobValue] | None = None
     ) -> SchedulerSettings:
-        given = dict(overrides or {})
+        given = self._budget_overrides(dict(overrides or {}))
         notes: list[str] = []
 
         resolved: dict[KnobMeaning, KnobValue | None] = {}
@@ -243,6 +250,17 @@ class KnobSchedulingPolicy:
             kv_transfer_ms=overheads.kv_transfer_ms.value,
             notes=tuple(notes),
         )
+
+    def _budget_overrides(self, given: dict[KnobMeaning, KnobValue]) -> dict[KnobMeaning, KnobValue]:
+        """Overrides with a token budget translated for versions without one budget knob (SGLang): there the
+        iteration's prompt tokens are bounded by the chunk size and the prefill budget, so both take it."""
+        budget = given.get(KnobMeaning.MAX_NUM_TOKENS)
+        if budget is None or self._has(KnobMeaning.MAX_NUM_TOKENS):
+            return given
+        for meaning in (KnobMeaning.CHUNKED_PREFILL_SIZE, KnobMeaning.MAX_PREFILL_TOKENS):
+            if self._has(meaning):
+                given.setdefault(meaning, budget)
+        return given
 
     def _has(self, meaning: KnobMeaning) -> bool:
         return bool(self.version.knobs_for(meaning))

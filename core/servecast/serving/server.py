@@ -18,7 +18,7 @@ from servecast.models.layout_check import check_layout
 from servecast.models.memory import GIB, KvCapacity, kv_capacity, max_sequences, stage_memory
 from servecast.models.model import Model
 from servecast.serving.policy import PolicyContext, SchedulerSettings, ServerRole
-from servecast.serving.step_time import StepLimits, StepTables, StepTimeModel
+from servecast.serving.step_time import TABLE_TOKENS, StepLimits, StepTables, StepTimeModel
 
 StepTableCache = dict[tuple[object, ...], StepTables]
 """Step tables by model identity, layout, target, launch cost and limits."""
@@ -124,7 +124,7 @@ def build_server(
             "use more GPUs per instance, a smaller quantization or KV-cache dtype, or shorter requests",
         )
     limits = StepLimits(
-        tokens=max(settings.max_num_tokens, settings.max_batch_size, workload.input_tokens),
+        tokens=max(settings.max_num_tokens, settings.max_batch_size, workload.input_tokens, TABLE_TOKENS),
         decodes=max(settings.max_batch_size, 1),
         kv_len=longest,
     )

@@ -59,19 +59,25 @@ class _Table2D:
         self.log_times = np.log(times)
 
     def __call__(self, row: FloatArray, column: FloatArray) -> FloatArray:
+        # np.minimum/np.maximum rather than np.clip: these arrays are small and clip's overhead dominates
         rs, cs = self.log_rows, self.log_columns
         r = _log(np.minimum(row, self.largest_row))
-        c = _log(np.clip(column, 1, self.largest_column))
-        i = np.clip(np.searchsorted(rs, r) - 1, 0, len(rs) - 2)
-        j = np.clip(np.searchsorted(cs, c) - 1, 0, len(cs) - 2)
-        u = np.clip((r - rs[i]) / (rs[i + 1] - rs[i]), 0, 1)
-        v = np.clip((c - cs[j]) / (cs[j + 1] - cs[j]), 0, 1)
+        c = _log(np.minimum(column, self.largest_column))
+        i = np.minimum(np.maximum(np.searchsorted(rs, r) - 1, 0), len(rs) - 2)
+        j = np.minimum(np.maximum(np.searchsorted(cs, c) - 1, 0), len(cs) - 2)
+        u = np.minimum(np.maximum((r - rs[i]) / (rs[i + 1] - rs[i]), 0), 1)
+        v = np.minimum(np.maximum((c - cs[j]) / (cs[j + 1] - cs[j]), 0), 1)
         logs = self.log_times
         value = (logs[:, i, j] * (1 - v) + logs[:, i, j + 1] * v) * (1 - u) + (
             logs[:, i + 1, j] * (1 - v) + logs[:, i + 1, j + 1] * v
         ) * u
         beyond = np.maximum(row / self.largest_row, 1.0)
         return np.where(row > 0, np.exp(value) * beyond, 0.0)
+
+
+TABLE_TOKENS = 16384
+"""Every server's tables cover iterations of at least this many tokens, so servers that differ only in a token
+budget up to it share one set of tables (and the search's budget variants cost no tabulation)."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,8 @@ class StepTimeModel:
     def __init__(self, tables: StepTables, settings: SchedulerSettings) -> None:
         self.layout = tables.layout
         self.settings = settings
-        self._tables = tables
+        self.tables = tables
+        """Shared with the servers that differ only in budgets."""
 
     def gpu_ms(
         self,
@@ -198,7 +205,7 @@ class StepTimeModel:
         past: FloatArray,
     ) -> FloatArray:
         """Per stage: the GPU time of the parts, with CUDA graphs (variant 0) or eager (variant 1)."""
-        tables = self._tables
+        tables = self.tables
         time: FloatArray = (
             tables.tokens[variant](tokens) + tables.logits[variant](rows) + tables.decode[variant](decodes, kv)
         )
