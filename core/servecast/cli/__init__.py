@@ -10,6 +10,7 @@ from servecast import __version__
 from servecast.cli.context import pass_options
 from servecast.cli.estimate_cmd import estimate_command
 from servecast.cli.frameworks_cmd import frameworks
+from servecast.cli.generate_cmd import generate_command
 from servecast.cli.hardware_cmd import hardware
 from servecast.cli.model_cmd import model
 from servecast.cli.ops_cmd import ops
@@ -55,6 +56,7 @@ def cli(options: dict[str, object], strict_plugins: bool, disabled: tuple[str, .
 
 cli.add_command(search_command)
 cli.add_command(recommend_command)
+cli.add_command(generate_command)
 cli.add_command(plugins)
 cli.add_command(hardware)
 cli.add_command(frameworks)

@@ -46,7 +46,7 @@ def _click_type(annotation: Any) -> Any:
     return {int: int, float: float}.get(annotation, str)
 
 
-def _request_options(function: Any) -> Any:
+def request_options(function: Any) -> Any:
     """One option per EstimateRequest field, named like the field (`--prefill-tp` for prefill_tp)."""
     for name, field in reversed(EstimateRequest.model_fields.items()):
         if name == "id":
@@ -64,7 +64,7 @@ def _request_options(function: Any) -> Any:
 
 
 @click.command("estimate")
-@_request_options
+@request_options
 @click.option(
     "--input",
     "input_path",

@@ -103,7 +103,7 @@ def search_command(gpus: int, top: int, save_dir: Path | None, force: bool, as_j
     with SearchProgressBar(console) as progress:
         result = run_search(host, task, progress)
     if save_dir is not None:
-        written = save_search(result, save_dir, force)
+        written = save_search(result, save_dir, force, host)
         click.echo(f"wrote {len(written)} entries under {save_dir}", err=True)
     if as_json:
         document = summary(result)

@@ -9,7 +9,13 @@ from pydantic import Field
 from servecast.domain.base import FrozenModel
 from servecast.domain.framework import KnobValue
 from servecast.domain.layout import ParallelLayout
-from servecast.domain.vocabulary import ServingMode
+from servecast.domain.vocabulary import KvCacheDtype, Quantization, ServingMode
+from servecast.domain.workload import Workload
+
+HEAD_ADDRESS = "{HEAD_ADDR}"
+"""Stands in an argv item for the head node's address (a variable every multi-node launch declares)."""
+HEAD_VARIABLE = "the head node address, reachable from every node"
+"""How launches describe HEAD_ADDR in `LaunchArtifacts.variables`."""
 
 
 class WorkerRole(StrEnum):
@@ -26,18 +32,29 @@ class WorkerGroup(FrozenModel):
     role: WorkerRole
     layout: ParallelLayout
     replicas: int = Field(default=1, ge=1)
-    knobs: dict[str, KnobValue] = Field(default_factory=dict, description="Framework knob name -> value.")
+    knobs: dict[str, KnobValue] = Field(
+        default_factory=dict, description="Framework knob name -> the value the framework takes (not negated)."
+    )
 
 
 class Deployment(FrozenModel):
-    """What servecast recommends: one model on one system with one framework version, as worker groups."""
+    """What servecast recommends: one model on one system with one framework version, as worker groups, and the
+    operating point it was simulated at (what the benchmark script measures)."""
 
-    model: str = Field(min_length=1)
+    model: str = Field(min_length=1, description="The model id or path the framework loads.")
     hardware: str
     framework: str
     framework_version: str
     mode: ServingMode
     workers: tuple[WorkerGroup, ...] = Field(min_length=1)
+    gpus_per_node: int = Field(default=8, ge=1)
+    quantization: Quantization | None = Field(
+        default=None, description="Quantization to apply at load time; None: the checkpoint's own."
+    )
+    kv_cache_dtype: KvCacheDtype | None = Field(default=None, description="None: the framework's automatic choice.")
+    workload: Workload | None = Field(default=None, description="Request lengths of the simulated operating point.")
+    concurrency: int | None = Field(default=None, ge=1, description="Closed-loop users of the whole deployment.")
+    request_rate: float | None = Field(default=None, gt=0, description="Requests per second (open loop).")
 
     @property
     def gpus(self) -> int:
@@ -46,18 +63,30 @@ class Deployment(FrozenModel):
 
 
 class RoleLaunch(FrozenModel):
-    """Exactly what is started for one worker (or router) role."""
+    """Exactly what is started for one worker (or router) on one node."""
 
-    role: str
+    role: str = Field(description="e.g. `agg-0`, `prefill-1`, `decode-0`, `router`.")
     framework: str
     version: str
     gpus: int = Field(ge=0)
     argv: tuple[str, ...] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
+    node: int = Field(default=0, ge=0, description="Node index (0 is the head node).")
 
 
 class LaunchArtifacts(FrozenModel):
-    """The launch of a deployment: one entry per role, and files to write (relative path -> text)."""
+    """The launch of a deployment: one entry per process, and files to write (relative path -> text)."""
 
     roles: tuple[RoleLaunch, ...] = Field(min_length=1)
     files: dict[str, str] = Field(default_factory=dict)
+    benchmark: tuple[tuple[str, ...], ...] = Field(
+        default=(), description="Benchmark commands (argv), run concurrently, that measure the operating point."
+    )
+    endpoints: tuple[int, ...] = Field(
+        default=(), description="Ports on the head node that answer clients once the deployment is up."
+    )
+    variables: dict[str, str] = Field(
+        default_factory=dict,
+        description="Shell variables the user sets (name -> what it is); `{NAME}` in an argv item expands to it.",
+    )
+    warnings: tuple[str, ...] = ()

@@ -1,8 +1,9 @@
 """Evaluate the search space: every runnable layout of every framework and mode, at every load level, vectorised.
 
 Servers are built once per (framework, layout, role, token budget) and share step tables; an aggregated server's
-load levels at all its token budgets are one vectorised fixed point; all disaggregated compositions of a framework (prefill layout x decode layout x
-worker ratio x prefill batch x decode batch) are one vectorised solve over whole-batch step curves. The points
+load levels at all its token budgets are one vectorised fixed point; all disaggregated compositions of a framework
+(prefill layout x decode layout x worker ratio x prefill batch x decode batch) are one vectorised solve over
+whole-batch step curves. The points
 come out as columns named like the `estimate` command's flags, so any row can be re-estimated.
 """
 

@@ -15,9 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from servecast.errors import InputError
+from servecast.errors import InputError, PluginError
+from servecast.host.host import PluginHost
+from servecast.launch.write import write_launch_for
 from servecast.search.describe import slug
 from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS
+from servecast.search.explain import request_from_row
 from servecast.search.pareto import pareto_front
 from servecast.search.result import TASK_COLUMNS, SearchResult
 
@@ -25,9 +28,12 @@ COLUMNS = (*TASK_COLUMNS, *CONFIG_COLUMNS, *METRIC_COLUMNS, "meets_sla")
 RESULT_FILES = ("points.csv", "pareto.csv", "best.csv", "inputs.json", "frontier.png", "configs")
 
 
-def save_search(result: SearchResult, directory: Path, force: bool = False) -> list[Path]:
-    """Write the results under `directory`; the paths written (an InputError before writing anything when
-    results are already there and `force` is not set)."""
+def save_search(
+    result: SearchResult, directory: Path, force: bool = False, host: PluginHost | None = None
+) -> list[Path]:
+    """Write the results under `directory`, with each recommended configuration's launch artifacts when `host` is
+    given; the paths written (an InputError before writing anything when results are already there and `force` is
+    not set)."""
     existing = [name for name in RESULT_FILES if (directory / name).exists()]
     if existing and not force:
         raise InputError(
@@ -39,7 +45,7 @@ def save_search(result: SearchResult, directory: Path, force: bool = False) -> l
     directory.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".servecast-", dir=directory))
     try:
-        _write_all(result, staging)
+        _write_all(result, staging, host)
         written = []
         for entry in sorted(staging.iterdir()):
             target = directory / entry.name
@@ -52,7 +58,7 @@ def save_search(result: SearchResult, directory: Path, force: bool = False) -> l
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _write_all(result: SearchResult, folder: Path) -> None:
+def _write_all(result: SearchResult, folder: Path, host: PluginHost | None) -> None:
     frame = result.frame()
     frame.to_csv(folder / "points.csv", columns=list(COLUMNS), index=False)
     frame.iloc[list(result.pareto)].to_csv(folder / "pareto.csv", columns=list(COLUMNS), index=False)
@@ -65,6 +71,16 @@ def _write_all(result: SearchResult, folder: Path) -> None:
         config = folder / "configs" / f"{rank:02d}-{slug(row)}"
         config.mkdir(parents=True)
         (config / "config.json").write_text(json.dumps(row, indent=2) + "\n")
+        if host is not None:
+            _write_launch(host, row, config)
+
+
+def _write_launch(host: PluginHost, row: dict[str, Any], folder: Path) -> None:
+    """The row's launch artifacts, or `launch-unavailable.txt` saying why its plugin cannot write them."""
+    try:
+        write_launch_for(host, request_from_row(row), folder)
+    except (InputError, PluginError) as error:
+        (folder / "launch-unavailable.txt").write_text(f"{error}\n")
 
 
 def frontier_series(result: SearchResult) -> dict[str, list[tuple[float, float]]]:

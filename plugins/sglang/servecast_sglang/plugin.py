@@ -7,8 +7,10 @@ from importlib.resources import files
 
 from servecast import hookimpl
 from servecast.domain import FrameworkSpec, Target
+from servecast.launch import Deployment, LaunchArtifacts
 from servecast.serving.policy import SchedulingPolicy
 from servecast.specfiles import load_framework_spec
+from servecast_sglang.launch import launch_artifacts
 from servecast_sglang.policy import SglangPolicy
 
 
@@ -27,3 +29,11 @@ def servecast_register_frameworks() -> list[FrameworkSpec]:
 def servecast_scheduler(target: Target) -> SchedulingPolicy | None:
     """SGLang's scheduling policy for the target's version (the host resolves unmodelled versions first)."""
     return SglangPolicy.for_target(_spec(), target)
+
+
+@hookimpl
+def servecast_launch_config(deployment: Deployment, target: Target) -> LaunchArtifacts | None:
+    """`python -m sglang.launch_server` per worker (SGLang's router when disaggregated) and `sglang.bench_serving`."""
+    if target.framework != "sglang":
+        return None
+    return launch_artifacts(deployment, _spec().version(deployment.framework_version))

@@ -7,8 +7,10 @@ from importlib.resources import files
 
 from servecast import hookimpl
 from servecast.domain import FrameworkSpec, Target
+from servecast.launch import Deployment, LaunchArtifacts
 from servecast.serving.policy import SchedulingPolicy
 from servecast.specfiles import load_framework_spec
+from servecast_trtllm.launch import launch_artifacts
 from servecast_trtllm.policy import TrtllmPolicy
 
 
@@ -27,3 +29,12 @@ def servecast_register_frameworks() -> list[FrameworkSpec]:
 def servecast_scheduler(target: Target) -> SchedulingPolicy | None:
     """TensorRT-LLM's scheduling policy for the target's version (the host resolves unmodelled versions first)."""
     return TrtllmPolicy.for_target(_spec(), target)
+
+
+@hookimpl
+def servecast_launch_config(deployment: Deployment, target: Target) -> LaunchArtifacts | None:
+    """`trtllm-serve` per worker with its options YAML (`trtllm-serve disaggregated` in front of pools) and
+    TensorRT-LLM's serving benchmark."""
+    if target.framework != "trtllm":
+        return None
+    return launch_artifacts(deployment, _spec().version(deployment.framework_version))

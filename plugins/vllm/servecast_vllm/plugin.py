@@ -7,8 +7,10 @@ from importlib.resources import files
 
 from servecast import hookimpl
 from servecast.domain import FrameworkSpec, Target
+from servecast.launch import Deployment, LaunchArtifacts
 from servecast.serving.policy import SchedulingPolicy
 from servecast.specfiles import load_framework_spec
+from servecast_vllm.launch import launch_artifacts
 from servecast_vllm.policy import VllmPolicy
 
 
@@ -27,3 +29,11 @@ def servecast_register_frameworks() -> list[FrameworkSpec]:
 def servecast_scheduler(target: Target) -> SchedulingPolicy | None:
     """vLLM's scheduling policy for the target's version (the host resolves unmodelled versions first)."""
     return VllmPolicy.for_target(_spec(), target)
+
+
+@hookimpl
+def servecast_launch_config(deployment: Deployment, target: Target) -> LaunchArtifacts | None:
+    """`vllm serve` per worker (NIXL and vLLM's proxy when disaggregated) and `vllm bench serve`."""
+    if target.framework != "vllm":
+        return None
+    return launch_artifacts(deployment, _spec().version(deployment.framework_version))

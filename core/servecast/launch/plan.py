@@ -1,0 +1,80 @@
+"""From one simulated configuration to the deployment that launches it: the worker groups, their layouts and the
+knob values of the servers the simulation resolved, at the simulated batch."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from servecast.domain.vocabulary import ServingMode
+from servecast.host.host import PluginHost
+from servecast.launch.artifacts import Deployment, WorkerGroup, WorkerRole
+from servecast.launch.knobs import concept_values, knob_values
+from servecast.serving.estimate import Estimate, estimate
+from servecast.serving.request import EstimateRequest
+from servecast.serving.server import Server
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """A configuration as launched: the request re-estimated at the launched batch limit, and its deployment."""
+
+    request: EstimateRequest
+    estimate: Estimate
+    deployment: Deployment
+
+
+def simulated_batch(request: EstimateRequest, server: Server) -> int | None:
+    """The most sequences one aggregated or static instance runs at the request's operating point (None under an
+    open-loop rate, whose running batch fluctuates around its mean: the framework's limit stays)."""
+    if request.batch_size is not None:
+        return request.batch_size
+    if request.concurrency is not None:
+        return min(math.ceil(request.concurrency / request.replicas), server.running_limit)
+    return None
+
+
+def plan_launch(host: PluginHost, request: EstimateRequest) -> LaunchPlan:
+    """The deployment of `request`: aggregated and static instances get the simulated batch as their batch limit
+    (and are re-estimated with it, so the predicted metrics are those of exactly what is launched); decode workers
+    get the simulated decode batch, prefill workers their framework's limit with the simulated token budget."""
+    result = estimate(host, request)
+    if request.mode is not ServingMode.DISAGGREGATED and request.max_batch_size is None:
+        server = result.servers["server"]
+        batch = simulated_batch(request, server)
+        if batch is not None and batch < server.settings.max_batch_size:
+            request = request.model_copy(update={"max_batch_size": batch})
+            result = estimate(host, request)
+    version = host.frameworks.get(request.framework).version(result.framework_version)
+    prefix = request.prefix
+
+    def group(role: WorkerRole, server: Server, replicas: int, batch: int) -> WorkerGroup:
+        knobs = knob_values(version, concept_values(server.settings, batch, prefix))
+        return WorkerGroup(role=role, layout=server.layout, replicas=replicas, knobs=knobs)
+
+    workers: tuple[WorkerGroup, ...]
+    if request.mode is ServingMode.DISAGGREGATED:
+        prefill, decode = result.servers["prefill"], result.servers["decode"]
+        decode_batch = request.decode_batch_size or decode.settings.max_batch_size
+        workers = (
+            group(WorkerRole.PREFILL, prefill, request.prefill_workers, prefill.settings.max_batch_size),
+            group(WorkerRole.DECODE, decode, request.decode_workers, decode_batch),
+        )
+    else:
+        server = result.servers["server"]
+        workers = (group(WorkerRole.AGGREGATED, server, request.replicas, server.settings.max_batch_size),)
+    deployment = Deployment(
+        model=next(iter(result.servers.values())).model.model_id,
+        hardware=request.system,
+        framework=request.framework,
+        framework_version=result.framework_version,
+        mode=request.mode,
+        workers=workers,
+        gpus_per_node=host.hardware.get(request.system).node.gpus_per_node,
+        quantization=request.quant,
+        kv_cache_dtype=request.kv_cache_dtype,
+        workload=request.workload,
+        concurrency=request.concurrency or (request.batch_size * request.replicas if request.batch_size else None),
+        request_rate=request.request_rate,
+    )
+    return LaunchPlan(request=request, estimate=result, deployment=deployment)

@@ -1,0 +1,187 @@
+"""Write a deployment's launch artifacts into a folder: `launch.sh`, the plugin's config files, `benchmark.sh` and
+`deployment.json`.
+
+Every value reaches the shell quoted (a model path with spaces, quotes or `$(...)` stays one inert word); the head
+node's address is the only expansion, from `$HEAD_ADDR`. The folder is filled through a staging folder and existing
+files are replaced only with `force`, so nothing is ever half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import tempfile
+from collections.abc import Collection, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from servecast import __version__
+from servecast.domain.target import Target
+from servecast.errors import InputError, PluginError
+from servecast.host.host import PluginHost
+from servecast.launch.artifacts import LaunchArtifacts, RoleLaunch
+from servecast.launch.placement import FRONTEND_PORT
+from servecast.launch.plan import LaunchPlan, plan_launch
+from servecast.serving.request import EstimateRequest
+
+LAUNCH_FILES = ("launch.sh", "benchmark.sh", "deployment.json")
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+_UNSAFE = re.compile(r"[^\w .,:/()-]")
+"""Characters kept out of a variable's description in the script's error message."""
+
+
+def shell_word(item: str, variables: Collection[str] = ()) -> str:
+    """`item` as one quoted shell word in which only `{NAME}` placeholders of declared `variables` expand."""
+    parts: list[str] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(item):
+        if match.group(1) in variables:
+            parts += [shlex.quote(item[position : match.start()]), f'"${match.group(1)}"']
+            position = match.end()
+    parts.append(shlex.quote(item[position:]))
+    return "".join(part for part in parts if part != "''") or "''"
+
+
+def shell_command(argv: Sequence[str], env: dict[str, str] | None = None, variables: Collection[str] = ()) -> str:
+    """One command line: `env K=V … argv`, every word quoted."""
+    prefix = ["env", *(shlex.quote(f"{key}={value}") for key, value in sorted((env or {}).items()))] if env else []
+    return " ".join([*prefix, *(shell_word(item, variables) for item in argv)])
+
+
+def _required(artifacts: LaunchArtifacts, commands: Sequence[Sequence[str]]) -> list[str]:
+    """Lines that stop the script unless every declared variable its commands use is set."""
+    used = {name for argv in commands for item in argv for name in _PLACEHOLDER.findall(item)}
+    return [
+        f'{name}="${{{name}:?set {name}: {_UNSAFE.sub("", text)}}}"'
+        for name, text in sorted(artifacts.variables.items())
+        if name in used
+    ]
+
+
+def _launch_script(artifacts: LaunchArtifacts) -> str:
+    nodes = max(role.node for role in artifacts.roles) + 1
+    variables = artifacts.variables
+    lines = [
+        "#!/usr/bin/env bash",
+        "# Written by servecast: starts this node's workers (and the router on the head node), logs under logs/.",
+        "set -euo pipefail",
+        'cd "$(dirname "$0")"',
+        "mkdir -p logs",
+        "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT",
+    ]
+    if nodes > 1:
+        lines.append(f'NODE_RANK="${{1:?usage: launch.sh NODE_RANK (0 to {nodes - 1}; 0 is the head node)}}"')
+    lines += _required(artifacts, [role.argv for role in artifacts.roles])
+    for node in range(nodes):
+        roles = [role for role in artifacts.roles if role.node == node]
+        body = [f"{shell_command(role.argv, role.env, variables)} > logs/{role.role}.log 2>&1 &" for role in roles]
+        if nodes > 1:
+            lines += [f'if [ "$NODE_RANK" = {node} ]; then', *(f"  {line}" for line in body), "fi"]
+        else:
+            lines += body
+    lines.append("wait")
+    return "\n".join(lines) + "\n"
+
+
+def _benchmark_script(artifacts: LaunchArtifacts) -> str:
+    lines = [
+        "#!/usr/bin/env bash",
+        "# Written by servecast: measures the simulated operating point once launch.sh's servers answer.",
+        "set -euo pipefail",
+        'cd "$(dirname "$0")"',
+        *(
+            f"until curl -sf http://localhost:{port}/v1/models > /dev/null; do sleep 5; done"
+            for port in artifacts.endpoints or (FRONTEND_PORT,)
+        ),
+        "mkdir -p results",
+        *_required(artifacts, artifacts.benchmark),
+    ]
+    lines += [
+        f"{shell_command(argv, variables=artifacts.variables)} > results/client-{index}.log 2>&1 &"
+        for index, argv in enumerate(artifacts.benchmark)
+    ]
+    lines.append("wait")
+    return "\n".join(lines) + "\n"
+
+
+def _role_entry(role: RoleLaunch) -> dict[str, Any]:
+    return {
+        "role": role.role,
+        "framework": role.framework,
+        "version": role.version,
+        "gpus": role.gpus,
+        "node": role.node,
+        "argv": list(role.argv),
+        "env": role.env,
+    }
+
+
+def deployment_document(plan: LaunchPlan, artifacts: LaunchArtifacts) -> dict[str, Any]:
+    """`deployment.json`: the configuration (the estimate request), the predicted metrics, the deployment and
+    exactly what each role launches."""
+    return {
+        "servecast_version": __version__,
+        "configuration": plan.request.model_dump(mode="json", exclude_none=True),
+        "predicted": plan.estimate.metrics.as_dict(),
+        "deployment": plan.deployment.model_dump(mode="json"),
+        "roles": [_role_entry(role) for role in artifacts.roles],
+        "benchmark": [list(argv) for argv in artifacts.benchmark],
+        "files": sorted(artifacts.files),
+        "warnings": [*plan.estimate.warnings, *artifacts.warnings],
+    }
+
+
+def _checked_path(name: str) -> PurePosixPath:
+    path = PurePosixPath(name)
+    if path.is_absolute() or ".." in path.parts or not path.parts or path.name in LAUNCH_FILES:
+        raise PluginError(
+            f"the framework plugin asked to write {name!r}, outside its folder or over servecast's own files",
+            "fix the plugin: config files are relative paths inside the deployment folder",
+        )
+    return path
+
+
+def write_launch(plan: LaunchPlan, artifacts: LaunchArtifacts, folder: Path, force: bool = False) -> list[Path]:
+    """Write the artifacts into `folder`; the paths written (an InputError before writing anything when one of them
+    exists and `force` is not set)."""
+    files: dict[PurePosixPath, str] = {_checked_path(name): text for name, text in artifacts.files.items()}
+    files[PurePosixPath("launch.sh")] = _launch_script(artifacts)
+    files[PurePosixPath("benchmark.sh")] = _benchmark_script(artifacts)
+    files[PurePosixPath("deployment.json")] = json.dumps(deployment_document(plan, artifacts), indent=2) + "\n"
+    existing = sorted(str(path) for path in files if (folder / path).exists())
+    if existing and not force:
+        raise InputError(
+            f"{str(folder)!r} already holds {', '.join(existing)}", "pick another folder or pass --force to replace"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".servecast-", dir=folder))
+    try:
+        for path, text in files.items():
+            (staging / path).parent.mkdir(parents=True, exist_ok=True)
+            (staging / path).write_text(text)
+            if path.suffix == ".sh":
+                (staging / path).chmod(0o755)
+        written = []
+        for path in files:
+            target = folder / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (staging / path).replace(target)
+            written.append(target)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_launch_for(host: PluginHost, request: EstimateRequest, folder: Path, force: bool = False) -> LaunchPlan:
+    """Plan the launch of `request`, have its framework plugin render it, and write it into `folder`."""
+    plan = plan_launch(host, request)
+    deployment = plan.deployment
+    target = Target(
+        hardware=deployment.hardware, framework=deployment.framework, framework_version=deployment.framework_version
+    )
+    write_launch(plan, host.launch_config(deployment, target), folder, force)
+    return plan

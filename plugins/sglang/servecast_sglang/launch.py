@@ -1,0 +1,149 @@
+"""SGLang launch artifacts: `python -m sglang.launch_server` per worker (one process per node), prefill/decode
+disaggregation behind SGLang's router, and `sglang.bench_serving` at the simulated operating point."""
+
+from __future__ import annotations
+
+import math
+
+from servecast.domain import FrameworkVersion, KvCacheDtype, ServingMode
+from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
+from servecast.launch.knobs import flag_arguments
+from servecast.launch.placement import (
+    FRONTEND_PORT,
+    WorkerPlacement,
+    address_variables,
+    node_address,
+    place,
+    worker_host,
+)
+
+DIST_INIT_PORT = 5000
+BOOTSTRAP_BASE_PORT = 8998
+"""A prefill server's KV bootstrap port (SGLang's default), one more for each co-located prefill server."""
+KV_CACHE_DTYPES = {KvCacheDtype.FP8: "fp8_e4m3", KvCacheDtype.BF16: "bf16", KvCacheDtype.FP16: "auto"}
+
+
+def _parallel(worker: WorkerPlacement) -> list[str]:
+    layout = worker.group.layout
+    argv = ["--tp-size", str(layout.tp * layout.attention_dp)]
+    if layout.attention_dp > 1:
+        argv += ["--dp-size", str(layout.attention_dp), "--enable-dp-attention"]
+    if layout.ep > 1:
+        argv += ["--ep-size", str(layout.ep)]
+    if layout.pp > 1:
+        argv += ["--pp-size", str(layout.pp)]
+    return argv
+
+
+def _worker(
+    deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement, prefill_index: int
+) -> list[RoleLaunch]:
+    argv = [
+        "python",
+        "-m",
+        "sglang.launch_server",
+        "--model-path",
+        deployment.model,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(worker.port),
+    ]
+    argv += _parallel(worker)
+    argv += flag_arguments(version, worker.group.knobs, None)
+    if deployment.quantization is not None:
+        argv += ["--quantization", deployment.quantization.value]
+    if deployment.kv_cache_dtype is not None:
+        argv += ["--kv-cache-dtype", KV_CACHE_DTYPES.get(deployment.kv_cache_dtype, deployment.kv_cache_dtype.value)]
+    if worker.role is WorkerRole.PREFILL:
+        argv += [
+            "--disaggregation-mode",
+            "prefill",
+            "--disaggregation-bootstrap-port",
+            str(BOOTSTRAP_BASE_PORT + prefill_index),
+        ]
+    elif worker.role is WorkerRole.DECODE:
+        argv += ["--disaggregation-mode", "decode"]
+    env = {"CUDA_VISIBLE_DEVICES": worker.cuda_visible_devices}
+    common = {"framework": "sglang", "version": version.version, "gpus": len(worker.gpu_ids), "env": env}
+    if worker.nodes == 1:
+        return [RoleLaunch(role=worker.name, argv=tuple(argv), node=worker.first_node, **common)]
+    init = ["--nnodes", str(worker.nodes), "--dist-init-addr", f"{node_address(worker.first_node)}:{DIST_INIT_PORT}"]
+    return [
+        RoleLaunch(
+            role=f"{worker.name}-node{rank}",
+            argv=(*argv, *init, "--node-rank", str(rank)),
+            node=worker.first_node + rank,
+            **common,
+        )
+        for rank in range(worker.nodes)
+    ]
+
+
+def _benchmark(deployment: Deployment, ports: list[int]) -> tuple[tuple[str, ...], ...]:
+    workload = deployment.workload
+    if workload is None or deployment.concurrency is None:
+        return ()
+    users = max(1, math.ceil(deployment.concurrency / len(ports)))
+    return tuple(
+        (
+            "python",
+            "-m",
+            "sglang.bench_serving",
+            "--backend",
+            "sglang",
+            "--host",
+            "localhost",
+            "--port",
+            str(port),
+            "--model",
+            deployment.model,
+            "--dataset-name",
+            "random",
+            "--random-input-len",
+            str(workload.input_tokens),
+            "--random-output-len",
+            str(workload.output_tokens),
+            "--random-range-ratio",
+            "1",
+            "--max-concurrency",
+            str(users),
+            "--num-prompts",
+            str(max(10 * users, 100)),
+        )
+        for port in ports
+    )
+
+
+def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> LaunchArtifacts:
+    """Every process of `deployment` on its nodes, and the benchmark clients."""
+    workers = place(deployment)
+    prefills = [worker for worker in workers if worker.role is WorkerRole.PREFILL]
+    roles = [
+        role
+        for worker in workers
+        for role in _worker(deployment, version, worker, prefills.index(worker) if worker in prefills else 0)
+    ]
+    warnings = []
+    if deployment.workload is not None and deployment.workload.prefix_tokens:
+        warnings.append("sglang.bench_serving's random dataset shares no prefix: the benchmark measures prefix 0")
+    if deployment.mode is ServingMode.DISAGGREGATED:
+        router = ["python", "-m", "sglang_router.launch_router", "--pd-disaggregation"]
+        for index, worker in enumerate(prefills):
+            url = f"http://{worker_host(worker, workers)}:{worker.port}"
+            router += ["--prefill", url, str(BOOTSTRAP_BASE_PORT + index)]
+        for worker in workers:
+            if worker.role is WorkerRole.DECODE:
+                router += ["--decode", f"http://{worker_host(worker, workers)}:{worker.port}"]
+        router += ["--host", "0.0.0.0", "--port", str(FRONTEND_PORT)]
+        roles.append(RoleLaunch(role="router", framework="sglang", version=version.version, gpus=0, argv=tuple(router)))
+        ports = [FRONTEND_PORT]
+    else:
+        ports = [worker.port for worker in workers]
+    return LaunchArtifacts(
+        roles=tuple(roles),
+        benchmark=_benchmark(deployment, ports),
+        endpoints=tuple(ports),
+        variables=address_variables(workers),
+        warnings=tuple(warnings),
+    )

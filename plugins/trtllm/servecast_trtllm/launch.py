@@ -1,0 +1,177 @@
+"""TensorRT-LLM launch artifacts: `trtllm-serve` (PyTorch backend) with an extra LLM-API options YAML per worker,
+`trtllm-serve disaggregated` with its context/generation server config, `mpirun` + `trtllm-llmapi-launch` for
+instances spanning nodes, and TensorRT-LLM's serving benchmark at the simulated operating point."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import yaml
+from packaging.version import Version
+
+from servecast.domain import FrameworkVersion, KvCacheDtype, ServingMode
+from servecast.errors import PluginError
+from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
+from servecast.launch.knobs import config_tree, flag_arguments
+from servecast.launch.placement import (
+    FRONTEND_PORT,
+    WorkerPlacement,
+    address_variables,
+    node_address,
+    place,
+    worker_host,
+)
+
+TRTLLM_SERVE = Version("1.0.0")
+"""The first modelled release launched through `trtllm-serve` with the PyTorch backend (0.14 needs an engine build
+and Triton, which this plugin does not write)."""
+KV_CACHE_DTYPES = {KvCacheDtype.FP8: "fp8", KvCacheDtype.BF16: "auto", KvCacheDtype.FP16: "auto"}
+
+
+def _options(deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement) -> dict[str, Any]:
+    """The worker's extra LLM-API options: the knobs without a flag, the MoE/attention-DP split, KV transfer."""
+    knobs = dict(worker.group.knobs)
+    graphs = knobs.pop("cuda_graph_config", True)
+    options = config_tree(version, knobs)
+    if not graphs:
+        options["cuda_graph_config"] = None
+    layout = worker.group.layout
+    if layout.attention_dp > 1:
+        options["enable_attention_dp"] = True
+    if layout.ep > 1:
+        options["moe_expert_parallel_size"] = layout.ep
+        options["moe_tensor_parallel_size"] = layout.moe_tp
+    if deployment.kv_cache_dtype is not None:
+        options.setdefault("kv_cache_config", {})["dtype"] = KV_CACHE_DTYPES[deployment.kv_cache_dtype]
+    if worker.role is not WorkerRole.AGGREGATED:
+        options["cache_transceiver_config"] = {"backend": "DEFAULT"}
+    return options
+
+
+def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement) -> tuple[RoleLaunch, str]:
+    layout = worker.group.layout
+    options_file = f"extra-llm-api-{worker.name}.yml"
+    argv = [
+        "trtllm-serve",
+        deployment.model,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(worker.port),
+        "--backend",
+        "pytorch",
+        "--tp_size",
+        str(layout.tp * layout.attention_dp),
+        "--pp_size",
+        str(layout.pp),
+        "--ep_size",
+        str(layout.ep),
+    ]
+    argv += flag_arguments(version, worker.group.knobs, None)
+    argv += ["--extra_llm_api_options", options_file]
+    env = {"CUDA_VISIBLE_DEVICES": worker.cuda_visible_devices}
+    if worker.nodes > 1:
+        per_node = len(worker.gpu_ids)
+        hosts = ",".join(f"{node_address(worker.first_node + rank)}:{per_node}" for rank in range(worker.nodes))
+        argv = ["mpirun", "-H", hosts, "-n", str(layout.gpus), "trtllm-llmapi-launch", *argv]
+    role = RoleLaunch(
+        role=worker.name,
+        framework="trtllm",
+        version=version.version,
+        gpus=layout.gpus,
+        argv=tuple(argv),
+        env=env,
+        node=worker.first_node,
+    )
+    text = yaml.safe_dump(_options(deployment, version, worker), sort_keys=True)
+    return role, text
+
+
+def _benchmark(deployment: Deployment, ports: list[int]) -> tuple[tuple[str, ...], ...]:
+    workload = deployment.workload
+    if workload is None or deployment.concurrency is None:
+        return ()
+    users = max(1, math.ceil(deployment.concurrency / len(ports)))
+    return tuple(
+        (
+            "python",
+            "-m",
+            "tensorrt_llm.serve.scripts.benchmark_serving",
+            "--backend",
+            "openai",
+            "--host",
+            "localhost",
+            "--port",
+            str(port),
+            "--model",
+            deployment.model,
+            "--dataset-name",
+            "random",
+            "--random-ids",
+            "--random-input-len",
+            str(workload.input_tokens),
+            "--random-output-len",
+            str(workload.output_tokens),
+            "--random-range-ratio",
+            "0",
+            "--ignore-eos",
+            "--max-concurrency",
+            str(users),
+            "--num-prompts",
+            str(max(10 * users, 100)),
+        )
+        for port in ports
+    )
+
+
+def _router(workers: list[WorkerPlacement]) -> str:
+    def urls(role: WorkerRole) -> list[str]:
+        return [f"{worker_host(w, workers)}:{w.port}" for w in workers if w.role is role]
+
+    context, generation = urls(WorkerRole.PREFILL), urls(WorkerRole.DECODE)
+    config = {
+        "hostname": "0.0.0.0",
+        "port": FRONTEND_PORT,
+        "backend": "pytorch",
+        "context_servers": {"num_instances": len(context), "urls": context},
+        "generation_servers": {"num_instances": len(generation), "urls": generation},
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> LaunchArtifacts:
+    """Every process of `deployment`, its option files, and the benchmark clients."""
+    if Version(version.version) < TRTLLM_SERVE:
+        raise PluginError(
+            f"TensorRT-LLM {version.version} is launched through an engine build and Triton, which servecast does "
+            "not write",
+            "pick TensorRT-LLM 1.0 or newer (`--framework-version 1.0.0`) for trtllm-serve launch artifacts",
+        )
+    workers = place(deployment)
+    roles, files = [], {}
+    for worker in workers:
+        role, options = _worker(deployment, version, worker)
+        roles.append(role)
+        files[f"extra-llm-api-{worker.name}.yml"] = options
+    warnings = []
+    if deployment.quantization is not None:
+        warnings.append(
+            f"TensorRT-LLM loads {deployment.quantization.value} weights from a quantized checkpoint (ModelOpt): "
+            "point the model at one"
+        )
+    if deployment.mode is ServingMode.DISAGGREGATED:
+        files["disagg.yml"] = _router(workers)
+        argv = ("trtllm-serve", "disaggregated", "-c", "disagg.yml")
+        roles.append(RoleLaunch(role="router", framework="trtllm", version=version.version, gpus=0, argv=argv))
+        ports = [FRONTEND_PORT]
+    else:
+        ports = [worker.port for worker in workers]
+    return LaunchArtifacts(
+        roles=tuple(roles),
+        files=files,
+        benchmark=_benchmark(deployment, ports),
+        endpoints=tuple(ports),
+        variables=address_variables(workers),
+        warnings=tuple(warnings),
+    )

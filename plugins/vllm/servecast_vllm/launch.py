@@ -1,0 +1,178 @@
+"""vLLM launch artifacts: `vllm serve` per worker, NIXL KV transfer and vLLM's proxy for disaggregated pools, Ray
+for instances spanning nodes, and `vllm bench serve` at the simulated operating point."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from packaging.version import Version
+
+from servecast.domain import FrameworkVersion, KvCacheDtype, ServingMode
+from servecast.errors import PluginError
+from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
+from servecast.launch.knobs import config_tree, flag_arguments
+from servecast.launch.placement import (
+    FRONTEND_PORT,
+    WorkerPlacement,
+    address_variables,
+    node_address,
+    place,
+    worker_host,
+)
+
+NIXL = Version("0.9.0")
+"""The first modelled release with the NixlConnector (and `--data-parallel-size` for attention DP)."""
+BENCH_CLI = Version("0.10.0")
+"""The first modelled release with `vllm bench serve`."""
+NIXL_SIDE_CHANNEL_BASE_PORT = 5600
+RAY_PORT = 6379
+PROXY = "tests/v1/kv_connector/nixl_integration/toy_proxy_server.py"
+"""vLLM's own prefill/decode proxy, from its source tree at the release tag (it is not in the wheel)."""
+KV_CACHE_DTYPES = {KvCacheDtype.FP8: "fp8", KvCacheDtype.BF16: "bfloat16", KvCacheDtype.FP16: "float16"}
+
+
+def _parallel(worker: WorkerPlacement) -> list[str]:
+    layout = worker.group.layout
+    argv = ["--tensor-parallel-size", str(layout.tp)]
+    if layout.pp > 1:
+        argv += ["--pipeline-parallel-size", str(layout.pp)]
+    if layout.attention_dp > 1:
+        argv += ["--data-parallel-size", str(layout.attention_dp)]
+    if layout.ep > 1:
+        argv.append("--enable-expert-parallel")
+    return argv
+
+
+def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement) -> list[RoleLaunch]:
+    knobs = worker.group.knobs
+    argv = ["vllm", "serve", deployment.model, "--host", "0.0.0.0", "--port", str(worker.port)]
+    argv += _parallel(worker)
+    argv += flag_arguments(version, knobs, "--no-" if Version(version.version) >= BENCH_CLI else None)
+    tree = config_tree(version, knobs)
+    if "compilation_config" in tree:
+        argv += ["--compilation-config", json.dumps(tree["compilation_config"], separators=(",", ":"))]
+    if deployment.quantization is not None:
+        argv += ["--quantization", deployment.quantization.value]
+    if deployment.kv_cache_dtype is not None:
+        argv += ["--kv-cache-dtype", KV_CACHE_DTYPES.get(deployment.kv_cache_dtype, deployment.kv_cache_dtype.value)]
+    env = {"CUDA_VISIBLE_DEVICES": worker.cuda_visible_devices}
+    if worker.role is not WorkerRole.AGGREGATED:
+        argv += ["--kv-transfer-config", json.dumps({"kv_connector": "NixlConnector", "kv_role": "kv_both"})]
+        env["VLLM_NIXL_SIDE_CHANNEL_PORT"] = str(NIXL_SIDE_CHANNEL_BASE_PORT + worker.port - 8100)
+    common = {"framework": "vllm", "version": version.version}
+    if worker.nodes == 1:
+        return [
+            RoleLaunch(
+                role=worker.name, gpus=len(worker.gpu_ids), argv=tuple(argv), env=env, node=worker.first_node, **common
+            )
+        ]
+    ray_head = ("ray", "start", "--head", "--block", "--port", str(RAY_PORT))
+    ray_join = ("ray", "start", "--block", "--address", f"{node_address(worker.first_node)}:{RAY_PORT}")
+    per_node = len(worker.gpu_ids)
+    roles = [
+        RoleLaunch(
+            role=f"{worker.name}-ray-head", gpus=per_node, argv=ray_head, env=env, node=worker.first_node, **common
+        )
+    ]
+    roles += [
+        RoleLaunch(
+            role=f"{worker.name}-ray-{rank}",
+            gpus=per_node,
+            argv=ray_join,
+            env=env,
+            node=worker.first_node + rank,
+            **common,
+        )
+        for rank in range(1, worker.nodes)
+    ]
+    serve = (*argv, "--distributed-executor-backend", "ray")
+    roles.append(RoleLaunch(role=worker.name, gpus=0, argv=serve, env=env, node=worker.first_node, **common))
+    return roles
+
+
+def _benchmark(deployment: Deployment, version: FrameworkVersion, ports: list[int]) -> tuple[tuple[str, ...], ...]:
+    workload = deployment.workload
+    if workload is None or deployment.concurrency is None:
+        return ()
+    users = max(1, math.ceil(deployment.concurrency / len(ports)))
+    command = (
+        ["vllm", "bench", "serve"]
+        if Version(version.version) >= BENCH_CLI
+        else ["python", "benchmarks/benchmark_serving.py"]
+    )
+    runs = []
+    for port in ports:
+        argv = [
+            *command,
+            "--backend",
+            "vllm",
+            "--model",
+            deployment.model,
+            "--base-url",
+            f"http://localhost:{port}",
+            "--dataset-name",
+            "random",
+            "--random-input-len",
+            str(workload.input_tokens - workload.prefix_tokens),
+            "--random-output-len",
+            str(workload.output_tokens),
+            "--random-prefix-len",
+            str(workload.prefix_tokens),
+            "--random-range-ratio",
+            "0",
+            "--ignore-eos",
+            "--max-concurrency",
+            str(users),
+            "--num-prompts",
+            str(max(10 * users, 100)),
+        ]
+        runs.append(tuple(argv))
+    return tuple(runs)
+
+
+def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> LaunchArtifacts:
+    """Every process of `deployment` on its nodes, and the benchmark clients."""
+    workers = place(deployment)
+    roles = [role for worker in workers for role in _worker(deployment, version, worker)]
+    warnings = []
+    variables = address_variables(workers)
+    if deployment.mode is ServingMode.DISAGGREGATED:
+        if Version(version.version) < NIXL:
+            raise PluginError(
+                f"vLLM {version.version} has no NixlConnector", "use vLLM 0.9 or newer for disaggregation"
+            )
+        prefill = [w for w in workers if w.role is WorkerRole.PREFILL]
+        decode = [w for w in workers if w.role is WorkerRole.DECODE]
+        proxy = (
+            "python",
+            f"{{VLLM_SOURCE}}/{PROXY}",
+            "--port",
+            str(FRONTEND_PORT),
+            "--prefiller-hosts",
+            *(worker_host(w, workers) for w in prefill),
+            "--prefiller-ports",
+            *(str(w.port) for w in prefill),
+            "--decoder-hosts",
+            *(worker_host(w, workers) for w in decode),
+            "--decoder-ports",
+            *(str(w.port) for w in decode),
+        )
+        roles.append(RoleLaunch(role="router", framework="vllm", version=version.version, gpus=0, argv=proxy))
+        variables["VLLM_SOURCE"] = (
+            f"a checkout of the vLLM source at v{version.version} (its proxy is not in the wheel)"
+        )
+        ports = [FRONTEND_PORT]
+    else:
+        ports = [w.port for w in workers]
+    if Version(version.version) < BENCH_CLI:
+        warnings.append(
+            "benchmark.sh runs benchmarks/benchmark_serving.py from a vLLM source checkout (no `vllm bench` yet)"
+        )
+    return LaunchArtifacts(
+        roles=tuple(roles),
+        benchmark=_benchmark(deployment, version, ports),
+        endpoints=tuple(ports),
+        variables=variables,
+        warnings=tuple(warnings),
+    )

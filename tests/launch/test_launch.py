@@ -1,0 +1,162 @@
+"""Launch artifacts: every framework's scripts parse, launch exactly the simulated configuration, quote every
+value, and never overwrite without --force."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+from servecast.cli import cli
+from servecast.domain import Target
+from servecast.host import PluginHost
+from servecast.launch.plan import plan_launch
+from servecast.launch.write import shell_command, write_launch
+from servecast.serving.request import EstimateRequest
+
+HOSTILE = "my model $(touch PWNED) `touch PWNED` \"q\" 'q'; rm -rf /"
+CONFIGS = [
+    {"framework": framework, "mode": "agg", "tp": 2, "replicas": 2, "concurrency": 64}
+    for framework in ("vllm", "sglang", "trtllm")
+] + [
+    {
+        "framework": framework,
+        "mode": "disagg",
+        "prefill_workers": 2,
+        "decode_workers": 1,
+        "decode_tp": 2,
+        "decode_batch_size": 48,
+        "concurrency": 64,
+    }
+    for framework in ("vllm", "sglang", "trtllm")
+]
+
+
+@pytest.fixture(scope="module")
+def host() -> PluginHost:
+    return PluginHost.from_entry_points()
+
+
+def request(**values: object) -> EstimateRequest:
+    base = {"model": "Qwen/Qwen3-8B", "system": "h100_sxm", "isl": 2000, "osl": 200}
+    return EstimateRequest.parse(base | values)
+
+
+def target_of(deployment) -> Target:
+    return Target(
+        hardware=deployment.hardware, framework=deployment.framework, framework_version=deployment.framework_version
+    )
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c['framework']}-{c['mode']}")
+def test_artifacts_parse_and_launch_exactly_the_simulated_configuration(host, tmp_path, config):
+    plan = plan_launch(host, request(**config))
+    artifacts = host.launch_config(plan.deployment, target_of(plan.deployment))
+    write_launch(plan, artifacts, tmp_path)
+    for script in ("launch.sh", "benchmark.sh"):
+        subprocess.run(["bash", "-n", str(tmp_path / script)], check=True)
+    document = json.loads((tmp_path / "deployment.json").read_text())
+    workers = [role for role in document["roles"] if role["role"] != "router"]
+    assert sum(role["gpus"] for role in workers) == plan.estimate.metrics.num_gpus
+    assert document["predicted"]["tokens_per_s_per_gpu"] == pytest.approx(plan.estimate.metrics.tokens_per_s_per_gpu)
+    assert document["configuration"]["framework"] == config["framework"]
+    for role in workers:
+        devices = role["env"]["CUDA_VISIBLE_DEVICES"].split(",")
+        assert len(devices) == role["gpus"]
+    if config["mode"] == "disagg":
+        decode = next(group for group in plan.deployment.workers if group.role.value == "decode")
+        assert 48 in decode.knobs.values()  # the simulated decode batch is the decode workers' batch limit
+        assert any(role["role"] == "router" for role in document["roles"])
+    else:
+        (group,) = plan.deployment.workers
+        assert group.replicas == 2 and 32 in group.knobs.values()  # 64 users over 2 replicas
+
+
+@pytest.mark.parametrize("framework", ["vllm", "sglang", "trtllm"])
+def test_a_hostile_model_path_reaches_the_framework_as_one_inert_argument(host, tmp_path, framework):
+    plan = plan_launch(host, request(framework=framework, tp=1, concurrency=8))
+    deployment = plan.deployment.model_copy(update={"model": HOSTILE})
+    artifacts = host.launch_config(deployment, target_of(deployment))
+    folder = tmp_path / "deploy"
+    write_launch(replace(plan, deployment=deployment), artifacts, folder)
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    command = artifacts.roles[0].argv[0]
+    (stubs / command).write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@" > "$(dirname "$0")/argv.txt"\n')
+    (stubs / command).chmod(0o755)
+    subprocess.run(
+        ["bash", str(folder / "launch.sh")],
+        check=True,
+        cwd=tmp_path,
+        env={**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}"},
+    )
+    assert (stubs / "argv.txt").read_text().splitlines() == list(artifacts.roles[0].argv[1:])
+    assert not list(tmp_path.rglob("PWNED"))
+
+
+def test_only_declared_placeholders_expand_in_a_command():
+    line = shell_command(["serve", "{HEAD_ADDR}:5000", "{HOME}", "$(id)"], {"A": "1"}, variables={"HEAD_ADDR"})
+    assert line == "env A=1 serve \"$HEAD_ADDR\":5000 '{HOME}' '$(id)'"
+
+
+def test_generate_writes_re_renders_from_deployment_json_and_refuses_to_overwrite(tmp_path):
+    runner = CliRunner()
+    flags = [
+        "--model",
+        "Qwen/Qwen3-8B",
+        "--system",
+        "h100_sxm",
+        "--framework",
+        "vllm",
+        "--isl",
+        "2000",
+        "--osl",
+        "200",
+        "--concurrency",
+        "16",
+        "--tp",
+        "2",
+    ]
+    first = runner.invoke(cli, ["generate", *flags, "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(cli, ["generate", *flags, "--out", str(tmp_path / "a")])
+    assert again.exit_code == 2 and "--force" in again.output
+    rerendered = runner.invoke(
+        cli, ["generate", "--from", str(tmp_path / "a" / "deployment.json"), "--out", str(tmp_path / "b")]
+    )
+    assert rerendered.exit_code == 0, rerendered.output
+    assert (tmp_path / "a" / "launch.sh").read_text() == (tmp_path / "b" / "launch.sh").read_text()
+
+
+def test_search_save_dir_writes_launch_artifacts_per_recommended_configuration(tmp_path):
+    args = [
+        "search",
+        "--model",
+        "Qwen/Qwen3-8B",
+        "--system",
+        "h100_sxm",
+        "--gpus",
+        "4",
+        "--isl",
+        "2000",
+        "--osl",
+        "200",
+        "--save-dir",
+        str(tmp_path),
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    folders = sorted((tmp_path / "configs").iterdir())
+    assert len(folders) >= 6
+    for folder in folders:
+        assert (folder / "launch.sh").exists(), folder.name
+        subprocess.run(["bash", "-n", str(folder / "launch.sh")], check=True)
+        row = json.loads((folder / "config.json").read_text())
+        document = json.loads((folder / "deployment.json").read_text())
+        assert document["deployment"]["framework"] == row["framework"]
+        gpus = sum(role["gpus"] for role in document["roles"] if role["role"] != "router")
+        assert gpus == row["num_gpus"]
