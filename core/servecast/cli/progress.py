@@ -1,13 +1,16 @@
-"""A progress bar on stderr for searches that take more than a moment."""
+"""A progress bar on stderr for searches that take more than a moment (rich.progress is imported only then)."""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from servecast.search.evaluate import SearchProgress
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 MOMENT_S = 0.3
 """Searches reporting before this much time has passed show no bar (most searches of one framework)."""
@@ -38,6 +41,8 @@ class SearchProgressBar:
         if self._bar is None:
             if time.monotonic() - self._started < self._moment_s:
                 return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),

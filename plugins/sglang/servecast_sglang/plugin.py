@@ -10,7 +10,6 @@ from servecast.domain import FrameworkSpec, Target
 from servecast.launch import Deployment, LaunchArtifacts
 from servecast.serving.policy import SchedulingPolicy
 from servecast.specfiles import load_framework_spec
-from servecast_sglang.launch import launch_artifacts
 from servecast_sglang.policy import SglangPolicy
 
 
@@ -36,4 +35,6 @@ def servecast_launch_config(deployment: Deployment, target: Target) -> LaunchArt
     """`python -m sglang.launch_server` per worker (SGLang's router when disaggregated) and `sglang.bench_serving`."""
     if target.framework != "sglang":
         return None
+    from servecast_sglang.launch import launch_artifacts  # imported when a launch is written, not on every plugin load
+
     return launch_artifacts(deployment, _spec().version(deployment.framework_version))

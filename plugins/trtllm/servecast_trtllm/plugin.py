@@ -10,7 +10,6 @@ from servecast.domain import FrameworkSpec, Target
 from servecast.launch import Deployment, LaunchArtifacts
 from servecast.serving.policy import SchedulingPolicy
 from servecast.specfiles import load_framework_spec
-from servecast_trtllm.launch import launch_artifacts
 from servecast_trtllm.policy import TrtllmPolicy
 
 
@@ -37,4 +36,6 @@ def servecast_launch_config(deployment: Deployment, target: Target) -> LaunchArt
     TensorRT-LLM's serving benchmark."""
     if target.framework != "trtllm":
         return None
+    from servecast_trtllm.launch import launch_artifacts  # imported when a launch is written, not on every plugin load
+
     return launch_artifacts(deployment, _spec().version(deployment.framework_version))

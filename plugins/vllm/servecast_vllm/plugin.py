@@ -10,7 +10,6 @@ from servecast.domain import FrameworkSpec, Target
 from servecast.launch import Deployment, LaunchArtifacts
 from servecast.serving.policy import SchedulingPolicy
 from servecast.specfiles import load_framework_spec
-from servecast_vllm.launch import launch_artifacts
 from servecast_vllm.policy import VllmPolicy
 
 
@@ -36,4 +35,6 @@ def servecast_launch_config(deployment: Deployment, target: Target) -> LaunchArt
     """`vllm serve` per worker (NIXL and vLLM's proxy when disaggregated) and `vllm bench serve`."""
     if target.framework != "vllm":
         return None
+    from servecast_vllm.launch import launch_artifacts  # imported when a launch is written, not on every plugin load
+
     return launch_artifacts(deployment, _spec().version(deployment.framework_version))
