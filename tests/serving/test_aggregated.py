@@ -118,3 +118,5 @@ def test_servers_solved_together_across_budgets_match_each_solved_alone(host, fr
     other = build_server(host, model, hardware, target, ParallelLayout(tp=2), workload, table_cache=tables)
     with pytest.raises(ValueError, match="more than its budgets"):
         BudgetVariants.of([servers[0], other], [1, 1])
+    groups = BudgetVariants.groups([servers[0], other, servers[2]])
+    assert [[id(s) for s in group] for group in groups] == [[id(servers[0]), id(servers[2])], [id(other)]]

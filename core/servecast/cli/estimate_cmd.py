@@ -63,6 +63,14 @@ def request_options(function: Any) -> Any:
     return function
 
 
+def request_from_flags(given: dict[str, Any], command: str) -> EstimateRequest:
+    """The configuration the given flags describe; an InputError naming the required flags that are missing."""
+    missing = [f"--{name}" for name in _REQUIRED if name not in given]
+    if missing:
+        raise InputError(f"missing {', '.join(missing)}", f"see `servecast {command} --help` for an example")
+    return EstimateRequest.parse(given)
+
+
 @click.command("estimate")
 @request_options
 @click.option(
@@ -105,10 +113,7 @@ def estimate_command(
         return
     if output_path is not None:
         raise InputError("--output belongs to the batch form", "add --input configs.csv, or drop --output")
-    missing = [f"--{name}" for name in _REQUIRED if name not in given]
-    if missing:
-        raise InputError(f"missing {', '.join(missing)}", "see `servecast estimate --help` for an example")
-    result = estimate(plugin_host(), EstimateRequest.parse(given), breakdown, percentiles)
+    result = estimate(plugin_host(), request_from_flags(given, "estimate"), breakdown, percentiles)
     if as_json:
         echo_json(result.as_dict())
     else:

@@ -9,12 +9,9 @@ from typing import Any
 import click
 
 from servecast.cli.context import plugin_host
-from servecast.cli.estimate_cmd import request_options
+from servecast.cli.estimate_cmd import request_from_flags, request_options
 from servecast.errors import InputError
 from servecast.launch.write import write_launch_for
-from servecast.serving.request import EstimateRequest
-
-_REQUIRED = ("model", "system", "framework", "isl", "osl")
 
 
 def _configuration(path: Path) -> dict[str, Any]:
@@ -58,10 +55,7 @@ def generate_command(source: Path | None, out: Path, force: bool, **flags: Any) 
                 "drop the flags, or drop --from and give the whole configuration",
             )
         given = _configuration(source)
-    missing = [f"--{name}" for name in _REQUIRED if name not in given]
-    if missing:
-        raise InputError(f"missing {', '.join(missing)}", "see `servecast generate --help` for an example")
-    plan = write_launch_for(plugin_host(), EstimateRequest.parse(given), out, force)
+    plan = write_launch_for(plugin_host(), request_from_flags(given, "generate"), out, force)
     click.echo(
         f"wrote {out}/launch.sh, benchmark.sh and deployment.json for {plan.deployment.framework} "
         f"{plan.deployment.framework_version} ({plan.deployment.gpus} GPUs)"

@@ -45,7 +45,7 @@ def plan_launch(host: PluginHost, request: EstimateRequest) -> LaunchPlan:
         if batch is not None and batch < server.settings.max_batch_size:
             request = request.model_copy(update={"max_batch_size": batch})
             result = estimate(host, request)
-    version = host.frameworks.get(request.framework).version(result.framework_version)
+    version = host.framework_version(request.framework, result.framework_version)
     prefix = request.prefix
 
     def group(role: WorkerRole, server: Server, replicas: int, batch: int) -> WorkerGroup:

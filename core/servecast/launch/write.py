@@ -21,7 +21,7 @@ from servecast import __version__
 from servecast.domain.target import Target
 from servecast.errors import InputError, PluginError
 from servecast.host.host import PluginHost
-from servecast.launch.artifacts import LaunchArtifacts, RoleLaunch
+from servecast.launch.artifacts import LaunchArtifacts
 from servecast.launch.placement import FRONTEND_PORT
 from servecast.launch.plan import LaunchPlan, plan_launch
 from servecast.serving.request import EstimateRequest
@@ -108,18 +108,6 @@ def _benchmark_script(artifacts: LaunchArtifacts) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _role_entry(role: RoleLaunch) -> dict[str, Any]:
-    return {
-        "role": role.role,
-        "framework": role.framework,
-        "version": role.version,
-        "gpus": role.gpus,
-        "node": role.node,
-        "argv": list(role.argv),
-        "env": role.env,
-    }
-
-
 def deployment_document(plan: LaunchPlan, artifacts: LaunchArtifacts) -> dict[str, Any]:
     """`deployment.json`: the configuration (the estimate request), the predicted metrics, the deployment and
     exactly what each role launches."""
@@ -128,7 +116,7 @@ def deployment_document(plan: LaunchPlan, artifacts: LaunchArtifacts) -> dict[st
         "configuration": plan.request.model_dump(mode="json", exclude_none=True),
         "predicted": plan.estimate.metrics.as_dict(),
         "deployment": plan.deployment.model_dump(mode="json"),
-        "roles": [_role_entry(role) for role in artifacts.roles],
+        "roles": [role.model_dump(mode="json") for role in artifacts.roles],
         "benchmark": [list(argv) for argv in artifacts.benchmark],
         "files": sorted(artifacts.files),
         "warnings": [*plan.estimate.warnings, *artifacts.warnings],

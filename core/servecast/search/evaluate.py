@@ -3,8 +3,8 @@
 Servers are built once per (framework, layout, role, token budget) and share step tables; an aggregated server's
 load levels at all its token budgets are one vectorised fixed point; all disaggregated compositions of a framework
 (prefill layout x decode layout x worker ratio x prefill batch x decode batch) are one vectorised solve over
-whole-batch step curves. The points
-come out as columns named like the `estimate` command's flags, so any row can be re-estimated.
+whole-batch step curves. The points come out as columns named like the `estimate` command's flags, so any row can
+be re-estimated.
 """
 
 from __future__ import annotations
@@ -265,11 +265,13 @@ def evaluate_space(
     cache = ServerCache()
     evaluation = SpaceEvaluation(columns={})
     blocks: list[Columns] = []
-    stages = [(framework, mode) for framework in frameworks for mode in task.modes]
+    stages = len(frameworks) * len(task.modes)
 
     def report(done: int, stage: str) -> None:
         if progress:
-            progress(SearchProgress(stage, done, len(stages), sum(len(block["framework"]) for block in blocks)))
+            progress(SearchProgress(stage, done, stages, sum(len(block["framework"]) for block in blocks)))
+
+    done = 0
 
     for framework in frameworks:
         version = host.framework_version(framework)
@@ -280,7 +282,8 @@ def evaluate_space(
             "framework_version": version.version,
         }
         for mode in task.modes:
-            report(stages.index((framework, mode)), f"{framework} {mode.value}")
+            report(done, f"{framework} {mode.value}")
+            done += 1
             if mode not in version.capabilities.serving_modes:
                 reason = f"{framework} {version.version} has no {mode.value} mode"
                 evaluation.rejections.append(Rejection(framework, mode, "-", reason))
@@ -289,7 +292,7 @@ def evaluate_space(
                 blocks += _disaggregated(space, task, hardware, {**constants, "mode": mode.value})
             else:
                 blocks += _single_server(space, task, mode, {**constants, "mode": mode.value})
-    report(len(stages), "")
+    report(done, "")
     if blocks:
         evaluation.columns = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
     return evaluation
@@ -321,13 +324,13 @@ def _single_server(
             )
             blocks.append(_block(len(batches), config, {"batch_size": batches}, points, replicas))
             continue
-        variants = space.budget_variants(mode, server)
-        levels = [load_levels(variant.running_limit) for variant in variants]
-        solved = BudgetVariants.of(variants, [len(level) for level in levels])
-        concurrency = np.concatenate(levels)
-        points = budget_steady_states(solved, LoadLevels(LoadKind.CONCURRENCY, concurrency))
-        per_point = {"concurrency": concurrency * replicas, "max_num_tokens": solved.max_num_tokens}
-        blocks.append(_block(len(concurrency), config, per_point, points, replicas))
+        for variants in BudgetVariants.groups(space.budget_variants(mode, server)):
+            levels = [load_levels(variant.running_limit) for variant in variants]
+            solved = BudgetVariants.of(variants, [len(level) for level in levels])
+            concurrency = np.concatenate(levels)
+            points = budget_steady_states(solved, LoadLevels(LoadKind.CONCURRENCY, concurrency))
+            per_point = {"concurrency": concurrency * replicas, "max_num_tokens": solved.max_num_tokens}
+            blocks.append(_block(len(concurrency), config, per_point, points, replicas))
     return blocks
 
 

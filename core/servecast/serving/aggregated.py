@@ -20,7 +20,7 @@ from servecast.arrays import FloatArray
 from servecast.errors import InputError
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
-from servecast.serving.policy import SchedulerSettings, prefill_room
+from servecast.serving.policy import prefill_room
 from servecast.serving.server import Server
 
 _ITERATIONS = 200
@@ -84,11 +84,7 @@ class BudgetVariants:
         """`levels[i]` elements for `servers[i]`; a ValueError when the servers differ in more than budgets."""
         first = servers[0]
         for other in servers[1:]:
-            if (
-                other.steps.tables is not first.steps.tables
-                or other.workload != first.workload
-                or not _same_rules(first.settings, other.settings)
-            ):
+            if not _solvable_together(first, other):
                 raise ValueError(f"{other.layout} ({other.role}) differs from {first.layout} in more than its budgets")
         for server in servers:
             prompt_tokens(server)
@@ -103,14 +99,28 @@ class BudgetVariants:
             running_limit=per_level([s.running_limit for s in servers]),
         )
 
+    @staticmethod
+    def groups(servers: Sequence[Server]) -> list[list[Server]]:
+        """`servers` split into groups that can be solved together (a policy may tie other settings to the budget)."""
+        groups: list[list[Server]] = []
+        for server in servers:
+            group = next((group for group in groups if _solvable_together(group[0], server)), None)
+            if group is None:
+                groups.append([server])
+            else:
+                group.append(server)
+        return groups
+
     def prefill_room(self, decodes: FloatArray) -> FloatArray:
         """Prefill tokens each element's iteration can carry next to `decodes` decoding sequences."""
         mixed = self.server.settings.mixed_prefill_decode
         return prefill_room(self.max_num_tokens, self.chunk_size, mixed, decodes)
 
 
-def _same_rules(a: SchedulerSettings, b: SchedulerSettings) -> bool:
-    return all(getattr(a, name) == getattr(b, name) for name in _SHARED_RULES)
+def _solvable_together(a: Server, b: Server) -> bool:
+    """Whether two servers share step tables, workload and every scheduling rule but their budgets."""
+    same_rules = all(getattr(a.settings, name) == getattr(b.settings, name) for name in _SHARED_RULES)
+    return a.steps.tables is b.steps.tables and a.workload == b.workload and same_rules
 
 
 def iteration_mix(

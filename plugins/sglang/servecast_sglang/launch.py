@@ -3,10 +3,9 @@ disaggregation behind SGLang's router, and `sglang.bench_serving` at the simulat
 
 from __future__ import annotations
 
-import math
-
 from servecast.domain import FrameworkVersion, KvCacheDtype, ServingMode
 from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
+from servecast.launch.benchmark import client_loads
 from servecast.launch.knobs import flag_arguments
 from servecast.launch.placement import (
     FRONTEND_PORT,
@@ -81,37 +80,14 @@ def _worker(
 
 
 def _benchmark(deployment: Deployment, ports: list[int]) -> tuple[tuple[str, ...], ...]:
-    workload = deployment.workload
-    if workload is None or deployment.concurrency is None:
-        return ()
-    users = max(1, math.ceil(deployment.concurrency / len(ports)))
+    """`sglang.bench_serving`; its range ratio 1 means fixed lengths, and the prompt length includes any prefix."""
     return tuple(
         (
-            "python",
-            "-m",
-            "sglang.bench_serving",
-            "--backend",
-            "sglang",
-            "--host",
-            "localhost",
-            "--port",
-            str(port),
-            "--model",
-            deployment.model,
-            "--dataset-name",
-            "random",
-            "--random-input-len",
-            str(workload.input_tokens),
-            "--random-output-len",
-            str(workload.output_tokens),
-            "--random-range-ratio",
-            "1",
-            "--max-concurrency",
-            str(users),
-            "--num-prompts",
-            str(max(10 * users, 100)),
+            *("python", "-m", "sglang.bench_serving", "--backend", "sglang", "--model", deployment.model),
+            *("--host", "localhost", "--port", str(load.port)),
+            *load.random_dataset(load.workload.input_tokens, "1"),
         )
-        for port in ports
+        for load in client_loads(deployment, ports)
     )
 
 

@@ -4,7 +4,6 @@ instances spanning nodes, and TensorRT-LLM's serving benchmark at the simulated 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import yaml
@@ -13,6 +12,7 @@ from packaging.version import Version
 from servecast.domain import FrameworkVersion, KvCacheDtype, ServingMode
 from servecast.errors import PluginError
 from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
+from servecast.launch.benchmark import client_loads
 from servecast.launch.knobs import config_tree, flag_arguments
 from servecast.launch.placement import (
     FRONTEND_PORT,
@@ -89,39 +89,15 @@ def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPla
 
 
 def _benchmark(deployment: Deployment, ports: list[int]) -> tuple[tuple[str, ...], ...]:
-    workload = deployment.workload
-    if workload is None or deployment.concurrency is None:
-        return ()
-    users = max(1, math.ceil(deployment.concurrency / len(ports)))
+    """TensorRT-LLM's `benchmark_serving` against the OpenAI endpoint, random token ids at fixed lengths."""
     return tuple(
         (
-            "python",
-            "-m",
-            "tensorrt_llm.serve.scripts.benchmark_serving",
-            "--backend",
-            "openai",
-            "--host",
-            "localhost",
-            "--port",
-            str(port),
-            "--model",
-            deployment.model,
-            "--dataset-name",
-            "random",
-            "--random-ids",
-            "--random-input-len",
-            str(workload.input_tokens),
-            "--random-output-len",
-            str(workload.output_tokens),
-            "--random-range-ratio",
-            "0",
+            *("python", "-m", "tensorrt_llm.serve.scripts.benchmark_serving", "--backend", "openai"),
+            *("--model", deployment.model, "--host", "localhost", "--port", str(load.port), "--random-ids"),
             "--ignore-eos",
-            "--max-concurrency",
-            str(users),
-            "--num-prompts",
-            str(max(10 * users, 100)),
+            *load.random_dataset(load.workload.input_tokens, "0"),
         )
-        for port in ports
+        for load in client_loads(deployment, ports)
     )
 
 

@@ -4,13 +4,13 @@ for instances spanning nodes, and `vllm bench serve` at the simulated operating 
 from __future__ import annotations
 
 import json
-import math
 
 from packaging.version import Version
 
 from servecast.domain import FrameworkVersion, KvCacheDtype, ServingMode
 from servecast.errors import PluginError
 from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
+from servecast.launch.benchmark import client_loads
 from servecast.launch.knobs import config_tree, flag_arguments
 from servecast.launch.placement import (
     FRONTEND_PORT,
@@ -92,42 +92,15 @@ def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPla
 
 
 def _benchmark(deployment: Deployment, version: FrameworkVersion, ports: list[int]) -> tuple[tuple[str, ...], ...]:
-    workload = deployment.workload
-    if workload is None or deployment.concurrency is None:
-        return ()
-    users = max(1, math.ceil(deployment.concurrency / len(ports)))
-    command = (
-        ["vllm", "bench", "serve"]
-        if Version(version.version) >= BENCH_CLI
-        else ["python", "benchmarks/benchmark_serving.py"]
-    )
+    cli = Version(version.version) >= BENCH_CLI
+    command = ["vllm", "bench", "serve"] if cli else ["python", "benchmarks/benchmark_serving.py"]
     runs = []
-    for port in ports:
-        argv = [
-            *command,
-            "--backend",
-            "vllm",
-            "--model",
-            deployment.model,
-            "--base-url",
-            f"http://localhost:{port}",
-            "--dataset-name",
-            "random",
-            "--random-input-len",
-            str(workload.input_tokens - workload.prefix_tokens),
-            "--random-output-len",
-            str(workload.output_tokens),
-            "--random-prefix-len",
-            str(workload.prefix_tokens),
-            "--random-range-ratio",
-            "0",
-            "--ignore-eos",
-            "--max-concurrency",
-            str(users),
-            "--num-prompts",
-            str(max(10 * users, 100)),
-        ]
-        runs.append(tuple(argv))
+    for load in client_loads(deployment, ports):
+        prefix = load.workload.prefix_tokens
+        argv = [*command, "--backend", "vllm", "--model", deployment.model]
+        argv += ["--base-url", f"http://localhost:{load.port}", "--ignore-eos"]
+        argv += load.random_dataset(load.workload.input_tokens - prefix, "0")
+        runs.append((*argv, "--random-prefix-len", str(prefix)))
     return tuple(runs)
 
 
