@@ -1,5 +1,6 @@
 """SGLang launch artifacts: `python -m sglang.launch_server` per worker (one process per node), prefill/decode
-disaggregation behind SGLang's router, and `sglang.bench_serving` at the simulated operating point."""
+disaggregation behind SGLang's router, and SGLang's serving benchmark at the simulated operating point; every
+command checked against the version's schema snapshot."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from servecast.launch.placement import (
     place,
     worker_host,
 )
+from servecast.launch.schema import LaunchSchema, check_launch
 
 DIST_INIT_PORT = 5000
 BOOTSTRAP_BASE_PORT = 8998
@@ -79,11 +81,17 @@ def _worker(
     ]
 
 
-def _benchmark(deployment: Deployment, ports: list[int]) -> tuple[tuple[str, ...], ...]:
-    """`sglang.bench_serving`; its range ratio 1 means fixed lengths, and the prompt length includes any prefix."""
+BENCHMARK = "python -m sglang.benchmark.serving"
+LEGACY_BENCHMARK = "python -m sglang.bench_serving"
+"""Older releases' path of the serving benchmark (a deprecated alias once `sglang.benchmark.serving` exists)."""
+
+
+def _benchmark(deployment: Deployment, ports: list[int], command: str) -> tuple[tuple[str, ...], ...]:
+    """The serving benchmark; its range ratio 1 means fixed lengths, and the prompt length includes any prefix."""
     return tuple(
         (
-            *("python", "-m", "sglang.bench_serving", "--backend", "sglang", "--model", deployment.model),
+            *command.split(),
+            *("--backend", "sglang", "--model", deployment.model),
             *("--host", "localhost", "--port", str(load.port)),
             *load.random_dataset(load.workload.input_tokens, "1"),
         )
@@ -100,9 +108,11 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         for worker in workers
         for role in _worker(deployment, version, worker, prefills.index(worker) if worker in prefills else 0)
     ]
+    schema = LaunchSchema.shipped(__package__, version.version)
+    bench = BENCHMARK if schema is not None and BENCHMARK in schema.commands else LEGACY_BENCHMARK
     warnings = []
     if deployment.workload is not None and deployment.workload.prefix_tokens:
-        warnings.append("sglang.bench_serving's random dataset shares no prefix: the benchmark measures prefix 0")
+        warnings.append("SGLang's random benchmark dataset shares no prefix: the benchmark measures prefix 0")
     if deployment.mode is ServingMode.DISAGGREGATED:
         router = ["python", "-m", "sglang_router.launch_router", "--pd-disaggregation"]
         for index, worker in enumerate(prefills):
@@ -116,10 +126,15 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         ports = [FRONTEND_PORT]
     else:
         ports = [worker.port for worker in workers]
-    return LaunchArtifacts(
+    benchmark = _benchmark(deployment, ports, bench)
+    if benchmark and schema is not None and "--max-concurrency" not in schema.commands[bench].flags:
+        warnings.append(f"SGLang {version.version}'s benchmark cannot hold a concurrency: benchmark.sh runs nothing")
+        benchmark = ()
+    artifacts = LaunchArtifacts(
         roles=tuple(roles),
-        benchmark=_benchmark(deployment, ports),
+        benchmark=benchmark,
         endpoints=tuple(ports),
         variables=address_variables(workers),
         warnings=tuple(warnings),
     )
+    return check_launch(artifacts, schema, display_name="SGLang", version=version.version)

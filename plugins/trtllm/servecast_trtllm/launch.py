@@ -1,6 +1,9 @@
 """TensorRT-LLM launch artifacts: `trtllm-serve` (PyTorch backend) with an extra LLM-API options YAML per worker,
 `trtllm-serve disaggregated` with its context/generation server config, `mpirun` + `trtllm-llmapi-launch` for
-instances spanning nodes, and TensorRT-LLM's serving benchmark at the simulated operating point."""
+instances spanning nodes, and TensorRT-LLM's serving benchmark at the simulated operating point.
+
+Not checked against a schema snapshot: TensorRT-LLM publishes its wheels on pypi.nvidia.com, not PyPI, and the
+snapshot extraction has not been run against them."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from servecast.launch.placement import (
     place,
     worker_host,
 )
+from servecast.launch.schema import LaunchSchema, check_launch
 
 TRTLLM_SERVE = Version("1.0.0")
 """The first modelled release launched through `trtllm-serve` with the PyTorch backend (0.14 needs an engine build
@@ -143,11 +147,20 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         ports = [FRONTEND_PORT]
     else:
         ports = [worker.port for worker in workers]
-    return LaunchArtifacts(
+    artifacts = LaunchArtifacts(
         roles=tuple(roles),
         files=files,
         benchmark=_benchmark(deployment, ports),
         endpoints=tuple(ports),
         variables=address_variables(workers),
         warnings=tuple(warnings),
+    )
+    return check_launch(
+        artifacts,
+        LaunchSchema.shipped(__package__, version.version),
+        display_name="TensorRT-LLM",
+        version=version.version,
+        external=("mpirun",),
+        missing_reason="no schema snapshot (its wheels are on pypi.nvidia.com, not PyPI, and were not reachable "
+        "when the snapshots were extracted)",
     )

@@ -1,5 +1,6 @@
 """vLLM launch artifacts: `vllm serve` per worker, NIXL KV transfer and vLLM's proxy for disaggregated pools, Ray
-for instances spanning nodes, and `vllm bench serve` at the simulated operating point."""
+for instances spanning nodes, and `vllm bench serve` at the simulated operating point; every command checked against
+the version's schema snapshot."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from servecast.launch.placement import (
     place,
     worker_host,
 )
+from servecast.launch.schema import LaunchSchema, check_launch
 
 NIXL = Version("0.9.0")
 """The first modelled release with the NixlConnector (and `--data-parallel-size` for attention DP)."""
@@ -27,6 +29,9 @@ BENCH_CLI = Version("0.10.0")
 """The first modelled release with `vllm bench serve`."""
 NIXL_SIDE_CHANNEL_BASE_PORT = 5600
 RAY_PORT = 6379
+RAY = "ray start"
+LEGACY_BENCHMARK = "python benchmarks/benchmark_serving.py"
+"""Before `vllm bench`: the benchmark script of vLLM's source tree (not in the published package)."""
 PROXY = "tests/v1/kv_connector/nixl_integration/toy_proxy_server.py"
 """vLLM's own prefill/decode proxy, from its source tree at the release tag (it is not in the wheel)."""
 KV_CACHE_DTYPES = {KvCacheDtype.FP8: "fp8", KvCacheDtype.BF16: "bfloat16", KvCacheDtype.FP16: "float16"}
@@ -67,8 +72,8 @@ def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPla
                 role=worker.name, gpus=len(worker.gpu_ids), argv=tuple(argv), env=env, node=worker.first_node, **common
             )
         ]
-    ray_head = ("ray", "start", "--head", "--block", "--port", str(RAY_PORT))
-    ray_join = ("ray", "start", "--block", "--address", f"{node_address(worker.first_node)}:{RAY_PORT}")
+    ray_head = (*RAY.split(), "--head", "--block", "--port", str(RAY_PORT))
+    ray_join = (*RAY.split(), "--block", "--address", f"{node_address(worker.first_node)}:{RAY_PORT}")
     per_node = len(worker.gpu_ids)
     roles = [
         RoleLaunch(
@@ -93,7 +98,7 @@ def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPla
 
 def _benchmark(deployment: Deployment, version: FrameworkVersion, ports: list[int]) -> tuple[tuple[str, ...], ...]:
     cli = Version(version.version) >= BENCH_CLI
-    command = ["vllm", "bench", "serve"] if cli else ["python", "benchmarks/benchmark_serving.py"]
+    command = ["vllm", "bench", "serve"] if cli else LEGACY_BENCHMARK.split()
     runs = []
     for load in client_loads(deployment, ports):
         prefix = load.workload.prefix_tokens
@@ -142,10 +147,17 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         warnings.append(
             "benchmark.sh runs benchmarks/benchmark_serving.py from a vLLM source checkout (no `vllm bench` yet)"
         )
-    return LaunchArtifacts(
+    artifacts = LaunchArtifacts(
         roles=tuple(roles),
         benchmark=_benchmark(deployment, version, ports),
         endpoints=tuple(ports),
         variables=variables,
         warnings=tuple(warnings),
+    )
+    return check_launch(
+        artifacts,
+        LaunchSchema.shipped(__package__, version.version),
+        display_name="vLLM",
+        version=version.version,
+        external=(RAY, LEGACY_BENCHMARK),
     )
