@@ -72,6 +72,10 @@ class RoleLaunch(FrozenModel):
     argv: tuple[str, ...] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
     node: int = Field(default=0, ge=0, description="Node index (0 is the head node).")
+    ready: tuple[str, ...] = Field(
+        default=(),
+        description="A command that succeeds once this process is ready; roles after it on its node start only then.",
+    )
 
 
 class LaunchArtifacts(FrozenModel):

@@ -78,7 +78,13 @@ def _launch_script(artifacts: LaunchArtifacts) -> str:
     lines += _required(artifacts, [role.argv for role in artifacts.roles])
     for node in range(nodes):
         roles = [role for role in artifacts.roles if role.node == node]
-        body = [f"{shell_command(role.argv, role.env, variables)} > logs/{role.role}.log 2>&1 &" for role in roles]
+        body = []
+        for role in roles:
+            body.append(f"{shell_command(role.argv, role.env, variables)} > logs/{role.role}.log 2>&1 &")
+            if role.ready:
+                body.append(
+                    f"until {shell_command(role.ready, variables=variables)} > /dev/null 2>&1; do sleep 2; done"
+                )
         if nodes > 1:
             lines += [f'if [ "$NODE_RANK" = {node} ]; then', *(f"  {line}" for line in body), "fi"]
         else:

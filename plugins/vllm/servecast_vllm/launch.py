@@ -77,7 +77,13 @@ def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPla
     per_node = len(worker.gpu_ids)
     roles = [
         RoleLaunch(
-            role=f"{worker.name}-ray-head", gpus=per_node, argv=ray_head, env=env, node=worker.first_node, **common
+            role=f"{worker.name}-ray-head",
+            gpus=per_node,
+            argv=ray_head,
+            env=env,
+            node=worker.first_node,
+            ready=("ray", "status"),  # `vllm serve` would start a private Ray instance if the head were not up yet
+            **common,
         )
     ]
     roles += [
