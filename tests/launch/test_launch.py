@@ -12,50 +12,22 @@ import pytest
 from click.testing import CliRunner
 
 from servecast.cli import cli
-from servecast.domain import Target
-from servecast.host import PluginHost
 from servecast.launch.plan import plan_launch
 from servecast.launch.write import shell_command, write_launch
-from servecast.serving.request import EstimateRequest
+
+from .conftest import CASES, render, request, target_of
 
 HOSTILE = "my model $(touch PWNED) `touch PWNED` \"q\" 'q'; rm -rf /"
 CONFIGS = [
-    {"framework": framework, "mode": "agg", "tp": 2, "replicas": 2, "concurrency": 64}
-    for framework in ("vllm", "sglang", "trtllm")
-] + [
-    {
-        "framework": framework,
-        "mode": "disagg",
-        "prefill_workers": 2,
-        "decode_workers": 1,
-        "decode_tp": 2,
-        "decode_batch_size": 48,
-        "concurrency": 64,
-    }
+    {"framework": framework, **CASES[case]}
+    for case in ("agg-replicas", "disagg")
     for framework in ("vllm", "sglang", "trtllm")
 ]
 
 
-@pytest.fixture(scope="module")
-def host() -> PluginHost:
-    return PluginHost.from_entry_points()
-
-
-def request(**values: object) -> EstimateRequest:
-    base = {"model": "Qwen/Qwen3-8B", "system": "h100_sxm", "isl": 2000, "osl": 200}
-    return EstimateRequest.parse(base | values)
-
-
-def target_of(deployment) -> Target:
-    return Target(
-        hardware=deployment.hardware, framework=deployment.framework, framework_version=deployment.framework_version
-    )
-
-
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c['framework']}-{c['mode']}")
 def test_artifacts_parse_and_launch_exactly_the_simulated_configuration(host, tmp_path, config):
-    plan = plan_launch(host, request(**config))
-    artifacts = host.launch_config(plan.deployment, target_of(plan.deployment))
+    plan, artifacts = render(host, **config)
     write_launch(plan, artifacts, tmp_path)
     for script in ("launch.sh", "benchmark.sh"):
         subprocess.run(["bash", "-n", str(tmp_path / script)], check=True)

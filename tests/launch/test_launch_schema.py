@@ -7,51 +7,22 @@ import subprocess
 
 import pytest
 
-from servecast.domain import Target
 from servecast.errors import PluginError
 from servecast.host import PluginHost
 from servecast.launch import LaunchArtifacts, RoleLaunch
-from servecast.launch.plan import plan_launch
 from servecast.launch.schema import LaunchSchema, check_launch
 from servecast.launch.write import write_launch
-from servecast.serving.request import EstimateRequest
+
+from .conftest import CASES, render
 
 CHECKED = {"vllm": "servecast_vllm", "sglang": "servecast_sglang"}
 EXTERNAL = ("ray start", "python benchmarks/benchmark_serving.py")
-CASES = {
-    "dense-replicas": ({"model": "Qwen/Qwen3-8B", "mode": "agg", "tp": 2, "replicas": 2, "concurrency": 64}, set()),
-    "dense-prefix": ({"model": "Qwen/Qwen3-8B", "mode": "agg", "tp": 1, "concurrency": 16, "prefix": 1000}, set()),
-    "pp-two-nodes": ({"model": "Qwen/Qwen3-32B", "mode": "agg", "tp": 8, "pp": 2, "concurrency": 64}, {"pp"}),
-    "moe-ep-attention-dp": (
-        {"model": "Qwen/Qwen3-30B-A3B", "mode": "agg", "tp": 1, "dp": 4, "ep": 4, "concurrency": 128},
-        {"ep", "attention_dp"},
-    ),
-    "disagg": (
-        {
-            "model": "Qwen/Qwen3-8B",
-            "mode": "disagg",
-            "prefill_workers": 2,
-            "decode_workers": 1,
-            "decode_tp": 2,
-            "decode_batch_size": 48,
-            "concurrency": 64,
-        },
-        set(),
-    ),
-}
-
-
-@pytest.fixture(scope="module")
-def host() -> PluginHost:
-    return PluginHost.from_entry_points()
+NEEDS = {"agg-pp-two-nodes": {"pp"}, "agg-moe-ep-attention-dp": {"ep", "attention_dp"}}
+"""Parallel modes a case needs beyond tensor parallelism."""
 
 
 def launch(host: PluginHost, framework: str, version: str, case: dict[str, object]):
-    values = {"system": "h100_sxm", "isl": 2000, "osl": 200, "framework": framework, "framework_version": version}
-    plan = plan_launch(host, EstimateRequest.parse(values | case))
-    deployment = plan.deployment
-    target = Target(hardware=deployment.hardware, framework=framework, framework_version=deployment.framework_version)
-    return plan, host.launch_config(deployment, target)
+    return render(host, framework=framework, framework_version=version, **case)
 
 
 def modelled(host: PluginHost, framework: str):
@@ -71,7 +42,7 @@ def test_every_modelled_version_ships_a_snapshot_read_from_its_published_package
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("framework", sorted(CHECKED))
 def test_every_emitted_flag_and_key_is_one_the_version_parser_accepts(host, tmp_path, framework, case):
-    values, needs = CASES[case]
+    values, needs = CASES[case], NEEDS.get(case, set())
     launched = 0
     for version in modelled(host, framework):
         capabilities = version.capabilities
@@ -131,7 +102,7 @@ def test_a_command_outside_the_package_is_refused_unless_declared_external():
 
 
 def test_a_version_without_disaggregation_has_its_flags_refused_by_its_own_parser(host):
-    _, artifacts = launch(host, "sglang", "0.4.10", CASES["disagg"][0])
+    _, artifacts = launch(host, "sglang", "0.4.10", CASES["disagg"])
     old = LaunchSchema.shipped("servecast_sglang", "0.3.0")
     with pytest.raises(PluginError, match="has no --disaggregation-mode") as refused:
         check_launch(artifacts, old, display_name="SGLang", version="0.3.0")
@@ -139,16 +110,16 @@ def test_a_version_without_disaggregation_has_its_flags_refused_by_its_own_parse
 
 
 def test_sglang_0_3_writes_no_benchmark_its_client_cannot_run_at_a_concurrency(host):
-    _, artifacts = launch(host, "sglang", "0.3.0", CASES["dense-replicas"][0])
+    _, artifacts = launch(host, "sglang", "0.3.0", CASES["agg-replicas"])
     assert artifacts.benchmark == ()
     assert any("cannot hold a concurrency" in warning for warning in artifacts.warnings)
 
 
 def test_newer_sglang_benchmarks_through_its_current_module_path(host):
-    _, artifacts = launch(host, "sglang", "0.5.23", CASES["dense-replicas"][0])
+    _, artifacts = launch(host, "sglang", "0.5.23", CASES["agg-replicas"])
     assert all(argv[:3] == ("python", "-m", "sglang.benchmark.serving") for argv in artifacts.benchmark)
 
 
 def test_tensorrt_llm_launches_say_they_were_not_checked(host):
-    _, artifacts = launch(host, "trtllm", "1.0.0", CASES["dense-replicas"][0])
+    _, artifacts = launch(host, "trtllm", "1.0.0", CASES["agg-replicas"])
     assert any("not checked against TensorRT-LLM 1.0.0's parser" in warning for warning in artifacts.warnings)
