@@ -32,7 +32,7 @@ class Environment:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("SERVECAST_", "VIRTUAL_ENV", "PYTHON"))}
         subprocess.run([self.uv, "venv", "--quiet", "--python", sys.executable, str(root)], check=True, env=self.env)
 
-    def install(self, *paths: Path) -> None:
+    def install(self, *paths: Path | str) -> None:
         refresh = [arg for name in OUR_DISTRIBUTIONS for arg in ("--refresh-package", name)]
         command = [
             self.uv,

@@ -13,6 +13,7 @@ from servecast.cli.frameworks_cmd import frameworks
 from servecast.cli.generate_cmd import generate_command
 from servecast.cli.hardware_cmd import hardware
 from servecast.cli.model_cmd import model
+from servecast.cli.new_plugin_cmd import new_plugin
 from servecast.cli.ops_cmd import ops
 from servecast.cli.plugins_cmd import plugins
 from servecast.cli.recommend_cmd import recommend_command
@@ -63,6 +64,7 @@ cli.add_command(frameworks)
 cli.add_command(model)
 cli.add_command(ops)
 cli.add_command(estimate_command)
+cli.add_command(new_plugin)
 
 
 main = cli

@@ -31,13 +31,17 @@ def load_table(ref: PerfTableRef) -> dict[OpDtype, GridTable]:
     return read_grid(Path(ref.csv_path), metadata)
 
 
-def load_metadata(ref: PerfTableRef) -> TableMetadata:
-    path = Path(ref.metadata_path)
-    data = read_toml(path)
+def read_metadata(path: Path) -> TableMetadata:
+    """A sidecar, validated; a PerfTableError naming each bad field otherwise."""
     try:
-        metadata = TableMetadata.model_validate(data)
+        return TableMetadata.model_validate(read_toml(path))
     except ValidationError as error:
         raise PerfTableError(path, describe_validation_error(error)) from None
+
+
+def load_metadata(ref: PerfTableRef) -> TableMetadata:
+    path = Path(ref.metadata_path)
+    metadata = read_metadata(path)
     registered = {
         "hardware": ref.hardware,
         "framework": ref.framework or ANY,

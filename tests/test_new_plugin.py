@@ -1,0 +1,89 @@
+"""`servecast new-plugin hardware` writes a package that loads, installs and passes its own tests as generated, and
+whose tables folder registers whatever measured tables are dropped into it."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from servecast.cli import cli
+from servecast.domain import SourceKind
+from servecast.perfdb.folder import tables_in
+from servecast.perfdb.loading import PerfTableError
+from servecast.specfiles import load_hardware_spec
+
+from .test_isolated_install import ROOT, Environment
+
+GEMM_SIDECAR = """
+schema_version = 1
+hardware = "h200_sxm"
+framework = "any"
+framework_version = "any"
+op = "gemm"
+dtypes = ["bf16"]
+kernel = "numpy matmul"
+axes = ["m", "n", "k"]
+[measurement]
+kind = "measured"
+tool = "a test"
+date = 2026-11-21
+gpu = "test device"
+software = "test"
+method = "made up for a folder test"
+by = "tests"
+"""
+
+
+def scaffold(tmp_path, *extra: str):
+    out = tmp_path / "h200"
+    result = CliRunner().invoke(cli, ["new-plugin", "hardware", "h200_sxm", "--out", str(out), *extra])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_the_spec_loads_and_every_figure_is_marked_a_placeholder(tmp_path):
+    out = scaffold(tmp_path, "--display-name", "NVIDIA H200 SXM")
+    spec = load_hardware_spec(out / "servecast_hardware_h200_sxm" / "data" / "h200_sxm.toml")
+    assert (spec.name, spec.display_name) == ("h200_sxm", "NVIDIA H200 SXM")
+    assert {p.source.kind for p in spec.provenance.values()} == {SourceKind.ASSUMPTION}
+    assert all("placeholder" in p.source.citation for p in spec.provenance.values())
+
+
+def test_bad_names_and_occupied_folders_are_refused_and_nothing_is_written(tmp_path):
+    runner = CliRunner()
+    bad = runner.invoke(cli, ["new-plugin", "hardware", "H200 SXM", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "'H200 SXM'" in bad.output
+    assert not (tmp_path / "x").exists()
+    scaffold(tmp_path)
+    again = runner.invoke(cli, ["new-plugin", "hardware", "h200_sxm", "--out", str(tmp_path / "h200")])
+    assert again.exit_code == 2 and "not empty" in again.output
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left behind
+
+
+def test_a_tables_folder_registers_each_sidecar_with_its_csv(tmp_path):
+    (tmp_path / "gemm.toml").write_text(GEMM_SIDECAR)
+    with pytest.raises(PerfTableError, match="no gemm.csv beside it"):
+        tables_in(tmp_path)
+    (tmp_path / "gemm.csv").write_text("dtype,m,n,k,latency\n")
+    (ref,) = tables_in(tmp_path)
+    assert (ref.hardware, ref.framework, ref.op.value) == ("h200_sxm", None, "gemm")
+    assert tables_in(tmp_path / "absent") == []
+
+
+@pytest.mark.install
+def test_the_generated_package_installs_and_passes_its_own_tests(tmp_path):
+    out = scaffold(tmp_path)
+    venv = Environment(tmp_path / "venv")
+    venv.install(ROOT, out, "pytest")
+    assert [h["name"] for h in venv.servecast_json("hardware", "list")] == ["h200_sxm"]
+    completed = subprocess.run(
+        [str(venv.root / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(out / "tests")],
+        capture_output=True,
+        text=True,
+        env=venv.env,
+        cwd=out,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
