@@ -14,26 +14,10 @@ from servecast.perfdb.folder import tables_in
 from servecast.perfdb.loading import PerfTableError
 from servecast.specfiles import load_hardware_spec
 
+from .estimate.conftest import SIDECAR
 from .test_isolated_install import ROOT, Environment
 
-GEMM_SIDECAR = """
-schema_version = 1
-hardware = "h200_sxm"
-framework = "any"
-framework_version = "any"
-op = "gemm"
-dtypes = ["bf16"]
-kernel = "numpy matmul"
-axes = ["m", "n", "k"]
-[measurement]
-kind = "measured"
-tool = "a test"
-date = 2026-11-21
-gpu = "test device"
-software = "test"
-method = "made up for a folder test"
-by = "tests"
-"""
+GEMM_SIDECAR = SIDECAR.replace('"h100_sxm"', '"h200_sxm"')
 
 
 def scaffold(tmp_path, *extra: str):
