@@ -26,7 +26,6 @@ import io
 import json
 import sys
 import tarfile
-import tomllib
 import urllib.parse
 import urllib.request
 import zipfile
@@ -35,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.version import Version
+
+from servecast.specfiles import load_framework_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPI = "https://pypi.org/pypi/{package}/json"
@@ -46,8 +47,8 @@ def plugin_data(framework: str) -> Path:
 
 def modelled_versions(framework: str) -> list[str]:
     """The versions the framework plugin's data models."""
-    with (plugin_data(framework) / f"{framework}.toml").open("rb") as handle:
-        return [entry["version"] for entry in tomllib.load(handle)["versions"]]
+    spec = load_framework_spec(plugin_data(framework) / f"{framework}.toml")
+    return [version.version for version in spec.versions]
 
 
 # ------------------------------------------------------------------------------------------------ packages
@@ -86,7 +87,7 @@ def pick_file(files: list[Release]) -> Release:
     """The cheapest file that holds the Python source: a pure wheel, else the sdist, else the smallest wheel (the
     Python files are the same on every platform)."""
     pure = [f for f in files if f.filename.endswith("-py3-none-any.whl")]
-    sdists = [f for f in files if f.filename.endswith((".tar.gz", ".zip")) and not f.filename.endswith(".whl")]
+    sdists = [f for f in files if f.filename.endswith((".tar.gz", ".zip"))]
     wheels = sorted((f for f in files if f.filename.endswith(".whl")), key=lambda f: f.filename)
     return (pure or sdists or wheels)[0]
 
