@@ -1,0 +1,51 @@
+"""A framework plugin package for a new serving framework: pyproject with the entry point, the spec to fill in, the
+plugin module answering the registration, scheduler and launch hooks, a README and a contract test."""
+
+from __future__ import annotations
+
+from servecast.errors import InputError
+from servecast.scaffold.package import CORE_REQUIREMENT, check_display_name, check_name, render
+
+TAKEN = {
+    "core": "servecast's built-in plugin",
+    "vllm": "servecast-vllm",
+    "sglang": "servecast-sglang",
+    "trtllm": "servecast-trtllm",
+    "hardware_h100": "servecast-hardware-h100",
+}
+"""Names servecast's own distributions use: a package generated under one would replace that distribution when
+installed, or fail to load beside it."""
+
+
+def framework_plugin_files(name: str, display_name: str | None = None) -> dict[str, str]:
+    """The package's files (path relative to its root -> text) for framework `name`."""
+    check_name(name, "framework name", "a framework", "myserve")
+    if name in TAKEN:
+        raise InputError(
+            f"framework name {name!r} is taken by {TAKEN[name]}",
+            "pick a name of your own: a package generated under a taken name would replace that distribution when "
+            "installed, or fail to load beside it",
+        )
+    if name.startswith("hardware_"):
+        raise InputError(
+            f"framework name {name!r} starts with 'hardware_', the prefix of hardware plugins (servecast-hardware-*)",
+            "name the framework without that prefix",
+        )
+    check_display_name(display_name)
+    values = {
+        "name": name,
+        "slug": name.replace("_", "-"),
+        "display_name": display_name or name,
+        "core_requirement": CORE_REQUIREMENT,
+    }
+    package = f"servecast_{name}"
+    layout = {
+        "pyproject.toml": "pyproject.toml.tmpl",
+        "README.md": "README.md.tmpl",
+        f"{package}/__init__.py": "__init__.py.tmpl",
+        f"{package}/py.typed": None,
+        f"{package}/plugin.py": "plugin.py.tmpl",
+        f"{package}/data/{name}.toml": "spec.toml.tmpl",
+        "tests/test_contract.py": "test_contract.py.tmpl",
+    }
+    return render("framework", layout, values)
