@@ -11,6 +11,7 @@ from servecast.estimate.estimator import EstimateProvenance as P
 from servecast.estimate.estimator import OpKind
 from servecast.estimate.layered import default_estimator
 from servecast.host import PluginHost
+from servecast.perfdb.folder import tables_in
 from servecast.perfdb.loading import PerfTableError, load_table
 
 from ..conftest import FRAMEWORK_TOML
@@ -157,3 +158,29 @@ def test_tables_registered_by_plugins_are_used_framework_version_first(fake_site
     assert plain.provenance.tolist() == [P.MEASURED, P.ROOFLINE]  # the test GPU has no calibration
     assert newer.latency_ms[0] == pytest.approx(2 * plain.latency_ms[0], rel=1e-5)
     assert older.latency_ms[0] == plain.latency_ms[0]
+
+
+def test_a_context_attention_table_without_prefix_answers_kv_len_equal_to_q_len(h100, tmp_path, sidecar):
+    header = sidecar.replace('op = "gemm"', 'op = "context_attention"').replace('axes = ["m", "n", "k"]', "")
+    (tmp_path / "attention.toml").write_text(
+        header.replace(
+            "[measurement]",
+            'axes = ["batch", "q_len"]\n[fixed]\nheads = 32\nkv_heads = 8\nhead_dim = 128\n\n[measurement]',
+        )
+    )
+    rows = [f"bf16,{b},{q},{0.01 * b * (q / 1024) ** 2 + 0.005:.6f}" for b in (1, 4) for q in (1024, 4096)]
+    (tmp_path / "attention.csv").write_text("\n".join(["dtype,batch,q_len,latency", *rows]) + "\n")
+    (ref,) = tables_in(tmp_path)
+    attention = default_estimator(OpKind.CONTEXT_ATTENTION, h100, KernelChoices(), [load_table(ref)])
+    shapes = {"batch": [4, 4, 2, 4, 4], "q_len": [1024, 1024, 2048, 8192, 1024], "kv_len": [0, 1024, 2048, 8192, 4096]}
+    estimate = attention({**shapes, "heads": 32, "kv_heads": 8, "head_dim": 128}, "bf16")
+    assert estimate.provenance.tolist() == [
+        P.MEASURED,
+        P.MEASURED,
+        P.INTERPOLATED,
+        P.EXTRAPOLATED,
+        P.CALIBRATED_ROOFLINE,
+    ]
+    assert estimate.latency_ms[0] == pytest.approx(0.045)
+    edge = attention({"batch": 4, "q_len": 4096, "heads": 32, "kv_heads": 8, "head_dim": 128}, "bf16").latency_ms[0]
+    assert estimate.latency_ms[3] > 3 * edge  # beyond the grid, kv_len grows with q_len in the anchor too

@@ -8,7 +8,7 @@ under-estimate weigh the same. Parameters no measurement constrains are assumpti
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,15 +150,22 @@ FIT_GROUPS: tuple[FitGroup, ...] = (
     ),
 )
 
+
+def assumptions(hardware: HardwareSpec) -> dict[str, Parameter]:
+    """Parameters no measurement constrains, each with why its value is plausible."""
+    sms = hardware.gpu.sm_count
+    wave = Parameter(
+        value=2 * 128 * 128 * 512 * sms,
+        origin=ParameterOrigin.ASSUMPTION,
+        note=f"one wave of 128x128 output tiles, 512 deep, on all {sms} SMs: smaller kernels cannot fill the GPU; no "
+        "measurement in the calibration set is small enough to fit it",
+    )
+    return {"compute.flops_scale": wave, **ASSUMPTIONS}
+
+
 ASSUMPTIONS: dict[str, Parameter] = {
     name: Parameter(value=value, origin=ParameterOrigin.ASSUMPTION, note=note)
     for name, value, note in (
-        (
-            "compute.flops_scale",
-            2 * 128 * 128 * 512 * 132,
-            "one wave of 128x128 output tiles, 512 deep, on all 132 SMs: smaller kernels cannot fill the GPU; no "
-            "measurement in the calibration set is small enough to fit it",
-        ),
         ("kernel.floor_ms", 0.002, "a kernel replayed in a CUDA graph takes about 2 us at least (launch and one wave)"),
         (
             "gemm.weight_only_efficiency",
@@ -193,15 +200,15 @@ ASSUMPTIONS: dict[str, Parameter] = {
 }
 
 
-def derived(parameters: dict[str, Parameter]) -> dict[str, Parameter]:
-    """Parameters that follow from fitted ones because no measurement separates them."""
+def derived(parameters: dict[str, Parameter], fitted: Collection[str] = ()) -> dict[str, Parameter]:
+    """Parameters that follow from others because no measurement separates them (none of those in `fitted`)."""
 
     def same_as(source: str, why: str) -> Parameter:
         return Parameter(
             value=parameters[source].value, origin=ParameterOrigin.DERIVED, note=f"equal to {source}: {why}"
         )
 
-    return {
+    rules = {
         "gemm.efficiency.fp16": same_as("gemm.efficiency.bf16", "fp16 and bf16 share tensor-core rates"),
         "gemm.efficiency.int8": same_as("gemm.efficiency.fp8", "Hopper runs int8 at the fp8 rate; no int8 rows"),
         "decode_attention.memory_efficiency": same_as(
@@ -215,25 +222,39 @@ def derived(parameters: dict[str, Parameter]) -> dict[str, Parameter]:
         ),
         "inter_node.efficiency": same_as("all_to_all.inter_efficiency", "the same InfiniBand NIC carries both"),
     }
+    return {name: parameter for name, parameter in rules.items() if name not in fitted}
 
 
 def fit_calibration(
-    points: Sequence[CalibrationPoint], hardware: HardwareSpec, data: Sequence[str], command: str
+    points: Sequence[CalibrationPoint],
+    hardware: HardwareSpec,
+    data: Sequence[str],
+    command: str,
+    groups: Sequence[FitGroup] = FIT_GROUPS,
 ) -> tuple[Calibration, list[Residual], dict[str, str]]:
-    """Fit every group in order; returns the calibration, every point's residual, and a note per group."""
-    fitted: dict[str, Parameter] = dict(ASSUMPTIONS)
+    """Fit every group in order; returns the calibration, every point's residual, and a note per group.
+
+    Every parameter of FIT_GROUPS starts at its initial value as an assumption; a group with measurements
+    turns its parameters into fitted ones (and stops them being derived from others)."""
+    fitted: dict[str, Parameter] = assumptions(hardware)
     for group in FIT_GROUPS:
         for name, (initial, _, _) in group.parameters.items():
-            fitted[name] = Parameter(value=initial, origin=ParameterOrigin.FITTED, note=group.note)
+            fitted[name] = Parameter(
+                value=initial,
+                origin=ParameterOrigin.ASSUMPTION,
+                note="no measurement constrains it: the fit's starting value, typical of an H100-class GPU",
+            )
+    constrained: set[str] = set()
     fitted.update(derived(fitted))
     summaries: dict[str, str] = {}
-    for group in FIT_GROUPS:
+    for group in groups:
         chosen = [p for p in points if p.fit and group.selects(p)]
         if not chosen:
-            summaries[group.name] = "no measurements: initial values kept"
+            summaries[group.name] = "no measurements: starting values kept, as assumptions"
             continue
         fitted, errors = _fit_group(group, chosen, fitted, hardware)
-        fitted.update(derived(fitted))
+        constrained |= set(group.parameters)
+        fitted.update(derived(fitted, constrained))
         summaries[group.name] = (
             f"{len(chosen)} rows, median |error| {np.median(errors):.1%}, max {np.max(errors):.1%}; {group.note}"
         )
@@ -262,13 +283,18 @@ def _fit_group(
 
     start = np.clip([fitted[name].value for name in names], lower, upper)
     result = least_squares(residuals, start, bounds=(lower, upper), x_scale="jac")
-    return _with(fitted, dict(zip(names, result.x, strict=True))), np.expm1(np.abs(residuals(result.x)))
+    fitted_values = dict(zip(names, result.x, strict=True))
+    return _with(fitted, fitted_values, group.note), np.expm1(np.abs(residuals(result.x)))
 
 
-def _with(parameters: dict[str, Parameter], values: dict[str, float]) -> dict[str, Parameter]:
+def _with(parameters: dict[str, Parameter], values: dict[str, float], note: str | None = None) -> dict[str, Parameter]:
+    """`parameters` with `values` in place; with a note, those become fitted parameters explained by it."""
     updated = dict(parameters)
     for name, value in values.items():
-        updated[name] = updated[name].model_copy(update={"value": float(value)})
+        change: dict[str, object] = {"value": float(value)}
+        if note is not None:
+            change |= {"origin": ParameterOrigin.FITTED, "note": note}
+        updated[name] = updated[name].model_copy(update=change)
     return updated
 
 
@@ -276,4 +302,4 @@ def _calibration(parameters: dict[str, Parameter], data: Sequence[str], command:
     return Calibration(fitted_by=command, fitted_on=dt.date.today(), data=tuple(data), parameters=parameters)
 
 
-__all__ = ["ASSUMPTIONS", "FIT_GROUPS", "FitGroup", "Residual", "fit_calibration"]
+__all__ = ["ASSUMPTIONS", "FIT_GROUPS", "FitGroup", "Residual", "assumptions", "fit_calibration"]

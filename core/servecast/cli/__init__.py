@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from servecast import __version__
+from servecast.cli.collect_cmd import collect_command
 from servecast.cli.context import pass_options
 from servecast.cli.estimate_cmd import estimate_command
 from servecast.cli.frameworks_cmd import frameworks
@@ -65,6 +66,7 @@ cli.add_command(model)
 cli.add_command(ops)
 cli.add_command(estimate_command)
 cli.add_command(new_plugin)
+cli.add_command(collect_command)
 
 
 main = cli

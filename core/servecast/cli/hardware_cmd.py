@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
 
+from servecast.calibrate.fit import fit_calibration
+from servecast.calibrate.tables import points_from_tables, table_fit_groups
+from servecast.calibrate.writer import calibration_toml, write_calibration
 from servecast.cli.context import echo_json, json_option, plugin_host, registered_json
 from servecast.cli.render import print_table
+from servecast.collect.plan import shape_value
 from servecast.domain import ComputeDtype, HardwareSpec
+from servecast.errors import InputError
+from servecast.estimate.estimator import OpKind
+from servecast.estimate.shapes import OP_SHAPES
 from servecast.host import Registry
 
 
@@ -93,3 +102,78 @@ def show_hardware(name: str, as_json: bool) -> None:
         ["parameter", "value", "origin", "note"],
         [(name, f"{p.value:g}", p.origin.value, p.note) for name, p in sorted(calibration.parameters.items())],
     )
+
+
+@hardware.command("fit")
+@click.argument("name")
+@click.option(
+    "--write",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='Write the calibration file here (the spec names it with `calibration = "<file>"`).',
+)
+@click.option("--worst", default=3, show_default=True, help="Residuals to list per op, largest first.")
+@json_option
+def fit_hardware(name: str, output: Path | None, worst: int, as_json: bool) -> None:
+    """Re-fit the calibrated-roofline parameters of system NAME to its measured tables, and print residuals.
+
+    The calibrated roofline answers every shape outside the measured grids (and anchors extrapolation from
+    them); parameters no table constrains stay assumptions and say so.
+    """
+    host = plugin_host()
+    spec = host.hardware.get(name)
+    refs = [entry.value for entry in host.perf_tables if entry.value.hardware == name and entry.value.framework is None]
+    if not refs:
+        raise InputError(
+            f"{name} has no measured tables to fit to",
+            f"measure them with `servecast collect --into <the {name} plugin package>` and reinstall it",
+        )
+    points = points_from_tables(refs)
+    command = f"servecast hardware fit {name}" + (f" --write {output}" if output else "")
+    data = [str(ref.csv_path) for ref in refs]
+    calibration, residuals, summaries = fit_calibration(
+        points, spec.model_copy(update={"calibration": None}), data, command, table_fit_groups(points)
+    )
+    if as_json:
+        echo_json(
+            {
+                "calibration": calibration.model_dump(mode="json"),
+                "groups": summaries,
+                "residuals": [
+                    {
+                        "op": r.point.family,
+                        "dtype": r.point.dtype.value,
+                        "shape": dict(r.point.shapes),
+                        "measured_ms": r.point.measured_ms,
+                        "predicted_ms": r.predicted_ms,
+                        "error": r.error,
+                    }
+                    for r in residuals
+                ],
+            }
+        )
+    else:
+        print_table(f"fit of {name} to {len(points):,} measured points", ["op", "fit"], list(summaries.items()))
+        largest = sorted(residuals, key=lambda r: abs(r.error), reverse=True)
+        rows = [
+            (
+                family,
+                r.point.dtype.value,
+                _shape(family, r.point.shapes),
+                f"{r.point.measured_ms:.4g}",
+                f"{r.predicted_ms:.4g}",
+                f"{r.error:+.1%}",
+            )
+            for family in summaries
+            for r in [r for r in largest if r.point.family == family][:worst]
+        ]
+        print_table("largest residuals", ["op", "dtype", "shape", "measured ms", "fitted ms", "error"], rows)
+    if output is not None:
+        write_calibration(output, calibration_toml(calibration, name, summaries))
+        click.echo(f'wrote {output}; the spec of {name} must name it: calibration = "{output.name}"', err=True)
+
+
+def _shape(op: str, shapes: Mapping[str, float]) -> str:
+    """The shape's parameters that differ from their defaults, written exactly."""
+    defaults = {key.name: key.default for key in OP_SHAPES[OpKind(op)]}
+    return " ".join(f"{key}={shape_value(value)}" for key, value in shapes.items() if value != defaults.get(key))

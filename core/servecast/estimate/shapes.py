@@ -94,6 +94,13 @@ OP_SHAPES: dict[OpKind, tuple[ShapeKey, ...]] = {
 }
 
 
+ZERO_MEANS_SAME_AS: dict[OpKind, dict[str, str]] = {
+    OpKind.CONTEXT_ATTENTION: {"kv_len": "q_len"},
+    OpKind.MLA_CONTEXT: {"kv_len": "q_len"},
+}
+"""Parameters whose 0 stands for another parameter's value: without a cached prefix, kv_len is q_len."""
+
+
 class ShapeError(ValueError):
     """Shapes that do not fit an op kind: a missing or unknown parameter, a negative or non-finite value."""
 
@@ -126,10 +133,10 @@ def normalize_shapes(kind: OpKind, shapes: Mapping[str, ArrayLike]) -> dict[str,
         if bad.any():
             raise ShapeError(f"{kind.value}: {key.name!r} must be a finite number >= 0, got {float(array[bad][0])!r}")
         out[key.name] = np.broadcast_to(array, (length,)).astype(np.float64)
-    if kind in (OpKind.CONTEXT_ATTENTION, OpKind.MLA_CONTEXT):
-        out["kv_len"] = np.where(out["kv_len"] == 0, out["q_len"], out["kv_len"])
-        if (out["kv_len"] < out["q_len"]).any():
-            raise ShapeError(f"{kind.value}: kv_len counts the new tokens too, so it cannot be below q_len")
+    for name, other in ZERO_MEANS_SAME_AS.get(kind, {}).items():
+        out[name] = np.where(out[name] == 0, out[other], out[name])
+        if (out[name] < out[other]).any():
+            raise ShapeError(f"{kind.value}: {name} counts the new tokens too, so it cannot be below {other}")
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,12 +25,14 @@ class GridTable:
     latency_ms: FloatArray
     held: Mapping[str, float]
     """The other shape parameters' values over the whole table; shapes that differ are not covered."""
+    tied: Mapping[str, str] = field(default_factory=dict)
+    """Held parameters that equal an axis at every point (kv_len held at 0 means kv_len = q_len): name -> axis."""
 
     def covers(self, s: Mapping[str, FloatArray]) -> NDArray[np.bool_]:
         """Which shapes this table can answer (their held parameters match the table's)."""
         covered = np.ones(len(next(iter(s.values()))), dtype=bool)
         for name, value in self.held.items():
-            covered &= s[name] == value
+            covered &= s[name] == (s[self.tied[name]] if name in self.tied else value)
         return covered
 
     def estimate(self, s: Mapping[str, FloatArray], anchor: Anchor) -> tuple[FloatArray, NDArray[np.int8]]:
@@ -47,13 +49,15 @@ class GridTable:
             np.where(exact, EstimateProvenance.MEASURED, EstimateProvenance.INTERPOLATED),
         ).astype(np.int8)
         if outside.any():
-            at_edge = {
-                name: clamped[outside, self.axes.index(name)] if name in self.axes else value[outside]
-                for name, value in s.items()
-            }
+            at_edge = {name: self._at_edge(name, clamped[outside], value[outside]) for name, value in s.items()}
             at_query = {name: value[outside] for name, value in s.items()}
             values[outside] *= anchor(at_query) / anchor(at_edge)
         return values, provenance
+
+    def _at_edge(self, name: str, clamped: FloatArray, value: FloatArray) -> FloatArray:
+        """Parameter `name` at the grid's nearest edge: axes clamped, tied parameters following their axis."""
+        axis = self.tied.get(name, name)
+        return clamped[:, self.axes.index(axis)] if axis in self.axes else value
 
     def _interpolate(self, clamped: FloatArray) -> tuple[FloatArray, NDArray[np.bool_]]:
         """Multilinear interpolation of log latency over log shape values; grid points are returned as stored."""

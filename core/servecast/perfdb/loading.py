@@ -142,4 +142,5 @@ def _grid(path: Path, metadata: TableMetadata, entries: list[tuple[int, tuple[fl
         points=tuple(np.array(axis) for axis in axes),
         latency_ms=latency,
         held=metadata.held(),
+        tied=metadata.tied(),
     )

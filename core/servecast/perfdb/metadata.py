@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from servecast.domain.base import FrozenModel
 from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import OpKind
-from servecast.estimate.shapes import OP_SHAPES
+from servecast.estimate.shapes import OP_SHAPES, ZERO_MEANS_SAME_AS
 
 ANY = "any"
 """`framework` / `framework_version` value of a table that holds framework-agnostic kernels."""
@@ -28,6 +28,7 @@ class Measurement(FrozenModel):
     software: str = Field(min_length=2, description="Driver, CUDA and library versions.")
     method: str = Field(min_length=3, description="Timing method: events or profiler, warm-up, repetitions, statistic.")
     by: str = Field(min_length=2, description="Who measured, or the source that published it.")
+    command: str | None = Field(default=None, description="The command line that took the measurements.")
     notes: str | None = None
 
 
@@ -64,3 +65,12 @@ class TableMetadata(FrozenModel):
         """Every non-axis shape parameter's value over the table: fixed ones, and the defaults of the rest."""
         defaults = {key.name: key.default for key in OP_SHAPES[self.op] if key.default is not None}
         return {name: value for name, value in {**defaults, **self.fixed}.items() if name not in self.axes}
+
+    def tied(self) -> dict[str, str]:
+        """Held parameters at 0 that stand for an axis (kv_len 0: equal to q_len), so they follow it point by point."""
+        held = self.held()
+        return {
+            name: other
+            for name, other in ZERO_MEANS_SAME_AS.get(self.op, {}).items()
+            if held.get(name) == 0 and other in self.axes
+        }
