@@ -205,9 +205,15 @@ def _measure_collective(sweep: Sweep, timing: Timing, advance: Advance) -> list[
     world = torch.cuda.device_count()
     with tempfile.TemporaryDirectory() as folder:
         result = Path(folder) / "samples.json"
-        torch.multiprocessing.spawn(
-            _collective_worker, args=(world, _free_port(), sweep, timing, str(result)), nprocs=world, join=True
-        )
+        try:
+            torch.multiprocessing.spawn(
+                _collective_worker, args=(world, _free_port(), sweep, timing, str(result)), nprocs=world, join=True
+            )
+        except torch.multiprocessing.ProcessRaisedException as error:
+            raise CollectError(
+                f"{sweep.op.value} over {world} GPUs failed in a worker process: {str(error).strip().splitlines()[-1]}",
+                "check that NCCL works here (e.g. NCCL_DEBUG=INFO), or leave collectives out with --op",
+            ) from None
         samples = [tuple(repeats) for repeats in json.loads(result.read_text())]
     advance(len(samples))
     return samples
