@@ -36,6 +36,7 @@ generation_attention,bf16,,,,3,,128,4,2,16,bf16,,
 all_reduce,bf16,,,,,,,,,,,1048576,8
 """
 
+
 def test_every_step_the_test_runs_is_written_in_the_guide():
     guide = GUIDE.read_text()
     for command in (SCAFFOLD, COLLECT, INSTALL, TEST, ESTIMATE, FIT, SEARCH):

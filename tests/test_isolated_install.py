@@ -58,6 +58,17 @@ class Environment:
         assert completed.returncode == 0, completed.stderr
         return json.loads(completed.stdout)
 
+    def pytest(self, folder: Path) -> subprocess.CompletedProcess[str]:
+        """Run pytest on `folder` (from inside it) with this environment's interpreter."""
+        return subprocess.run(
+            [str(self.root / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=folder.parent,
+            check=False,
+        )
+
     def python(self, code: str) -> str:
         command = [str(self.root / "bin" / "python"), "-c", code]
         return subprocess.run(command, capture_output=True, text=True, env=self.env, cwd=self.root, check=True).stdout

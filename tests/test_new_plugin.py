@@ -3,8 +3,6 @@ whose tables folder registers whatever measured tables are dropped into it."""
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 from click.testing import CliRunner
 
@@ -62,12 +60,5 @@ def test_the_generated_package_installs_and_passes_its_own_tests(tmp_path):
     venv = Environment(tmp_path / "venv")
     venv.install(ROOT, out, "pytest")
     assert [h["name"] for h in venv.servecast_json("hardware", "list")] == ["h200_sxm"]
-    completed = subprocess.run(
-        [str(venv.root / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(out / "tests")],
-        capture_output=True,
-        text=True,
-        env=venv.env,
-        cwd=out,
-        check=False,
-    )
+    completed = venv.pytest(out / "tests")
     assert completed.returncode == 0, completed.stdout + completed.stderr

@@ -5,7 +5,6 @@ as generated."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,12 +138,5 @@ def test_the_generated_package_installs_lists_its_framework_and_passes_its_own_t
     assert [(f["name"], f["display_name"]) for f in venv.servecast_json("frameworks", "list")] == [
         ("myserve", "My Serve")
     ]
-    completed = subprocess.run(
-        [str(venv.root / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(out / "tests")],
-        capture_output=True,
-        text=True,
-        env=venv.env,
-        cwd=out,
-        check=False,
-    )
+    completed = venv.pytest(out / "tests")
     assert completed.returncode == 0, completed.stdout + completed.stderr

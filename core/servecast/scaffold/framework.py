@@ -4,7 +4,7 @@ plugin module answering the registration, scheduler and launch hooks, a README a
 from __future__ import annotations
 
 from servecast.errors import InputError
-from servecast.scaffold.package import CORE_REQUIREMENT, check_display_name, check_name, render
+from servecast.scaffold.package import check_display_name, check_name, render, template_values
 
 TAKEN = {
     "core": "servecast's built-in plugin",
@@ -32,12 +32,7 @@ def framework_plugin_files(name: str, display_name: str | None = None) -> dict[s
             "name the framework without that prefix",
         )
     check_display_name(display_name)
-    values = {
-        "name": name,
-        "slug": name.replace("_", "-"),
-        "display_name": display_name or name,
-        "core_requirement": CORE_REQUIREMENT,
-    }
+    values = template_values(name, display_name)
     package = f"servecast_{name}"
     layout = {
         "pyproject.toml": "pyproject.toml.tmpl",

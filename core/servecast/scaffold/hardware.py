@@ -3,19 +3,14 @@
 
 from __future__ import annotations
 
-from servecast.scaffold.package import CORE_REQUIREMENT, check_display_name, check_name, render
+from servecast.scaffold.package import check_display_name, check_name, render, template_values
 
 
 def hardware_plugin_files(name: str, display_name: str | None = None) -> dict[str, str]:
     """The package's files (path relative to its root -> text) for system `name`."""
     check_name(name, "hardware name", "a system", "h200_sxm")
     check_display_name(display_name)
-    values = {
-        "name": name,
-        "slug": name.replace("_", "-"),
-        "display_name": display_name or name,
-        "core_requirement": CORE_REQUIREMENT,
-    }
+    values = template_values(name, display_name)
     package = f"servecast_hardware_{name}"
     layout = {
         "pyproject.toml": "pyproject.toml.tmpl",

@@ -68,3 +68,14 @@ def write_package(texts: dict[str, str], out: Path) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def template_values(name: str, display_name: str | None) -> dict[str, str]:
+    """What every package template is rendered with: the plugin's name, its distribution slug, the display name
+    and the core version range it depends on."""
+    return {
+        "name": name,
+        "slug": name.replace("_", "-"),
+        "display_name": display_name or name,
+        "core_requirement": CORE_REQUIREMENT,
+    }
