@@ -10,6 +10,7 @@ from servecast.cli import cli
 from servecast.domain import SourceKind
 from servecast.perfdb.folder import tables_in
 from servecast.perfdb.loading import PerfTableError
+from servecast.scaffold.hardware import hardware_plugin_files
 from servecast.specfiles import load_hardware_spec
 
 from .estimate.conftest import SIDECAR
@@ -30,7 +31,7 @@ def test_the_spec_loads_and_every_figure_is_marked_a_placeholder(tmp_path):
     spec = load_hardware_spec(out / "servecast_hardware_h200_sxm" / "data" / "h200_sxm.toml")
     assert (spec.name, spec.display_name) == ("h200_sxm", "NVIDIA H200 SXM")
     assert {p.source.kind for p in spec.provenance.values()} == {SourceKind.ASSUMPTION}
-    assert all("placeholder" in p.source.citation for p in spec.provenance.values())
+    assert all(p.source.is_placeholder for p in spec.provenance.values())
 
 
 def test_bad_names_and_occupied_folders_are_refused_and_nothing_is_written(tmp_path):
@@ -62,3 +63,12 @@ def test_the_generated_package_installs_and_passes_its_own_tests(tmp_path):
     assert [h["name"] for h in venv.servecast_json("hardware", "list")] == ["h200_sxm"]
     completed = venv.pytest(out / "tests")
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_a_spec_still_citing_placeholders_is_warned_about_on_every_command(fake_site):
+    spec = hardware_plugin_files("lab_gpu")["servecast_hardware_lab_gpu/data/lab_gpu.toml"]
+    fake_site.add_spec_plugin("lab", "servecast_register_hardware", "load_hardware_spec", spec)
+    fake_site.add_hardware_plugin("real", "real_gpu")
+    (warning,) = fake_site.host().warnings
+    assert warning.startswith("lab_gpu (plugin lab): 12 of 12 cited figures are scaffold placeholders")
+    assert "`servecast hardware show lab_gpu`" in warning

@@ -28,6 +28,10 @@ class SourceKind(StrEnum):
     """A reasoned guess, to be replaced by a measurement; the note says why it is plausible."""
 
 
+PLACEHOLDER = "PLACEHOLDER"
+"""How the citation of a scaffold's stand-in source starts (`servecast new-plugin`): nothing was read yet."""
+
+
 class Source(FrozenModel):
     """A citable origin of one or more figures."""
 
@@ -35,6 +39,11 @@ class Source(FrozenModel):
     citation: str = Field(min_length=3, description="What it is, precise enough to find it again.")
     url: str | None = None
     note: str | None = None
+
+    @property
+    def is_placeholder(self) -> bool:
+        """A scaffold's stand-in, to be replaced by a real source before the figures mean anything."""
+        return self.citation.startswith(PLACEHOLDER)
 
 
 class Provenance(FrozenModel):

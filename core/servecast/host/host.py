@@ -20,6 +20,7 @@ from servecast.estimate.estimator import OpEstimator, OpKind
 from servecast.estimate.layered import LayeredEstimator, TableGrids, default_estimator
 from servecast.host.discovery import PluginSource, builtin_plugins, discover_plugins
 from servecast.host.loading import LoadedPlugin, PluginFailure, load_plugin, remedy
+from servecast.host.placeholders import placeholder_warnings
 from servecast.host.records import PluginRecord, PluginStatus
 from servecast.host.registry import Registered, Registry
 from servecast.host.settings import PluginSettings
@@ -65,7 +66,7 @@ class PluginHost:
         self.warnings = tuple(
             f"--disable-plugin {name!r}: no installed plugin has that name (installed: {', '.join(sorted(known))})"
             for name in sorted(self.settings.disabled - known)
-        )
+        ) + placeholder_warnings({"hardware show": self.hardware, "frameworks show": self.frameworks})
         self._estimators: dict[tuple[OpKind, Target], OpEstimator] = {}
         self._schedulers: dict[Target, SchedulingPolicy] = {}
         self._tables: dict[tuple[str, str | None, str | None, OpKind], TableGrids] = {}
