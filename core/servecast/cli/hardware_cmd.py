@@ -8,9 +8,6 @@ from typing import Any
 
 import click
 
-from servecast.calibrate.fit import fit_calibration
-from servecast.calibrate.tables import points_from_tables, table_fit_groups
-from servecast.calibrate.writer import calibration_toml, write_calibration
 from servecast.cli.context import echo_json, json_option, plugin_host, registered_json
 from servecast.cli.render import print_table
 from servecast.collect.plan import shape_value
@@ -120,6 +117,10 @@ def fit_hardware(name: str, output: Path | None, worst: int, as_json: bool) -> N
     The calibrated roofline answers every shape outside the measured grids (and anchors extrapolation from
     them); parameters no table constrains stay assumptions and say so.
     """
+    from servecast.calibrate.fit import fit_calibration  # scipy's optimizer: imported by this command only
+    from servecast.calibrate.tables import points_from_tables, table_fit_groups
+    from servecast.calibrate.writer import calibration_toml, write_calibration
+
     host = plugin_host()
     spec = host.hardware.get(name)
     refs = [entry.value for entry in host.perf_tables if entry.value.hardware == name and entry.value.framework is None]
