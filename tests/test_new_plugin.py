@@ -38,6 +38,8 @@ def test_bad_names_and_occupied_folders_are_refused_and_nothing_is_written(tmp_p
     runner = CliRunner()
     bad = runner.invoke(cli, ["new-plugin", "hardware", "H200 SXM", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "'H200 SXM'" in bad.output
+    taken = runner.invoke(cli, ["new-plugin", "hardware", "h100", "--out", str(tmp_path / "x")])
+    assert taken.exit_code == 2 and "'h100' is taken by servecast-hardware-h100" in taken.output
     assert not (tmp_path / "x").exists()
     scaffold(tmp_path)
     again = runner.invoke(cli, ["new-plugin", "hardware", "h200_sxm", "--out", str(tmp_path / "h200")])

@@ -4,28 +4,13 @@ plugin module answering the registration, scheduler and launch hooks, a README a
 from __future__ import annotations
 
 from servecast.errors import InputError
-from servecast.scaffold.package import check_display_name, check_name, render, template_values
-
-TAKEN = {
-    "core": "servecast's built-in plugin",
-    "vllm": "servecast-vllm",
-    "sglang": "servecast-sglang",
-    "trtllm": "servecast-trtllm",
-    "hardware_h100": "servecast-hardware-h100",
-}
-"""Names servecast's own distributions use: a package generated under one would replace that distribution when
-installed, or fail to load beside it."""
+from servecast.scaffold.package import check_display_name, check_name, check_not_taken, render, template_values
 
 
 def framework_plugin_files(name: str, display_name: str | None = None) -> dict[str, str]:
     """The package's files (path relative to its root -> text) for framework `name`."""
     check_name(name, "framework name", "a framework", "myserve")
-    if name in TAKEN:
-        raise InputError(
-            f"framework name {name!r} is taken by {TAKEN[name]}",
-            "pick a name of your own: a package generated under a taken name would replace that distribution when "
-            "installed, or fail to load beside it",
-        )
+    check_not_taken(name, "framework name")
     if name.startswith("hardware_"):
         raise InputError(
             f"framework name {name!r} starts with 'hardware_', the prefix of hardware plugins (servecast-hardware-*)",

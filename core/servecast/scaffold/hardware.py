@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from servecast.scaffold.package import check_display_name, check_name, render, template_values
+from servecast.scaffold.package import check_display_name, check_name, check_not_taken, render, template_values
 
 
 def hardware_plugin_files(name: str, display_name: str | None = None) -> dict[str, str]:
     """The package's files (path relative to its root -> text) for system `name`."""
     check_name(name, "hardware name", "a system", "h200_sxm")
+    check_not_taken(f"hardware_{name}", "hardware name")
     check_display_name(display_name)
     values = template_values(name, display_name)
     package = f"servecast_hardware_{name}"

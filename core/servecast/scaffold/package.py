@@ -22,6 +22,27 @@ UNQUOTABLE = frozenset('"\\' + "".join(map(chr, range(32))) + chr(127))
 """Characters a display name may not hold: it is written verbatim into TOML strings and Python docstrings."""
 
 
+TAKEN = {
+    "core": "servecast's built-in plugin",
+    "vllm": "servecast-vllm",
+    "sglang": "servecast-sglang",
+    "trtllm": "servecast-trtllm",
+    "hardware_h100": "servecast-hardware-h100",
+}
+"""Names servecast's own distributions use: a package generated under one would replace that distribution when
+installed, or fail to load beside it."""
+
+
+def check_not_taken(plugin: str, what: str) -> None:
+    """Refuse a plugin id one of servecast's own distributions uses (`what`: 'framework name')."""
+    if plugin in TAKEN:
+        raise InputError(
+            f"{what} {plugin.removeprefix('hardware_')!r} is taken by {TAKEN[plugin]}",
+            "pick a name of your own: a package generated under a taken name would replace that distribution when "
+            "installed, or fail to load beside it",
+        )
+
+
 def check_name(name: str, what: str, names: str, example: str) -> None:
     """Refuse a name (`what`: 'hardware name') that cannot name both `names` ('a system') and a Python package."""
     if not NAME.fullmatch(name):
