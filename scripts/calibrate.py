@@ -18,7 +18,8 @@ import click
 
 from servecast.calibrate import read_published_kernels
 from servecast.calibrate.fit import fit_calibration
-from servecast.calibrate.writer import calibration_toml, write_calibration
+from servecast.calibrate.writer import calibration_toml
+from servecast.files import write_text_atomically
 from servecast.specfiles.hardware_file import hardware_spec_without_calibration
 
 
@@ -47,7 +48,7 @@ def main(spec_path: Path, kernels_path: Path, output_path: Path) -> None:
     click.echo("\nper fit group:")
     for group, summary in summaries.items():
         click.echo(f"  {group}: {summary}")
-    write_calibration(output_path, calibration_toml(calibration, hardware.name, summaries))
+    write_text_atomically(output_path, calibration_toml(calibration, hardware.name, summaries))
     click.echo(f"\nwrote {output_path}")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from servecast.calibrate.fit import FitGroup
 from servecast.calibrate.points import CalibrationPoint
 from servecast.domain.kernels import AllReduceKernel
@@ -28,16 +30,16 @@ def points_from_tables(refs: Sequence[PerfTableRef]) -> list[CalibrationPoint]:
         metadata = load_metadata(ref)
         label = f"{ref.csv_path.name} ({metadata.kernel})"
         for dtype, grid in load_table(ref).items():
-            for index, latency in enumerate(grid.latency_ms.flat):
-                position = [int(i) for i in _unravel(index, grid.latency_ms.shape)]
-                shapes = {**grid.held, **{name: float(grid.points[a][position[a]]) for a, name in enumerate(grid.axes)}}
+            for row, position in enumerate(np.ndindex(grid.latency_ms.shape), start=2):
+                at = {name: float(values[i]) for name, values, i in zip(grid.axes, grid.points, position, strict=True)}
+                shapes = {**grid.held, **at}
                 points.append(
                     CalibrationPoint(
-                        row=index + 2,
+                        row=row,
                         family=ref.op.value,
                         dtype=dtype,
                         shapes=shapes,
-                        measured_ms=float(latency),
+                        measured_ms=float(grid.latency_ms[position]),
                         label=label,
                         all_reduce_kernel=AllReduceKernel.NCCL if ref.op is OpKind.ALL_REDUCE else None,
                         note=f"{metadata.measurement.tool}, {metadata.measurement.date}",
@@ -102,11 +104,3 @@ def _group(op: OpKind, parameters: dict[str, tuple[float, float, float]]) -> Fit
         lambda point: point.family == op.value,
         f"{op.value}: this system's measured table",
     )
-
-
-def _unravel(index: int, shape: tuple[int, ...]) -> list[int]:
-    position = []
-    for size in reversed(shape):
-        position.append(index % size)
-        index //= size
-    return position[::-1]

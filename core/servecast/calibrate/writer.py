@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 
 from servecast.domain.calibration import Calibration
 
@@ -30,10 +29,3 @@ def calibration_toml(calibration: Calibration, hardware: str, summaries: Mapping
             f"note = {json.dumps(parameter.note)} }}"
         )
     return "\n".join(lines) + "\n"
-
-
-def write_calibration(path: Path, text: str) -> None:
-    """Write atomically: a failed run never leaves a half-written calibration behind."""
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(text)
-    partial.replace(path)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from servecast.errors import InputError
+from servecast.files import write_text_atomically
 
 
 def read_csv_rows(path: Path, required: str, what: str) -> tuple[list[str], list[dict[str, str]]]:
@@ -34,6 +35,4 @@ def write_csv(path: Path, columns: Sequence[str], records: Sequence[dict[str, ob
     writer.writeheader()
     for record in records:
         writer.writerow({key: ("" if value is None else value) for key, value in record.items()})
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(buffer.getvalue())
-    partial.replace(path)
+    write_text_atomically(path, buffer.getvalue())

@@ -15,6 +15,7 @@ from servecast.domain import ComputeDtype, HardwareSpec
 from servecast.errors import InputError
 from servecast.estimate.estimator import OpKind
 from servecast.estimate.shapes import OP_SHAPES
+from servecast.files import write_text_atomically
 from servecast.host import Registry
 
 
@@ -119,7 +120,7 @@ def fit_hardware(name: str, output: Path | None, worst: int, as_json: bool) -> N
     """
     from servecast.calibrate.fit import fit_calibration  # scipy's optimizer: imported by this command only
     from servecast.calibrate.tables import points_from_tables, table_fit_groups
-    from servecast.calibrate.writer import calibration_toml, write_calibration
+    from servecast.calibrate.writer import calibration_toml
 
     host = plugin_host()
     spec = host.hardware.get(name)
@@ -170,7 +171,7 @@ def fit_hardware(name: str, output: Path | None, worst: int, as_json: bool) -> N
         ]
         print_table("largest residuals", ["op", "dtype", "shape", "measured ms", "fitted ms", "error"], rows)
     if output is not None:
-        write_calibration(output, calibration_toml(calibration, name, summaries))
+        write_text_atomically(output, calibration_toml(calibration, name, summaries))
         click.echo(f'wrote {output}; the spec of {name} must name it: calibration = "{output.name}"', err=True)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from servecast import __version__
 from servecast.collect.backend import CollectError, DeviceInfo
 from servecast.collect.plan import shape_value
 from servecast.collect.runner import MeasuredTable
+from servecast.files import write_text_atomically
 from servecast.perfdb.metadata import ANY
 from servecast.scaffold.package import NAME
 
@@ -70,8 +69,8 @@ class Destination:
         """The CSV, then its sidecar (a table is registered by its sidecar), each replaced atomically."""
         self.folder.mkdir(parents=True, exist_ok=True)
         csv_path, sidecar_path = self.paths(table)
-        _write_atomically(csv_path, table.csv_text())
-        _write_atomically(sidecar_path, sidecar)
+        write_text_atomically(csv_path, table.csv_text())
+        write_text_atomically(sidecar_path, sidecar)
 
 
 @dataclass(frozen=True)
@@ -122,14 +121,3 @@ def sidecar_text(table: MeasuredTable, hardware: str, provenance: Provenance) ->
 def _string(text: str) -> str:
     """A TOML basic string (JSON's escapes are TOML's)."""
     return json.dumps(text, ensure_ascii=False)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, partial = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
