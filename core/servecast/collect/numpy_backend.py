@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from servecast.collect.backend import Advance, CollectError, DeviceInfo, OpSupport
-from servecast.collect.plan import RunSize, Sweep, Timing
+from servecast.collect.plan import AttentionShape, RunSize, Sweep, Timing
 from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import OpKind
 
@@ -95,35 +95,31 @@ def _gemm(point: dict[str, float]) -> Run:
     return lambda: np.matmul(a, weight, out=out)
 
 
-def _attention(point: dict[str, float], q_len: int, kv_len: int, causal: bool) -> Run:
+def _attention(op: OpKind) -> Callable[[dict[str, float]], Run]:
     """Grouped-query attention: each KV head serves heads / kv_heads query heads."""
-    batch, heads, kv_heads, head_dim = (int(point[name]) for name in ("batch", "heads", "kv_heads", "head_dim"))
-    rng = np.random.default_rng(0)
-    q = rng.standard_normal((batch, kv_heads, heads // kv_heads, q_len, head_dim)).astype(np.float16)
-    k = rng.standard_normal((batch, kv_heads, 1, kv_len, head_dim)).astype(np.float16)
-    v = rng.standard_normal((batch, kv_heads, 1, kv_len, head_dim)).astype(np.float16)
-    scale = np.float16(head_dim**-0.5)
-    mask = np.triu(np.full((q_len, kv_len), -np.inf, dtype=np.float16), k=kv_len - q_len + 1) if causal else None
 
-    def run() -> object:
-        scores = np.matmul(q, k.swapaxes(-1, -2)) * scale
-        if mask is not None:
-            scores += mask
-        scores -= scores.max(axis=-1, keepdims=True)
-        weights = np.exp(scores)
-        weights /= weights.sum(axis=-1, keepdims=True)
-        return np.matmul(weights, v)
+    def build(point: dict[str, float]) -> Run:
+        a = AttentionShape.of(op, point)
+        rng = np.random.default_rng(0)
+        q = rng.standard_normal((a.batch, a.kv_heads, a.heads // a.kv_heads, a.q_len, a.head_dim)).astype(np.float16)
+        k = rng.standard_normal((a.batch, a.kv_heads, 1, a.kv_len, a.head_dim)).astype(np.float16)
+        v = rng.standard_normal((a.batch, a.kv_heads, 1, a.kv_len, a.head_dim)).astype(np.float16)
+        scale = np.float16(a.head_dim**-0.5)
+        above = a.kv_len - a.q_len + 1
+        mask = np.triu(np.full((a.q_len, a.kv_len), -np.inf, dtype=np.float16), k=above) if a.causal else None
 
-    return run
+        def run() -> object:
+            scores = np.matmul(q, k.swapaxes(-1, -2)) * scale
+            if mask is not None:
+                scores += mask
+            scores -= scores.max(axis=-1, keepdims=True)
+            weights = np.exp(scores)
+            weights /= weights.sum(axis=-1, keepdims=True)
+            return np.matmul(weights, v)
 
+        return run
 
-def _context_attention(point: dict[str, float]) -> Run:
-    q_len = int(point["q_len"])
-    return _attention(point, q_len, int(point.get("kv_len") or q_len), causal=True)
-
-
-def _decode_attention(point: dict[str, float]) -> Run:
-    return _attention(point, 1, int(point["kv_len"]), causal=False)
+    return build
 
 
 def _copy(point: dict[str, float]) -> Run:
@@ -135,8 +131,8 @@ def _copy(point: dict[str, float]) -> Run:
 
 _KERNELS: dict[OpKind, Callable[[dict[str, float]], Run]] = {
     OpKind.GEMM: _gemm,
-    OpKind.CONTEXT_ATTENTION: _context_attention,
-    OpKind.DECODE_ATTENTION: _decode_attention,
+    OpKind.CONTEXT_ATTENTION: _attention(OpKind.CONTEXT_ATTENTION),
+    OpKind.DECODE_ATTENTION: _attention(OpKind.DECODE_ATTENTION),
     OpKind.ELEMENTWISE: _copy,
 }
 

@@ -159,3 +159,26 @@ def sweep(op: OpKind, dtype: OpDtype, size: RunSize, devices: int) -> Sweep:
 def shape_value(value: float) -> str:
     """A shape parameter written exactly: integers without a fraction or exponent (1048576, not 1.04858e+06)."""
     return str(int(value)) if value.is_integer() else repr(value)
+
+
+@dataclass(frozen=True)
+class AttentionShape:
+    """One attention point as a kernel sees it: grouped-query heads, query and key lengths, causal or not."""
+
+    batch: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    q_len: int
+    kv_len: int
+    causal: bool
+
+    @classmethod
+    def of(cls, op: OpKind, point: dict[str, float]) -> AttentionShape:
+        """A prefill attends causally over its own tokens (kv_len 0: as many as q_len); a decode's one query token
+        sees the whole cache."""
+        batch, heads, kv_heads, head_dim = (int(point[name]) for name in ("batch", "heads", "kv_heads", "head_dim"))
+        if op is OpKind.DECODE_ATTENTION:
+            return cls(batch, heads, kv_heads, head_dim, 1, int(point["kv_len"]), causal=False)
+        q_len = int(point["q_len"])
+        return cls(batch, heads, kv_heads, head_dim, q_len, int(point.get("kv_len") or q_len), causal=True)

@@ -22,7 +22,7 @@ import torch.nn.functional as F  # type: ignore[import-not-found, unused-ignore]
 from packaging.version import Version
 
 from servecast.collect.backend import Advance, CollectError, DeviceInfo, OpSupport
-from servecast.collect.plan import COLLECTIVES, RunSize, Sweep, Timing, shape_value
+from servecast.collect.plan import COLLECTIVES, AttentionShape, RunSize, Sweep, Timing, shape_value
 from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import OpKind
 
@@ -151,31 +151,27 @@ def _gemm(backend: TorchBackend, point: dict[str, float], dtype: OpDtype) -> Run
     return lambda: torch.mm(activation, weight.t(), out=out)
 
 
-def _attention(backend: TorchBackend, point: dict[str, float], q_len: int, kv_len: int, causal: bool) -> Run:
-    batch, heads, kv_heads, head_dim = (int(point[name]) for name in ("batch", "heads", "kv_heads", "head_dim"))
-    flash = backend._flash
-    if flash is not None:
-        q = backend.randn(batch, q_len, heads, head_dim)
-        k = backend.randn(batch, kv_len, kv_heads, head_dim)
-        v = backend.randn(batch, kv_len, kv_heads, head_dim)
-        if q_len == 1:
-            return lambda: flash.flash_attn_with_kvcache(q, k, v)
-        return lambda: flash.flash_attn_func(q, k, v, causal=causal)
-    q = backend.randn(batch, heads, q_len, head_dim)
-    repeat = 1 if SDPA_HAS_GQA else heads // kv_heads
-    k = backend.randn(batch, kv_heads * repeat, kv_len, head_dim)
-    v = backend.randn(batch, kv_heads * repeat, kv_len, head_dim)
-    options = {"is_causal": causal, **({"enable_gqa": True} if SDPA_HAS_GQA else {})}
-    return lambda: F.scaled_dot_product_attention(q, k, v, **options)
+def _attention(op: OpKind) -> Callable[[TorchBackend, dict[str, float], OpDtype], Run]:
+    """FlashAttention (its KV-cache kernel for decode) when importable, else PyTorch SDPA; grouped-query heads."""
 
+    def build(backend: TorchBackend, point: dict[str, float], dtype: OpDtype) -> Run:
+        a = AttentionShape.of(op, point)
+        flash = backend._flash
+        if flash is not None:
+            q = backend.randn(a.batch, a.q_len, a.heads, a.head_dim)
+            k = backend.randn(a.batch, a.kv_len, a.kv_heads, a.head_dim)
+            v = backend.randn(a.batch, a.kv_len, a.kv_heads, a.head_dim)
+            if op is OpKind.DECODE_ATTENTION:
+                return lambda: flash.flash_attn_with_kvcache(q, k, v)
+            return lambda: flash.flash_attn_func(q, k, v, causal=a.causal)
+        q = backend.randn(a.batch, a.heads, a.q_len, a.head_dim)
+        repeat = 1 if SDPA_HAS_GQA else a.heads // a.kv_heads
+        k = backend.randn(a.batch, a.kv_heads * repeat, a.kv_len, a.head_dim)
+        v = backend.randn(a.batch, a.kv_heads * repeat, a.kv_len, a.head_dim)
+        options = {"is_causal": a.causal, **({"enable_gqa": True} if SDPA_HAS_GQA else {})}
+        return lambda: F.scaled_dot_product_attention(q, k, v, **options)
 
-def _context_attention(backend: TorchBackend, point: dict[str, float], dtype: OpDtype) -> Run:
-    q_len = int(point["q_len"])
-    return _attention(backend, point, q_len, int(point.get("kv_len") or q_len), causal=True)
-
-
-def _decode_attention(backend: TorchBackend, point: dict[str, float], dtype: OpDtype) -> Run:
-    return _attention(backend, point, 1, int(point["kv_len"]), causal=False)
+    return build
 
 
 def _copy(backend: TorchBackend, point: dict[str, float], dtype: OpDtype) -> Run:
@@ -186,8 +182,8 @@ def _copy(backend: TorchBackend, point: dict[str, float], dtype: OpDtype) -> Run
 
 _KERNELS: dict[OpKind, Callable[[TorchBackend, dict[str, float], OpDtype], Run]] = {
     OpKind.GEMM: _gemm,
-    OpKind.CONTEXT_ATTENTION: _context_attention,
-    OpKind.DECODE_ATTENTION: _decode_attention,
+    OpKind.CONTEXT_ATTENTION: _attention(OpKind.CONTEXT_ATTENTION),
+    OpKind.DECODE_ATTENTION: _attention(OpKind.DECODE_ATTENTION),
     OpKind.ELEMENTWISE: _copy,
 }
 
