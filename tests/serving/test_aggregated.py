@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -94,6 +95,20 @@ def test_simulation_and_steady_state_agree_within_ten_percent_on_means(server, f
     assert analytic.e2e_ms == pytest.approx(simulated["e2e_ms"]["mean"], rel=0.10)
     assert analytic.requests_per_s == pytest.approx(run.requests_per_s, rel=0.10)
     assert analytic.ttft_ms == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.20)
+
+
+def test_the_front_end_time_delays_online_requests_but_not_offline_batches(server):
+    srv = server("vllm", version="0.10.2")
+    slow = replace(srv, settings=replace(srv.settings, request_ms=srv.settings.request_ms + 50.0))
+    for load in (Load(request_rate_per_s=2.0), Load(concurrency=1)):
+        assert steady_state(slow, load).ttft_ms == pytest.approx(steady_state(srv, load).ttft_ms + 50.0, rel=0.02)
+        simulated = [simulate(s, load, num_requests=60).percentiles()["ttft_ms"]["mean"] for s in (srv, slow)]
+        assert simulated[1] == pytest.approx(simulated[0] + 50.0, rel=0.02)
+    one_user = Load(concurrency=1)
+    cycle = steady_state(slow, one_user).e2e_ms
+    assert steady_state(slow, one_user).requests_per_s == pytest.approx(1000.0 / cycle, rel=0.01)
+    offline = Load(full_batch=64)
+    assert steady_state(slow, offline).ttft_ms == steady_state(srv, offline).ttft_ms
 
 
 @pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from servecast.errors import InputError
@@ -60,3 +62,13 @@ def test_kv_transfer_between_nodes_is_slower_than_inside_one(host, server):
     inside = kv_transfer_ms(prefill, decode, hardware)
     across = kv_transfer_ms(Pool(prefill.server, 4, 1), Pool(decode.server, 4, 256), hardware)
     assert across > inside
+
+
+def test_disaggregated_ttft_includes_the_front_end_time_of_the_prefill_server(host, server):
+    hardware = host.hardware.get("h100_sxm")
+    prefill, decode = pools(server, isl=2000, osl=200)
+    settings = replace(prefill.server.settings, request_ms=prefill.server.settings.request_ms + 40.0)
+    slow = Pool(replace(prefill.server, settings=settings), prefill.workers, prefill.batch)
+    load = Load(request_rate_per_s=1.0)
+    base = disaggregated_steady_state(prefill, decode, hardware, load).ttft_ms
+    assert disaggregated_steady_state(slow, decode, hardware, load).ttft_ms == pytest.approx(base + 40.0, rel=0.01)

@@ -22,6 +22,10 @@ class SchedulingOverheads(FrozenModel):
     kv_transfer_ms: Parameter = Field(
         description="Fixed cost of handing one request's KV cache from a prefill to a decode worker (disaggregated)."
     )
+    request_ms: Parameter = Field(
+        description="Front-end time of one online request outside the engine's iterations (HTTP/gRPC, tokenizing "
+        "the prompt, handing it to the scheduler, returning the first token); added to TTFT and end-to-end latency."
+    )
 
 
 class SchedulingBehaviour(FrozenModel):

@@ -389,6 +389,7 @@ def _disaggregated(
         decode_limit=arrays["n"],
         transfer_ms=arrays["transfer"],
         num_gpus=arrays["gpus"].astype(np.int64),
+        request_ms=prefills[0].settings.request_ms,
     )
     users = np.maximum(1.0, np.ceil(users_for_decode_batch(deployments, task.osl, arrays["n"]) - 1e-9))
     points = solve_compositions(deployments, task.osl, LoadLevels(LoadKind.CONCURRENCY, users))

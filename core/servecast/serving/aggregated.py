@@ -237,11 +237,12 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
         )
     closed = levels.kind is LoadKind.CONCURRENCY
     offered_rate = levels.kind is LoadKind.REQUEST_RATE
+    front = 0.0 if full_batch else server.settings.request_ms  # offline batches skip the serving front-end
     users = values if closed else cap
     running = np.minimum(users, cap)
     arrivals = None if offered_rate else users
     mix = iteration_mix(variants, np.zeros(len(values)), running, arrivals)
-    rate = running / (mix.ttft_service_ms + decodes * mix.tpot_ms)
+    rate = running / (mix.ttft_service_ms + decodes * mix.tpot_ms + front)
     decoders = rate * decodes * mix.tpot_ms
     active = np.ones(len(values), dtype=bool)
     step = np.full(len(values), 0.5)
@@ -249,7 +250,10 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     for _ in range(_ITERATIONS):
         mix = _select(mix, iteration_mix(variants, rate, decoders, arrivals, mix), active)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
-        target = np.minimum(values / 1000.0, cap / service) if offered_rate else np.minimum(users, cap) / service
+        if offered_rate:
+            target = np.minimum(values / 1000.0, cap / service)
+        else:  # each user's cycle also waits for the front-end; the engine holds at most `cap` of them
+            target = np.minimum(users / (service + front), cap / service)
         new_decoders = target * decodes * mix.tpot_ms
         gap = target - rate
         # Step times jump at CUDA-graph sizes and whole sequences per rank, so a level can straddle a jump and
@@ -268,7 +272,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     queueing = np.zeros(len(values))
     overloaded = np.zeros(len(values), dtype=bool)
     if closed:
-        queueing = np.maximum(0.0, values / rate - service)
+        queueing = np.maximum(0.0, values / rate - service - front)
     elif offered_rate:
         overloaded = values / 1000.0 > rate * (1 + 1e-3)
         queueing = np.where(overloaded, np.inf, 0.0)
@@ -282,7 +286,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     limiter = np.where(at_cap, bound, limiter)
     limiter = np.where(mix.prefill_saturated > 0, LIMITERS.index(Limiter.PREFILL), limiter)
     return ServingPoints(
-        ttft_ms=mix.ttft_service_ms + queueing,
+        ttft_ms=front + mix.ttft_service_ms + queueing,
         tpot_ms=mix.tpot_ms,
         requests_per_s=rate * 1000.0,
         running=in_flight,

@@ -65,6 +65,8 @@ class Compositions:
     """Most sequences per decode worker: its batch, capped by what its KV cache holds."""
     transfer_ms: FloatArray
     num_gpus: IntArray
+    request_ms: float
+    """Front-end time of each request before the prefill pool sees it (one framework for every deployment)."""
 
 
 def prefill_curve(server: Server, largest_batch: int) -> FloatArray:
@@ -159,7 +161,8 @@ class _Flows:
         batch = np.clip(per_worker * self.single_prefill_ms, 1.0, d.prefill_batch)  # prompts waiting per step
         step = self.prefill_ms(batch)
         busy = np.minimum(per_worker * step / batch, 0.999)
-        return busy / (2 * (1 - busy)) * step + step + d.transfer_ms, busy  # M/D/1 wait, prefill, transfer
+        wait = busy / (2 * (1 - busy)) * step  # M/D/1
+        return d.request_ms + wait + step + d.transfer_ms, busy
 
     def users(self, n: FloatArray) -> FloatArray:
         """Closed-loop users that keep `n` sequences on each decode worker."""
@@ -235,6 +238,7 @@ def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSp
         decode_limit=np.array([float(decode_limit)]),
         transfer_ms=np.array([kv_transfer_ms(prefill, decode, hardware)]),
         num_gpus=np.array([prefill.gpus + decode.gpus]),
+        request_ms=prefill.server.settings.request_ms,
     )
     points = solve_compositions(deployments, workload.output_tokens, LoadLevels.of(load))
     if load.request_rate_per_s is None:

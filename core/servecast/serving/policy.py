@@ -78,6 +78,8 @@ class SchedulerSettings:
     per_sequence_cpu_us: float
     kernel_launch_us: float
     kv_transfer_ms: float
+    request_ms: float
+    """Front-end time of an online request before the engine sees it (not paid by offline full batches)."""
     notes: tuple[str, ...] = field(default=())
 
     def graph_size(self, tokens: int) -> int | None:
@@ -248,6 +250,7 @@ class KnobSchedulingPolicy:
             per_sequence_cpu_us=overheads.per_sequence_cpu_us.value,
             kernel_launch_us=overheads.kernel_launch_us.value,
             kv_transfer_ms=overheads.kv_transfer_ms.value,
+            request_ms=overheads.request_ms.value,
             notes=tuple(notes),
         )
 

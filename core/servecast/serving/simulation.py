@@ -191,13 +191,15 @@ def simulate(
     scheduler = _Scheduler(server, batch_limit)
     step_ms = _StepTimes(server)
     requests: list[_Request] = []
+    front = 0.0 if load.full_batch else server.settings.request_ms  # offline batches skip the serving front-end
 
     def issue(arrival: float, user: int = -1) -> None:
+        """A request the client sends at `arrival`; the engine sees it after the front-end's time."""
         index = len(requests)
         request = _Request(index, arrival, int(inputs[index]), int(outputs[index]), user)
         request.prompt, request.past = request.input_tokens - cached, cached
         requests.append(request)
-        heapq.heappush(pending, (arrival, index))
+        heapq.heappush(pending, (arrival + front, index))
 
     pending: list[tuple[float, int]] = []  # (arrival, index), a heap
     if load.request_rate_per_s is not None:
