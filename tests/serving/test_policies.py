@@ -93,3 +93,23 @@ def test_a_token_budget_override_sets_every_versions_iteration_budget(host, fram
     assert resolved.max_num_tokens == 4096
     if resolved.chunked_prefill:
         assert resolved.chunk_size in (None, 4096)
+
+
+@pytest.mark.parametrize(
+    ("capacity", "batch"), [(10, 128), (300, 256), (700, 768), (1100, 1024), (1600, 1536), (2100, 2048), (2300, 2300)]
+)
+def test_trtllm_batch_size_tuning_follows_the_batch_managers_table(capacity, batch):
+    from servecast_trtllm.policy import tuned_batch_size
+
+    assert tuned_batch_size(capacity) == batch
+
+
+def test_trtllm_tunes_the_running_batch_in_the_engine_flow_only(server):
+    old = server("trtllm", version="0.14.0", model="meta-llama/Llama-3.1-70B", isl=1000, osl=1000, tp=4)
+    whole = old.sequences_that_fit(2000)
+    assert 256 < whole < 336  # the table runs 256 of them
+    assert old.settings.runtime_batch_size is not None
+    assert old.batch_limit == 256 == old.running_limit
+    new = server("trtllm", version="1.0.0", model="meta-llama/Llama-3.1-70B", isl=1000, osl=1000, tp=4)
+    assert new.settings.runtime_batch_size is None
+    assert new.batch_limit == new.settings.max_batch_size

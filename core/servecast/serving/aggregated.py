@@ -78,6 +78,8 @@ class BudgetVariants:
     chunk_size: FloatArray
     """The chunk cap per element (inf where prompts are capped by the token budget only)."""
     running_limit: FloatArray
+    batch_limit: FloatArray
+    """The batch limit per element (what `running_limit` is when the KV cache does not bind)."""
 
     @classmethod
     def of(cls, servers: Sequence[Server], levels: Sequence[int]) -> BudgetVariants:
@@ -97,6 +99,7 @@ class BudgetVariants:
             max_num_tokens=per_level([s.settings.max_num_tokens for s in servers]),
             chunk_size=per_level([s.settings.chunk_size or np.inf for s in servers]),
             running_limit=per_level([s.running_limit for s in servers]),
+            batch_limit=per_level([s.batch_limit for s in servers]),
         )
 
     @staticmethod
@@ -278,7 +281,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
         queueing = np.where(overloaded, np.inf, 0.0)
     limiter = np.full(len(values), LIMITERS.index(Limiter.LOAD))
     bound = np.where(
-        limit == server.settings.max_batch_size,
+        limit == variants.batch_limit,
         LIMITERS.index(Limiter.BATCH_LIMIT),
         LIMITERS.index(Limiter.KV_CAPACITY),
     )

@@ -80,6 +80,9 @@ class SchedulerSettings:
     kv_transfer_ms: float
     request_ms: float
     """Front-end time of an online request before the engine sees it (not paid by offline full batches)."""
+    runtime_batch_size: Callable[[int], int] | None = None
+    """Run-time batch tuning: maps the whole requests (prompt + output) the KV cache holds to the batch the
+    framework runs, below `max_batch_size`; None when the framework runs up to `max_batch_size`."""
     notes: tuple[str, ...] = field(default=())
 
     def graph_size(self, tokens: int) -> int | None:

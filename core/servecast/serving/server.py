@@ -56,6 +56,15 @@ class Server:
         return max_sequences(self.model, self.layout, self.capacity, math.ceil(held_tokens), block)
 
     @cached_property
+    def batch_limit(self) -> int:
+        """Most sequences one iteration may carry: the max batch size, lowered by the framework's run-time tuning."""
+        tune = self.settings.runtime_batch_size
+        if tune is None:
+            return self.settings.max_batch_size
+        whole = self.sequences_that_fit(self.workload.input_tokens - self.cached_prefix + self.workload.output_tokens)
+        return max(1, min(self.settings.max_batch_size, tune(whole)))
+
+    @cached_property
     def running_limit(self) -> int:
         """Most sequences running at once: the batch limit, or the KV cache under the framework's admission rule."""
         workload = self.workload
@@ -64,7 +73,7 @@ class Server:
             - self.cached_prefix
             + workload.output_tokens * ((1 + self.settings.kv_output_reservation) / 2)
         )
-        return min(self.settings.max_batch_size, self.sequences_that_fit(held))
+        return min(self.batch_limit, self.sequences_that_fit(held))
 
     @cached_property
     def kv_bytes_per_request(self) -> float:

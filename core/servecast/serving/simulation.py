@@ -187,7 +187,7 @@ def simulate(
     outputs = lengths.draw(rng, workload.output_tokens, num_requests)
     inputs = np.maximum(inputs, workload.prefix_tokens + 1)
     cached = server.cached_prefix
-    batch_limit = min(server.settings.max_batch_size, load.full_batch or server.settings.max_batch_size)
+    batch_limit = min(server.batch_limit, load.full_batch or server.batch_limit)
     scheduler = _Scheduler(server, batch_limit)
     step_ms = _StepTimes(server)
     requests: list[_Request] = []
@@ -263,7 +263,7 @@ def simulate(
 def _lifetime_ms(server: Server, users: int) -> float:
     """A rough end-to-end latency: the users' decode iterations (to spread their first requests over)."""
     workload = server.workload
-    decoders = min(users, server.settings.max_batch_size)
+    decoders = min(users, server.batch_limit)
     kv = workload.input_tokens + workload.output_tokens / 2
     return float(server.steps.iteration_ms(decoders, kv)[0]) * workload.output_tokens
 
