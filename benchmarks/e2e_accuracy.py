@@ -1,7 +1,9 @@
 """Serving predictions against the published end-to-end measurements in ../shared/calibration/e2e.csv.
 
 Every row the model can express is predicted with the same code the `estimate` command runs; rows it cannot
-express are counted with the reason. Errors are summarised per source and per metric family.
+express are counted with the reason. Errors are summarised per source and per metric family. Runs that measured a
+finite request stream (TRT-LLM 0.14's trtllm-bench offline runs, the Triton online table) go through the
+discrete-event simulation with the published request counts, ramp-up and drain included (about two minutes).
 
     uv run python benchmarks/e2e_accuracy.py [--rows] [--csv PATH]
 """
@@ -49,6 +51,20 @@ FAMILIES = {
     "tpot/itl": {"mean_itl"},
     "e2e latency": {"mean_latency"},
 }
+
+
+PERF_OVERVIEW_REQUESTS = {
+    (128, 128): 30000,
+    (128, 2048): 3000,
+    (128, 4096): 1500,
+    (2048, 128): 3000,
+    (2048, 2048): 1500,
+    (5000, 500): 1500,
+    (1000, 1000): 3000,
+    (500, 2000): 3000,
+    (20000, 2000): 1000,
+}
+"""Requests per trtllm-bench run, by ISL/OSL: the table under 'Preparing a Dataset' in the 0.14 perf-overview."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +149,8 @@ def case_for(host: PluginHost, row: dict[str, str]) -> Case:
         if fp8_kv:
             values["kv_cache_dtype"] = "fp8"
         values.update(max_batch_size=batch, max_num_tokens=tokens, memory_fraction=0.95)
-        return Case(row, EstimateRequest.parse(values), False)
+        values["num_requests"] = PERF_OVERVIEW_REQUESTS[(isl, osl)]
+        return Case(row, EstimateRequest.parse(values), True)
     if source == "TRT-LLM 0.9 static batching":
         batch = _int(load.removeprefix("static batch size"))
         values = {**base, "framework": "trtllm", "framework_version": "0.9.0", "mode": "static", "batch_size": batch}
