@@ -240,7 +240,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
         )
     closed = levels.kind is LoadKind.CONCURRENCY
     offered_rate = levels.kind is LoadKind.REQUEST_RATE
-    front = 0.0 if full_batch else server.settings.request_ms  # offline batches skip the serving front-end
+    front = server.settings.front_end_ms(offline=full_batch)
     users = values if closed else cap
     running = np.minimum(users, cap)
     arrivals = None if offered_rate else users

@@ -92,6 +92,10 @@ class SchedulerSettings:
                 return size
         return None
 
+    def front_end_ms(self, offline: bool) -> float:
+        """Front-end time a request pays: none for offline full batches, which bypass the serving front-end."""
+        return 0.0 if offline else self.request_ms
+
     def cpu_ms(self, sequences: FloatArray) -> FloatArray:
         """CPU time of iterations scheduling `sequences` sequences."""
         return self.iteration_cpu_ms + self.per_sequence_cpu_us * sequences / 1000.0

@@ -191,7 +191,7 @@ def simulate(
     scheduler = _Scheduler(server, batch_limit)
     step_ms = _StepTimes(server)
     requests: list[_Request] = []
-    front = 0.0 if load.full_batch else server.settings.request_ms  # offline batches skip the serving front-end
+    front = server.settings.front_end_ms(offline=load.full_batch is not None)
 
     def issue(arrival: float, user: int = -1) -> None:
         """A request the client sends at `arrival`; the engine sees it after the front-end's time."""
