@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from servecast.domain.kernels import AllReduceKernel, AttentionKernel, KernelChoice, KernelChoices
 from servecast.domain.provenance import Source, SourceKind
+from servecast.estimate.calibrated import CalibratedModel
 from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import EstimateProvenance, OpKind
 from servecast.estimate.layered import default_estimator
@@ -105,6 +108,18 @@ def test_weight_only_decode_gemms_are_bound_by_weight_bytes(h100):
     decode = {"m": 8, "n": 8192, "k": 8192}
     bf16, w4a16 = gemm(decode, "bf16").latency_ms[0], gemm(decode, "w4a16").latency_ms[0]
     assert 2.5 < bf16 / w4a16 < 4.5  # 16-bit vs ~4.25-bit weights, less the fixed costs
+
+
+def test_serving_gemms_are_slower_than_best_shape_kernels_only_where_compute_bound(h100):
+    serving = CalibratedModel.build(OpKind.GEMM, h100, KernelChoices())
+    assert serving is not None
+    best_shape = replace(serving, best_shape_kernels=True)
+    efficiency = h100.calibration.value("gemm.serving_efficiency")
+    floor = h100.calibration.value("kernel.floor_ms")
+    for m, compute_bound in ((4096, True), (8, False)):
+        shapes = normalize_shapes(OpKind.GEMM, {"m": m, "n": 8192, "k": 8192})
+        ratio = (serving(shapes, OpDtype.BF16)[0] - floor) / (best_shape(shapes, OpDtype.BF16)[0] - floor)
+        assert ratio == pytest.approx(1 / efficiency if compute_bound else 1.0, rel=1e-6)
 
 
 def test_framework_kernel_choices_change_the_estimate(h100):

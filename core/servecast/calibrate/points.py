@@ -39,6 +39,9 @@ class CalibrationPoint:
     """An algorithm the measurement forced (e.g. 'one_shot', 'nvls'); None: the implementation's own choice."""
     fit: bool = True
     """False: compared by the accuracy benchmark, but not used to fit (the note says why)."""
+    best_shape_kernel: bool = True
+    """True for the published kernel benchmarks (best shapes, best-in-class kernels), which GEMMs reach without the
+    serving-shape efficiency; False for a GPU's own tables, measured at model shapes with the kernels engines use."""
     note: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -71,7 +74,7 @@ def predict_ms(
 
 
 def _predict(point: CalibrationPoint, hardware: HardwareSpec, calibration: Calibration) -> float:
-    model = CalibratedModel(point.kind, hardware, calibration, point.kernels())
+    model = CalibratedModel(point.kind, hardware, calibration, point.kernels(), point.best_shape_kernel)
     if point.family == GROUPED_GEMM:
         s = {name: np.array([value]) for name, value in point.shapes.items()}
         return float(model.gemm_ms(s["m"], s["n"], s["k"], s["groups"], point.dtype, grouped=True)[0])

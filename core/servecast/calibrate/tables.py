@@ -42,6 +42,7 @@ def points_from_tables(refs: Sequence[PerfTableRef]) -> list[CalibrationPoint]:
                         measured_ms=float(grid.latency_ms[position]),
                         label=label,
                         all_reduce_kernel=AllReduceKernel.NCCL if ref.op is OpKind.ALL_REDUCE else None,
+                        best_shape_kernel=False,
                         note=f"{metadata.measurement.tool}, {metadata.measurement.date}",
                     )
                 )

@@ -38,6 +38,9 @@ class CalibratedModel:
     hardware: HardwareSpec
     calibration: Calibration
     kernels: KernelChoices
+    best_shape_kernels: bool = False
+    """True when predicting the best-shape kernel benchmarks the calibration is fitted to: GEMMs then run at the
+    fitted rates, without the serving-shape efficiency that engines' GEMMs at model shapes reach."""
 
     def __call__(self, s: Mapping[str, FloatArray], dtype: OpDtype) -> FloatArray:
         """Milliseconds at normalized shapes `s`."""
@@ -74,6 +77,8 @@ class CalibratedModel:
         efficiency.
         """
         efficiency = self.gemm_efficiency(dtype) * (self.p("moe.grouped_efficiency") if grouped else 1.0)
+        if not self.best_shape_kernels:
+            efficiency *= self.p("gemm.serving_efficiency")
         rate = peak_flops_per_s(self.hardware, dtype) * efficiency
         work = op_work(OpKind.GEMM, {"m": m, "n": n, "k": k, "batch": batch}, dtype)
         equivalent = 2 * batch * m * n * (k + self.p("gemm.k_overhead"))
@@ -292,6 +297,7 @@ _GEMM = (
     "gemm.k_overhead",
     "gemm.memory_efficiency",
     "gemm.weight_only_efficiency",
+    "gemm.serving_efficiency",
 )
 _ATTENTION = (
     "attention.efficiency",

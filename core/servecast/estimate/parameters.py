@@ -19,6 +19,7 @@ CALIBRATION_PARAMETERS: dict[str, str] = {
     "gemm.k_overhead": "prologue/epilogue cost of one output tile, in K-steps: efficiency is k / (k + k_overhead)",
     "gemm.memory_efficiency": "fraction of peak HBM bandwidth a large memory-bound GEMM reaches",
     "gemm.weight_only_efficiency": "compute efficiency of dequantize-in-kernel (weight-only) GEMMs relative to bf16",
+    "gemm.serving_efficiency": "compute rate of engines' GEMMs at model shapes relative to best-shape kernels",
     "moe.grouped_efficiency": "grouped-GEMM (MoE experts) compute efficiency relative to a dense GEMM",
     "attention.efficiency": "tensor-core efficiency of long, wide flash-attention prefill (fraction of bf16 peak)",
     "attention.row_overhead": "per-query cost of a flash-attention row (softmax, Q load, O store), in keys",
