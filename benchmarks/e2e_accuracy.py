@@ -42,6 +42,8 @@ MODELS = {
     "meta-llama/Meta-Llama-3(.1)-8B": "meta-llama/Llama-3.1-8B",
     "meta-llama/Meta-Llama-3-70B-Instruct": "meta-llama/Llama-3.1-70B",  # same shapes; 8K context instead of 128K
     "mistralai/Mistral-7B": "mistralai/Mistral-7B-v0.3",  # v0.1's 4K sliding window is not modelled
+    "meta-llama/Llama-2-7b (doc: 'LLaMA 7B', build section says Llama2-7b)": "meta-llama/Llama-2-7b-hf",
+    "meta-llama/Llama-2-70b (doc: 'LLaMA 70B')": "meta-llama/Llama-2-70b-hf",
 }
 """Published model names -> the catalog entry with the same architecture (noted where it is an approximation)."""
 
@@ -154,6 +156,8 @@ def case_for(host: PluginHost, row: dict[str, str]) -> Case:
     if source == "TRT-LLM 0.9 static batching":
         batch = _int(load.removeprefix("static batch size"))
         values = {**base, "framework": "trtllm", "framework_version": "0.9.0", "mode": "static", "batch_size": batch}
+        if quant == "fp8":  # the document's checkpoint configs set kv_cache_quant_algo FP8 next to quant_algo FP8
+            values["kv_cache_dtype"] = "fp8"
         return Case(row, EstimateRequest.parse(values), False)
     if source == "TRT-LLM 0.14 Triton online":
         values = {**base, "framework": "trtllm", "framework_version": "0.14.0", "mode": "agg", "num_requests": 500}

@@ -16,6 +16,8 @@ REQUIRED = [
     "meta-llama/Llama-3.1-70B",
     "meta-llama/Llama-3.1-405B",
     "meta-llama/Llama-3.3-70B-Instruct",
+    "meta-llama/Llama-2-7b-hf",
+    "meta-llama/Llama-2-70b-hf",
     "Qwen/Qwen2.5-7B-Instruct",
     "Qwen/Qwen2.5-72B-Instruct",
     "Qwen/Qwen3-8B",
