@@ -54,7 +54,7 @@ def list_models(as_json: bool) -> None:
                 e.model_id,
                 (e.config.get("architectures") or ["?"])[0],
                 ", ".join(e.aliases),
-                "reconstructed from the model card" if e.reconstructed else "transcribed config.json",
+                "reconstructed (see --json source)" if e.reconstructed else "transcribed config.json",
             )
             for e in entries
         ],

@@ -35,7 +35,8 @@ class CatalogEntry:
     aliases: tuple[str, ...]
     source: str
     reconstructed: bool
-    """True when no published copy of the file was at hand and the fields were rebuilt from the model card."""
+    """True when no published copy of the file was at hand and the fields were rebuilt from other published
+    descriptions (model card, paper, a framework's checkpoint config); `source` names them."""
     config: Mapping[str, Any]
     hf_quant_config: Mapping[str, Any] | None
 
