@@ -174,8 +174,8 @@ END_TO_END: dict[str, Parameter] = {
         "12.9 %, offline throughput (steady state) 31 / 28 / 27 / 26 / 24 %; 0.75 rather than the lowest because the "
         "offline rows also carry decode-attention and memory effects a GEMM term should not absorb. The "
         "weight-bandwidth-bound vLLM CI rows do not move. Out of sample, TensorRT-LLM 0.9's Llama-2 static-batch rows "
-        "(added after the fit) have a mean |error| of 7.5 / 3.8 / 6.0 / 9.4 % at 1.0 / 0.83 / 0.75 / 0.67. Other GPUs inherit it "
-        "until their own serving rows refit it",
+        "(added after the fit) have a mean |error| of 7.5 / 3.8 / 6.0 / 9.4 % at 1.0 / 0.83 / 0.75 / 0.67. Other "
+        "GPUs inherit it until their own serving rows refit it",
     )
 }
 """Parameters fitted to the published serving measurements (e2e.csv) rather than to kernel rows."""
