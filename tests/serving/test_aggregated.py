@@ -57,6 +57,17 @@ def test_on_demand_kv_allocation_preempts_when_the_cache_overflows(server):
     assert run.completed == 4 * vllm.running_limit
 
 
+def test_requests_finishing_in_an_overflowing_iteration_leave_before_any_preemption(server):
+    # SGLang 0.3 admits on a partial output reservation, so a full offline batch overflows the cache while some
+    # requests finish in the same iteration; those must leave the batch, never be picked as preemption victims.
+    sglang = server("sglang", version="0.3.0", isl=225, osl=194)
+    requests = 2 * sglang.running_limit
+    run = simulate(sglang, Load(full_batch=requests), num_requests=requests)
+    assert run.preemptions > 0
+    assert run.completed == requests
+    assert np.isfinite(run.e2e_ms).all()
+
+
 def test_simulated_tokens_out_are_requests_times_output_length(server):
     srv = server("sglang", version="0.4.10", isl=300, osl=40)
     run = simulate(srv, Load(request_rate_per_s=20), num_requests=150, lengths=RequestLengths(0.5))

@@ -155,8 +155,11 @@ class _Scheduler:
         return decoding, chunks
 
     def grow(self, new_tokens: int) -> None:
-        """Account for the tokens just generated; preempt the newest requests while the cache overflows."""
+        """Account for the tokens just generated (beyond what was reserved for them)."""
         self.used += (1 - self.reservation) * new_tokens
+
+    def preempt_overflow(self) -> None:
+        """Preempt the newest requests while the cache overflows (finished requests must be released first)."""
         while self.used > self.capacity and len(self.running) > 1:
             victim = max(self.running, key=lambda r: r.admitted_order)
             self.release(victim)
@@ -257,6 +260,7 @@ def simulate(
             if load.concurrency is not None and len(requests) < num_requests:
                 # the user's next request reaches the server after the iteration that is already scheduled
                 issue(clock + 1e-6, request.user)
+        scheduler.preempt_overflow()
     return _result(requests, load, scheduler.preemptions, iterations)
 
 
