@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from servecast.domain import ParallelLayout, Target, Workload
+from servecast.domain import LengthDistribution, ParallelLayout, Target, Workload
 from servecast.host import PluginHost
 from servecast.models.model import load_model
 from servecast.serving.policy import ServerRole
@@ -20,7 +20,8 @@ def host() -> PluginHost:
 
 @pytest.fixture(scope="session")
 def server(host: PluginHost) -> Callable[..., Server]:
-    """A server of `model` on h100_sxm: `server("vllm", isl=1000, osl=200, tp=4)`."""
+    """A server of `model` on h100_sxm: `server("vllm", isl=1000, osl=200, tp=4)`; `spread` draws the simulation's
+    lengths uniformly within ± that ratio of isl and osl."""
     built: dict[tuple[object, ...], Server] = {}
 
     def _server(
@@ -30,13 +31,15 @@ def server(host: PluginHost) -> Callable[..., Server]:
         osl: int = 200,
         version: str | None = None,
         role: ServerRole = ServerRole.AGGREGATED,
+        spread: float = 0.0,
         **layout: int,
     ) -> Server:
-        key = (framework, model, isl, osl, version, role, tuple(sorted(layout.items())))
+        key = (framework, model, isl, osl, version, role, spread, tuple(sorted(layout.items())))
         if key not in built:
             target = Target(hardware="h100_sxm", framework=framework, framework_version=version)
             loaded = load_model(model, host.architectures)
-            workload = Workload(input_tokens=isl, output_tokens=osl)
+            kind = LengthDistribution.UNIFORM if spread else LengthDistribution.FIXED
+            workload = Workload(input_tokens=isl, output_tokens=osl, length_distribution=kind, length_spread=spread)
             hardware = host.hardware.get("h100_sxm")
             built[key] = build_server(host, loaded, hardware, target, ParallelLayout(**layout), workload, role)
         return built[key]

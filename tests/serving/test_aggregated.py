@@ -14,7 +14,7 @@ from servecast.serving.aggregated import BudgetVariants, budget_steady_states, s
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import Limiter
 from servecast.serving.server import build_server
-from servecast.serving.simulation import RequestLengths, simulate
+from servecast.serving.simulation import simulate
 
 FRAMEWORKS = [("vllm", "0.10.2"), ("sglang", "0.4.10"), ("trtllm", "1.0.0")]
 
@@ -69,8 +69,8 @@ def test_requests_finishing_in_an_overflowing_iteration_leave_before_any_preempt
 
 
 def test_simulated_tokens_out_are_requests_times_output_length(server):
-    srv = server("sglang", version="0.4.10", isl=300, osl=40)
-    run = simulate(srv, Load(request_rate_per_s=20), num_requests=150, lengths=RequestLengths(0.5))
+    srv = server("sglang", version="0.4.10", isl=300, osl=40, spread=0.5)
+    run = simulate(srv, Load(request_rate_per_s=20), num_requests=150)
     assert run.completed == 150
     assert run.output_tokens.sum() == pytest.approx(
         run.output_tokens_per_s / run.requests_per_s * len(run.output_tokens)
@@ -91,7 +91,7 @@ def test_an_offered_rate_above_capacity_gives_an_unbounded_ttft_and_says_so(serv
 @pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
 @pytest.mark.parametrize("load_kind", ["poisson_low", "poisson_half", "users_8", "users_32"])
 def test_simulation_and_steady_state_agree_within_ten_percent_on_means(server, framework, version, load_kind):
-    srv = server(framework, version=version)
+    srv = server(framework, version=version, spread=0.5)
     capacity = steady_state(srv, Load(full_batch=10**6)).requests_per_s
     load = {
         "poisson_low": Load(request_rate_per_s=0.2 * capacity),
@@ -100,7 +100,7 @@ def test_simulation_and_steady_state_agree_within_ten_percent_on_means(server, f
         "users_32": Load(concurrency=32),
     }[load_kind]
     analytic = steady_state(srv, load)
-    run = simulate(srv, load, num_requests=1500, lengths=RequestLengths(0.5), seed=1)
+    run = simulate(srv, load, num_requests=1500, seed=1)
     simulated = run.percentiles()
     assert analytic.tpot_ms == pytest.approx(simulated["tpot_ms"]["mean"], rel=0.10)
     assert analytic.e2e_ms == pytest.approx(simulated["e2e_ms"]["mean"], rel=0.10)

@@ -15,7 +15,7 @@ from servecast.domain.layout import ParallelLayout
 from servecast.domain.provenance import Provenance, Source, SourceKind
 from servecast.domain.target import Target
 from servecast.domain.vocabulary import ComputeDtype, KvCacheDtype, ParallelMode, Quantization, ServingMode
-from servecast.domain.workload import Sla, Workload
+from servecast.domain.workload import LengthDistribution, Sla, Workload
 
 __all__ = [
     "Candidate",
@@ -30,6 +30,7 @@ __all__ = [
     "KnobMeaning",
     "KnobValue",
     "KvCacheDtype",
+    "LengthDistribution",
     "NodeSpec",
     "ParallelLayout",
     "ParallelMode",

@@ -21,7 +21,7 @@ class FrozenModel(BaseModel):
             return cls.model_validate(values)
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in issue['loc']) or what}: {issue['msg']}"
+                f"{'.'.join(str(part) for part in issue['loc']) or what}: {issue['msg'].removeprefix('Value error, ')}"
                 + (f" (got {issue['input']!r})" if issue["loc"] else "")
                 for issue in error.errors()
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from enum import StrEnum
 from typing import Self
 
 from pydantic import Field, model_validator
@@ -9,12 +11,33 @@ from pydantic import Field, model_validator
 from servecast.domain.base import FrozenModel
 
 
-class Workload(FrozenModel):
-    """Request shape: tokens in, tokens out, and how many input tokens are a prefix shared by every request."""
+class LengthDistribution(StrEnum):
+    """How per-request lengths vary around the workload's mean input and output lengths."""
 
-    input_tokens: int = Field(gt=0, description="Prompt length (ISL), prefix included.")
-    output_tokens: int = Field(gt=0, description="Generated tokens per request (OSL).")
+    FIXED = "fixed"
+    UNIFORM = "uniform"
+    """Uniform within ±spread of the mean, as vLLM's random dataset draws with --random-range-ratio."""
+    LOGNORMAL = "lognormal"
+    """Lognormal with shape σ = spread and the same mean: the long tail of chat traces such as ShareGPT."""
+
+
+LOGNORMAL_TAIL_Z = 3.09
+"""Lognormal lengths are clipped at their 99.9th percentile (z = 3.09), which bounds the step-time tables."""
+
+
+class Workload(FrozenModel):
+    """Request shape: tokens in, tokens out (means, and how they vary per request), and how many input tokens are
+    a prefix shared by every request."""
+
+    input_tokens: int = Field(gt=0, description="Prompt length (ISL), prefix included; the mean when lengths vary.")
+    output_tokens: int = Field(gt=0, description="Generated tokens per request (OSL); the mean when lengths vary.")
     prefix_tokens: int = Field(default=0, ge=0, description="Leading prompt tokens shared by all requests.")
+    length_distribution: LengthDistribution = Field(
+        default=LengthDistribution.FIXED, description="How per-request lengths vary around the means."
+    )
+    length_spread: float = Field(
+        default=0.0, ge=0, description="uniform: the ± ratio around the mean (below 1); lognormal: the shape σ."
+    )
 
     @model_validator(mode="after")
     def _prefix_fits_in_prompt(self) -> Self:
@@ -24,6 +47,40 @@ class Workload(FrozenModel):
                 "at least one prompt token is always computed"
             )
         return self
+
+    @model_validator(mode="after")
+    def _spread_suits_distribution(self) -> Self:
+        kind, spread = self.length_distribution, self.length_spread
+        if kind is LengthDistribution.FIXED and spread:
+            raise ValueError(f"length_spread={spread:g} needs a varying length distribution: give uniform or lognormal")
+        if kind is LengthDistribution.UNIFORM and not 0 < spread < 1:
+            raise ValueError(
+                f"uniform lengths take length_spread={spread:g} as the ± ratio around the mean: give one in (0, 1)"
+            )
+        if kind is LengthDistribution.LOGNORMAL and not 0 < spread <= 2:
+            raise ValueError(
+                f"lognormal lengths take length_spread={spread:g} as the shape σ: give one in (0, 2] "
+                "(chat traces are near 1)"
+            )
+        return self
+
+    def length_bounds(self, mean: int) -> tuple[int, int]:
+        """Shortest and longest per-request length drawn around `mean` (equal when lengths are fixed)."""
+        spread = self.length_spread
+        if self.length_distribution is LengthDistribution.UNIFORM:
+            return max(1, round(mean * (1 - spread))), max(1, round(mean * (1 + spread)))
+        if self.length_distribution is LengthDistribution.LOGNORMAL:
+            return 1, max(1, math.ceil(mean * math.exp(LOGNORMAL_TAIL_Z * spread - spread**2 / 2)))
+        return mean, mean
+
+    @property
+    def longest_input(self) -> int:
+        return self.length_bounds(self.input_tokens)[1]
+
+    @property
+    def longest_request(self) -> int:
+        """Tokens of the longest request drawn: its prompt plus its output."""
+        return self.longest_input + self.length_bounds(self.output_tokens)[1]
 
 
 class Sla(FrozenModel):

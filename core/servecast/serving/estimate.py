@@ -14,6 +14,7 @@ from servecast.domain.hardware import HardwareSpec
 from servecast.domain.layout import ParallelLayout
 from servecast.domain.target import Target
 from servecast.domain.vocabulary import ServingMode
+from servecast.domain.workload import LengthDistribution
 from servecast.errors import InputError
 from servecast.estimate.estimator import EstimateProvenance
 from servecast.estimate.step import estimate_graph
@@ -123,7 +124,7 @@ def estimate(
                 "lists them), or change what a plugin objects to",
             )
         key = (*ServerCache.model_key(request), request.system, version.version, layout, role)
-        key += (request.isl, request.osl, request.prefix, tuple(sorted(overrides.items())))
+        key += (request.workload, tuple(sorted(overrides.items())))
         build = partial(build_server, host, model, hardware, target, layout, request.workload, role, overrides)
         servers[name] = cache.server(key, partial(build, cache.step_tables))
     metrics = _run_mode(request, servers, hardware)
@@ -142,6 +143,9 @@ def estimate(
         result = _with_breakdown(result, host, target)
     if percentiles:
         result = _with_percentiles(result)
+    elif request.length_distribution is not LengthDistribution.FIXED:
+        note = "the length distribution shapes the simulation only: add --percentiles; these means use isl and osl"
+        result = replace(result, warnings=(*result.warnings, note))
     return result
 
 

@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 from servecast.domain.base import FrozenModel
 from servecast.domain.layout import ParallelLayout
 from servecast.domain.vocabulary import KvCacheDtype, Quantization, ServingMode
-from servecast.domain.workload import Workload
+from servecast.domain.workload import LengthDistribution, Workload
 from servecast.errors import InputError
 
 
@@ -67,6 +67,13 @@ class EstimateRequest(FrozenModel):
     decode_moe_tp: int | None = Field(default=None, gt=0)
     decode_workers: int = Field(default=1, gt=0)
     decode_batch_size: int | None = Field(default=None, gt=0, description="Most sequences per decode worker.")
+    length_distribution: LengthDistribution = Field(
+        default=LengthDistribution.FIXED,
+        description="How per-request lengths vary around isl and osl in the simulation (--percentiles).",
+    )
+    length_spread: float | None = Field(
+        default=None, gt=0, description="uniform: the ± ratio around the mean (below 1); lognormal: the shape σ."
+    )
     num_requests: int | None = Field(default=None, gt=0, description="Requests the simulation runs.")
 
     @model_validator(mode="after")
@@ -91,6 +98,12 @@ class EstimateRequest(FrozenModel):
             )
         if self.prefix >= self.isl:
             raise ValueError(f"prefix={self.prefix} must be shorter than isl={self.isl}")
+        try:
+            Workload.model_validate(self._workload_values())
+        except ValidationError as error:
+            raise ValueError(
+                "; ".join(issue["msg"].removeprefix("Value error, ") for issue in error.errors())
+            ) from None
         return self
 
     @classmethod
@@ -100,7 +113,16 @@ class EstimateRequest(FrozenModel):
 
     @property
     def workload(self) -> Workload:
-        return Workload(input_tokens=self.isl, output_tokens=self.osl, prefix_tokens=self.prefix)
+        return Workload.model_validate(self._workload_values())
+
+    def _workload_values(self) -> dict[str, object]:
+        return {
+            "input_tokens": self.isl,
+            "output_tokens": self.osl,
+            "prefix_tokens": self.prefix,
+            "length_distribution": self.length_distribution,
+            "length_spread": self.length_spread or 0.0,
+        }
 
     def layout(self, role: str = "") -> ParallelLayout:
         """The layout of the aggregated server, or of the `prefill` / `decode` pool's workers."""

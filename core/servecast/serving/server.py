@@ -11,7 +11,7 @@ from servecast.domain.framework import KnobMeaning, KnobValue
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.layout import ParallelLayout
 from servecast.domain.target import Target
-from servecast.domain.workload import Workload
+from servecast.domain.workload import LengthDistribution, Workload
 from servecast.errors import InputError
 from servecast.host.host import PluginHost
 from servecast.models.layout_check import check_layout
@@ -54,6 +54,11 @@ class Server:
         """Sequences holding `held_tokens` KV tokens each that fit at once (sliding-window layers capped)."""
         block = self.settings.memory.block_size
         return max_sequences(self.model, self.layout, self.capacity, math.ceil(held_tokens), block)
+
+    @property
+    def max_model_len(self) -> int:
+        """The model's context: no request's prompt and output together exceed it."""
+        return self.model.architecture.max_position_embeddings
 
     @cached_property
     def batch_limit(self) -> int:
@@ -120,20 +125,28 @@ def build_server(
             f"{hardware.node.gpus_per_node} GPUs of a {hardware.display_name} node",
             "keep tensor/attention-DP groups inside a node and span nodes with pp",
         )
-    context = PolicyContext(hardware, layout, workload, model.architecture.max_position_embeddings, role)
+    max_model_len = model.architecture.max_position_embeddings
+    if workload.input_tokens + workload.output_tokens > max_model_len:
+        raise InputError(
+            f"requests of {workload.input_tokens} + {workload.output_tokens} tokens exceed the "
+            f"{max_model_len:,}-token context of {model.model_id}",
+            "shorten the input or output length",
+        )
+    context = PolicyContext(hardware, layout, workload, max_model_len, role)
     settings = host.scheduler(target).settings(context, overrides)
     capacity = kv_capacity(model, layout, hardware.gpu.memory_bytes, settings.memory)
-    longest = workload.input_tokens + workload.output_tokens
+    longest = min(workload.longest_request, max_model_len)
     cached = workload.prefix_tokens if settings.prefix_caching else 0
     if max_sequences(model, layout, capacity, longest - cached, settings.memory.block_size) < 1:
         raise InputError(
-            f"one request of {longest} tokens does not fit the KV cache of {model.model_id} on layout {layout}: "
+            f"one request of {longest} tokens{_drawn(workload)} does not fit the KV cache of {model.model_id} "
+            f"on layout {layout}: "
             f"{capacity.kv_cache_bytes / GIB:.2f} GiB per GPU holds "
             f"{capacity.kv_capacity_tokens * layout.attention_dp:,} tokens",
             "use more GPUs per instance, a smaller quantization or KV-cache dtype, or shorter requests",
         )
     limits = StepLimits(
-        tokens=max(settings.max_num_tokens, settings.max_batch_size, workload.input_tokens, TABLE_TOKENS),
+        tokens=max(settings.max_num_tokens, settings.max_batch_size, workload.longest_input, TABLE_TOKENS),
         decodes=max(settings.max_batch_size, 1),
         kv_len=longest,
     )
@@ -145,3 +158,10 @@ def build_server(
         if table_cache is not None:
             table_cache[key] = tables
     return Server(model, layout, role, settings, capacity, StepTimeModel(tables, settings), workload)
+
+
+def _drawn(workload: Workload) -> str:
+    """Says, in an error, that the request is the longest the length distribution draws."""
+    if workload.length_distribution is LengthDistribution.FIXED:
+        return ""
+    return f" (the longest the {workload.length_distribution.value} length distribution draws)"

@@ -15,24 +15,27 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
 
-from servecast.arrays import FloatArray
+from servecast.arrays import FloatArray, IntArray
+from servecast.domain.workload import LengthDistribution, Workload
 from servecast.serving.load import Load
 from servecast.serving.server import Server
 
 
-@dataclass(frozen=True)
-class RequestLengths:
-    """Per-request input and output lengths: fixed, or drawn uniformly within ±`spread` of the workload's."""
+def draw_lengths(workload: Workload, rng: np.random.Generator, count: int) -> tuple[IntArray, IntArray]:
+    """Per-request input and output lengths around the workload's means, by its length distribution."""
+    return _draw(workload, workload.input_tokens, rng, count), _draw(workload, workload.output_tokens, rng, count)
 
-    spread: float = 0.0
 
-    def draw(self, rng: np.random.Generator, mean: int, count: int) -> NDArray[np.int64]:
-        if self.spread <= 0:
-            return np.full(count, mean, dtype=np.int64)
-        low, high = max(1, round(mean * (1 - self.spread))), max(1, round(mean * (1 + self.spread)))
+def _draw(workload: Workload, mean: int, rng: np.random.Generator, count: int) -> IntArray:
+    low, high = workload.length_bounds(mean)
+    spread = workload.length_spread
+    if workload.length_distribution is LengthDistribution.UNIFORM:
         return rng.integers(low, high + 1, size=count)
+    if workload.length_distribution is LengthDistribution.LOGNORMAL:
+        drawn = rng.lognormal(math.log(mean) - spread**2 / 2, spread, size=count)
+        return np.clip(np.rint(drawn), low, high).astype(np.int64)
+    return np.full(count, mean, dtype=np.int64)
 
 
 @dataclass
@@ -59,7 +62,8 @@ class SimulationResult:
     ttft_ms: FloatArray
     tpot_ms: FloatArray
     e2e_ms: FloatArray
-    output_tokens: NDArray[np.int64]
+    input_tokens: IntArray
+    output_tokens: IntArray
     requests_per_s: float
     output_tokens_per_s: float
     iterations: int
@@ -176,19 +180,18 @@ def simulate(
     server: Server,
     load: Load,
     num_requests: int | None = None,
-    lengths: RequestLengths | None = None,
     seed: int = 0,
 ) -> SimulationResult:
-    """Run `num_requests` requests (default: enough for a steady state) through one instance under `load`."""
+    """Run `num_requests` requests (default: enough for a steady state) through one instance under `load`, their
+    lengths drawn by the server's workload."""
     workload = server.workload
-    lengths = lengths or RequestLengths()
     rng = np.random.default_rng(seed)
     if num_requests is None:
         users = load.concurrency or load.full_batch or 64
         num_requests = max(200, 8 * users)
-    inputs = lengths.draw(rng, workload.input_tokens, num_requests)
-    outputs = lengths.draw(rng, workload.output_tokens, num_requests)
-    inputs = np.maximum(inputs, workload.prefix_tokens + 1)
+    inputs, outputs = draw_lengths(workload, rng, num_requests)
+    inputs = np.clip(inputs, workload.prefix_tokens + 1, server.max_model_len - 1)
+    outputs = np.minimum(outputs, server.max_model_len - inputs)
     cached = server.cached_prefix
     batch_limit = min(server.batch_limit, load.full_batch or server.batch_limit)
     scheduler = _Scheduler(server, batch_limit)
@@ -279,6 +282,7 @@ def _result(requests: list[_Request], load: Load, preemptions: int, iterations: 
     arrival = np.array([r.arrival_ms for r in measured])
     first = np.array([r.first_token_ms for r in measured])
     finish = np.array([r.finish_ms for r in measured])
+    inputs = np.array([r.input_tokens for r in measured], dtype=np.int64)
     outputs = np.array([r.output_tokens for r in measured], dtype=np.int64)
     ttft = first - arrival
     e2e = finish - arrival
@@ -293,6 +297,7 @@ def _result(requests: list[_Request], load: Load, preemptions: int, iterations: 
         ttft_ms=ttft,
         tpot_ms=tpot,
         e2e_ms=e2e,
+        input_tokens=inputs,
         output_tokens=outputs,
         requests_per_s=rate,
         output_tokens_per_s=rate * float(outputs.mean()) if len(outputs) else math.nan,
