@@ -2,8 +2,9 @@
 
 Every row the model can express is predicted with the same code the `estimate` command runs; rows it cannot
 express are counted with the reason. Errors are summarised per source and per metric family. Runs that measured a
-finite request stream (TRT-LLM 0.14's trtllm-bench offline runs, the Triton online table) go through the
-discrete-event simulation with the published request counts, ramp-up and drain included (about two minutes).
+finite request stream (TRT-LLM 0.14's trtllm-bench offline runs, the Triton online table, SGLang 0.3's ShareGPT
+runs) go through the discrete-event simulation with the published request counts, ramp-up and drain included
+(about two minutes).
 
     uv run python benchmarks/e2e_accuracy.py [--rows] [--csv PATH]
 """
@@ -49,8 +50,8 @@ MODELS = {
 
 FAMILIES = {
     "throughput": {"output_throughput", "output_throughput_per_gpu", "request_throughput", "total_token_throughput"},
-    "ttft": {"ttft", "mean_ttft"},
-    "tpot/itl": {"mean_itl"},
+    "ttft": {"ttft", "mean_ttft", "median_ttft"},
+    "tpot/itl": {"mean_itl", "median_tpot"},
     "e2e latency": {"mean_latency"},
 }
 
@@ -67,6 +68,15 @@ PERF_OVERVIEW_REQUESTS = {
     (20000, 2000): 1000,
 }
 """Requests per trtllm-bench run, by ISL/OSL: the table under 'Preparing a Dataset' in the 0.14 perf-overview."""
+
+SHAREGPT = {"isl": 225, "osl": 194, "length_distribution": "lognormal", "length_spread": 1.0}
+"""A stand-in for the ShareGPT sample `sglang.bench_serving --dataset-name sharegpt` sends with Llama-3's tokenizer
+(replies forced to their dataset length). Mean output 194.4: the published offline output over request throughput
+(3856.01 / 19.84, the same for vLLM's 3700.64 / 19.04). Mean input 225: two published runs of the same filter and
+tokenizer family, 453,502 tokens / 2,000 prompts (sglang issue #1639) and 369,103 / 1,648 (sglang issue #2805).
+Lognormal with σ = 1: the four online runs put the median reply near 120 tokens ((median E2E − median TTFT) /
+median TPOT + 1 = 117-123), and a lognormal with mean 194.4 and median 120 has σ ≈ 0.98; the prompts are assumed
+to share it. Because the median E2E rows set that shape, they are not scored."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,7 @@ def _source(row: dict[str, str]) -> str:
     if "buildkite" in source:
         return "vLLM CI (v0.6.x)"
     if "benchmark_vllm_060" in source:
-        return "SGLang 0.3 vs vLLM 0.6"
+        return f"{row['framework']} {row['version'][:3]} ShareGPT (approx.)"
     return "TRT-LLM 0.5 GPT-J"
 
 
@@ -134,6 +144,8 @@ def case_for(host: PluginHost, row: dict[str, str]) -> Case:
     model = MODELS.get(row["model"])
     if model is None:
         return Case(row, None, False, f"model {row['model']!r} is not in the offline catalog")
+    if "benchmark_vllm_060" in row["source"]:
+        return _sharegpt_case(row, model)
     isl, osl = _int(row["isl"]), _int(row["osl"])
     if isl is None or osl is None:
         return Case(row, None, False, "ShareGPT lengths: the length distribution is not published")
@@ -172,6 +184,24 @@ def case_for(host: PluginHost, row: dict[str, str]) -> Case:
     return Case(row, None, False, f"{source} {row['metric']}: not a quantity this benchmark maps")
 
 
+def _sharegpt_case(row: dict[str, str], model: str) -> Case:
+    """SGLang 0.3.0's ShareGPT runs through its HTTP server (sglang benchmark_vllm_060), on the SHAREGPT stand-in."""
+    if row["framework"] == "vLLM":
+        return Case(row, None, False, "multi-step scheduling (--num-scheduler-steps 10) is not modelled")
+    if row["metric"] not in {"median_ttft", "median_tpot", "request_throughput", "output_throughput"}:
+        why = "sets the ShareGPT stand-in's shape" if row["metric"] == "median_e2e_latency" else "per-token gaps"
+        return Case(row, None, False, f"{row['metric']}: {why}, not scored")
+    load = row["concurrency_or_rate"]  # "request rate 4/s, 1200 prompts" or "request rate inf, 5000 prompts"
+    rate, prompts = re.findall(r"[\d.]+|inf", load)
+    values: dict[str, Any] = {"model": model, "system": "h100_sxm", "framework": "sglang", "framework_version": "0.3.0"}
+    values.update(SHAREGPT, mode="agg", tp=int(row["tp"]), num_requests=int(prompts))
+    if rate == "inf":
+        values.update(batch_size=int(prompts), memory_fraction=0.88)  # the offline launch sets --mem-frac 0.88
+    else:
+        values["request_rate"] = float(rate)
+    return Case(row, EstimateRequest.parse(values), True)
+
+
 def predicted(result: Estimate, row: dict[str, str], simulated: bool) -> float:
     """The prediction of the row's metric."""
     metrics = result.metrics
@@ -185,6 +215,8 @@ def predicted(result: Estimate, row: dict[str, str], simulated: bool) -> float:
             "total_token_throughput": rate * (isl + osl),
             "mean_ttft": percentiles["ttft_ms"]["mean"],
             "mean_itl": percentiles["tpot_ms"]["mean"],
+            "median_ttft": percentiles["ttft_ms"]["p50"],
+            "median_tpot": percentiles["tpot_ms"]["p50"],
         }
     else:
         values = {
