@@ -74,6 +74,13 @@ def test_an_uninstalled_framework_is_refused_with_the_installed_ones():
     assert "'tgi' not installed" in result.stderr and "vllm" in result.stderr
 
 
+def test_requests_longer_than_the_model_context_are_refused_before_searching():
+    args = ["search", "--model", "meta-llama/Llama-2-7b-hf", "--system", "h100_sxm", "--gpus", "8"]
+    result = run_cli(*args, "--isl", "4000", "--osl", "500")
+    assert result.exit_code == 2
+    assert "4000 + 500 tokens exceed the 4,096-token context" in result.stderr
+
+
 def test_save_dir_writes_points_frontier_plot_inputs_and_configs_and_refuses_to_overwrite(tmp_path):
     out = tmp_path / "run"
     args = [*SEARCH, "--frameworks", "sglang", "--ttft", "2000", "--save-dir", str(out)]

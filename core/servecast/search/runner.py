@@ -12,6 +12,7 @@ from servecast.search.evaluate import Progress, evaluate_space
 from servecast.search.explain import explain_winner
 from servecast.search.result import SearchResult, select
 from servecast.search.task import SearchTask
+from servecast.serving.server import check_context
 
 
 def installed_frameworks(host: PluginHost, wanted: tuple[str, ...] | None) -> list[str]:
@@ -39,6 +40,7 @@ def run_search(
     hardware = host.hardware.get(task.system)
     frameworks = installed_frameworks(host, task.frameworks)
     model = load_model(task.model, host.architectures, task.quant, task.kv_cache_dtype, task.moe_quant)
+    check_context(model, task.workload)
     evaluation = evaluate_space(host, task, model, frameworks, progress)
     result = select(task, evaluation.columns, evaluation.rejections, evaluation.versions, 0.0)
     explanation = explain_winner(host, result, hardware) if explain else {}

@@ -105,6 +105,17 @@ class Server:
         }
 
 
+def check_context(model: Model, workload: Workload) -> None:
+    """An InputError when the workload's requests are longer than the model's context."""
+    max_model_len = model.architecture.max_position_embeddings
+    if workload.input_tokens + workload.output_tokens > max_model_len:
+        raise InputError(
+            f"requests of {workload.input_tokens} + {workload.output_tokens} tokens exceed the "
+            f"{max_model_len:,}-token context of {model.model_id}",
+            "shorten the input or output length",
+        )
+
+
 def build_server(
     host: PluginHost,
     model: Model,
@@ -125,13 +136,8 @@ def build_server(
             f"{hardware.node.gpus_per_node} GPUs of a {hardware.display_name} node",
             "keep tensor/attention-DP groups inside a node and span nodes with pp",
         )
+    check_context(model, workload)
     max_model_len = model.architecture.max_position_embeddings
-    if workload.input_tokens + workload.output_tokens > max_model_len:
-        raise InputError(
-            f"requests of {workload.input_tokens} + {workload.output_tokens} tokens exceed the "
-            f"{max_model_len:,}-token context of {model.model_id}",
-            "shorten the input or output length",
-        )
     context = PolicyContext(hardware, layout, workload, max_model_len, role)
     settings = host.scheduler(target).settings(context, overrides)
     capacity = kv_capacity(model, layout, hardware.gpu.memory_bytes, settings.memory)
