@@ -25,6 +25,20 @@ LOGNORMAL_TAIL_Z = 3.09
 """Lognormal lengths are clipped at their 99.9th percentile (z = 3.09), which bounds the step-time tables."""
 
 
+def length_spread_problem(distribution: LengthDistribution, spread: float) -> str | None:
+    """Why `spread` does not suit `distribution` (what to give instead), or None when it does."""
+    if distribution is LengthDistribution.FIXED and spread:
+        return f"length_spread={spread:g} needs a varying length distribution: give uniform or lognormal"
+    if distribution is LengthDistribution.UNIFORM and not 0 < spread < 1:
+        return f"uniform lengths take length_spread={spread:g} as the ± ratio around the mean: give one in (0, 1)"
+    if distribution is LengthDistribution.LOGNORMAL and not 0 < spread <= 2:
+        return (
+            f"lognormal lengths take length_spread={spread:g} as the shape σ: give one in (0, 2] "
+            "(chat traces are near 1)"
+        )
+    return None
+
+
 class Workload(FrozenModel):
     """Request shape: tokens in, tokens out (means, and how they vary per request), and how many input tokens are
     a prefix shared by every request."""
@@ -50,18 +64,9 @@ class Workload(FrozenModel):
 
     @model_validator(mode="after")
     def _spread_suits_distribution(self) -> Self:
-        kind, spread = self.length_distribution, self.length_spread
-        if kind is LengthDistribution.FIXED and spread:
-            raise ValueError(f"length_spread={spread:g} needs a varying length distribution: give uniform or lognormal")
-        if kind is LengthDistribution.UNIFORM and not 0 < spread < 1:
-            raise ValueError(
-                f"uniform lengths take length_spread={spread:g} as the ± ratio around the mean: give one in (0, 1)"
-            )
-        if kind is LengthDistribution.LOGNORMAL and not 0 < spread <= 2:
-            raise ValueError(
-                f"lognormal lengths take length_spread={spread:g} as the shape σ: give one in (0, 2] "
-                "(chat traces are near 1)"
-            )
+        problem = length_spread_problem(self.length_distribution, self.length_spread)
+        if problem:
+            raise ValueError(problem)
         return self
 
     def length_bounds(self, mean: int) -> tuple[int, int]:

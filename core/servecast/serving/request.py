@@ -9,7 +9,7 @@ from pydantic import Field, ValidationError, model_validator
 from servecast.domain.base import FrozenModel
 from servecast.domain.layout import ParallelLayout
 from servecast.domain.vocabulary import KvCacheDtype, Quantization, ServingMode
-from servecast.domain.workload import LengthDistribution, Workload
+from servecast.domain.workload import LengthDistribution, Workload, length_spread_problem
 from servecast.errors import InputError
 
 
@@ -98,12 +98,9 @@ class EstimateRequest(FrozenModel):
             )
         if self.prefix >= self.isl:
             raise ValueError(f"prefix={self.prefix} must be shorter than isl={self.isl}")
-        try:
-            Workload.model_validate(self._workload_values())
-        except ValidationError as error:
-            raise ValueError(
-                "; ".join(issue["msg"].removeprefix("Value error, ") for issue in error.errors())
-            ) from None
+        problem = length_spread_problem(self.length_distribution, self.length_spread or 0.0)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @classmethod
@@ -113,16 +110,13 @@ class EstimateRequest(FrozenModel):
 
     @property
     def workload(self) -> Workload:
-        return Workload.model_validate(self._workload_values())
-
-    def _workload_values(self) -> dict[str, object]:
-        return {
-            "input_tokens": self.isl,
-            "output_tokens": self.osl,
-            "prefix_tokens": self.prefix,
-            "length_distribution": self.length_distribution,
-            "length_spread": self.length_spread or 0.0,
-        }
+        return Workload(
+            input_tokens=self.isl,
+            output_tokens=self.osl,
+            prefix_tokens=self.prefix,
+            length_distribution=self.length_distribution,
+            length_spread=self.length_spread or 0.0,
+        )
 
     def layout(self, role: str = "") -> ParallelLayout:
         """The layout of the aggregated server, or of the `prefill` / `decode` pool's workers."""
