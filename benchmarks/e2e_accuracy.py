@@ -185,15 +185,16 @@ def case_for(host: PluginHost, row: dict[str, str]) -> Case:
 
 
 def _sharegpt_case(row: dict[str, str], model: str) -> Case:
-    """SGLang 0.3.0's ShareGPT runs through its HTTP server (sglang benchmark_vllm_060), on the SHAREGPT stand-in."""
-    if row["framework"] == "vLLM":
-        return Case(row, None, False, "multi-step scheduling (--num-scheduler-steps 10) is not modelled")
+    """SGLang 0.3.0's and vLLM 0.6.0's ShareGPT runs through their HTTP servers (sglang benchmark_vllm_060), on the
+    SHAREGPT stand-in. vLLM was launched with `--num-scheduler-steps 10 --max_model_len 4096`."""
     if row["metric"] not in {"median_ttft", "median_tpot", "request_throughput", "output_throughput"}:
         why = "sets the ShareGPT stand-in's shape" if row["metric"] == "median_e2e_latency" else "per-token gaps"
         return Case(row, None, False, f"{row['metric']}: {why}, not scored")
     load = row["concurrency_or_rate"]  # "request rate 4/s, 1200 prompts" or "request rate inf, 5000 prompts"
     rate, prompts = re.findall(r"[\d.]+|inf", load)
     values: dict[str, Any] = {"model": model, "system": "h100_sxm", "framework": "sglang", "framework_version": "0.3.0"}
+    if row["framework"] == "vLLM":
+        values.update(framework="vllm", framework_version="0.6.0", scheduler_steps=10, max_model_len=4096)
     values.update(SHAREGPT, mode="agg", tp=int(row["tp"]), num_requests=int(prompts))
     if rate == "inf":
         values.update(batch_size=int(prompts), memory_fraction=0.88)  # the offline launch sets --mem-frac 0.88

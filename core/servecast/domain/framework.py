@@ -64,6 +64,10 @@ class KnobMeaning(StrEnum):
     """Tokens per KV-cache block (page)."""
     SCHEDULING_POLICY = "scheduling_policy"
     """Order or admission policy of the request scheduler."""
+    MAX_MODEL_LEN = "max_model_len"
+    """Longest request (prompt + output) the server accepts; some budgets are sized from it."""
+    SCHEDULER_STEPS = "scheduler_steps"
+    """Decode iterations run per scheduling pass (multi-step scheduling); 1 schedules every iteration."""
     OTHER = "other"
     """A knob with no servecast concept yet; kept so the documentation stays complete."""
 
@@ -130,6 +134,8 @@ _COUNTS = {
     KnobMeaning.MAX_PREFILL_TOKENS,
     KnobMeaning.CUDA_GRAPH_MAX_BATCH_SIZE,
     KnobMeaning.KV_CACHE_BLOCK_SIZE,
+    KnobMeaning.MAX_MODEL_LEN,
+    KnobMeaning.SCHEDULER_STEPS,
 }
 _SWITCHES = {
     KnobMeaning.CHUNKED_PREFILL,

@@ -31,6 +31,10 @@ def concept_values(settings: SchedulerSettings, max_batch_size: int, prefix_toke
         settings.memory.meaning: settings.memory.fraction,
         KnobMeaning.CUDA_GRAPH: bool(settings.cuda_graph_batch_sizes),
     }
+    if settings.max_model_len is not None:
+        values[KnobMeaning.MAX_MODEL_LEN] = settings.max_model_len
+    if settings.scheduler_steps > 1:
+        values[KnobMeaning.SCHEDULER_STEPS] = settings.scheduler_steps
     if settings.cuda_graph_batch_sizes:
         values[KnobMeaning.CUDA_GRAPH_BATCH_SIZES] = tuple(settings.cuda_graph_batch_sizes)
         values[KnobMeaning.CUDA_GRAPH_MAX_BATCH_SIZE] = max(settings.cuda_graph_batch_sizes)

@@ -63,6 +63,7 @@ _SHARED_RULES = (
     "prefix_caching",
     "iteration_cpu_ms",
     "per_sequence_cpu_us",
+    "scheduler_steps",
 )
 """Settings servers solved together must share (all but the token budget, the chunk cap and the memory)."""
 
@@ -190,9 +191,12 @@ def iteration_mix(
     decode_rate = np.maximum(1.0 - prefill_share, 1e-3) / decode_only
     chunks = np.ceil(prompt / prompt_chunk)
     mean = 1.0 / (decode_rate + demand / tokens)
-    share = demand / tokens * mean  # of the iterations
-    square = share * prefill**2 + (1 - share) * decode_only**2
-    wait = _arrival_wait(mean, square, users)
+    # a prompt waits for the unit under way: a prefill iteration, or a whole multi-step pass of decodes
+    steps_per_pass = settings.scheduler_steps
+    unit = 1.0 / (decode_rate / steps_per_pass + demand / tokens)
+    share = demand / tokens * unit  # of the units
+    square = share * prefill**2 + (1 - share) * (steps_per_pass * decode_only) ** 2
+    wait = _arrival_wait(unit, square, users)
     saturated = (prefill_share >= 1.0).astype(np.float64)
     return IterationMix(1.0 / decode_rate, wait + chunks * prefill_mine, saturated, decode_only, mean)
 

@@ -191,6 +191,16 @@ def _overrides(version: FrameworkVersion, request: EstimateRequest) -> dict[Knob
         overrides[KnobMeaning.MAX_BATCH_SIZE] = request.max_batch_size
     if request.max_num_tokens is not None:
         overrides[KnobMeaning.MAX_NUM_TOKENS] = request.max_num_tokens
+    if request.max_model_len is not None:
+        overrides[KnobMeaning.MAX_MODEL_LEN] = request.max_model_len
+    if request.scheduler_steps is not None:
+        if request.scheduler_steps > 1 and not version.knobs_for(KnobMeaning.SCHEDULER_STEPS):
+            raise InputError(
+                f"{request.framework} {version.version} has no multi-step scheduling "
+                f"(scheduler_steps={request.scheduler_steps})",
+                "leave --scheduler-steps out, or pick a version that has it (vLLM 0.6)",
+            )
+        overrides[KnobMeaning.SCHEDULER_STEPS] = request.scheduler_steps
     return overrides
 
 
@@ -252,6 +262,8 @@ def _settings_summary(server: Server) -> dict[str, Any]:
         "cuda_graph_max_batch": max(settings.cuda_graph_batch_sizes, default=None),
         "overlap_scheduler": settings.overlap_scheduler,
         "prefix_caching": settings.prefix_caching,
+        "scheduler_steps": settings.scheduler_steps,
+        "max_model_len": server.max_model_len,
         "running_limit": server.running_limit,
     }
 

@@ -80,6 +80,11 @@ class SchedulerSettings:
     kv_transfer_ms: float
     request_ms: float
     """Front-end time of an online request before the engine sees it (not paid by offline full batches)."""
+    scheduler_steps: int = 1
+    """Decode iterations per scheduling pass: CPU scheduling is paid once per pass and requests join and leave
+    only between passes (multi-step scheduling); 1 schedules every iteration."""
+    max_model_len: int | None = None
+    """The longest request the server is launched to accept, when set below the model's context."""
     runtime_batch_size: Callable[[int], int] | None = None
     """Run-time batch tuning: maps the whole requests (prompt + output) the KV cache holds to the batch the
     framework runs, below `max_batch_size`; None when the framework runs up to `max_batch_size`."""
@@ -96,9 +101,12 @@ class SchedulerSettings:
         """Front-end time a request pays: none for offline full batches, which bypass the serving front-end."""
         return 0.0 if offline else self.request_ms
 
-    def cpu_ms(self, sequences: FloatArray) -> FloatArray:
-        """CPU time of iterations scheduling `sequences` sequences."""
-        return self.iteration_cpu_ms + self.per_sequence_cpu_us * sequences / 1000.0
+    def cpu_ms(self, sequences: FloatArray, prompts: FloatArray | float = 0.0) -> FloatArray:
+        """CPU time of iterations of `sequences` sequences: prompt iterations schedule each time, decode-only
+        iterations once per multi-step pass."""
+        per_pass = self.iteration_cpu_ms + self.per_sequence_cpu_us * sequences / 1000.0
+        result: FloatArray = np.where(np.asarray(prompts) > 0, per_pass, per_pass / self.scheduler_steps)
+        return result
 
     def prefill_tokens_per_step(self, decodes: FloatArray) -> FloatArray:
         """Prefill tokens an iteration can carry next to `decodes` decoding sequences (elementwise)."""
@@ -231,6 +239,13 @@ class KnobSchedulingPolicy:
         overlap = concept(KnobMeaning.OVERLAP_SCHEDULER) if self._has(KnobMeaning.OVERLAP_SCHEDULER) else False
         prefix = concept(KnobMeaning.PREFIX_CACHING) if self._has(KnobMeaning.PREFIX_CACHING) else False
         block = concept(KnobMeaning.KV_CACHE_BLOCK_SIZE)
+        steps = _positive(concept(KnobMeaning.SCHEDULER_STEPS)) or 1
+        if steps > 1 and chunked:
+            raise InputError(
+                f"multi-step scheduling (scheduler_steps={steps}) runs without chunked prefill in "
+                f"{self.target.framework} {self.version.version}, and this configuration turns chunked prefill on",
+                "lower the context below the framework's long-context threshold (--max-model-len), or use one step",
+            )
         memory = MemoryPolicy(
             meaning=self._memory_meaning(),
             fraction=self._memory_fraction(concept),
@@ -258,6 +273,8 @@ class KnobSchedulingPolicy:
             kernel_launch_us=overheads.kernel_launch_us.value,
             kv_transfer_ms=overheads.kv_transfer_ms.value,
             request_ms=overheads.request_ms.value,
+            scheduler_steps=steps,
+            max_model_len=_positive(concept(KnobMeaning.MAX_MODEL_LEN)),
             notes=tuple(notes),
         )
 
@@ -316,6 +333,11 @@ class KnobSchedulingPolicy:
                 "pass --memory-fraction with the value the server would take",
             )
         return float(value)
+
+
+def _positive(value: KnobValue | None) -> int | None:
+    """A resolved count, or None when the knob is unset or not a positive integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def memory_gib(context: PolicyContext) -> float:

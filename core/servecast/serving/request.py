@@ -53,6 +53,12 @@ class EstimateRequest(FrozenModel):
     memory_fraction: float | None = Field(default=None, gt=0, le=1, description="In the framework's own meaning.")
     max_batch_size: int | None = Field(default=None, gt=0, description="Override the framework's batch limit.")
     max_num_tokens: int | None = Field(default=None, gt=0, description="Override the framework's token budget.")
+    max_model_len: int | None = Field(
+        default=None, gt=0, description="Longest request the server accepts (default: the model's context)."
+    )
+    scheduler_steps: int | None = Field(
+        default=None, gt=0, description="Decode iterations per scheduling pass (vLLM V0's --num-scheduler-steps)."
+    )
     prefill_tp: int = Field(default=1, gt=0)
     prefill_pp: int = Field(default=1, gt=0)
     prefill_dp: int = Field(default=1, gt=0)

@@ -35,6 +35,8 @@ class Server:
     capacity: KvCapacity
     steps: StepTimeModel
     workload: Workload
+    max_model_len: int
+    """The longest request the server accepts: the model's context, or the launch's lower limit."""
 
     @property
     def gpus(self) -> int:
@@ -54,11 +56,6 @@ class Server:
         """Sequences holding `held_tokens` KV tokens each that fit at once (sliding-window layers capped)."""
         block = self.settings.memory.block_size
         return max_sequences(self.model, self.layout, self.capacity, math.ceil(held_tokens), block)
-
-    @property
-    def max_model_len(self) -> int:
-        """The model's context: no request's prompt and output together exceed it."""
-        return self.model.architecture.max_position_embeddings
 
     @cached_property
     def batch_limit(self) -> int:
@@ -105,15 +102,23 @@ class Server:
         }
 
 
-def check_context(model: Model, workload: Workload) -> None:
-    """An InputError when the workload's requests are longer than the model's context."""
-    max_model_len = model.architecture.max_position_embeddings
-    if workload.input_tokens + workload.output_tokens > max_model_len:
+def check_context(model: Model, workload: Workload, max_model_len: int | None = None) -> int:
+    """The longest request the server accepts (the model's context unless `max_model_len` lowers it); an
+    InputError when that exceeds the context or the workload's requests are longer."""
+    context = model.architecture.max_position_embeddings
+    if max_model_len is not None and max_model_len > context:
         raise InputError(
-            f"requests of {workload.input_tokens} + {workload.output_tokens} tokens exceed the "
-            f"{max_model_len:,}-token context of {model.model_id}",
-            "shorten the input or output length",
+            f"max_model_len={max_model_len:,} exceeds the {context:,}-token context of {model.model_id}",
+            f"give at most {context:,}, or leave it out to take the model's context",
         )
+    limit = max_model_len or context
+    if workload.input_tokens + workload.output_tokens > limit:
+        where = f"max_model_len={limit:,}" if max_model_len else f"the {limit:,}-token context of {model.model_id}"
+        raise InputError(
+            f"requests of {workload.input_tokens} + {workload.output_tokens} tokens exceed {where}",
+            "shorten the input or output length" + (", or raise --max-model-len" if max_model_len else ""),
+        )
+    return limit
 
 
 def build_server(
@@ -136,8 +141,8 @@ def build_server(
             f"{hardware.node.gpus_per_node} GPUs of a {hardware.display_name} node",
             "keep tensor/attention-DP groups inside a node and span nodes with pp",
         )
-    check_context(model, workload)
-    max_model_len = model.architecture.max_position_embeddings
+    limit = (overrides or {}).get(KnobMeaning.MAX_MODEL_LEN)
+    max_model_len = check_context(model, workload, limit if isinstance(limit, int) else None)
     context = PolicyContext(hardware, layout, workload, max_model_len, role)
     settings = host.scheduler(target).settings(context, overrides)
     capacity = kv_capacity(model, layout, hardware.gpu.memory_bytes, settings.memory)
@@ -163,7 +168,8 @@ def build_server(
         tables = StepTables(model, layout, estimator_for, settings.kernel_launch_us, limits)
         if table_cache is not None:
             table_cache[key] = tables
-    return Server(model, layout, role, settings, capacity, StepTimeModel(tables, settings), workload)
+    steps = StepTimeModel(tables, settings)
+    return Server(model, layout, role, settings, capacity, steps, workload, max_model_len)
 
 
 def _drawn(workload: Workload) -> str:

@@ -115,6 +115,8 @@ class _Scheduler:
         self.used = 0.0
         self.admissions = 0
         self.preemptions = 0
+        self.pass_left = 0
+        """Decode iterations left in the multi-step pass under way (none: the next iteration is scheduled)."""
 
     def holding(self, request: _Request) -> float:
         """KV tokens a request holds or has reserved: its context, the rest of its prompt, the reserved outputs."""
@@ -132,9 +134,24 @@ class _Scheduler:
         return True
 
     def form(self) -> tuple[list[_Request], list[tuple[_Request, int]]]:
-        """The decodes and prompt chunks of the next iteration."""
+        """The decodes and prompt chunks of the next iteration: inside a multi-step pass the pass's decodes
+        alone; otherwise what the framework's rule schedules, a decode-only batch starting a new pass."""
         settings = self.settings
         decoding = [r for r in self.running if r.prompt == 0]
+        if self.pass_left > 0 and decoding:
+            self.pass_left -= 1
+            return decoding, []
+        decodes, chunks = self._schedule(decoding)
+        self.pass_left = settings.scheduler_steps - 1 if decodes and not chunks else 0
+        return decodes, chunks
+
+    @property
+    def in_pass(self) -> bool:
+        """Whether the iteration just run leaves its multi-step pass unfinished (outputs are held until it ends)."""
+        return self.pass_left > 0 and any(r.prompt == 0 for r in self.running)
+
+    def _schedule(self, decoding: list[_Request]) -> tuple[list[_Request], list[tuple[_Request, int]]]:
+        settings = self.settings
         prefilling = [r for r in self.running if r.prompt > 0]
         mixed = settings.mixed_prefill_decode
         budget = int(settings.prefill_tokens_per_step(np.array(len(decoding))))
@@ -223,6 +240,7 @@ def simulate(
             issue(0.0)
     clock, iterations = 0.0, 0
     finished = 0
+    held: list[_Request] = []  # finished inside a multi-step pass, reported when it ends
     while finished < len(requests):
         while pending and pending[0][0] <= clock:
             scheduler.waiting.append(requests[heapq.heappop(pending)[1]])
@@ -257,12 +275,16 @@ def simulate(
                     done.append(request)
         scheduler.grow(new_tokens)
         for request in done:
-            request.finish_ms = clock
             scheduler.release(request)
-            finished += 1
-            if load.concurrency is not None and len(requests) < num_requests:
-                # the user's next request reaches the server after the iteration that is already scheduled
-                issue(clock + 1e-6, request.user)
+        held += done
+        if not scheduler.in_pass:  # a multi-step pass streams its tokens when it ends
+            for request in held:
+                request.finish_ms = clock
+                finished += 1
+                if load.concurrency is not None and len(requests) < num_requests:
+                    # the user's next request reaches the server after the iteration that is already scheduled
+                    issue(clock + 1e-6, request.user)
+            held = []
         scheduler.preempt_overflow()
     return _result(requests, load, scheduler.preemptions, iterations)
 

@@ -228,7 +228,7 @@ class StepTimeModel:
     ) -> FloatArray:
         """Wall time of iterations: GPU time plus the framework's CPU time (overlapped by an overlap scheduler)."""
         gpu = self.gpu_ms(decodes, decode_kv, prefill_tokens, prefill_seqs, prefill_past)
-        seqs = np.asarray(decodes, dtype=np.float64) + np.asarray(prefill_seqs, dtype=np.float64)
-        cpu = self.settings.cpu_ms(seqs)
+        prompts = np.asarray(prefill_seqs, dtype=np.float64)
+        cpu = self.settings.cpu_ms(np.asarray(decodes, dtype=np.float64) + prompts, prompts)
         result: FloatArray = np.maximum(gpu, cpu) if self.settings.overlap_scheduler else gpu + cpu
         return result
