@@ -2,9 +2,9 @@
 
 Every row the model can express is predicted with the same code the `estimate` command runs; rows it cannot
 express are counted with the reason. Errors are summarised per source and per metric family. Runs that measured a
-finite request stream (TRT-LLM 0.14's trtllm-bench offline runs, the Triton online table, SGLang 0.3's ShareGPT
-runs) go through the discrete-event simulation with the published request counts, ramp-up and drain included
-(about two minutes).
+finite request stream (TRT-LLM 0.14's trtllm-bench offline runs, the Triton online table, SGLang 0.3's and vLLM
+0.6's ShareGPT runs) go through the discrete-event simulation with the published request counts, ramp-up and
+drain included (about two minutes).
 
     uv run python benchmarks/e2e_accuracy.py [--rows] [--csv PATH]
 """
