@@ -132,3 +132,17 @@ def test_search_save_dir_writes_launch_artifacts_per_recommended_configuration(t
         assert document["deployment"]["framework"] == row["framework"]
         gpus = sum(role["gpus"] for role in document["roles"] if role["role"] != "router")
         assert gpus == row["num_gpus"]
+
+
+def test_vllm_v0_launch_limits_reach_the_flags_and_its_start_up_chunking_rule_needs_none(tmp_path):
+    args = ["generate", "--model", "meta-llama/Llama-3.1-70B", "--system", "h100_sxm", "--framework", "vllm"]
+    args += ["--framework-version", "0.6.0", "--isl", "225", "--osl", "194", "--concurrency", "48", "--tp", "4"]
+    args += ["--max-model-len", "4096", "--scheduler-steps", "10", "--out", str(tmp_path)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    (worker,) = [role for role in json.loads((tmp_path / "deployment.json").read_text())["roles"]]
+    argv = worker["argv"]
+    assert argv[argv.index("--max-model-len") + 1] == "4096"
+    assert argv[argv.index("--num-scheduler-steps") + 1] == "10"
+    assert "--enable-chunked-prefill" not in argv  # 0.6.0 turns it off itself at a 4K context; it has no --no- form
+    subprocess.run(["bash", "-n", str(tmp_path / "launch.sh")], check=True)

@@ -73,7 +73,8 @@ def _memory_meaning(concepts: Mapping[KnobMeaning, Any]) -> KnobMeaning | None:
 def flag_arguments(version: FrameworkVersion, knobs: Mapping[str, KnobValue], negative_prefix: str | None) -> list[str]:
     """Command-line arguments for the knobs that have a flag: `--flag value`, lists as one argument per item, and
     switches as the bare flag when on; a switch turned off that is not off by default becomes `negative_prefix`
-    + the flag's name (`--no-…`, argparse's BooleanOptionalAction) — a PluginError when the version has none."""
+    + the flag's name (`--no-…`, argparse's BooleanOptionalAction) — left out when the framework decides it at
+    start-up and has no such form (the simulation resolved it by that rule), a PluginError otherwise."""
     argv: list[str] = []
     for name, value in knobs.items():
         knob = version.knob(name)
@@ -82,6 +83,8 @@ def flag_arguments(version: FrameworkVersion, knobs: Mapping[str, KnobValue], ne
         if isinstance(value, bool):
             if value:
                 argv.append(knob.flag)
+            elif knob.default is None and negative_prefix is None:
+                continue  # decided at start-up by the rule the simulation applied to this same launch
             elif knob.default is not False:
                 if negative_prefix is None:
                     raise PluginError(
