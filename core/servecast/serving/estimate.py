@@ -198,7 +198,8 @@ def _overrides(version: FrameworkVersion, request: EstimateRequest) -> dict[Knob
             raise InputError(
                 f"{request.framework} {version.version} has no multi-step scheduling "
                 f"(scheduler_steps={request.scheduler_steps})",
-                "leave --scheduler-steps out, or pick a version that has it (vLLM 0.6)",
+                "leave --scheduler-steps out, or pick a version with a scheduler_steps knob "
+                f"(`servecast frameworks show {request.framework}`)",
             )
         overrides[KnobMeaning.SCHEDULER_STEPS] = request.scheduler_steps
     return overrides

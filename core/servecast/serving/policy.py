@@ -104,7 +104,9 @@ class SchedulerSettings:
     def cpu_ms(self, sequences: FloatArray, prompts: FloatArray | float = 0.0) -> FloatArray:
         """CPU time of iterations of `sequences` sequences: prompt iterations schedule each time, decode-only
         iterations once per multi-step pass."""
-        per_pass = self.iteration_cpu_ms + self.per_sequence_cpu_us * sequences / 1000.0
+        per_pass: FloatArray = self.iteration_cpu_ms + self.per_sequence_cpu_us * sequences / 1000.0
+        if self.scheduler_steps == 1:  # every iteration schedules (the common case: no work on the hot path)
+            return per_pass
         result: FloatArray = np.where(np.asarray(prompts) > 0, per_pass, per_pass / self.scheduler_steps)
         return result
 
@@ -203,8 +205,8 @@ class KnobSchedulingPolicy:
             return resolved[meaning]
 
         def count(meaning: KnobMeaning) -> int:
-            value = concept(meaning)
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            value = _positive(concept(meaning))
+            if value is not None:
                 return value
             fallback = _FALLBACK_BUDGET[meaning]
             notes.append(f"{meaning.value}: not resolved by the framework model; assumed {fallback}")
@@ -212,7 +214,7 @@ class KnobSchedulingPolicy:
 
         chunked = bool(concept(KnobMeaning.CHUNKED_PREFILL) if self._has(KnobMeaning.CHUNKED_PREFILL) else True)
         chunk = concept(KnobMeaning.CHUNKED_PREFILL_SIZE)
-        chunk_size = chunk if isinstance(chunk, int) and not isinstance(chunk, bool) and chunk > 0 else None
+        chunk_size = _positive(chunk)
         if chunk_size is None and self._has(KnobMeaning.CHUNKED_PREFILL_SIZE):
             chunked = False
         max_prefill = concept(KnobMeaning.MAX_PREFILL_TOKENS)
@@ -252,7 +254,7 @@ class KnobSchedulingPolicy:
             max_num_tokens=max_num_tokens,
             max_batch_size=max_batch_size,
             cuda_graphs=bool(sizes),
-            block_size=block if isinstance(block, int) and not isinstance(block, bool) and block > 0 else 16,
+            block_size=_positive(block) or 16,
         )
         overheads = self.behaviour.overheads
         return SchedulerSettings(
