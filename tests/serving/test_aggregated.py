@@ -30,6 +30,18 @@ def test_more_concurrency_never_lowers_ttft_or_tpot(server, framework, version):
         assert higher.throughput_tokens_per_s >= lower.throughput_tokens_per_s * (1 - tolerance)
 
 
+def test_closed_loop_ttft_has_no_admission_queueing_below_the_running_limit(server):
+    """The rate and the iteration length it implies are solved together: stopping on the rate alone once left a
+    spurious admission queue (TTFT 135 ms at 64 users between 90.5 and 91.6 ms at 63 and 65)."""
+    srv = server("trtllm", model="Qwen/Qwen3-30B-A3B", version="1.0.0", isl=4000, osl=200, tp=2)
+    levels = range(56, 73)
+    assert max(levels) < srv.running_limit
+    ttfts = [steady_state(srv, Load(concurrency=users)).ttft_ms for users in levels]
+    steps = np.diff(ttfts)
+    assert (steps > 0).all()
+    assert steps.max() < 3 * np.median(steps)
+
+
 @pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
 def test_longer_outputs_never_lower_end_to_end_latency(server, framework, version):
     latencies = [

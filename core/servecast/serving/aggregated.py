@@ -255,6 +255,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     step = np.full(len(values), 0.5)
     previous_gap = np.zeros(len(values))
     for _ in range(_ITERATIONS):
+        before = mix.mean_iteration_ms
         mix = _select(mix, iteration_mix(variants, rate, decoders, arrivals, mix), active)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
         if offered_rate:
@@ -267,13 +268,15 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
         # cycle; halving its step whenever the update changes direction settles it at the jump.
         step = np.where(gap * previous_gap < 0, 0.5 * step, step)
         previous_gap = gap
-        converged = step * np.abs(gap) <= 0.5 * _TOLERANCE * np.maximum(rate, 1e-12)
+        # The iteration length feeds the next evaluation too (prompt tokens carried per iteration): a level has
+        # converged only when that inner fixed point has settled as well as the rate.
+        settled = np.abs(mix.mean_iteration_ms - before) <= _TOLERANCE * mix.mean_iteration_ms
+        converged = settled & (step * np.abs(gap) <= 0.5 * _TOLERANCE * np.maximum(rate, 1e-12))
         rate = np.where(active, rate + step * gap, rate)
         decoders = np.where(active, decoders + step * (new_decoders - decoders), decoders)
         active &= ~converged
         if not active.any():
             break
-    mix = iteration_mix(variants, rate, decoders, arrivals, mix)
     service = mix.ttft_service_ms + decodes * mix.tpot_ms
     in_flight = np.minimum(rate * service, cap)
     queueing = np.zeros(len(values))
