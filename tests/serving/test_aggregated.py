@@ -120,6 +120,22 @@ def test_simulation_and_steady_state_agree_within_ten_percent_on_means(server, f
     assert analytic.ttft_ms == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.20)
 
 
+def test_prompts_beyond_the_token_budget_queue_and_bound_the_rate(server):
+    """Long prompts, short outputs: every iteration is full of prompt tokens, so the budget, not the decode time,
+    sets the rate; the steady state then matches the simulation instead of admitting prompts it has no room for."""
+    srv = server("vllm", version="0.10.2", isl=8000, osl=32, tp=2)
+    crowded = Load(concurrency=64)
+    analytic = steady_state(srv, crowded)
+    assert analytic.limiter is Limiter.PREFILL
+    run = simulate(srv, crowded, num_requests=600, seed=1)
+    simulated = run.percentiles()
+    assert analytic.requests_per_s == pytest.approx(run.requests_per_s, rel=0.10)
+    assert analytic.ttft_ms == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.10)
+    assert analytic.tpot_ms == pytest.approx(simulated["tpot_ms"]["mean"], rel=0.10)
+    beyond = steady_state(srv, Load(request_rate_per_s=1.5 * analytic.requests_per_s))
+    assert math.isinf(beyond.ttft_ms)
+
+
 def test_the_front_end_time_delays_online_requests_but_not_offline_batches(server):
     srv = server("vllm", version="0.10.2")
     slow = replace(srv, settings=replace(srv.settings, request_ms=srv.settings.request_ms + 50.0))

@@ -38,6 +38,8 @@ class IterationMix:
     """Prompts arrive faster than the iterations can absorb them (1.0 where they do)."""
     decode_only_ms: FloatArray
     mean_iteration_ms: FloatArray
+    prefill_capacity_per_ms: FloatArray
+    """The most requests per ms whose prompts the token budget admits (inf where decode time bounds the rate)."""
 
 
 def prompt_tokens(server: Server) -> int:
@@ -156,21 +158,24 @@ def iteration_mix(
         share = np.minimum(carried / chunk, 1.0)
         tokens = np.where(carried <= chunk, chunk, np.minimum(carried, room))
         seen = np.minimum(room, chunk + carried)  # the iteration a given prompt rides in also carries others'
+        # every iteration full of prompt tokens: whole prompts only when the framework does not chunk them
+        full = room if settings.chunked_prefill else np.maximum(np.floor(room / prompt), 1) * prompt
         chunk_past = past + (prompt - chunk) / 2
         times = steps.iteration_ms(
-            np.tile(decoders, 3),
+            np.tile(decoders, 4),
             kv,
-            np.concatenate([np.zeros(levels), tokens, seen]),
-            np.concatenate([np.zeros(levels), tokens / prompt, seen / prompt]),
-            np.tile(chunk_past, 3),
-        ).reshape(3, levels)
-        decode_only, with_prompt, with_mine = times
+            np.concatenate([np.zeros(levels), tokens, seen, full]),
+            np.concatenate([np.zeros(levels), tokens / prompt, seen / prompt, full / prompt]),
+            np.tile(chunk_past, 4),
+        ).reshape(4, levels)
+        decode_only, with_prompt, with_mine, saturating = times
         mean = share * with_prompt + (1 - share) * decode_only
         square = share * with_prompt**2 + (1 - share) * decode_only**2
         wait = _arrival_wait(mean, square, users)
         chunks = np.ceil(prompt / chunk)
         saturated = (carried > room).astype(np.float64)
-        return IterationMix(mean, wait + chunks * with_mine, saturated, decode_only, mean)
+        capacity = full / prompt / saturating
+        return IterationMix(mean, wait + chunks * with_mine, saturated, decode_only, mean, capacity)
     zeros = np.zeros(levels)
     budget = variants.prefill_room(zeros)
     prompt_chunk = np.minimum(prompt, budget)
@@ -198,7 +203,8 @@ def iteration_mix(
     square = share * prefill**2 + (1 - share) * (steps_per_pass * decode_only) ** 2
     wait = _arrival_wait(unit, square, users)
     saturated = (prefill_share >= 1.0).astype(np.float64)
-    return IterationMix(1.0 / decode_rate, wait + chunks * prefill_mine, saturated, decode_only, mean)
+    unbounded = np.full(levels, np.inf)  # prompt-only iterations lengthen TPOT, which slows the rate itself
+    return IterationMix(1.0 / decode_rate, wait + chunks * prefill_mine, saturated, decode_only, mean, unbounded)
 
 
 def _arrival_wait(mean_ms: FloatArray, mean_square_ms2: FloatArray, users: FloatArray | None) -> FloatArray:
@@ -213,7 +219,14 @@ def _arrival_wait(mean_ms: FloatArray, mean_square_ms2: FloatArray, users: Float
 
 def _select(mix: IterationMix, update: IterationMix, where: FloatArray) -> IterationMix:
     """`update` where `where` is set, `mix` elsewhere (converged levels stay as they were)."""
-    fields = ("tpot_ms", "ttft_service_ms", "prefill_saturated", "decode_only_ms", "mean_iteration_ms")
+    fields = (
+        "tpot_ms",
+        "ttft_service_ms",
+        "prefill_saturated",
+        "decode_only_ms",
+        "mean_iteration_ms",
+        "prefill_capacity_per_ms",
+    )
     return IterationMix(*(np.where(where, getattr(update, name), getattr(mix, name)) for name in fields))
 
 
@@ -262,6 +275,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
             target = np.minimum(values / 1000.0, cap / service)
         else:  # each user's cycle also waits for the front-end; the engine holds at most `cap` of them
             target = np.minimum(users / (service + front), cap / service)
+        target = np.minimum(target, mix.prefill_capacity_per_ms)  # beyond it, prompts queue for the budget
         new_decoders = target * decodes * mix.tpot_ms
         gap = target - rate
         # Step times jump at CUDA-graph sizes and whole sequences per rank, so a level can straddle a jump and
@@ -294,7 +308,8 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     )
     at_cap = (in_flight >= cap * (1 - 1e-3)) & ~(full_batch & (cap == values))
     limiter = np.where(at_cap, bound, limiter)
-    limiter = np.where(mix.prefill_saturated > 0, LIMITERS.index(Limiter.PREFILL), limiter)
+    at_budget = (mix.prefill_saturated > 0) | (rate >= mix.prefill_capacity_per_ms * (1 - 1e-3))
+    limiter = np.where(at_budget, LIMITERS.index(Limiter.PREFILL), limiter)
     return ServingPoints(
         ttft_ms=front + mix.ttft_service_ms + queueing,
         tpot_ms=mix.tpot_ms,
