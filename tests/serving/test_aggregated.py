@@ -136,6 +136,15 @@ def test_prompts_beyond_the_token_budget_queue_and_bound_the_rate(server):
     assert math.isinf(beyond.ttft_ms)
 
 
+@pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
+def test_a_single_users_own_prompt_does_not_slow_its_decodes(server, framework, version):
+    """Only other users' prompts interrupt a sequence's decode iterations; one user's TPOT is the plain decode step."""
+    srv = server(framework, version=version, isl=3000, osl=32)
+    analytic = steady_state(srv, Load(concurrency=1))
+    simulated = simulate(srv, Load(concurrency=1), num_requests=40).percentiles()
+    assert analytic.tpot_ms == pytest.approx(simulated["tpot_ms"]["mean"], rel=0.02)
+
+
 def test_the_front_end_time_delays_online_requests_but_not_offline_batches(server):
     srv = server("vllm", version="0.10.2")
     slow = replace(srv, settings=replace(srv.settings, request_ms=srv.settings.request_ms + 50.0))

@@ -149,7 +149,9 @@ def iteration_mix(
     prompt = server.workload.input_tokens - server.cached_prefix
     past = server.cached_prefix
     kv = server.workload.input_tokens + server.workload.output_tokens / 2
-    demand = rate_per_ms * prompt  # prompt tokens per ms
+    # prompt tokens per ms that interrupt a sequence's decodes: a closed-loop user's own prompt precedes them
+    others = 1.0 if users is None else np.maximum(1.0 - 1.0 / np.maximum(users, 1.0), 0.0)
+    demand = rate_per_ms * prompt * others
     levels = len(decoders)
     if settings.mixed_prefill_decode:
         room = np.maximum(variants.prefill_room(np.ceil(decoders)), 1)
