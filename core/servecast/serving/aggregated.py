@@ -12,7 +12,7 @@ arrival rate for open-loop traffic) and the two are iterated to a fixed point. T
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -221,15 +221,8 @@ def _arrival_wait(mean_ms: FloatArray, mean_square_ms2: FloatArray, users: Float
 
 def _select(mix: IterationMix, update: IterationMix, where: FloatArray) -> IterationMix:
     """`update` where `where` is set, `mix` elsewhere (converged levels stay as they were)."""
-    fields = (
-        "tpot_ms",
-        "ttft_service_ms",
-        "prefill_saturated",
-        "decode_only_ms",
-        "mean_iteration_ms",
-        "prefill_capacity_per_ms",
-    )
-    return IterationMix(*(np.where(where, getattr(update, name), getattr(mix, name)) for name in fields))
+    names = (field.name for field in fields(IterationMix))
+    return IterationMix(*(np.where(where, getattr(update, name), getattr(mix, name)) for name in names))
 
 
 def steady_states(server: Server, levels: LoadLevels) -> ServingPoints:
