@@ -5,8 +5,9 @@ the decodes within the token budget (decode-first in-flight batching: vLLM V1, T
 or in prompt-only iterations that pause the decodes (prefill-first: SGLang, vLLM V0). Given a request rate, the
 model derives how many sequences decode per iteration, how often an iteration carries a prompt chunk and how
 long each kind of iteration takes; the rate then follows from the load (Little's law for closed-loop users, the
-arrival rate for open-loop traffic) and the two are iterated to a fixed point. The discrete-event simulation in
-`simulation.py` checks this model.
+arrival rate for open-loop traffic) and the two are iterated to a fixed point. Closed-loop users whose requests
+all have the same lengths do not arrive independently but in waves (`wave_mix`), which have a closed form. The
+discrete-event simulation in `simulation.py` checks both.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from servecast.arrays import FloatArray
+from servecast.domain.workload import LengthDistribution
 from servecast.errors import InputError
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
@@ -209,6 +211,87 @@ def iteration_mix(
     return IterationMix(1.0 / decode_rate, wait + chunks * prefill_mine, saturated, decode_only, mean, unbounded)
 
 
+def wave_mix(variants: BudgetVariants, wave: FloatArray, queued: FloatArray, front_ms: float) -> IterationMix:
+    """Iterations of closed-loop users whose requests all have the same lengths: they move in waves.
+
+    Benchmark tools start every user at once, and requests prefilled together finish together, so their users'
+    next prompts arrive together again. A prefill-first framework prefills a wave in back-to-back prompt-only
+    iterations, which keeps it whole; a decode-first one splits it into sub-waves, one per iteration the budget
+    fills (the last one partly), that keep their spacing: each returns while the others' iterations run and first
+    waits for the one already under way (its front-end time overlaps that wait). `wave`: requests running
+    together; `queued`: users beyond them, waiting for a slot, who take a finishing sub-wave's slots at once.
+    """
+    server = variants.server
+    settings, steps = server.settings, server.steps
+    prompt = server.workload.input_tokens - server.cached_prefix
+    outputs = server.workload.output_tokens
+    decodes = outputs - 1
+    mixed = settings.mixed_prefill_decode
+    levels = len(wave)
+
+    def prompts_per_iteration(decoding: FloatArray) -> FloatArray:
+        """Prompts an iteration next to `decoding` decodes completes (whole ones unless chunked)."""
+        room = np.maximum(variants.prefill_room(decoding), 1)
+        return room / prompt if settings.chunked_prefill else np.maximum(np.floor(room / prompt), 1)
+
+    # a whole wave returns to an idle engine; sub-waves return while the others decode
+    burst = prompts_per_iteration(np.zeros(levels))  # as the users' first prompts find an idle engine
+    single = wave <= burst
+    if mixed:
+        full = burst
+        for _ in range(2):  # the room next to the prompt iterations' decodes, which depend on the room
+            full = np.where(single, wave, full)  # prompts of each full prompt iteration
+            group = np.maximum(full, 1)  # requests of a sub-wave (a prompt longer than the room is one alone)
+            spans = group / full  # iterations each sub-wave's prompts take
+            waits = np.where(single, 0.0, 1 - np.minimum(queued / group, 1))  # share of a sub-wave that waits
+            heavy = np.where(single, 1, np.maximum(np.ceil(wave / full), 2))  # prompt iterations per wave
+            # a request's cycle: its prompt iterations, its decodes and, unless its slot refills at once, a wait
+            light = np.where(single, decodes, np.maximum(decodes + spans + waits - heavy, 0))
+            returning = waits * group  # the next sub-wave, between its last token and its next prompt
+            # without decode-only iterations each request decodes in `decodes` of the wave's prompt iterations
+            full_decodes = np.where(light > 0, np.maximum(wave - group - returning, 0), wave * decodes / heavy)
+            full_decodes = np.where(single, 0.0, full_decodes)
+            full = prompts_per_iteration(full_decodes)
+        full = np.where(single, wave, full)
+        rest = wave - (heavy - 1) * full  # prompts of the last prompt iteration
+        rest_decodes = np.where(single, 0.0, np.where(light > 0, wave - rest, full_decodes))
+        light_decodes = wave - np.where(light > 0, waits * group / np.maximum(light, 1), 0.0)
+    else:
+        full = np.where(single, wave, burst)
+        heavy = np.where(single, 1, np.maximum(np.ceil(wave / full), 2))
+        rest = wave - (heavy - 1) * full
+        light = np.full(levels, float(decodes))
+        full_decodes = rest_decodes = np.zeros(levels)
+        light_decodes = wave
+    # an iteration with less than a prompt carries a chunk of one, past its earlier chunks on average
+    chunks = np.concatenate([full, rest])
+    full_ms, rest_ms, decode_ms = steps.iteration_ms(
+        np.concatenate([full_decodes, rest_decodes, light_decodes]),
+        server.workload.input_tokens + outputs / 2,
+        np.concatenate([chunks * prompt, np.zeros(levels)]),
+        np.concatenate([np.maximum(chunks, 1), np.zeros(levels)]),
+        np.concatenate([server.cached_prefix + prompt * (1 - np.minimum(chunks, 1)) / 2, np.zeros(levels)]),
+    ).reshape(3, levels)
+    cycle = (heavy - 1) * full_ms + rest_ms + light * decode_ms  # the engine's time per wave
+    if mixed:
+        # the first sub-wave waits for a decode-only iteration, the others for the last prompt iteration before
+        first_wait = np.where(light > 0, decode_ms, rest_ms)
+        waited = (group * first_wait + (wave - group) * full_ms) / wave
+        waited = waits * np.maximum(waited - front_ms, 0)
+        own = np.where(full >= 1, ((heavy - 1) * full * full_ms + rest * rest_ms) / wave, full_ms / full)
+        ttft = waited + own
+        mean_heavy_ms = ((heavy - 1) * full_ms + rest_ms) / heavy
+        # prompt-bound (no decode-only iteration left): a request decodes only in the others' prompt iterations
+        ttft = np.where(light > 0, ttft, cycle - decodes * mean_heavy_ms)
+        capacity = wave / ((heavy - 1) * full_ms + rest_ms)
+        saturated = (light == 0).astype(np.float64)
+    else:  # a prompt's first token comes at its own iteration's end; the wave's later prompts follow
+        ttft = (full * full_ms * heavy * (heavy - 1) / 2 + rest * ((heavy - 1) * full_ms + rest_ms)) / wave
+        capacity, saturated = np.full(levels, np.inf), np.zeros(levels)
+    tpot = (cycle - ttft) / decodes if decodes else decode_ms
+    return IterationMix(tpot, ttft, saturated, decode_ms, cycle / (heavy + light), capacity)
+
+
 def _arrival_wait(mean_ms: FloatArray, mean_square_ms2: FloatArray, users: FloatArray | None) -> FloatArray:
     """Wait for the iteration in progress: the residual life E[T^2] / 2E[T] for random arrivals, else a whole
     iteration but for the user's own share of the closed loop."""
@@ -225,11 +308,53 @@ def _select(mix: IterationMix, update: IterationMix, where: FloatArray) -> Itera
     return IterationMix(*(np.where(where, getattr(update, name), getattr(mix, name)) for name in names))
 
 
+def _fixed_point(
+    variants: BudgetVariants, offered: FloatArray | None, users: FloatArray, cap: FloatArray, front: float
+) -> tuple[IterationMix, FloatArray]:
+    """The iteration mix and request rate (per ms) that imply each other: `offered` requests/s of random arrivals
+    (None: `users` closed-loop users), at most `cap` requests in the engine."""
+    decodes = variants.server.workload.output_tokens - 1
+    levels = len(users)
+    running = np.minimum(users, cap)
+    arrivals = None if offered is not None else users
+    mix = iteration_mix(variants, np.zeros(levels), running, arrivals)
+    rate = running / (mix.ttft_service_ms + decodes * mix.tpot_ms + front)
+    decoders = rate * decodes * mix.tpot_ms
+    active = np.ones(levels, dtype=bool)
+    step = np.full(levels, 0.5)
+    previous_gap = np.zeros(levels)
+    for _ in range(_ITERATIONS):
+        before = mix.mean_iteration_ms
+        mix = _select(mix, iteration_mix(variants, rate, decoders, arrivals, mix), active)
+        service = mix.ttft_service_ms + decodes * mix.tpot_ms
+        if offered is not None:
+            target = np.minimum(offered / 1000.0, cap / service)
+        else:  # each user's cycle also waits for the front-end; the engine holds at most `cap` of them
+            target = np.minimum(users / (service + front), cap / service)
+        target = np.minimum(target, mix.prefill_capacity_per_ms)  # beyond it, prompts queue for the budget
+        new_decoders = target * decodes * mix.tpot_ms
+        gap = target - rate
+        # Step times jump at CUDA-graph sizes and whole sequences per rank, so a level can straddle a jump and
+        # cycle; halving its step whenever the update changes direction settles it at the jump.
+        step = np.where(gap * previous_gap < 0, 0.5 * step, step)
+        previous_gap = gap
+        # The iteration length feeds the next evaluation too (prompt tokens carried per iteration): a level has
+        # converged only when that inner fixed point has settled as well as the rate.
+        settled = np.abs(mix.mean_iteration_ms - before) <= _TOLERANCE * mix.mean_iteration_ms
+        converged = settled & (step * np.abs(gap) <= 0.5 * _TOLERANCE * np.maximum(rate, 1e-12))
+        rate = np.where(active, rate + step * gap, rate)
+        decoders = np.where(active, decoders + step * (new_decoders - decoders), decoders)
+        active &= ~converged
+        if not active.any():
+            break
+    return mix, rate
+
+
 def steady_states(server: Server, levels: LoadLevels) -> ServingPoints:
     """Mean TTFT, TPOT and throughput of one aggregated instance at each load level, vectorised.
 
-    Each level iterates the fixed point on its own: a level stops changing once it has converged, so every
-    element equals what a single-level evaluation gives.
+    Each level iterates the fixed point (or solves its waves) on its own: a level stops changing once it has
+    converged, so every element equals what a single-level evaluation gives.
     """
     return budget_steady_states(BudgetVariants.of([server], [len(levels.values)]), levels)
 
@@ -255,37 +380,12 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     front = server.settings.front_end_ms(offline=full_batch)
     users = values if closed else cap
     running = np.minimum(users, cap)
-    arrivals = None if offered_rate else users
-    mix = iteration_mix(variants, np.zeros(len(values)), running, arrivals)
-    rate = running / (mix.ttft_service_ms + decodes * mix.tpot_ms + front)
-    decoders = rate * decodes * mix.tpot_ms
-    active = np.ones(len(values), dtype=bool)
-    step = np.full(len(values), 0.5)
-    previous_gap = np.zeros(len(values))
-    for _ in range(_ITERATIONS):
-        before = mix.mean_iteration_ms
-        mix = _select(mix, iteration_mix(variants, rate, decoders, arrivals, mix), active)
+    if closed and workload.length_distribution is LengthDistribution.FIXED:
+        mix = wave_mix(variants, running, np.maximum(users - cap, 0), front)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
-        if offered_rate:
-            target = np.minimum(values / 1000.0, cap / service)
-        else:  # each user's cycle also waits for the front-end; the engine holds at most `cap` of them
-            target = np.minimum(users / (service + front), cap / service)
-        target = np.minimum(target, mix.prefill_capacity_per_ms)  # beyond it, prompts queue for the budget
-        new_decoders = target * decodes * mix.tpot_ms
-        gap = target - rate
-        # Step times jump at CUDA-graph sizes and whole sequences per rank, so a level can straddle a jump and
-        # cycle; halving its step whenever the update changes direction settles it at the jump.
-        step = np.where(gap * previous_gap < 0, 0.5 * step, step)
-        previous_gap = gap
-        # The iteration length feeds the next evaluation too (prompt tokens carried per iteration): a level has
-        # converged only when that inner fixed point has settled as well as the rate.
-        settled = np.abs(mix.mean_iteration_ms - before) <= _TOLERANCE * mix.mean_iteration_ms
-        converged = settled & (step * np.abs(gap) <= 0.5 * _TOLERANCE * np.maximum(rate, 1e-12))
-        rate = np.where(active, rate + step * gap, rate)
-        decoders = np.where(active, decoders + step * (new_decoders - decoders), decoders)
-        active &= ~converged
-        if not active.any():
-            break
+        rate = np.minimum(users / (service + front), cap / service)
+    else:
+        mix, rate = _fixed_point(variants, values if offered_rate else None, users, cap, front)
     service = mix.ttft_service_ms + decodes * mix.tpot_ms
     in_flight = np.minimum(rate * service, cap)
     queueing = np.zeros(len(values))

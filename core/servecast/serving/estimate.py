@@ -144,7 +144,10 @@ def estimate(
     if percentiles:
         result = _with_percentiles(result)
     elif request.length_distribution is not LengthDistribution.FIXED:
-        note = "the length distribution shapes the simulation only: add --percentiles; these means use isl and osl"
+        note = (
+            "these means take isl and osl as lengths that vary (closed-loop users do not fall into waves); the "
+            "distribution's shape enters the simulation only: add --percentiles"
+        )
         result = replace(result, warnings=(*result.warnings, note))
     return result
 

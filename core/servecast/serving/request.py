@@ -75,7 +75,10 @@ class EstimateRequest(FrozenModel):
     decode_batch_size: int | None = Field(default=None, gt=0, description="Most sequences per decode worker.")
     length_distribution: LengthDistribution = Field(
         default=LengthDistribution.FIXED,
-        description="How per-request lengths vary around isl and osl in the simulation (--percentiles).",
+        description=(
+            "How per-request lengths vary around isl and osl: fixed lengths keep closed-loop users in waves; the "
+            "shape of a varying one enters the simulation (--percentiles)."
+        ),
     )
     length_spread: float | None = Field(
         default=None, gt=0, description="uniform: the ± ratio around the mean (below 1); lognormal: the shape σ."

@@ -230,11 +230,9 @@ def simulate(
         gaps *= 1000.0 / load.request_rate_per_s / gaps[1:].mean()  # the sample's rate is the offered rate
         for arrival in np.cumsum(gaps) - gaps[0]:
             issue(float(arrival))
-    elif load.concurrency is not None:
-        # users start at random points of one request's lifetime, as a steady state finds them
-        lifetime = _lifetime_ms(server, load.concurrency)
-        for user, start in enumerate(np.sort(rng.uniform(0.0, lifetime, size=min(load.concurrency, num_requests)))):
-            issue(float(start), user)
+    elif load.concurrency is not None:  # every user sends its first request at once, as benchmark tools start
+        for user in range(min(load.concurrency, num_requests)):
+            issue(0.0, user)
     else:
         for _ in range(num_requests):
             issue(0.0)
@@ -289,14 +287,6 @@ def simulate(
     return _result(requests, load, scheduler.preemptions, iterations)
 
 
-def _lifetime_ms(server: Server, users: int) -> float:
-    """A rough end-to-end latency: the users' decode iterations (to spread their first requests over)."""
-    workload = server.workload
-    decoders = min(users, server.batch_limit)
-    kv = workload.input_tokens + workload.output_tokens / 2
-    return float(server.steps.iteration_ms(decoders, kv)[0]) * workload.output_tokens
-
-
 def _result(requests: list[_Request], load: Load, preemptions: int, iterations: int) -> SimulationResult:
     """Latencies of the steady part of the run: closed loops drop the first and last wave of users."""
     skip = load.concurrency or 0
@@ -309,12 +299,11 @@ def _result(requests: list[_Request], load: Load, preemptions: int, iterations: 
     ttft = first - arrival
     e2e = finish - arrival
     tpot = np.where(outputs > 1, (e2e - ttft) / np.maximum(outputs - 1, 1), np.nan)
-    if load.concurrency is not None:  # the steady middle of the run: completions between the first and last
-        window = float(finish.max() - finish.min()) if len(measured) > 1 else math.nan
-        count = len(measured) - 1
+    if load.concurrency is not None:  # Little's law over the steady middle: each user always has one request out
+        rate = load.concurrency / float(e2e.mean()) * 1000.0 if len(measured) else math.nan
     else:  # as benchmark tools report it: every request over the run's duration
-        window, count = float(finish.max() - arrival.min()), len(measured)
-    rate = count / window * 1000.0 if window > 0 else math.nan
+        window = float(finish.max() - arrival.min())
+        rate = len(measured) / window * 1000.0 if window > 0 else math.nan
     return SimulationResult(
         ttft_ms=ttft,
         tpot_ms=tpot,
