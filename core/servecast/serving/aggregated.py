@@ -278,7 +278,10 @@ def wave_mix(variants: BudgetVariants, wave: FloatArray, queued: FloatArray, fro
         first_wait = np.where(light > 0, decode_ms, rest_ms)
         waited = (group * first_wait + (wave - group) * full_ms) / wave
         waited = waits * np.maximum(waited - front_ms, 0)
-        own = np.where(full >= 1, ((heavy - 1) * full * full_ms + rest * rest_ms) / wave, full_ms / full)
+        # a prompt longer than the room shares its first and last iterations with its neighbours' chunks
+        own = np.where(
+            full >= 1, ((heavy - 1) * full * full_ms + rest * rest_ms) / wave, (1 / full + 1 - 1 / wave) * full_ms
+        )
         ttft = waited + own
         mean_heavy_ms = ((heavy - 1) * full_ms + rest_ms) / heavy
         # prompt-bound (no decode-only iteration left): a request decodes only in the others' prompt iterations
