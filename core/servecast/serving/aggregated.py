@@ -183,7 +183,10 @@ def iteration_mix(
     zeros = np.zeros(levels)
     budget = variants.prefill_room(zeros)
     prompt_chunk = np.minimum(prompt, budget)
-    arrivals = rate_per_ms * (previous.decode_only_ms if previous else 0.0)  # prompts per decode iteration
+    # prompts per decode iteration: random arrivals during it, or the closed-loop users it completes (their next
+    # prompts come together), one per user every TPOT
+    gap = 0.0 if previous is None else previous.decode_only_ms if users is None else previous.tpot_ms
+    arrivals = rate_per_ms * gap
     safe = np.maximum(arrivals, 1e-9)
     batched = np.where(arrivals > 1e-9, safe / -np.expm1(-safe), 1.0)  # prompts per prefill iteration
     whole = prompt <= budget  # prompts batch whole; longer ones fill every prefill iteration with one chunk
