@@ -77,7 +77,7 @@ def test_simulated_lengths_never_exceed_the_model_context(host):
     assert run.completed == 400
 
 
-def test_a_length_distribution_without_the_simulation_says_the_means_ignore_it(host):
+def test_a_length_distribution_without_the_simulation_says_only_the_simulation_draws_it(host):
     request = EstimateRequest.parse(
         {
             "model": "meta-llama/Llama-3.1-8B",
@@ -99,4 +99,13 @@ def test_requests_longer_than_the_model_context_are_rejected(host):
         | {"concurrency": 1}
     )
     with pytest.raises(InputError, match="exceed the 4,096-token context of meta-llama/Llama-2-7b-hf"):
+        estimate(host, request)
+
+
+def test_prompts_the_spread_takes_beyond_an_unchunked_budget_are_rejected(host):
+    request = EstimateRequest.parse(
+        {"model": "Qwen/Qwen3-8B", "system": "h100_sxm", "framework": "trtllm", "framework_version": "1.0.0"}
+        | {"isl": 8000, "osl": 1000, "request_rate": 1, "length_distribution": "uniform", "length_spread": 0.3}
+    )
+    with pytest.raises(InputError, match="prompts of 10400 tokens .the longest the lengths reach. exceed"):
         estimate(host, request)

@@ -69,6 +69,15 @@ class Workload(FrozenModel):
             raise ValueError(problem)
         return self
 
+    def length_cv2(self) -> float:
+        """Squared coefficient of variation of per-request lengths around their mean (0 when fixed)."""
+        spread = self.length_spread
+        if self.length_distribution is LengthDistribution.UNIFORM:
+            return spread**2 / 3
+        if self.length_distribution is LengthDistribution.LOGNORMAL:
+            return math.expm1(spread**2)
+        return 0.0
+
     def length_bounds(self, mean: int) -> tuple[int, int]:
         """Shortest and longest per-request length drawn around `mean` (equal when lengths are fixed)."""
         spread = self.length_spread

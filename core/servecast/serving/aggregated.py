@@ -23,6 +23,7 @@ from servecast.errors import InputError
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
 from servecast.serving.policy import prefill_room
+from servecast.serving.queueing import slot_wait_ms
 from servecast.serving.server import Server
 
 _ITERATIONS = 200
@@ -42,19 +43,25 @@ class IterationMix:
     mean_iteration_ms: FloatArray
     prefill_capacity_per_ms: FloatArray
     """The most requests per ms whose prompts the token budget admits (inf where decode time bounds the rate)."""
+    in_progress_ms: FloatArray
+    """Mean length of the iteration a random arrival finds under way, E[T^2] / E[T] (longer ones are likelier)."""
+    prompt_iteration_ms: FloatArray
+    """Mean length of an iteration that carries prompt tokens."""
 
 
 def prompt_tokens(server: Server) -> int:
-    """Tokens each prompt computes (the cached prefix skipped); an InputError when one can never be scheduled."""
-    settings = server.settings
-    tokens = server.workload.input_tokens - server.cached_prefix
-    if not settings.chunked_prefill and tokens > settings.max_num_tokens:
+    """Tokens each prompt computes on average (the cached prefix skipped); an InputError when the longest can never
+    be scheduled."""
+    settings, workload = server.settings, server.workload
+    longest = min(workload.longest_input, server.max_model_len - 1) - server.cached_prefix
+    if not settings.chunked_prefill and longest > settings.max_num_tokens:
+        varying = "" if longest == workload.input_tokens - server.cached_prefix else " (the longest the lengths reach)"
         raise InputError(
-            f"prompts of {tokens} tokens exceed the token budget max_num_tokens={settings.max_num_tokens} and "
-            "chunked prefill is off, so the framework never schedules them",
-            "raise max_num_tokens or enable chunked prefill",
+            f"prompts of {longest} tokens{varying} exceed the token budget max_num_tokens={settings.max_num_tokens} "
+            "and chunked prefill is off, so the framework never schedules them",
+            "raise max_num_tokens, enable chunked prefill, or shorten the prompts (isl, length spread)",
         )
-    return tokens
+    return workload.input_tokens - server.cached_prefix
 
 
 _SHARED_RULES = (
@@ -161,7 +168,9 @@ def iteration_mix(
         carried = demand * (previous.mean_iteration_ms if previous else 0.0)
         share = np.minimum(carried / chunk, 1.0)
         tokens = np.where(carried <= chunk, chunk, np.minimum(carried, room))
-        seen = np.minimum(room, chunk + carried)  # the iteration a given prompt rides in also carries others'
+        # the iteration a given prompt rides in also carries the others' that arrived during the one under way
+        during = demand * (previous.in_progress_ms if previous else 0.0) if users is None else carried
+        seen = np.minimum(room, chunk + during)
         # every iteration full of prompt tokens: whole prompts only when the framework does not chunk them
         full = room if settings.chunked_prefill else np.maximum(np.floor(room / prompt), 1) * prompt
         chunk_past = past + (prompt - chunk) / 2
@@ -175,11 +184,17 @@ def iteration_mix(
         decode_only, with_prompt, with_mine, saturating = times
         mean = share * with_prompt + (1 - share) * decode_only
         square = share * with_prompt**2 + (1 - share) * decode_only**2
+        if users is None:  # Poisson prompts: a long iteration gathers more of them for the next one
+            token_ms = (with_prompt - decode_only) / tokens
+            square = mean**2 + _gathered_variance(token_ms, rate_per_ms, mean, prompt, server.workload.length_cv2())
         wait = _arrival_wait(mean, square, users)
         chunks = np.ceil(prompt / chunk)
         saturated = (carried > room).astype(np.float64)
         capacity = full / prompt / saturating
-        return IterationMix(mean, wait + chunks * with_mine, saturated, decode_only, mean, capacity)
+        in_progress = square / np.maximum(mean, 1e-12)
+        return IterationMix(
+            mean, wait + chunks * with_mine, saturated, decode_only, mean, capacity, in_progress, with_prompt
+        )
     zeros = np.zeros(levels)
     budget = variants.prefill_room(zeros)
     prompt_chunk = np.minimum(prompt, budget)
@@ -187,11 +202,19 @@ def iteration_mix(
     # prompts come together), one per user every TPOT
     gap = 0.0 if previous is None else previous.decode_only_ms if users is None else previous.tpot_ms
     arrivals = rate_per_ms * gap
-    safe = np.maximum(arrivals, 1e-9)
-    batched = np.where(arrivals > 1e-9, safe / -np.expm1(-safe), 1.0)  # prompts per prefill iteration
+    # prefill iterations per decode iteration: one after a decode iteration that saw a prompt arrive, and random
+    # arrivals during a prefill iteration call for another before the decodes resume
+    excursion = -np.expm1(-arrivals)
+    if users is None and previous is not None:
+        excursion = excursion / np.maximum(np.exp(-rate_per_ms * previous.prompt_iteration_ms), 1e-6)
+        arrivals = arrivals + excursion * rate_per_ms * previous.prompt_iteration_ms
+    batched = np.where(excursion > 1e-9, arrivals / np.maximum(excursion, 1e-9), 1.0)  # prompts per prefill iteration
+    batched = np.maximum(batched, 1.0)
     whole = prompt <= budget  # prompts batch whole; longer ones fill every prefill iteration with one chunk
     tokens = np.where(whole, np.minimum(budget, batched * prompt), budget)
-    seen = np.where(whole, np.minimum(budget, (1 + arrivals) * prompt), budget)
+    # the prefill iteration a given prompt rides in also carries those that arrived during the unit under way
+    during = rate_per_ms * previous.in_progress_ms if users is None and previous else arrivals
+    seen = np.where(whole, np.minimum(budget, (1 + during) * prompt), budget)
     decode_only, prefill, prefill_mine = steps.iteration_ms(
         np.concatenate([decoders, zeros, zeros]),
         np.concatenate([np.full(levels, kv), zeros, zeros]),
@@ -211,7 +234,10 @@ def iteration_mix(
     wait = _arrival_wait(unit, square, users)
     saturated = (prefill_share >= 1.0).astype(np.float64)
     unbounded = np.full(levels, np.inf)  # prompt-only iterations lengthen TPOT, which slows the rate itself
-    return IterationMix(1.0 / decode_rate, wait + chunks * prefill_mine, saturated, decode_only, mean, unbounded)
+    in_progress = square / np.maximum(unit, 1e-12)
+    return IterationMix(
+        1.0 / decode_rate, wait + chunks * prefill_mine, saturated, decode_only, mean, unbounded, in_progress, prefill
+    )
 
 
 def wave_mix(variants: BudgetVariants, wave: FloatArray, queued: FloatArray, front_ms: float) -> IterationMix:
@@ -295,7 +321,18 @@ def wave_mix(variants: BudgetVariants, wave: FloatArray, queued: FloatArray, fro
         ttft = (full * full_ms * heavy * (heavy - 1) / 2 + rest * ((heavy - 1) * full_ms + rest_ms)) / wave
         capacity, saturated = np.full(levels, np.inf), np.zeros(levels)
     tpot = (cycle - ttft) / decodes if decodes else decode_ms
-    return IterationMix(tpot, ttft, saturated, decode_ms, cycle / (heavy + light), capacity)
+    mean = cycle / (heavy + light)
+    return IterationMix(tpot, ttft, saturated, decode_ms, mean, capacity, mean, full_ms)
+
+
+def _gathered_variance(
+    token_ms: FloatArray, rate_per_ms: FloatArray, mean_ms: FloatArray, prompt: int, length_cv2: float
+) -> FloatArray:
+    """Variance of iteration lengths when each iteration carries the Poisson prompts that arrived during the last:
+    T' = D + c * (tokens arrived in T), so Var T = c^2 * rate * E[T] * E[p^2] / (1 - rho^2), rho = c * rate * p."""
+    load = np.minimum(token_ms * rate_per_ms * prompt, 0.99)
+    variance: FloatArray = token_ms**2 * rate_per_ms * mean_ms * prompt**2 * (1 + length_cv2) / (1 - load**2)
+    return variance
 
 
 def _arrival_wait(mean_ms: FloatArray, mean_square_ms2: FloatArray, users: FloatArray | None) -> FloatArray:
@@ -398,9 +435,9 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     overloaded = np.zeros(len(values), dtype=bool)
     if closed:
         queueing = np.maximum(0.0, values / rate - service - front)
-    elif offered_rate:
+    elif offered_rate:  # random arrivals wait for a slot when all `cap` are taken (M/G/c)
         overloaded = values / 1000.0 > rate * (1 + 1e-3)
-        queueing = np.where(overloaded, np.inf, 0.0)
+        queueing = np.where(overloaded, np.inf, slot_wait_ms(cap, rate, service, workload.length_cv2()))
     limiter = np.full(len(values), LIMITERS.index(Limiter.LOAD))
     bound = np.where(
         limit == variants.batch_limit,

@@ -18,6 +18,7 @@ import numpy as np
 
 from servecast.arrays import FloatArray, IntArray
 from servecast.domain.workload import LengthDistribution, Workload
+from servecast.serving.aggregated import prompt_tokens
 from servecast.serving.load import Load
 from servecast.serving.server import Server
 
@@ -202,6 +203,7 @@ def simulate(
     """Run `num_requests` requests (default: enough for a steady state) through one instance under `load`, their
     lengths drawn by the server's workload."""
     workload = server.workload
+    prompt_tokens(server)  # an InputError for prompts the token budget never schedules
     rng = np.random.default_rng(seed)
     if num_requests is None:
         users = load.concurrency or load.full_batch or 64
@@ -249,9 +251,9 @@ def simulate(
             clock = max(clock, pending[0][0])
             continue
         kv = sum(r.past for r in decodes) / len(decodes) if decodes else 0.0
-        prompt_tokens = sum(take for _, take in chunks)
+        chunk_tokens = sum(take for _, take in chunks)
         past = sum(r.past for r, _ in chunks) / len(chunks) if chunks else 0.0
-        clock += step_ms(len(decodes), kv, prompt_tokens, len(chunks), past)
+        clock += step_ms(len(decodes), kv, chunk_tokens, len(chunks), past)
         iterations += 1
         done: list[_Request] = []
         new_tokens = len(decodes)
