@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from servecast.domain import KnobMeaning, ParallelLayout, Target, Workload
+from servecast.errors import InputError
 from servecast.serving.policy import PolicyContext, ServerRole
 
 VERSIONS = [
@@ -113,3 +114,8 @@ def test_trtllm_tunes_the_running_batch_in_the_engine_flow_only(server):
     new = server("trtllm", version="1.0.0", model="meta-llama/Llama-3.1-70B", isl=1000, osl=1000, tp=4)
     assert new.settings.runtime_batch_size is None
     assert new.batch_limit == new.settings.max_batch_size
+
+
+def test_an_unmodelled_version_is_an_input_error_not_a_broken_plugin(host):
+    with pytest.raises(InputError, match="'0.3' is not modelled; modelled versions: 0.3.0"):
+        host.scheduler(Target(hardware="h100_sxm", framework="sglang", framework_version="0.3"))
