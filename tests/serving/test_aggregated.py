@@ -168,6 +168,18 @@ def test_prefill_first_batches_the_prompts_of_the_users_a_decode_iteration_compl
     assert analytic.requests_per_s == pytest.approx(run.requests_per_s, rel=0.10)
 
 
+def test_wave_ttft_does_not_drop_where_whole_prompts_stop_fitting_next_to_the_decodes(server):
+    """Two 4000-token prompts fill TensorRT-LLM's 8192-token budget next to at most 192 decodes; past that the
+    sub-waves the users formed no longer fit (regrouping them alone once dropped TTFT 39 % from 196 to 197 users,
+    to half the simulation's)."""
+    srv = server("trtllm", model="Qwen/Qwen3-30B-A3B", version="1.0.0", isl=4000, osl=200, tp=2)
+    levels = LoadLevels(LoadKind.CONCURRENCY, np.arange(188.0, 206.0))
+    ttft = steady_states(srv, levels).ttft_ms
+    assert (np.diff(ttft) > -0.03 * ttft[:-1]).all()
+    simulated = simulate(srv, Load(concurrency=197), num_requests=1600, seed=1).percentiles()["ttft_ms"]["mean"]
+    assert 0.75 * simulated < ttft[197 - 188] <= 1.02 * simulated
+
+
 def test_a_wave_of_users_waits_for_one_prefill_of_all_their_prompts(server):
     srv = server("sglang", version="0.4.10", isl=1000)
     together = float(srv.steps.iteration_ms(0, 0, 4 * 1000, 4)[0])

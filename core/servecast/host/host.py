@@ -243,7 +243,7 @@ class PluginHost:
         """The scheduling policy of the target's framework version (cached); an InputError for a version its
         framework's spec does not model, before any plugin is asked."""
         if target not in self._schedulers:
-            if target.framework in self.frameworks:
+            if target.framework is not None and target.framework in self.frameworks:
                 self.framework_version(target.framework, target.framework_version)
             policy: SchedulingPolicy | None = self._first_result(
                 "servecast_scheduler", {"target": target}, SchedulingPolicy, "a SchedulingPolicy"
