@@ -50,21 +50,6 @@ class IterationMix:
     """Mean length of an iteration that carries prompt tokens."""
 
 
-def prompt_tokens(server: Server) -> int:
-    """Tokens each prompt computes on average (the cached prefix skipped); an InputError when the longest can never
-    be scheduled."""
-    settings, workload = server.settings, server.workload
-    longest = min(workload.longest_input, server.max_model_len - 1) - server.cached_prefix
-    if not settings.chunked_prefill and longest > settings.max_num_tokens:
-        varying = "" if longest == workload.input_tokens - server.cached_prefix else " (the longest the lengths reach)"
-        raise InputError(
-            f"prompts of {longest} tokens{varying} exceed the token budget max_num_tokens={settings.max_num_tokens} "
-            "and chunked prefill is off, so the framework never schedules them",
-            "raise max_num_tokens, enable chunked prefill, or shorten the prompts (isl, length spread)",
-        )
-    return workload.input_tokens - server.cached_prefix
-
-
 _SHARED_RULES = (
     "max_batch_size",
     "chunked_prefill",
@@ -102,7 +87,7 @@ class BudgetVariants:
             if not _solvable_together(first, other):
                 raise ValueError(f"{other.layout} ({other.role}) differs from {first.layout} in more than its budgets")
         for server in servers:
-            prompt_tokens(server)
+            server.check_prompts_fit_the_budget()
 
         def per_level(values: list[float]) -> FloatArray:
             return np.repeat(np.asarray(values, dtype=np.float64), levels)

@@ -52,6 +52,20 @@ class Server:
         """Tokens of KV cache the instance holds, over all attention-DP ranks."""
         return self.capacity.kv_capacity_tokens * self.layout.attention_dp
 
+    def check_prompts_fit_the_budget(self) -> None:
+        """An InputError when the longest prompt exceeds the token budget with chunked prefill off: the framework
+        would never schedule it."""
+        settings, workload = self.settings, self.workload
+        mean = workload.input_tokens - self.cached_prefix
+        longest = min(workload.longest_input, self.max_model_len - 1) - self.cached_prefix
+        if not settings.chunked_prefill and longest > settings.max_num_tokens:
+            varying = "" if longest == mean else " (the longest the lengths reach)"
+            raise InputError(
+                f"prompts of {longest} tokens{varying} exceed the token budget max_num_tokens="
+                f"{settings.max_num_tokens} and chunked prefill is off, so the framework never schedules them",
+                "raise max_num_tokens, enable chunked prefill, or shorten the prompts (isl, length spread)",
+            )
+
     def sequences_that_fit(self, held_tokens: float) -> int:
         """Sequences holding `held_tokens` KV tokens each that fit at once (sliding-window layers capped)."""
         block = self.settings.memory.block_size

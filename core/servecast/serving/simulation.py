@@ -18,7 +18,6 @@ import numpy as np
 
 from servecast.arrays import FloatArray, IntArray
 from servecast.domain.workload import LengthDistribution, Workload
-from servecast.serving.aggregated import prompt_tokens
 from servecast.serving.load import Load
 from servecast.serving.server import Server
 
@@ -203,7 +202,7 @@ def simulate(
     """Run `num_requests` requests (default: enough for a steady state) through one instance under `load`, their
     lengths drawn by the server's workload."""
     workload = server.workload
-    prompt_tokens(server)  # an InputError for prompts the token budget never schedules
+    server.check_prompts_fit_the_budget()
     rng = np.random.default_rng(seed)
     if num_requests is None:
         users = load.concurrency or load.full_batch or 64
