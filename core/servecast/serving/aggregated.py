@@ -13,7 +13,7 @@ discrete-event simulation in `simulation.py` checks both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -112,6 +112,16 @@ class BudgetVariants:
                 group.append(server)
         return groups
 
+    def subset(self, where: NDArray[np.bool_]) -> BudgetVariants:
+        """The elements `where` selects, in order."""
+        return replace(
+            self,
+            max_num_tokens=self.max_num_tokens[where],
+            chunk_size=self.chunk_size[where],
+            running_limit=self.running_limit[where],
+            batch_limit=self.batch_limit[where],
+        )
+
     def prefill_room(self, decodes: FloatArray) -> FloatArray:
         """Prefill tokens each element's iteration can carry next to `decodes` decoding sequences."""
         mixed = self.server.settings.mixed_prefill_decode
@@ -129,6 +139,7 @@ def iteration_mix(
     rate_per_ms: FloatArray,
     decoders: FloatArray,
     users: FloatArray | None,
+    recomputed: FloatArray,
     previous: IterationMix | None = None,
 ) -> IterationMix:
     """Iteration times when requests complete at `rate_per_ms` with `decoders` sequences decoding on average.
@@ -137,7 +148,8 @@ def iteration_mix(
     time, a closed-loop user's next request for the whole iteration the other users' work started as its last
     one finished (none when it is the only user). How many prompt tokens an iteration carries depends on how
     long iterations last; `previous` (the last evaluation of the fixed point) supplies that length, so each
-    evaluation costs one vectorised step-time call.
+    evaluation costs one vectorised step-time call. `recomputed`: prompt tokens per completed request prefilled
+    again after preemptions (`Server.recomputed_prompt_tokens` where the KV cache binds with requests waiting).
     """
     server = variants.server
     settings, steps = server.settings, server.steps
@@ -146,7 +158,7 @@ def iteration_mix(
     kv = server.workload.input_tokens + server.workload.output_tokens / 2
     # prompt tokens per ms that interrupt a sequence's decodes: a closed-loop user's own prompt precedes them
     others = 1.0 if users is None else np.maximum(1.0 - 1.0 / np.maximum(users, 1.0), 0.0)
-    demand = rate_per_ms * prompt * others
+    demand = rate_per_ms * (prompt * others + recomputed)
     levels = len(decoders)
     if settings.mixed_prefill_decode:
         room = np.maximum(variants.prefill_room(np.ceil(decoders)), 1)
@@ -176,7 +188,7 @@ def iteration_mix(
         wait = _arrival_wait(mean, square, users)
         chunks = np.ceil(prompt / chunk)
         saturated = (carried > room).astype(np.float64)
-        capacity = full / prompt / saturating
+        capacity = full / (prompt + recomputed) / saturating
         in_progress = square / np.maximum(mean, 1e-12)
         return IterationMix(
             mean, wait + chunks * with_mine, saturated, decode_only, mean, capacity, in_progress, with_prompt
@@ -354,16 +366,32 @@ def _select(mix: IterationMix, update: IterationMix, where: NDArray[np.bool_]) -
     return IterationMix(*(np.where(where, getattr(update, name), getattr(mix, name)) for name in names))
 
 
+def _scatter(mix: IterationMix, part: IterationMix, where: NDArray[np.bool_]) -> IterationMix:
+    """`mix` with the levels `where` selects replaced by `part`, solved for those levels alone."""
+    merged = []
+    for field in fields(IterationMix):
+        values = getattr(mix, field.name).copy()
+        values[where] = getattr(part, field.name)
+        merged.append(values)
+    return IterationMix(*merged)
+
+
 def _fixed_point(
-    variants: BudgetVariants, offered: FloatArray | None, users: FloatArray, cap: FloatArray, front: float
+    variants: BudgetVariants,
+    offered: FloatArray | None,
+    users: FloatArray,
+    cap: FloatArray,
+    front: float,
+    recomputed: FloatArray,
 ) -> tuple[IterationMix, FloatArray]:
     """The iteration mix and request rate (per ms) that imply each other: `offered` requests/s of random arrivals
-    (None: `users` closed-loop users), at most `cap` requests in the engine."""
+    (None: `users` closed-loop users), at most `cap` requests in the engine, `recomputed` prompt tokens per request
+    prefilled again after preemptions."""
     decodes = variants.server.workload.output_tokens - 1
     levels = len(users)
     running = np.minimum(users, cap)
     arrivals = None if offered is not None else users
-    mix = iteration_mix(variants, np.zeros(levels), running, arrivals)
+    mix = iteration_mix(variants, np.zeros(levels), running, arrivals, recomputed)
     rate = running / (mix.ttft_service_ms + decodes * mix.tpot_ms + front)
     decoders = rate * decodes * mix.tpot_ms
     active = np.ones(levels, dtype=bool)
@@ -371,7 +399,7 @@ def _fixed_point(
     previous_gap = np.zeros(levels)
     for _ in range(_ITERATIONS):
         before = mix.mean_iteration_ms
-        mix = _select(mix, iteration_mix(variants, rate, decoders, arrivals, mix), active)
+        mix = _select(mix, iteration_mix(variants, rate, decoders, arrivals, recomputed, mix), active)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
         if offered is not None:
             target = np.minimum(offered / 1000.0, cap / service)
@@ -394,6 +422,26 @@ def _fixed_point(
         if not active.any():
             break
     return mix, rate
+
+
+def _resolved_with_recompute(
+    variants: BudgetVariants,
+    mix: IterationMix,
+    rate: FloatArray,
+    where: NDArray[np.bool_],
+    users: FloatArray,
+    cap: FloatArray,
+    front: float,
+) -> tuple[IterationMix, FloatArray]:
+    """`mix` and `rate` with the levels `where` selects solved again as closed loops that keep requests waiting
+    for a full KV cache: the fixed point with the prompts preemptions make the framework recompute."""
+    if not where.any():
+        return mix, rate
+    recomputed = np.full(int(where.sum()), variants.server.recomputed_prompt_tokens)
+    part, part_rate = _fixed_point(variants.subset(where), None, users[where], cap[where], front, recomputed)
+    rate = rate.copy()
+    rate[where] = part_rate
+    return _scatter(mix, part, where), rate
 
 
 def steady_states(server: Server, levels: LoadLevels) -> ServingPoints:
@@ -427,11 +475,20 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     users = values if closed else cap
     running = np.minimum(users, cap)
     if closed and workload.length_distribution is LengthDistribution.FIXED:
+        # preemptions beyond a full KV cache are not modelled for waves (the simulation has them)
         mix = wave_mix(variants, running, np.maximum(users - cap, 0), front)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
         rate = np.minimum(users / (service + front), cap / service)
     else:
-        mix, rate = _fixed_point(variants, values if offered_rate else None, users, cap, front)
+        # requests waiting for a KV cache that binds are admitted by what they hold on admission, and some are
+        # preempted again: where the load keeps requests waiting, their recomputed prompts load the iterations too
+        kv_binds = limit < variants.batch_limit
+        waiting = (values > limit) & kv_binds & (not offered_rate)
+        recomputed = np.where(waiting, server.recomputed_prompt_tokens, 0.0)
+        mix, rate = _fixed_point(variants, values if offered_rate else None, users, cap, front, recomputed)
+        if offered_rate:  # beyond capacity the queue grows: arrivals wait for a full KV cache as above
+            beyond = (values / 1000.0 > rate * (1 + 1e-3)) & kv_binds
+            mix, rate = _resolved_with_recompute(variants, mix, rate, beyond, users, cap, front)
     service = mix.ttft_service_ms + decodes * mix.tpot_ms
     in_flight = np.minimum(rate * service, cap)
     queueing = np.zeros(len(values))

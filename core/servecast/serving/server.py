@@ -92,6 +92,21 @@ class Server:
         return min(self.batch_limit, self.sequences_that_fit(held))
 
     @cached_property
+    def recomputed_prompt_tokens(self) -> float:
+        """Prompt tokens prefilled again per completed request while waiting requests fill a full KV cache.
+
+        A completion frees its prompt and outputs; the framework admits waiting requests into that room by what
+        they hold on admission (the prompt and the reserved share r of the outputs), (p + o) / (p + r o) of them,
+        while the running sequences grow into the same room. All but one of them are preempted again, newest
+        first, soon after their prompts ran: (1 - r) o / (p + r o) wasted prefills of p tokens per completion.
+        None when the framework reserves every output up front (r = 1).
+        """
+        reservation = self.settings.kv_output_reservation
+        prompt = self.workload.input_tokens - self.cached_prefix
+        outputs = self.workload.output_tokens
+        return max(1.0 - reservation, 0.0) * outputs / (prompt + reservation * outputs) * prompt
+
+    @cached_property
     def kv_bytes_per_request(self) -> float:
         """Bytes of one request's whole KV cache (every layer, unsplit): what disaggregation moves."""
         tokens = self.workload.input_tokens
