@@ -13,7 +13,7 @@ discrete-event simulation in `simulation.py` checks both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -111,16 +111,6 @@ class BudgetVariants:
             else:
                 group.append(server)
         return groups
-
-    def subset(self, where: NDArray[np.bool_]) -> BudgetVariants:
-        """The elements `where` selects, in order."""
-        return replace(
-            self,
-            max_num_tokens=self.max_num_tokens[where],
-            chunk_size=self.chunk_size[where],
-            running_limit=self.running_limit[where],
-            batch_limit=self.batch_limit[where],
-        )
 
     def prefill_room(self, decodes: FloatArray) -> FloatArray:
         """Prefill tokens each element's iteration can carry next to `decodes` decoding sequences."""
@@ -366,16 +356,6 @@ def _select(mix: IterationMix, update: IterationMix, where: NDArray[np.bool_]) -
     return IterationMix(*(np.where(where, getattr(update, name), getattr(mix, name)) for name in names))
 
 
-def _scatter(mix: IterationMix, part: IterationMix, where: NDArray[np.bool_]) -> IterationMix:
-    """`mix` with the levels `where` selects replaced by `part`, solved for those levels alone."""
-    merged = []
-    for field in fields(IterationMix):
-        values = getattr(mix, field.name).copy()
-        values[where] = getattr(part, field.name)
-        merged.append(values)
-    return IterationMix(*merged)
-
-
 def _fixed_point(
     variants: BudgetVariants,
     offered: FloatArray | None,
@@ -424,26 +404,6 @@ def _fixed_point(
     return mix, rate
 
 
-def _resolved_with_recompute(
-    variants: BudgetVariants,
-    mix: IterationMix,
-    rate: FloatArray,
-    where: NDArray[np.bool_],
-    users: FloatArray,
-    cap: FloatArray,
-    front: float,
-) -> tuple[IterationMix, FloatArray]:
-    """`mix` and `rate` with the levels `where` selects solved again as closed loops that keep requests waiting
-    for a full KV cache: the fixed point with the prompts preemptions make the framework recompute."""
-    if not where.any():
-        return mix, rate
-    recomputed = np.full(int(where.sum()), variants.server.recomputed_prompt_tokens)
-    part, part_rate = _fixed_point(variants.subset(where), None, users[where], cap[where], front, recomputed)
-    rate = rate.copy()
-    rate[where] = part_rate
-    return _scatter(mix, part, where), rate
-
-
 def steady_states(server: Server, levels: LoadLevels) -> ServingPoints:
     """Mean TTFT, TPOT and throughput of one aggregated instance at each load level, vectorised.
 
@@ -486,9 +446,11 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
         waiting = (values > limit) & kv_binds & (not offered_rate)
         recomputed = np.where(waiting, server.recomputed_prompt_tokens, 0.0)
         mix, rate = _fixed_point(variants, values if offered_rate else None, users, cap, front, recomputed)
-        if offered_rate:  # beyond capacity the queue grows: arrivals wait for a full KV cache as above
-            beyond = (values / 1000.0 > rate * (1 + 1e-3)) & kv_binds
-            mix, rate = _resolved_with_recompute(variants, mix, rate, beyond, users, cap, front)
+        beyond = offered_rate & (values / 1000.0 > rate * (1 + 1e-3)) & kv_binds
+        if beyond.any():  # the queue grows without bound: the engine runs as a full batch that keeps requests waiting
+            recomputed = np.where(beyond, server.recomputed_prompt_tokens, 0.0)
+            full, full_rate = _fixed_point(variants, None, users, cap, front, recomputed)
+            mix, rate = _select(mix, full, beyond), np.where(beyond, full_rate, rate)
     service = mix.ttft_service_ms + decodes * mix.tpot_ms
     in_flight = np.minimum(rate * service, cap)
     queueing = np.zeros(len(values))
