@@ -77,8 +77,13 @@ class Server:
         tune = self.settings.runtime_batch_size
         if tune is None:
             return self.settings.max_batch_size
-        whole = self.sequences_that_fit(self.workload.input_tokens - self.cached_prefix + self.workload.output_tokens)
-        return max(1, min(self.settings.max_batch_size, tune(whole)))
+        return max(1, min(self.settings.max_batch_size, tune(self.whole_requests)))
+
+    @cached_property
+    def whole_requests(self) -> int:
+        """Requests whose prompts and outputs all fit in the KV cache at once: more in flight, and a framework that
+        allocates outputs as they grow runs out before they finish and preempts."""
+        return self.sequences_that_fit(self.workload.input_tokens - self.cached_prefix + self.workload.output_tokens)
 
     @cached_property
     def running_limit(self) -> int:
