@@ -125,6 +125,24 @@ def test_aggregated_servers_are_searched_at_each_token_budget_that_can_schedule_
     assert set(unchunked.columns["max_num_tokens"]) == {4096, 8192, 16384}
 
 
+def test_users_in_step_are_searched_up_to_the_requests_the_kv_cache_holds_whole_where_the_framework_preempts(host):
+    """vLLM allocates outputs as they grow: more equal-length users than the cache holds whole preempt in bursts
+    the means miss, so the search stops there; TensorRT-LLM reserves every output and runs to its running limit."""
+    crowded = task(gpus=1, isl=4000, osl=4000, frameworks=("vllm", "trtllm"), modes=("agg",))
+    found = run_search(host, crowded, explain=False)
+    columns = found.columns
+    for framework in ("vllm", "trtllm"):
+        rows = np.flatnonzero(columns["framework"] == framework)
+        top = int(rows[np.argmax(columns["concurrency"][rows])])
+        server = estimate(host, request_from_row(found.row(top))).servers["server"]
+        assert server.running_limit < server.batch_limit  # the KV cache binds
+        if framework == "vllm":
+            assert server.concurrency_limit == server.whole_requests < server.running_limit
+        else:
+            assert server.concurrency_limit == server.whole_requests == server.running_limit
+        assert columns["concurrency"][top] == server.concurrency_limit
+
+
 def test_progress_is_reported_per_stage_and_ends_with_every_configuration(host):
     events = []
     found = run_search(host, task(frameworks=("vllm", "sglang")), progress=events.append, explain=False)

@@ -87,6 +87,26 @@ def test_means_of_requests_that_outgrow_the_kv_cache_warn_that_the_framework_pre
     assert not steady_state(trtllm, Load(concurrency=4 * trtllm.running_limit)).warnings
 
 
+def test_users_in_step_up_to_the_requests_the_kv_cache_holds_whole_run_as_the_means_say(server):
+    """Up to the concurrency limit equal-length users never preempt and the means match the simulation; the
+    running limit beyond it counts the cache at half-grown outputs, which users in step never are (TTFT 4-10
+    times the means' there). Lengths that vary keep the running limit."""
+    for framework, version, isl, osl in (("vllm", "0.10.2", 2000, 2000), ("sglang", "0.4.10", 1000, 2000)):
+        srv = server(framework, version=version, isl=isl, osl=osl)
+        assert srv.concurrency_limit == srv.whole_requests < srv.running_limit
+        load = Load(concurrency=srv.concurrency_limit)
+        analytic = steady_state(srv, load)
+        run = simulate(srv, load, num_requests=6 * srv.concurrency_limit)
+        simulated = run.percentiles()
+        assert run.preemptions == 0
+        assert analytic.limiter is Limiter.KV_CAPACITY  # more users in step would preempt
+        assert analytic.requests_per_s == pytest.approx(run.requests_per_s, rel=0.03)
+        assert analytic.tpot_ms == pytest.approx(simulated["tpot_ms"]["mean"], rel=0.03)
+        assert analytic.ttft_ms == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.10)
+    spread = server("vllm", version="0.10.2", isl=2000, osl=2000, spread=0.3)
+    assert spread.concurrency_limit == spread.running_limit
+
+
 def test_preemptions_recompute_what_admission_overshoots_unless_every_output_is_reserved(server):
     """A completion frees p + o tokens; admitting waiting prompts of p + r o into it overshoots by (1 - r) o / (p + r o)
     requests, whose prompts are computed and then preempted."""

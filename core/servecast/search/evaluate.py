@@ -325,7 +325,7 @@ def _single_server(
             blocks.append(_block(len(batches), config, {"batch_size": batches}, points, replicas))
             continue
         for variants in BudgetVariants.groups(space.budget_variants(mode, server)):
-            levels = [load_levels(variant.running_limit) for variant in variants]
+            levels = [load_levels(variant.concurrency_limit) for variant in variants]
             solved = BudgetVariants.of(variants, [len(level) for level in levels])
             concurrency = np.concatenate(levels)
             points = budget_steady_states(solved, LoadLevels(LoadKind.CONCURRENCY, concurrency))

@@ -72,7 +72,7 @@ def _limit(
             return f"the SLA: {label} {value:.1f} ms against the {limit:g} ms target caps the load"
     limiter = row["limiter"]
     if limiter == "kv_capacity":
-        return "KV-cache capacity: no more sequences fit in memory"
+        return "KV-cache capacity: no more requests fit in memory at their full length"
     if limiter == "batch_limit":
         return "the framework's maximum batch size"
     if limiter in ("prefill", "decode"):

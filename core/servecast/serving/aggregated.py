@@ -78,6 +78,8 @@ class BudgetVariants:
     running_limit: FloatArray
     batch_limit: FloatArray
     """The batch limit per element (what `running_limit` is when the KV cache does not bind)."""
+    concurrency_limit: FloatArray
+    """Most closed-loop users per element whose steady state the means follow (`Server.concurrency_limit`)."""
 
     @classmethod
     def of(cls, servers: Sequence[Server], levels: Sequence[int]) -> BudgetVariants:
@@ -98,6 +100,7 @@ class BudgetVariants:
             chunk_size=per_level([s.settings.chunk_size or np.inf for s in servers]),
             running_limit=per_level([s.running_limit for s in servers]),
             batch_limit=per_level([s.batch_limit for s in servers]),
+            concurrency_limit=per_level([s.concurrency_limit for s in servers]),
         )
 
     @staticmethod
@@ -468,6 +471,9 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     )
     at_cap = (in_flight >= cap * (1 - 1e-3)) & ~(full_batch & (cap == values))
     limiter = np.where(at_cap, bound, limiter)
+    # users in step that fill the cache at their full length: more would preempt
+    in_step = closed & (values >= variants.concurrency_limit) & (variants.concurrency_limit < limit)
+    limiter = np.where(in_step, LIMITERS.index(Limiter.KV_CAPACITY), limiter)
     at_budget = (mix.prefill_saturated > 0) | (rate >= mix.prefill_capacity_per_ms * (1 - 1e-3))
     limiter = np.where(at_budget, LIMITERS.index(Limiter.PREFILL), limiter)
     return ServingPoints(
