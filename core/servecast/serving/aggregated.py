@@ -499,11 +499,11 @@ def steady_state(server: Server, load: Load) -> ServingMetrics:
         )
     metrics = points.metrics(0, overload)
     in_flight = load.concurrency or load.full_batch or float(points.running[0])
-    preempting = preemption_warning(server, in_flight)
+    preempting = _preemption_warning(server, in_flight)
     return replace(metrics, warnings=(*metrics.warnings, preempting)) if preempting else metrics
 
 
-def preemption_warning(server: Server, in_flight: float) -> str:
+def _preemption_warning(server: Server, in_flight: float) -> str:
     """Why the means are rough where `in_flight` requests outgrow the KV cache and the framework preempts them
     (empty where it does not: the cache holds them whole, or the framework reserves every output on admission)."""
     whole = server.whole_requests
