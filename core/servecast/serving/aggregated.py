@@ -437,6 +437,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     front = server.settings.front_end_ms(offline=full_batch)
     users = values if closed else cap
     running = np.minimum(users, cap)
+    kv_binds = limit < variants.batch_limit
     if closed and workload.length_distribution is LengthDistribution.FIXED:
         # preemptions beyond a full KV cache are not modelled for waves (the simulation has them)
         mix = wave_mix(variants, running, np.maximum(users - cap, 0), front)
@@ -445,7 +446,6 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     else:
         # requests waiting for a KV cache that binds are admitted by what they hold on admission, and some are
         # preempted again: where the load keeps requests waiting, their recomputed prompts load the iterations too
-        kv_binds = limit < variants.batch_limit
         waiting = (values > limit) & kv_binds & (not offered_rate)
         recomputed = np.where(waiting, server.recomputed_prompt_tokens, 0.0)
         mix, rate = _fixed_point(variants, values if offered_rate else None, users, cap, front, recomputed)
@@ -464,11 +464,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
         overloaded = values / 1000.0 > rate * (1 + 1e-3)
         queueing = np.where(overloaded, np.inf, slot_wait_ms(cap, rate, service, workload.length_cv2()))
     limiter = np.full(len(values), LIMITERS.index(Limiter.LOAD))
-    bound = np.where(
-        limit == variants.batch_limit,
-        LIMITERS.index(Limiter.BATCH_LIMIT),
-        LIMITERS.index(Limiter.KV_CAPACITY),
-    )
+    bound = np.where(kv_binds, LIMITERS.index(Limiter.KV_CAPACITY), LIMITERS.index(Limiter.BATCH_LIMIT))
     at_cap = (in_flight >= cap * (1 - 1e-3)) & ~(full_batch & (cap == values))
     limiter = np.where(at_cap, bound, limiter)
     # users in step that fill the cache at their full length: more would preempt
@@ -506,8 +502,8 @@ def steady_state(server: Server, load: Load) -> ServingMetrics:
 def _preemption_warning(server: Server, in_flight: float) -> str:
     """Why the means are rough where `in_flight` requests outgrow the KV cache and the framework preempts them
     (empty where it does not: the cache holds them whole, or the framework reserves every output on admission)."""
-    whole = server.whole_requests
-    if server.settings.kv_output_reservation >= 1 or in_flight <= whole or whole >= server.batch_limit:
+    whole = server.preemption_threshold
+    if whole is None or in_flight <= whole:
         return ""
     workload = server.workload
     return (

@@ -97,14 +97,22 @@ class Server:
         return min(self.batch_limit, self.sequences_that_fit(held))
 
     @cached_property
+    def preemption_threshold(self) -> int | None:
+        """Requests in flight beyond which the framework preempts: the requests the KV cache holds whole, where it
+        allocates outputs as they grow and may run more; None where it never preempts (it reserves every output
+        on admission, or its batch limit stays within the cache)."""
+        if self.settings.kv_output_reservation >= 1 or self.whole_requests >= self.batch_limit:
+            return None
+        return self.whole_requests
+
+    @cached_property
     def concurrency_limit(self) -> int:
-        """Most closed-loop users whose steady state the means follow: the running limit, but with equal lengths on
-        a framework that allocates outputs as they grow, the requests the KV cache holds whole. Users in step beyond
-        them preempt in bursts: in the simulation throughput stops growing there while TTFT rises 4-10 times by the
-        running limit, which the means do not show."""
-        on_demand = self.settings.kv_output_reservation < 1
-        if on_demand and self.workload.length_distribution is LengthDistribution.FIXED:
-            return max(1, min(self.running_limit, self.whole_requests))
+        """Most closed-loop users whose steady state the means follow: the running limit, but with equal lengths
+        the preemption threshold. Users in step beyond it preempt in bursts: in the simulation throughput stops
+        growing there while TTFT rises 4-10 times by the running limit, which the means do not show."""
+        threshold = self.preemption_threshold
+        if threshold is not None and self.workload.length_distribution is LengthDistribution.FIXED:
+            return max(1, min(self.running_limit, threshold))
         return self.running_limit
 
     @cached_property
