@@ -23,13 +23,13 @@ from servecast.models.graph import build_stage_graph
 from servecast.models.model import Model, load_model
 from servecast.models.step import StepShape
 from servecast.serving.aggregated import steady_state
-from servecast.serving.disaggregated import Pool, disaggregated_steady_state
+from servecast.serving.disaggregated import Pool, disaggregated_steady_state, kv_transfer_ms
 from servecast.serving.load import Load
 from servecast.serving.metrics import ServingMetrics, json_safe
 from servecast.serving.policy import ServerRole
 from servecast.serving.request import EstimateRequest
 from servecast.serving.server import Server, StepTableCache, build_server
-from servecast.serving.simulation import simulate
+from servecast.serving.simulation import simulate, simulate_disaggregated
 from servecast.serving.static import static_batch
 
 
@@ -142,7 +142,7 @@ def estimate(
     if breakdown:
         result = _with_breakdown(result, host, target)
     if percentiles:
-        result = _with_percentiles(result)
+        result = _with_percentiles(result, hardware)
     elif request.length_distribution is not LengthDistribution.FIXED:
         note = (
             "these means take isl and osl as lengths that vary (closed-loop users do not fall into waves); the "
@@ -161,16 +161,19 @@ def load_of(request: EstimateRequest) -> Load:
     return Load(full_batch=request.batch_size)
 
 
+def _pools(request: EstimateRequest, servers: dict[str, Server]) -> tuple[Pool, Pool]:
+    """The prefill and decode pools of a disaggregated request."""
+    decode = servers["decode"]
+    decode_batch = request.decode_batch_size or decode.settings.max_batch_size
+    return (
+        Pool(servers["prefill"], request.prefill_workers, request.prefill_batch_size),
+        Pool(decode, request.decode_workers, decode_batch),
+    )
+
+
 def _run_mode(request: EstimateRequest, servers: dict[str, Server], hardware: HardwareSpec) -> ServingMetrics:
     if request.mode is ServingMode.DISAGGREGATED:
-        decode = servers["decode"]
-        decode_batch = request.decode_batch_size or decode.settings.max_batch_size
-        return disaggregated_steady_state(
-            Pool(servers["prefill"], request.prefill_workers, request.prefill_batch_size),
-            Pool(decode, request.decode_workers, decode_batch),
-            hardware,
-            load_of(request),
-        )
+        return disaggregated_steady_state(*_pools(request, servers), hardware, load_of(request))
     if request.mode is ServingMode.STATIC:
         assert request.batch_size is not None
         instance = static_batch(servers["server"], request.batch_size)
@@ -308,13 +311,18 @@ def _with_breakdown(result: Estimate, host: PluginHost, target: Target) -> Estim
     return replace(result, breakdown=steps)
 
 
-def _with_percentiles(result: Estimate) -> Estimate:
-    """P50/P90/P99 from the discrete-event simulation (aggregated mode)."""
+def _with_percentiles(result: Estimate, hardware: HardwareSpec) -> Estimate:
+    """P50/P90/P99 from the discrete-event simulation (aggregated and disaggregated modes)."""
     request = result.request
-    if request.mode is not ServingMode.AGGREGATED:
-        note = f"--percentiles simulates aggregated serving; {request.mode.value} mode reports means only"
+    if request.mode is ServingMode.STATIC:
+        note = "--percentiles simulates continuous batching; a static batch's requests all share its one timeline"
         return replace(result, warnings=(*result.warnings, note))
-    run = simulate(result.servers["server"], load_of(request), request.num_requests)
+    if request.mode is ServingMode.DISAGGREGATED:
+        prefill, decode = _pools(request, result.servers)
+        transfer = kv_transfer_ms(prefill, decode, hardware)
+        run = simulate_disaggregated(prefill, decode, transfer, load_of(request), request.num_requests)
+    else:
+        run = simulate(result.servers["server"], load_of(request), request.num_requests)
     summary: dict[str, Any] = run.percentiles()
     summary.update(
         requests_per_s=run.requests_per_s,

@@ -13,11 +13,14 @@ import heapq
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from itertools import count
 
 import numpy as np
 
 from servecast.arrays import FloatArray, IntArray
 from servecast.domain.workload import LengthDistribution, Workload
+from servecast.errors import InputError
+from servecast.serving.disaggregated import Pool
 from servecast.serving.load import Load
 from servecast.serving.server import Server
 
@@ -51,6 +54,8 @@ class _Request:
     """Tokens already in the KV cache."""
     generated: int = 0
     admitted_order: int = 0
+    remote: bool = False
+    """Admitted by a disaggregated decode worker, its prompt still being prefilled elsewhere."""
     first_token_ms: float = math.nan
     finish_ms: float = math.nan
 
@@ -133,11 +138,20 @@ class _Scheduler:
         self.used += need
         return True
 
+    def admit_remote(self) -> list[_Request]:
+        """Admit waiting requests not prefilled yet, in order, while the batch limit and the KV cache allow: a
+        disaggregated decode worker reserves their room before their prompts are prefilled elsewhere."""
+        admitted: list[_Request] = []
+        while self.waiting and self.waiting[0].generated == 0 and self._admit(self.waiting[0]):
+            admitted.append(self.running[-1])
+            admitted[-1].remote = True
+        return admitted
+
     def form(self) -> tuple[list[_Request], list[tuple[_Request, int]]]:
         """The decodes and prompt chunks of the next iteration: inside a multi-step pass the pass's decodes
         alone; otherwise what the framework's rule schedules, a decode-only batch starting a new pass."""
         settings = self.settings
-        decoding = [r for r in self.running if r.prompt == 0]
+        decoding = [r for r in self.running if r.prompt == 0 and not r.remote]
         if self.pass_left > 0 and decoding:
             self.pass_left -= 1
             return decoding, []
@@ -152,7 +166,7 @@ class _Scheduler:
 
     def _schedule(self, decoding: list[_Request]) -> tuple[list[_Request], list[tuple[_Request, int]]]:
         settings = self.settings
-        prefilling = [r for r in self.running if r.prompt > 0]
+        prefilling = [r for r in self.running if r.prompt > 0 and not r.remote]
         mixed = settings.mixed_prefill_decode
         budget = int(settings.prefill_tokens_per_step(np.array(len(decoding))))
         chunks: list[tuple[_Request, int]] = []
@@ -182,7 +196,9 @@ class _Scheduler:
     def preempt_overflow(self) -> None:
         """Preempt the newest requests while the cache overflows (finished requests must be released first)."""
         while self.used > self.capacity and len(self.running) > 1:
-            victim = max(self.running, key=lambda r: r.admitted_order)
+            victim = max((r for r in self.running if not r.remote), key=lambda r: r.admitted_order, default=None)
+            if victim is None:
+                return
             self.release(victim)
             self.preemptions += 1
             victim.prompt, victim.past = victim.past + victim.prompt, 0  # recomputed from scratch
@@ -193,75 +209,101 @@ class _Scheduler:
         self.used -= self.holding(request)
 
 
-def simulate(
-    server: Server,
-    load: Load,
-    num_requests: int | None = None,
-    seed: int = 0,
-) -> SimulationResult:
-    """Run `num_requests` requests (default: enough for a steady state) through one instance under `load`, their
-    lengths drawn by the server's workload."""
-    workload = server.workload
-    server.check_prompts_fit_the_budget()
-    rng = np.random.default_rng(seed)
-    if num_requests is None:
-        users = load.concurrency or load.full_batch or 64
-        num_requests = max(200, 8 * users)
-    inputs, outputs = draw_lengths(workload, rng, num_requests)
-    inputs = np.clip(inputs, workload.prefix_tokens + 1, server.max_model_len - 1)
-    outputs = np.minimum(outputs, server.max_model_len - inputs)
-    cached = server.cached_prefix
-    batch_limit = min(server.batch_limit, load.full_batch or server.batch_limit)
-    scheduler = _Scheduler(server, batch_limit)
-    step_ms = _StepTimes(server)
-    requests: list[_Request] = []
-    front = server.settings.front_end_ms(offline=load.full_batch is not None)
+class _RequestStream:
+    """The requests a load sends, their lengths drawn up front; closed-loop users send the next on each finish."""
 
-    def issue(arrival: float, user: int = -1) -> None:
+    def __init__(self, server: Server, load: Load, num_requests: int | None, rng: np.random.Generator) -> None:
+        workload = server.workload
+        if num_requests is None:
+            users = load.concurrency or load.full_batch or 64
+            num_requests = max(200, 8 * users)
+        inputs, outputs = draw_lengths(workload, rng, num_requests)
+        self.inputs = np.clip(inputs, workload.prefix_tokens + 1, server.max_model_len - 1)
+        self.outputs = np.minimum(outputs, server.max_model_len - self.inputs)
+        self.load = load
+        self.total = num_requests
+        self.cached = server.cached_prefix
+        self.front = server.settings.front_end_ms(offline=load.full_batch is not None)
+        self.requests: list[_Request] = []
+        self.finished = 0
+        self.arrivals: list[tuple[float, int]] = []
+        """(time the engine sees it, index) of every request sent, a heap."""
+        if load.request_rate_per_s is not None:
+            gaps = rng.exponential(1.0, size=num_requests)
+            gaps *= 1000.0 / load.request_rate_per_s / gaps[1:].mean()  # the sample's rate is the offered rate
+            for arrival in np.cumsum(gaps) - gaps[0]:
+                self._send(float(arrival))
+        elif load.concurrency is not None:  # every user sends its first request at once, as benchmark tools start
+            for user in range(min(load.concurrency, num_requests)):
+                self._send(0.0, user)
+        else:
+            for _ in range(num_requests):
+                self._send(0.0)
+
+    def _send(self, arrival: float, user: int = -1) -> None:
         """A request the client sends at `arrival`; the engine sees it after the front-end's time."""
-        index = len(requests)
-        request = _Request(index, arrival, int(inputs[index]), int(outputs[index]), user)
-        request.prompt, request.past = request.input_tokens - cached, cached
-        requests.append(request)
-        heapq.heappush(pending, (arrival + front, index))
+        index = len(self.requests)
+        request = _Request(index, arrival, int(self.inputs[index]), int(self.outputs[index]), user)
+        request.prompt, request.past = request.input_tokens - self.cached, self.cached
+        self.requests.append(request)
+        heapq.heappush(self.arrivals, (arrival + self.front, index))
 
-    pending: list[tuple[float, int]] = []  # (arrival, index), a heap
-    if load.request_rate_per_s is not None:
-        gaps = rng.exponential(1.0, size=num_requests)
-        gaps *= 1000.0 / load.request_rate_per_s / gaps[1:].mean()  # the sample's rate is the offered rate
-        for arrival in np.cumsum(gaps) - gaps[0]:
-            issue(float(arrival))
-    elif load.concurrency is not None:  # every user sends its first request at once, as benchmark tools start
-        for user in range(min(load.concurrency, num_requests)):
-            issue(0.0, user)
-    else:
-        for _ in range(num_requests):
-            issue(0.0)
-    clock, iterations = 0.0, 0
-    finished = 0
-    held: list[_Request] = []  # finished inside a multi-step pass, reported when it ends
-    while finished < len(requests):
-        while pending and pending[0][0] <= clock:
-            scheduler.waiting.append(requests[heapq.heappop(pending)[1]])
-        decodes, chunks = scheduler.form()
+    def arrived(self, clock: float) -> list[_Request]:
+        """The requests the engine has seen by `clock` and not yet taken, in arrival order."""
+        taken = []
+        while self.arrivals and self.arrivals[0][0] <= clock:
+            taken.append(self.requests[heapq.heappop(self.arrivals)[1]])
+        return taken
+
+    def next_arrival(self) -> float | None:
+        return self.arrivals[0][0] if self.arrivals else None
+
+    def finish(self, request: _Request, clock: float) -> None:
+        """`request`'s last token reached its client at `clock`; its user sends the next request."""
+        request.finish_ms = clock
+        self.finished += 1
+        if self.load.concurrency is not None and len(self.requests) < self.total:
+            # the user's next request reaches the server after the iteration that is already scheduled
+            self._send(clock + 1e-6, request.user)
+
+    @property
+    def done(self) -> bool:
+        return self.finished >= len(self.requests)
+
+
+class _Instance:
+    """One serving instance stepping through iterations: its scheduler, step times and the iteration under way."""
+
+    def __init__(self, server: Server, batch_limit: int) -> None:
+        self.scheduler = _Scheduler(server, batch_limit)
+        self.step_ms = _StepTimes(server)
+        self.iterations = 0
+        self.decodes: list[_Request] = []
+        self.chunks: list[tuple[_Request, int]] = []
+        self.held: list[_Request] = []
+        """Finished inside a multi-step pass, reported when it ends."""
+
+    def start(self) -> float | None:
+        """Schedule the next iteration and return its time, or None when there is nothing to run."""
+        self.decodes, self.chunks = decodes, chunks = self.scheduler.form()
         if not decodes and not chunks:
-            if not pending:
-                raise RuntimeError("simulation stalled: a request can never be admitted")
-            clock = max(clock, pending[0][0])
-            continue
+            return None
         kv = sum(r.past for r in decodes) / len(decodes) if decodes else 0.0
         chunk_tokens = sum(take for _, take in chunks)
         past = sum(r.past for r, _ in chunks) / len(chunks) if chunks else 0.0
-        clock += step_ms(len(decodes), kv, chunk_tokens, len(chunks), past)
-        iterations += 1
+        self.iterations += 1
+        return self.step_ms(len(decodes), kv, chunk_tokens, len(chunks), past)
+
+    def finish(self, clock: float) -> list[_Request]:
+        """Apply the iteration that ends at `clock`; the requests whose last token reaches the client now."""
         done: list[_Request] = []
-        new_tokens = len(decodes)
-        for request in decodes:
+        new_tokens = len(self.decodes)
+        for request in self.decodes:
             request.generated += 1
             request.past += 1
             if request.generated >= request.output_tokens:
                 done.append(request)
-        for request, take in chunks:
+        for request, take in self.chunks:
             request.prompt -= take
             request.past += take
             if request.prompt == 0:  # the prompt's last chunk samples the next token
@@ -272,20 +314,54 @@ def simulate(
                 new_tokens += 1
                 if request.generated >= request.output_tokens:
                     done.append(request)
+        scheduler = self.scheduler
         scheduler.grow(new_tokens)
         for request in done:
             scheduler.release(request)
-        held += done
+        self.held += done
+        reported: list[_Request] = []
         if not scheduler.in_pass:  # a multi-step pass streams its tokens when it ends
-            for request in held:
-                request.finish_ms = clock
-                finished += 1
-                if load.concurrency is not None and len(requests) < num_requests:
-                    # the user's next request reaches the server after the iteration that is already scheduled
-                    issue(clock + 1e-6, request.user)
-            held = []
+            reported, self.held = self.held, []
         scheduler.preempt_overflow()
-    return _result(requests, load, scheduler.preemptions, iterations)
+        self.decodes, self.chunks = [], []
+        return reported
+
+    @property
+    def busy(self) -> bool:
+        """Whether an iteration is under way."""
+        return bool(self.decodes or self.chunks)
+
+    @property
+    def load(self) -> int:
+        """Requests on this instance, running or waiting."""
+        return len(self.scheduler.running) + len(self.scheduler.waiting)
+
+
+def simulate(
+    server: Server,
+    load: Load,
+    num_requests: int | None = None,
+    seed: int = 0,
+) -> SimulationResult:
+    """Run `num_requests` requests (default: enough for a steady state) through one instance under `load`, their
+    lengths drawn by the server's workload."""
+    server.check_prompts_fit_the_budget()
+    stream = _RequestStream(server, load, num_requests, np.random.default_rng(seed))
+    instance = _Instance(server, min(server.batch_limit, load.full_batch or server.batch_limit))
+    clock = 0.0
+    while not stream.done:
+        instance.scheduler.waiting.extend(stream.arrived(clock))
+        duration = instance.start()
+        if duration is None:
+            arrival = stream.next_arrival()
+            if arrival is None:
+                raise RuntimeError("simulation stalled: a request can never be admitted")
+            clock = max(clock, arrival)
+            continue
+        clock += duration
+        for request in instance.finish(clock):
+            stream.finish(request, clock)
+    return _result(stream.requests, load, instance.scheduler.preemptions, instance.iterations)
 
 
 def _result(requests: list[_Request], load: Load, preemptions: int, iterations: int) -> SimulationResult:
@@ -317,3 +393,122 @@ def _result(requests: list[_Request], load: Load, preemptions: int, iterations: 
         preemptions=preemptions,
         completed=len(requests),
     )
+
+
+class _PrefillWorker:
+    """A disaggregated prefill worker: whole prompts in batches of up to `batch`, first come first served."""
+
+    def __init__(self, server: Server, batch: int) -> None:
+        self.step_ms = _StepTimes(server)
+        self.cached = server.cached_prefix
+        self.batch = batch
+        self.queue: deque[_Request] = deque()
+        self.running: list[_Request] = []
+        self.steps = 0
+
+    def start(self) -> float | None:
+        """Take the next batch of prompts and return its step time, or None when none wait."""
+        if not self.queue:
+            return None
+        self.running = [self.queue.popleft() for _ in range(min(self.batch, len(self.queue)))]
+        self.steps += 1
+        tokens = sum(request.prompt for request in self.running)
+        return self.step_ms(0, 0.0, tokens, len(self.running), self.cached)
+
+    @property
+    def load(self) -> int:
+        return len(self.queue) + len(self.running)
+
+
+def simulate_disaggregated(
+    prefill: Pool,
+    decode: Pool,
+    transfer_ms: float,
+    load: Load,
+    num_requests: int | None = None,
+    seed: int = 0,
+) -> SimulationResult:
+    """Run `num_requests` requests through an xPyD deployment under `load`. Each request joins the decode worker
+    holding the fewest requests and waits there until it fits under the worker's batch limit and KV cache (the
+    decode side reserves the room before the prompt is prefilled, as SGLang's pre-allocation and Dynamo's
+    decode-first flow do); it then joins the prefill worker with the fewest prompts, is prefilled in that worker's
+    next batch, reaches its decode worker `transfer_ms` later with its first token, and decodes in the worker's
+    continuous batch."""
+    if load.full_batch is not None:
+        raise InputError("disaggregated pools take concurrency or a request rate", "give --concurrency or --request-rate")
+    stream = _RequestStream(prefill.server, load, num_requests, np.random.default_rng(seed))
+    prefills = [_PrefillWorker(prefill.server, prefill.batch) for _ in range(prefill.workers)]
+    batch_limit = min(decode.batch, decode.server.batch_limit)
+    decodes = [_Instance(decode.server, batch_limit) for _ in range(decode.workers)]
+    home: dict[int, int] = {}
+    """The decode worker of each request sent."""
+    events: list[tuple[float, int, int, int]] = []  # (time, order, kind, prefill worker / request / decode worker)
+    order = count()
+
+    def push(time: float, kind: int, subject: int) -> None:
+        heapq.heappush(events, (time, next(order), kind, subject))
+
+    def start_prefill(worker: int, clock: float) -> None:
+        duration = prefills[worker].start()
+        if duration is not None:
+            push(clock + duration, _PREFILLED, worker)
+
+    def start_decode(worker: int, clock: float) -> None:
+        duration = decodes[worker].start()
+        if duration is not None:
+            push(clock + duration, _DECODED, worker)
+
+    def admit(worker: int, clock: float) -> None:
+        """Send the requests the decode worker now has room for to the prefill pool."""
+        for request in decodes[worker].scheduler.admit_remote():
+            target = min(range(len(prefills)), key=lambda w: prefills[w].load)
+            prefills[target].queue.append(request)
+            if not prefills[target].running:
+                start_prefill(target, clock)
+
+    def take_arrivals() -> None:
+        while (arrival := stream.next_arrival()) is not None:
+            for request in stream.arrived(arrival):
+                push(arrival, _ARRIVED, request.index)
+
+    take_arrivals()
+    while events:
+        clock, _, kind, subject = heapq.heappop(events)
+        if kind == _ARRIVED:
+            worker = home[subject] = min(range(len(decodes)), key=lambda w: decodes[w].load)
+            decodes[worker].scheduler.waiting.append(stream.requests[subject])
+            admit(worker, clock)
+        elif kind == _PREFILLED:
+            for request in prefills[subject].running:
+                push(clock + transfer_ms, _TRANSFERRED, request.index)
+            prefills[subject].running = []
+            start_prefill(subject, clock)
+        elif kind == _TRANSFERRED:
+            request, worker = stream.requests[subject], home[subject]
+            instance = decodes[worker]
+            request.past += request.prompt + 1  # the prompt and the token its last position sampled
+            request.prompt, request.generated, request.remote = 0, 1, False
+            request.first_token_ms = clock
+            instance.scheduler.grow(1)
+            if request.generated >= request.output_tokens:
+                instance.scheduler.release(request)
+                stream.finish(request, clock)
+                admit(worker, clock)
+            if not instance.busy:
+                start_decode(worker, clock)
+        else:
+            for request in decodes[subject].finish(clock):
+                stream.finish(request, clock)
+            admit(subject, clock)
+            start_decode(subject, clock)
+        take_arrivals()
+    if not stream.done:
+        raise RuntimeError("simulation stalled: a request can never be admitted by a decode worker")
+    preemptions = sum(instance.scheduler.preemptions for instance in decodes)
+    iterations = sum(instance.iterations for instance in decodes) + sum(worker.steps for worker in prefills)
+    return _result(stream.requests, load, preemptions, iterations)
+
+
+_ARRIVED, _PREFILLED, _TRANSFERRED, _DECODED = range(4)
+"""Disaggregated simulation events: a request reaches the deployment, a prefill batch ends, a KV cache reaches its
+decode worker, a decode iteration ends."""
