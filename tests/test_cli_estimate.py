@@ -58,6 +58,17 @@ def test_percentiles_come_from_the_simulation():
     assert percentiles["simulated_requests"] >= 200
 
 
+def test_disaggregated_percentiles_come_from_the_simulation_of_both_pools():
+    pools = ["--mode", "disagg", "--prefill-workers", "2", "--decode-workers", "1", "--concurrency", "32"]
+    result = run_cli(*BASE, "--framework", "sglang", *pools, "--percentiles", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    ttft = data["percentiles"]["ttft_ms"]
+    assert ttft["p50"] <= ttft["p90"] <= ttft["p99"]
+    assert data["percentiles"]["simulated_requests"] >= 200
+    assert not any("means only" in warning for warning in data["warnings"])
+
+
 def test_an_unmodelled_framework_version_uses_the_nearest_and_says_so():
     result = run_cli(*BASE, "--framework", "vllm", "--framework-version", "0.10.5", "--concurrency", "4", "--json")
     assert result.exit_code == 0, result.output

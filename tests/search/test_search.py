@@ -143,6 +143,24 @@ def test_users_in_step_are_searched_up_to_the_requests_the_kv_cache_holds_whole_
         assert columns["concurrency"][top] == server.concurrency_limit
 
 
+def test_decode_workers_are_searched_up_to_the_requests_their_kv_cache_holds_whole_where_the_framework_preempts(host):
+    """A vLLM decode worker past that point preempts transferred requests (the simulation loses throughput there),
+    so the search stops at it; TensorRT-LLM reserves every output and runs to its running limit."""
+    crowded = task(gpus=2, isl=4000, osl=4000, frameworks=("vllm", "trtllm"), modes=("disagg",))
+    found = run_search(host, crowded, explain=False)
+    columns = found.columns
+    for framework in ("vllm", "trtllm"):
+        rows = np.flatnonzero(columns["framework"] == framework)
+        top = int(rows[np.argmax(columns["decode_batch_size"][rows])])
+        server = estimate(host, request_from_row(found.row(top))).servers["decode"]
+        assert server.running_limit < server.batch_limit  # the KV cache binds
+        if framework == "vllm":
+            assert server.decode_worker_limit == server.whole_requests < server.running_limit
+        else:
+            assert server.decode_worker_limit == server.running_limit
+        assert columns["decode_batch_size"][top] == server.decode_worker_limit
+
+
 def test_progress_is_reported_per_stage_and_ends_with_every_configuration(host):
     events = []
     found = run_search(host, task(frameworks=("vllm", "sglang")), progress=events.append, explain=False)
