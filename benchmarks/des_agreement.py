@@ -1,10 +1,11 @@
 """The steady-state means (what `estimate` and the search report) against the discrete-event simulation's.
 
-Runs a fixed set of aggregated configurations on h100_sxm through both models and prints the error of the
-analytic mean TTFT, TPOT and throughput relative to the simulation's, with the simulation's preemption count:
-closed loops in waves and with spread lengths, Poisson traffic, and users waiting for a full KV cache; then, apart,
-users who start together and outgrow the KV cache, whose bursts of preemptions the means do not follow (about two
-minutes).
+Runs a fixed set of configurations on h100_sxm through both models and prints the error of the analytic mean
+TTFT, TPOT and throughput relative to the simulation's, with the simulation's preemption count. Aggregated: closed
+loops in waves and with spread lengths, Poisson traffic, and users waiting for a full KV cache. Disaggregated: xPyD
+pools under closed loops (decode workers filled to their limit included) and Poisson traffic. Then, apart, users
+who outgrow the KV cache on frameworks that preempt, whose preemptions the means do not follow and where the
+estimate warns (about a minute).
 
     uv run python benchmarks/des_agreement.py
 """
@@ -42,6 +43,37 @@ CASES: list[dict[str, Any]] = [
 ]
 """Waves, Poisson traffic, then closed loops beyond the KV cache (the last five)."""
 
+POOLS: dict[str, Any] = {"mode": "disagg", "prefill_workers": 1, "decode_workers": 1}
+DISAGGREGATED: list[dict[str, Any]] = [
+    {"framework": "vllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 500, "concurrency": 64, **POOLS},
+    {"framework": "trtllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 500, "concurrency": 256, **POOLS},
+    {
+        "framework": "sglang",
+        "model": "meta-llama/Llama-3.1-70B",
+        "isl": 4000,
+        "osl": 1000,
+        "concurrency": 64,
+        **POOLS,
+        "prefill_tp": 4,
+        "decode_tp": 4,
+        "prefill_workers": 2,
+        "prefill_batch_size": 2,
+        **SPREAD,
+    },
+    {"framework": "sglang", "model": "meta-llama/Llama-3.1-8B", "isl": 1000, "osl": 1000, "request_rate": 5, **POOLS},
+    {
+        "framework": "trtllm",
+        "model": "meta-llama/Llama-3.1-8B",
+        "isl": 1000,
+        "osl": 1000,
+        "request_rate": 5,
+        **POOLS,
+        "decode_workers": 2,
+        **SPREAD,
+    },
+]
+"""Disaggregated pools: closed loops (the TensorRT-LLM decode worker at its running limit) and Poisson traffic."""
+
 OUTGROWN: list[dict[str, Any]] = [
     {"framework": "vllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 2000, "concurrency": 200},
     {"framework": "vllm", "model": "meta-llama/Llama-3.1-70B", "tp": 4, "isl": 1000, "osl": 2000, "concurrency": 256},
@@ -56,19 +88,26 @@ OUTGROWN: list[dict[str, Any]] = [
         "concurrency": 256,
         **SPREAD,
     },
+    {"framework": "vllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 500, "concurrency": 256, **POOLS},
 ]
-"""Users who start together and outgrow the KV cache: preemption in bursts, where the estimate warns."""
+"""Users who start together and outgrow the KV cache (preemption in bursts), and a vLLM decode worker run past
+the requests its cache holds whole: where the estimate warns."""
 
 
 def main() -> int:
     host = PluginHost.from_entry_points()
     cache = ServerCache()
     print(f"{'framework':9} {'model':24} {'isl/osl':10} {'load':14} {'TTFT':>7} {'TPOT':>7} {'thr':>7} {'preempt':>8}")
-    errors = _compare(host, cache, CASES)
-    print("\nmean |error|: " + ", ".join(f"{name} {100 * statistics.fmean(v):.1f} %" for name, v in errors.items()))
-    print("\nusers in step outgrowing the KV cache (the estimate warns that these means are rough):")
+    _summarise(_compare(host, cache, CASES))
+    print("\ndisaggregated pools:")
+    _summarise(_compare(host, cache, DISAGGREGATED))
+    print("\nrequests outgrowing the KV cache where the framework preempts (the estimate warns these are rough):")
     _compare(host, cache, OUTGROWN)
     return 0
+
+
+def _summarise(errors: dict[str, list[float]]) -> None:
+    print("mean |error|: " + ", ".join(f"{name} {100 * statistics.fmean(v):.1f} %" for name, v in errors.items()))
 
 
 def _compare(host: PluginHost, cache: ServerCache, cases: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -90,6 +129,8 @@ def _compare(host: PluginHost, cache: ServerCache, cases: list[dict[str, Any]]) 
             errors[name].append(abs(value))
         load = f"{users} users" if users else f"{case['request_rate']} req/s"
         load += " ±30 %" if "length_spread" in case else ""
+        if case.get("mode") == "disagg":
+            load += f" {case['prefill_workers']}P{case['decode_workers']}D"
         print(
             f"{case['framework']:9} {case['model'][-24:]:24} {case['isl']}/{case['osl']:<5} {load:14} "
             + " ".join(f"{100 * row[name]:+6.1f}%" for name in errors)

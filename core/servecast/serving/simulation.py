@@ -435,7 +435,9 @@ def simulate_disaggregated(
     next batch, reaches its decode worker `transfer_ms` later with its first token, and decodes in the worker's
     continuous batch."""
     if load.full_batch is not None:
-        raise InputError("disaggregated pools take concurrency or a request rate", "give --concurrency or --request-rate")
+        raise InputError(
+            "disaggregated pools take concurrency or a request rate", "give --concurrency or --request-rate"
+        )
     stream = _RequestStream(prefill.server, load, num_requests, np.random.default_rng(seed))
     prefills = [_PrefillWorker(prefill.server, prefill.batch) for _ in range(prefill.workers)]
     batch_limit = min(decode.batch, decode.server.batch_limit)
