@@ -5,7 +5,7 @@ TTFT, TPOT and throughput relative to the simulation's, with the simulation's pr
 loops in waves and with spread lengths, Poisson traffic, and users waiting for a full KV cache. Disaggregated: xPyD
 pools under closed loops (decode workers filled to their limit included) and Poisson traffic. Then, apart, users
 who outgrow the KV cache on frameworks that preempt, whose preemptions the means do not follow and where the
-estimate warns (about a minute).
+estimate warns (about 30 s).
 
     uv run python benchmarks/des_agreement.py
 """
