@@ -125,40 +125,32 @@ def test_aggregated_servers_are_searched_at_each_token_budget_that_can_schedule_
     assert set(unchunked.columns["max_num_tokens"]) == {4096, 8192, 16384}
 
 
-def test_users_in_step_are_searched_up_to_the_requests_the_kv_cache_holds_whole_where_the_framework_preempts(host):
-    """vLLM allocates outputs as they grow: more equal-length users than the cache holds whole preempt in bursts
-    the means miss, so the search stops there; TensorRT-LLM reserves every output and runs to its running limit."""
-    crowded = task(gpus=1, isl=4000, osl=4000, frameworks=("vllm", "trtllm"), modes=("agg",))
+@pytest.mark.parametrize(
+    ("mode", "gpus", "column", "role", "limit"),
+    [
+        ("agg", 1, "concurrency", "server", "concurrency_limit"),
+        ("disagg", 2, "decode_batch_size", "decode", "decode_worker_limit"),
+    ],
+)
+def test_load_is_searched_up_to_the_requests_the_kv_cache_holds_whole_where_the_framework_preempts(
+    host, mode, gpus, column, role, limit
+):
+    """vLLM allocates outputs as they grow: more equal-length users than the cache holds whole preempt in bursts,
+    and a decode worker past that count preempts transferred requests, both costs the means miss, so the search
+    stops there; TensorRT-LLM reserves every output and runs to its running limit."""
+    crowded = task(gpus=gpus, isl=4000, osl=4000, frameworks=("vllm", "trtllm"), modes=(mode,))
     found = run_search(host, crowded, explain=False)
     columns = found.columns
     for framework in ("vllm", "trtllm"):
         rows = np.flatnonzero(columns["framework"] == framework)
-        top = int(rows[np.argmax(columns["concurrency"][rows])])
-        server = estimate(host, request_from_row(found.row(top))).servers["server"]
+        top = int(rows[np.argmax(columns[column][rows])])
+        server = estimate(host, request_from_row(found.row(top))).servers[role]
         assert server.running_limit < server.batch_limit  # the KV cache binds
         if framework == "vllm":
-            assert server.concurrency_limit == server.whole_requests < server.running_limit
+            assert getattr(server, limit) == server.whole_requests < server.running_limit
         else:
-            assert server.concurrency_limit == server.whole_requests == server.running_limit
-        assert columns["concurrency"][top] == server.concurrency_limit
-
-
-def test_decode_workers_are_searched_up_to_the_requests_their_kv_cache_holds_whole_where_the_framework_preempts(host):
-    """A vLLM decode worker past that point preempts transferred requests (the simulation loses throughput there),
-    so the search stops at it; TensorRT-LLM reserves every output and runs to its running limit."""
-    crowded = task(gpus=2, isl=4000, osl=4000, frameworks=("vllm", "trtllm"), modes=("disagg",))
-    found = run_search(host, crowded, explain=False)
-    columns = found.columns
-    for framework in ("vllm", "trtllm"):
-        rows = np.flatnonzero(columns["framework"] == framework)
-        top = int(rows[np.argmax(columns["decode_batch_size"][rows])])
-        server = estimate(host, request_from_row(found.row(top))).servers["decode"]
-        assert server.running_limit < server.batch_limit  # the KV cache binds
-        if framework == "vllm":
-            assert server.decode_worker_limit == server.whole_requests < server.running_limit
-        else:
-            assert server.decode_worker_limit == server.running_limit
-        assert columns["decode_batch_size"][top] == server.decode_worker_limit
+            assert getattr(server, limit) == server.whole_requests == server.running_limit
+        assert columns[column][top] == getattr(server, limit)
 
 
 def test_progress_is_reported_per_stage_and_ends_with_every_configuration(host):
