@@ -129,7 +129,7 @@ def test_aggregated_servers_are_searched_at_each_token_budget_that_can_schedule_
     ("mode", "gpus", "column", "role", "limit"),
     [
         ("agg", 1, "concurrency", "server", "concurrency_limit"),
-        ("disagg", 2, "decode_batch_size", "decode", "decode_worker_limit"),
+        ("disagg", 2, "decode_batch_size", "decode", "preemption_free_limit"),
     ],
 )
 def test_load_is_searched_up_to_the_requests_the_kv_cache_holds_whole_where_the_framework_preempts(

@@ -16,7 +16,7 @@ FRAMEWORKS = [("vllm", "0.10.2"), ("sglang", "0.5.23"), ("trtllm", "1.0.0")]
 def deployment(server, framework, version, prefill_workers=1, decode_workers=1, decode_batch=None, **lengths):
     prefill = server(framework, version=version, role=ServerRole.PREFILL, **lengths)
     decode = server(framework, version=version, role=ServerRole.DECODE, **lengths)
-    batch = decode.decode_worker_limit if decode_batch is None else decode_batch
+    batch = decode.preemption_free_limit if decode_batch is None else decode_batch
     return Pool(prefill, prefill_workers, 1), Pool(decode, decode_workers, batch)
 
 
@@ -81,10 +81,10 @@ def test_decode_workers_past_the_requests_their_cache_holds_whole_preempt_and_th
     uncapped_means, uncapped_run = both(host, prefill, uncapped, load)
     assert capped_run.preemptions == 0 and not capped_means.warnings
     if framework == "trtllm":
-        assert capped.server.decode_worker_limit == capped.server.running_limit
+        assert capped.server.preemption_free_limit == capped.server.running_limit
         assert uncapped_run.preemptions == 0 and not uncapped_means.warnings
     else:
-        assert capped.server.decode_worker_limit == capped.server.whole_requests < capped.server.running_limit
+        assert capped.server.preemption_free_limit == capped.server.whole_requests < capped.server.running_limit
         assert uncapped_run.preemptions > 0
         assert uncapped_run.requests_per_s < capped_run.requests_per_s
         assert f"holds {capped.batch} whole" in uncapped_means.warnings[-1]

@@ -349,7 +349,7 @@ def _disaggregated(
     ]
     largest_batch = max(max(b) for b in batches)
     prefill_curves = np.array([prefill_curve(server, largest_batch) for server in prefills])
-    limits = [server.decode_worker_limit for server in decodes]
+    limits = [server.preemption_free_limit for server in decodes]
     widest = max(limits) + 1
     decode_curves = np.array(
         [

@@ -500,17 +500,12 @@ def steady_state(server: Server, load: Load) -> ServingMetrics:
 
 
 def _preemption_warning(server: Server, in_flight: float) -> str:
-    """Why the means are rough where `in_flight` requests outgrow the KV cache and the framework preempts them
-    (empty where it does not: the cache holds them whole, or the framework reserves every output on admission)."""
-    whole = server.preemption_threshold
-    if whole is None or in_flight <= whole:
+    """Why the means are rough where `in_flight` requests outgrow the KV cache and the framework preempts them."""
+    outgrowing = server.outgrowing(in_flight, "requests in flight")
+    if not outgrowing:
         return ""
-    workload = server.workload
     return (
-        f"{in_flight:.0f} requests in flight outgrow the KV cache, which holds {whole} whole "
-        f"{workload.input_tokens}+{workload.output_tokens}-token requests: the framework allocates outputs as they "
-        "grow and preempts requests (recomputing them) when it runs out. The steady-state means count preemption as "
-        "an average recomputation where lengths vary, not as the bursts of users in step: against the simulation "
-        "such means were up to about 30 % off in throughput, 40 % in TPOT and further in TTFT; --percentiles "
-        "simulates it request by request"
+        f"{outgrowing}. The steady-state means count preemption as an average recomputation where lengths vary, not "
+        "as the bursts of users in step: against the simulation such means were up to about 30 % off in "
+        "throughput, 40 % in TPOT and further in TTFT; --percentiles simulates it request by request"
     )

@@ -189,9 +189,7 @@ def solve_compositions(deployments: Compositions, output_tokens: int, levels: Lo
         rate = np.minimum(values / 1000.0, flows.capacity)
         decoders = _bisect(flows.decode_rate, flows.top, rate)
     else:
-        raise InputError(
-            "disaggregated pools take concurrency or a request rate", "give --concurrency or --request-rate"
-        )
+        raise full_batch_error()
     first, busy = flows.ttft(rate)
     per_token = flows.tpot_ms(decoders)
     overloaded = np.zeros(len(values), dtype=bool)
@@ -255,16 +253,17 @@ def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSp
 
 
 def _preemption_warning(decode: Server, running: float) -> str:
-    """Why the means are optimistic where each decode worker runs more sequences than its KV cache holds whole
-    (empty where it does not, or where the framework reserves every output on admission)."""
-    limit = decode.decode_worker_limit
-    if running <= limit * (1 + 1e-6) or decode.preemption_threshold is None:
+    """Why the means are optimistic where each decode worker runs more sequences than its KV cache holds whole."""
+    outgrowing = decode.outgrowing(running, "sequences per decode worker")
+    if not outgrowing:
         return ""
-    workload = decode.workload
     return (
-        f"{running:.0f} sequences per decode worker outgrow its KV cache, which holds {limit} whole "
-        f"{workload.input_tokens}+{workload.output_tokens}-token requests: the framework allocates outputs as they "
-        "grow and preempts and recomputes requests when it runs out, which these means do not price (against the "
-        f"simulation 12-33 % too much throughput); --decode-batch-size {limit} avoids it, and --percentiles "
-        "simulates it request by request"
+        f"{outgrowing}, which these means do not price (against the simulation 12-33 % too much throughput); "
+        f"--decode-batch-size {decode.preemption_free_limit} avoids it, and --percentiles simulates it request by "
+        "request"
     )
+
+
+def full_batch_error() -> InputError:
+    """Disaggregated pools have no full-batch load: what to give instead."""
+    return InputError("disaggregated pools take concurrency or a request rate", "give --concurrency or --request-rate")

@@ -106,23 +106,35 @@ class Server:
         return self.whole_requests
 
     @cached_property
-    def concurrency_limit(self) -> int:
-        """Most closed-loop users whose steady state the means follow: the running limit, but with equal lengths
-        the preemption threshold. Users in step beyond it preempt in bursts: in the simulation throughput stops
-        growing there while TTFT rises 4-10 times by the running limit, which the means do not show."""
-        threshold = self.preemption_threshold
-        if threshold is not None and self.workload.length_distribution is LengthDistribution.FIXED:
-            return max(1, min(self.running_limit, threshold))
-        return self.running_limit
-
-    @cached_property
-    def decode_worker_limit(self) -> int:
-        """Most sequences a disaggregated decode worker should run: the running limit, capped at the preemption
-        threshold. Past it the worker admits transferred requests into room their outputs later need, preempts
-        and recomputes them; in the simulation that cost 12-25 % of throughput against a batch limit at the
-        threshold, which the disaggregated means do not price."""
+    def preemption_free_limit(self) -> int:
+        """The running limit, capped at the preemption threshold: the most requests in flight that never preempt.
+        A disaggregated decode worker is offered no more: past it the worker admits transferred requests into room
+        their outputs later need, preempts and recomputes them; in the simulation that cost 12-25 % of throughput
+        against a batch limit at the threshold, which the disaggregated means do not price."""
         threshold = self.preemption_threshold
         return self.running_limit if threshold is None else max(1, min(self.running_limit, threshold))
+
+    @cached_property
+    def concurrency_limit(self) -> int:
+        """Most closed-loop users whose steady state the means follow: the running limit, but with equal lengths
+        the preemption-free limit. Users in step beyond it preempt in bursts: in the simulation throughput stops
+        growing there while TTFT rises 4-10 times by the running limit, which the means do not show."""
+        if self.workload.length_distribution is LengthDistribution.FIXED:
+            return self.preemption_free_limit
+        return self.running_limit
+
+    def outgrowing(self, in_flight: float, what: str) -> str:
+        """What happens where `in_flight` `what` outgrow the KV cache and the framework preempts them ("" where it
+        does not: the cache holds them whole, or the framework reserves every output on admission)."""
+        whole = self.preemption_threshold
+        if whole is None or in_flight <= whole:
+            return ""
+        workload = self.workload
+        return (
+            f"{in_flight:.0f} {what} outgrow the KV cache, which holds {whole} whole "
+            f"{workload.input_tokens}+{workload.output_tokens}-token requests: the framework allocates outputs as "
+            "they grow and preempts requests (recomputing them) when it runs out"
+        )
 
     @cached_property
     def recomputed_prompt_tokens(self) -> float:

@@ -19,8 +19,7 @@ import numpy as np
 
 from servecast.arrays import FloatArray, IntArray
 from servecast.domain.workload import LengthDistribution, Workload
-from servecast.errors import InputError
-from servecast.serving.disaggregated import Pool
+from servecast.serving.disaggregated import Pool, full_batch_error
 from servecast.serving.load import Load
 from servecast.serving.server import Server
 
@@ -435,9 +434,7 @@ def simulate_disaggregated(
     next batch, reaches its decode worker `transfer_ms` later with its first token, and decodes in the worker's
     continuous batch."""
     if load.full_batch is not None:
-        raise InputError(
-            "disaggregated pools take concurrency or a request rate", "give --concurrency or --request-rate"
-        )
+        raise full_batch_error()
     stream = _RequestStream(prefill.server, load, num_requests, np.random.default_rng(seed))
     prefills = [_PrefillWorker(prefill.server, prefill.batch) for _ in range(prefill.workers)]
     batch_limit = min(decode.batch, decode.server.batch_limit)
