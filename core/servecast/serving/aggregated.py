@@ -495,17 +495,13 @@ def steady_state(server: Server, load: Load) -> ServingMetrics:
         )
     metrics = points.metrics(0, overload)
     in_flight = load.concurrency or load.full_batch or float(points.running[0])
-    preempting = _preemption_warning(server, in_flight)
+    preempting = server.outgrowing(in_flight, "requests in flight", _ROUGH_MEANS)
     return replace(metrics, warnings=(*metrics.warnings, preempting)) if preempting else metrics
 
 
-def _preemption_warning(server: Server, in_flight: float) -> str:
-    """Why the means are rough where `in_flight` requests outgrow the KV cache and the framework preempts them."""
-    outgrowing = server.outgrowing(in_flight, "requests in flight")
-    if not outgrowing:
-        return ""
-    return (
-        f"{outgrowing}. The steady-state means count preemption as an average recomputation where lengths vary, not "
-        "as the bursts of users in step: against the simulation such means were up to about 30 % off in "
-        "throughput, 40 % in TPOT and further in TTFT; --percentiles simulates it request by request"
-    )
+_ROUGH_MEANS = (
+    ". The steady-state means count preemption as an average recomputation where lengths vary, not as the bursts "
+    "of users in step: against the simulation such means were up to about 30 % off in throughput, 40 % in TPOT "
+    "and further in TTFT; --percentiles simulates it request by request"
+)
+"""What the aggregated means miss where the requests in flight outgrow the KV cache."""

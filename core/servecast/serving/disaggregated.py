@@ -248,20 +248,12 @@ def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSp
             f"{capacity:.3g} requests/s ({bound} pool bound): TTFT is unbounded"
         )
     metrics = points.metrics(0, overload)
-    preempting = _preemption_warning(decode.server, float(points.running[0]))
-    return replace(metrics, warnings=(*metrics.warnings, preempting)) if preempting else metrics
-
-
-def _preemption_warning(decode: Server, running: float) -> str:
-    """Why the means are optimistic where each decode worker runs more sequences than its KV cache holds whole."""
-    outgrowing = decode.outgrowing(running, "sequences per decode worker")
-    if not outgrowing:
-        return ""
-    return (
-        f"{outgrowing}, which these means do not price (against the simulation 12-33 % too much throughput); "
-        f"--decode-batch-size {decode.preemption_free_limit} avoids it, and --percentiles simulates it request by "
-        "request"
+    unpriced = (
+        ", which these means do not price (against the simulation 12-33 % too much throughput); --decode-batch-size "
+        f"{decode.server.preemption_free_limit} avoids it, and --percentiles simulates it request by request"
     )
+    preempting = decode.server.outgrowing(float(points.running[0]), "sequences per decode worker", unpriced)
+    return replace(metrics, warnings=(*metrics.warnings, preempting)) if preempting else metrics
 
 
 def full_batch_error() -> InputError:

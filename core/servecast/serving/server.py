@@ -123,9 +123,10 @@ class Server:
             return self.preemption_free_limit
         return self.running_limit
 
-    def outgrowing(self, in_flight: float, what: str) -> str:
-        """What happens where `in_flight` `what` outgrow the KV cache and the framework preempts them ("" where it
-        does not: the cache holds them whole, or the framework reserves every output on admission)."""
+    def outgrowing(self, in_flight: float, what: str, consequence: str) -> str:
+        """A warning where `in_flight` `what` outgrow the KV cache and the framework preempts them, ending with the
+        `consequence` for the means ("" where it does not: the cache holds them whole, or the framework reserves
+        every output on admission)."""
         whole = self.preemption_threshold
         if whole is None or in_flight <= whole:
             return ""
@@ -133,7 +134,7 @@ class Server:
         return (
             f"{in_flight:.0f} {what} outgrow the KV cache, which holds {whole} whole "
             f"{workload.input_tokens}+{workload.output_tokens}-token requests: the framework allocates outputs as "
-            "they grow and preempts requests (recomputing them) when it runs out"
+            f"they grow and preempts requests (recomputing them) when it runs out{consequence}"
         )
 
     @cached_property
