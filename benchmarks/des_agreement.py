@@ -48,6 +48,15 @@ DISAGGREGATED: list[dict[str, Any]] = [
     {"framework": "vllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 500, "concurrency": 64, **POOLS},
     {"framework": "trtllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 500, "concurrency": 256, **POOLS},
     {
+        "framework": "trtllm",
+        "model": "meta-llama/Llama-3.1-8B",
+        "isl": 2000,
+        "osl": 500,
+        "concurrency": 64,
+        **POOLS,
+        "prefill_batch_size": 4,
+    },
+    {
         "framework": "sglang",
         "model": "meta-llama/Llama-3.1-70B",
         "isl": 4000,
@@ -62,6 +71,16 @@ DISAGGREGATED: list[dict[str, Any]] = [
     },
     {"framework": "sglang", "model": "meta-llama/Llama-3.1-8B", "isl": 1000, "osl": 1000, "request_rate": 5, **POOLS},
     {
+        "framework": "vllm",
+        "model": "meta-llama/Llama-3.1-8B",
+        "isl": 300,
+        "osl": 100,
+        "request_rate": 112,
+        **POOLS,
+        "decode_workers": 4,
+        "prefill_batch_size": 4,
+    },
+    {
         "framework": "trtllm",
         "model": "meta-llama/Llama-3.1-8B",
         "isl": 1000,
@@ -72,7 +91,9 @@ DISAGGREGATED: list[dict[str, Any]] = [
         **SPREAD,
     },
 ]
-"""Disaggregated pools: closed loops (the TensorRT-LLM decode worker at its running limit) and Poisson traffic."""
+"""Disaggregated pools: closed loops (equal lengths, paced; the TensorRT-LLM decode worker at its running limit; prompts
+prefilled up to four at a time, whose start-up groups the means do not follow), spread lengths and Poisson
+traffic (the last above what single prompts could carry: four to a step)."""
 
 OUTGROWN: list[dict[str, Any]] = [
     {"framework": "vllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 2000, "concurrency": 200},
@@ -131,6 +152,7 @@ def _compare(host: PluginHost, cache: ServerCache, cases: list[dict[str, Any]]) 
         load += " ±30 %" if "length_spread" in case else ""
         if case.get("mode") == "disagg":
             load += f" {case['prefill_workers']}P{case['decode_workers']}D"
+            load += f" ×{case['prefill_batch_size']}" if "prefill_batch_size" in case else ""
         print(
             f"{case['framework']:9} {case['model'][-24:]:24} {case['isl']}/{case['osl']:<5} {load:14} "
             + " ".join(f"{100 * row[name]:+6.1f}%" for name in errors)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import pytest
@@ -53,7 +54,7 @@ def test_disaggregated_ttft_includes_the_kv_transfer_and_more_workers_never_lowe
         for p, d in ((1, 1), (2, 1), (2, 2), (4, 2))
     ]
     totals = [result.throughput_tokens_per_s for result in throughput]
-    assert totals == sorted(totals)
+    assert all(more >= fewer * (1 - 1e-9) for fewer, more in itertools.pairwise(totals))  # equal where one pool binds
 
 
 def test_kv_transfer_between_nodes_is_slower_than_inside_one(host, server):
