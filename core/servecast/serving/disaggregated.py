@@ -28,9 +28,10 @@ PACED_BATCH_LIMIT = 2
 """Largest prefill batch under which paced users settle into single prompts within their first request. Users
 start together, so a worker's first steps prefill groups of up to the prefill batch, which come back together; a
 worker that is idle when a group returns starts on its first prompt at once and batches the rest, so each cycle
-peels one prompt off a group. Groups of two are single after the first wave (which benchmarks and the simulation
-treat as warm-up); larger ones take more cycles and merge when they meet, so their queueing is taken as random
-arrivals' (which overstates it: the simulation's mean TTFT is 5-60 % lower at 4-8 prompts per batch)."""
+peels one prompt off a group. Groups of two are single after the first wave (which the simulation drops as
+warm-up); larger ones take more cycles and merge when they meet, so their queueing is taken as random
+arrivals' (which mostly overstates it: at 4-8 prompts per batch the simulation's mean TTFT is 9 % higher to half
+lower)."""
 
 
 @dataclass(frozen=True)
