@@ -20,86 +20,64 @@ from servecast.host import PluginHost
 from servecast.serving.estimate import ServerCache, estimate
 from servecast.serving.request import EstimateRequest
 
+LLAMA_8B = "meta-llama/Llama-3.1-8B"
+LLAMA_70B = "meta-llama/Llama-3.1-70B"
 SPREAD = {"length_distribution": "uniform", "length_spread": 0.3}
 CASES: list[dict[str, Any]] = [
-    {"framework": "vllm", "model": "meta-llama/Llama-3.1-8B", "isl": 1000, "osl": 200, "concurrency": 16},
-    {"framework": "sglang", "model": "meta-llama/Llama-3.1-8B", "isl": 1000, "osl": 200, "concurrency": 64},
-    {"framework": "trtllm", "model": "meta-llama/Llama-3.1-8B", "isl": 1000, "osl": 200, "concurrency": 64},
-    {"framework": "vllm", "model": "meta-llama/Llama-3.1-70B", "tp": 4, "isl": 2000, "osl": 100, "request_rate": 4},
+    {"framework": "vllm", "model": LLAMA_8B, "isl": 1000, "osl": 200, "concurrency": 16},
+    {"framework": "sglang", "model": LLAMA_8B, "isl": 1000, "osl": 200, "concurrency": 64},
+    {"framework": "trtllm", "model": LLAMA_8B, "isl": 1000, "osl": 200, "concurrency": 64},
+    {"framework": "vllm", "model": LLAMA_70B, "tp": 4, "isl": 2000, "osl": 100, "request_rate": 4},
     {"framework": "sglang", "model": "Qwen/Qwen3-30B-A3B", "tp": 2, "isl": 500, "osl": 300, "request_rate": 10},
-    {"framework": "vllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 2000, "concurrency": 400, **SPREAD},
-    {"framework": "vllm", "model": "meta-llama/Llama-3.1-8B", "isl": 128, "osl": 2000, "concurrency": 800, **SPREAD},
-    {
-        "framework": "vllm",
-        "model": "meta-llama/Llama-3.1-70B",
-        "tp": 4,
-        "isl": 1000,
-        "osl": 2000,
-        "concurrency": 400,
-        **SPREAD,
-    },
-    {"framework": "sglang", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 2000, "concurrency": 400, **SPREAD},
-    {"framework": "trtllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 2000, "concurrency": 400, **SPREAD},
+    {"framework": "vllm", "model": LLAMA_8B, "isl": 2000, "osl": 2000, "concurrency": 400, **SPREAD},
+    {"framework": "vllm", "model": LLAMA_8B, "isl": 128, "osl": 2000, "concurrency": 800, **SPREAD},
+    {"framework": "vllm", "model": LLAMA_70B, "tp": 4, "isl": 1000, "osl": 2000, "concurrency": 400, **SPREAD},
+    {"framework": "sglang", "model": LLAMA_8B, "isl": 2000, "osl": 2000, "concurrency": 400, **SPREAD},
+    {"framework": "trtllm", "model": LLAMA_8B, "isl": 2000, "osl": 2000, "concurrency": 400, **SPREAD},
 ]
 """Waves, Poisson traffic, then closed loops beyond the KV cache (the last five)."""
 
-POOLS: dict[str, Any] = {"mode": "disagg", "prefill_workers": 1, "decode_workers": 1}
+
+def pools(prefill: int = 1, decode: int = 1, batch: int = 1, **layouts: int) -> dict[str, Any]:
+    """An xPyD deployment's flags: `prefill` workers prefilling up to `batch` prompts a step, `decode` workers."""
+    counts = {"prefill_workers": prefill, "decode_workers": decode, "prefill_batch_size": batch}
+    return {"mode": "disagg", **counts, **layouts}
+
+
 DISAGGREGATED: list[dict[str, Any]] = [
-    {"framework": "vllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 500, "concurrency": 64, **POOLS},
-    {"framework": "trtllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 500, "concurrency": 256, **POOLS},
-    {
-        "framework": "trtllm",
-        "model": "meta-llama/Llama-3.1-8B",
-        "isl": 2000,
-        "osl": 500,
-        "concurrency": 64,
-        **POOLS,
-        "prefill_batch_size": 4,
-    },
+    {"framework": "vllm", "model": LLAMA_8B, "isl": 2000, "osl": 500, "concurrency": 64, **pools()},
+    {"framework": "trtllm", "model": LLAMA_8B, "isl": 2000, "osl": 500, "concurrency": 256, **pools()},
+    {"framework": "trtllm", "model": LLAMA_8B, "isl": 2000, "osl": 500, "concurrency": 64, **pools(batch=4)},
     {
         "framework": "sglang",
-        "model": "meta-llama/Llama-3.1-70B",
+        "model": LLAMA_70B,
         "isl": 4000,
         "osl": 1000,
         "concurrency": 64,
-        **POOLS,
-        "prefill_tp": 4,
-        "decode_tp": 4,
-        "prefill_workers": 2,
-        "prefill_batch_size": 2,
+        **pools(prefill=2, batch=2, prefill_tp=4, decode_tp=4),
         **SPREAD,
     },
-    {"framework": "sglang", "model": "meta-llama/Llama-3.1-8B", "isl": 1000, "osl": 1000, "request_rate": 5, **POOLS},
-    {
-        "framework": "vllm",
-        "model": "meta-llama/Llama-3.1-8B",
-        "isl": 300,
-        "osl": 100,
-        "request_rate": 112,
-        **POOLS,
-        "decode_workers": 4,
-        "prefill_batch_size": 4,
-    },
+    {"framework": "sglang", "model": LLAMA_8B, "isl": 1000, "osl": 1000, "request_rate": 5, **pools()},
+    {"framework": "vllm", "model": LLAMA_8B, "isl": 300, "osl": 100, "request_rate": 112, **pools(decode=4, batch=4)},
     {
         "framework": "trtllm",
-        "model": "meta-llama/Llama-3.1-8B",
+        "model": LLAMA_8B,
         "isl": 1000,
         "osl": 1000,
         "request_rate": 5,
-        **POOLS,
-        "decode_workers": 2,
+        **pools(decode=2),
         **SPREAD,
     },
 ]
 """Disaggregated pools: closed loops (equal lengths, paced; the TensorRT-LLM decode worker at its running limit; prompts
 prefilled up to four at a time, whose start-up groups the means do not follow), spread lengths and Poisson
-traffic (the last above what single prompts could carry: four to a step)."""
+traffic (the vLLM 300/100 case above what single prompts could carry: four to a step)."""
 
 OUTGROWN: list[dict[str, Any]] = [
-    {"framework": "vllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 2000, "concurrency": 200},
-    {"framework": "vllm", "model": "meta-llama/Llama-3.1-70B", "tp": 4, "isl": 1000, "osl": 2000, "concurrency": 256},
-    {"framework": "vllm", "model": "meta-llama/Llama-3.1-70B", "tp": 4, "isl": 1000, "osl": 2000, "concurrency": 400},
-    {"framework": "sglang", "model": "meta-llama/Llama-3.1-70B", "tp": 4, "isl": 1000, "osl": 2000, "concurrency": 256},
+    {"framework": "vllm", "model": LLAMA_8B, "isl": 2000, "osl": 2000, "concurrency": 200},
+    {"framework": "vllm", "model": LLAMA_70B, "tp": 4, "isl": 1000, "osl": 2000, "concurrency": 256},
+    {"framework": "vllm", "model": LLAMA_70B, "tp": 4, "isl": 1000, "osl": 2000, "concurrency": 400},
+    {"framework": "sglang", "model": LLAMA_70B, "tp": 4, "isl": 1000, "osl": 2000, "concurrency": 256},
     {
         "framework": "vllm",
         "framework_version": "0.10.2",
@@ -109,7 +87,7 @@ OUTGROWN: list[dict[str, Any]] = [
         "concurrency": 256,
         **SPREAD,
     },
-    {"framework": "vllm", "model": "meta-llama/Llama-3.1-8B", "isl": 2000, "osl": 500, "concurrency": 256, **POOLS},
+    {"framework": "vllm", "model": LLAMA_8B, "isl": 2000, "osl": 500, "concurrency": 256, **pools()},
 ]
 """Users who start together and outgrow the KV cache (preemption in bursts), and a vLLM decode worker run past
 the requests its cache holds whole: where the estimate warns."""
@@ -152,7 +130,7 @@ def _compare(host: PluginHost, cache: ServerCache, cases: list[dict[str, Any]]) 
         load += " ±30 %" if "length_spread" in case else ""
         if case.get("mode") == "disagg":
             load += f" {case['prefill_workers']}P{case['decode_workers']}D"
-            load += f" ×{case['prefill_batch_size']}" if "prefill_batch_size" in case else ""
+            load += f" ×{case['prefill_batch_size']}" if case["prefill_batch_size"] > 1 else ""
         print(
             f"{case['framework']:9} {case['model'][-24:]:24} {case['isl']}/{case['osl']:<5} {load:14} "
             + " ".join(f"{100 * row[name]:+6.1f}%" for name in errors)

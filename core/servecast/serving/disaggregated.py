@@ -10,6 +10,7 @@ and, served one at a time, do not queue.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -146,8 +147,12 @@ class _Flows:
         d = deployments
         self._decode = _Curves(d.decode_curves, d.decode_index)
         self._prefill = _Curves(d.prefill_curves, d.prefill_index)
-        self.single_prefill_ms = self.prefill_ms(np.ones_like(d.prefill_batch))
-        self.prefill_capacity = d.prefill_workers * d.prefill_batch / self.prefill_ms(d.prefill_batch)
+        largest = int(d.prefill_batch.max(initial=1))
+        self.whole_prefill_ms = [self.prefill_ms(np.full_like(d.prefill_batch, k)) for k in range(1, largest + 1)]
+        """Step times of 1, 2, ... whole prompts, the corners of each element's piecewise-linear step curve."""
+        self.single_prefill_ms = self.whole_prefill_ms[0]
+        self.full_batch_ms = self.prefill_ms(d.prefill_batch)
+        self.prefill_capacity = d.prefill_workers * d.prefill_batch / self.full_batch_ms
         self.decode_capacity = self.decode_rate(d.decode_limit)
         self.capacity = np.minimum(self.prefill_capacity, self.decode_capacity)
         self.top = np.where(
@@ -175,7 +180,7 @@ class _Flows:
         per_worker = rate / d.prefill_workers
         batch = self.batch_kept_up(per_worker)
         step = self.prefill_ms(batch)
-        busy = np.minimum(per_worker * self.prefill_ms(d.prefill_batch) / d.prefill_batch, 0.999)
+        busy = np.minimum(per_worker * self.full_batch_ms / d.prefill_batch, 0.999)
         wait = busy / (2 * (1 - busy)) * step  # M/D/1, its service at full batches, its residual at `batch`
         if d.paced:  # served one at a time they come back as spaced as they left; batched, they find a step half done
             paced = np.where(per_worker * self.single_prefill_ms <= 1.0, 0.0, step / 2)
@@ -187,9 +192,8 @@ class _Flows:
         prompt comes, else the batch b whose step lasts as long as b prompts take to arrive (the prefill batch if
         none does). Exact on the piecewise-linear step curve, one segment between whole batches at a time."""
         batch = np.ones_like(per_worker)
-        for low in range(1, int(self.d.prefill_batch.max())):
-            start = self.prefill_ms(np.full_like(per_worker, low))
-            slope = self.prefill_ms(np.full_like(per_worker, low + 1)) - start
+        for low, (start, end) in enumerate(itertools.pairwise(self.whole_prefill_ms), start=1):
+            slope = end - start
             spare = 1 - per_worker * slope  # per prompt added, the time it brings minus the time it takes
             root = np.divide(
                 per_worker * (start - slope * low), spare, out=np.full_like(spare, low + 1.0), where=spare > 0
