@@ -79,6 +79,16 @@ def test_batched_prefill_carries_poisson_traffic_beyond_what_single_prompts_coul
     assert float(run.ttft_ms.mean()) == pytest.approx(means.ttft_ms, rel=0.15)
 
 
+@pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
+def test_random_prompts_below_capacity_form_batches_and_wait_as_the_simulation_shows(host, server, framework, version):
+    """At 60 % of what batches of eight serve, one prompt a step would keep up on average, yet bursts batch:
+    the wait and the longer steps they ride in match the simulation's (M/D/1 at the full batch was 15 % low)."""
+    prefill, decode = deployment(server, framework, version, decode_workers=4, prefill_batch=8, isl=300, osl=100)
+    full = 8000.0 / float(prefill_curve(prefill.server, 8)[8])
+    means, run = both(host, prefill, decode, Load(request_rate_per_s=0.6 * full), num_requests=3000)
+    assert float(run.ttft_ms.mean()) == pytest.approx(means.ttft_ms, rel=0.04)
+
+
 def test_every_disaggregated_request_is_prefilled_transferred_and_decoded_to_its_length(host, server):
     prefill, decode = deployment(server, "sglang", "0.5.23", prefill_workers=2, isl=3000, osl=300, spread=0.5)
     hardware = host.hardware.get("h100_sxm")
