@@ -12,7 +12,7 @@ prompts per wait.
 Solving the chain at every rate a search tries would be too slow, so each (step curve, batch) is solved at fixed
 utilisations and read between them: the wait times the spare capacity, W (1 - u), and the step are smooth in u.
 Above the highest node the first is extended linearly and the step closes on the full batch's in proportion to the
-spare capacity, within 8 % of the exact chain up to 99 % utilisation.
+spare capacity. Wait plus step stay within 2 % of the exact chain up to 90 % utilisation and 6 % up to 99 %.
 """
 
 from __future__ import annotations
