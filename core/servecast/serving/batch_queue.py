@@ -20,20 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from servecast.arrays import FloatArray, IntArray
+from servecast.serving.queueing import poisson_log_pmf
 
 UTILISATIONS = np.array([0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95])
 """Utilisations (rate × full-batch step / batch) at which the chain is solved exactly."""
 _TAIL = 1e-5
 """Queue-length mass the truncated chain may lose at its highest node."""
-
-
-def _poisson_pmf(means: FloatArray, count: int) -> FloatArray:
-    """P(k arrivals), k = 0..count-1, for each mean (last axis k), in log space so large means stay exact."""
-    k = np.arange(count, dtype=np.float64)
-    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(k[1:]))])
-    log_means = np.log(np.maximum(means, 1e-300))[..., None]
-    pmf: FloatArray = np.exp(k * log_means - means[..., None] - log_factorial)
-    return pmf
 
 
 def _states_needed(utilisation: float) -> int:
@@ -51,7 +43,7 @@ def solve_chain(rate: FloatArray, steps: FloatArray, batch: IntArray, states: in
     taken = np.clip(q[None, :], 1, batch[:, None])
     left = np.maximum(q[None, :] - batch[:, None], 0)
     step = np.take_along_axis(steps, taken, axis=1)
-    arrivals = _poisson_pmf(rate[:, None] * steps, states + 1)  # (problem, prompts in the step, arrivals)
+    arrivals = np.exp(poisson_log_pmf(rate[:, None] * steps, states + 1))  # (problem, prompts in the step, arrivals)
     to = q[None, None, :] - left[:, :, None]  # arrivals that take q to each next length
     rows = arrivals[np.arange(len(rate))[:, None], taken]  # (problem, from q, arrivals)
     transition = np.where(to >= 0, np.take_along_axis(rows, np.maximum(to, 0), axis=2), 0.0)

@@ -1,10 +1,20 @@
-"""Waiting for a slot: random arrivals at a server that runs at most `c` requests at once (M/G/c)."""
+"""Waiting for a slot: random arrivals at a server that runs at most `c` requests at once (M/G/c); and the Poisson
+arrival counts this and the batching prefill queue (`batch_queue`) are built on."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from servecast.arrays import FloatArray
+
+
+def poisson_log_pmf(means: FloatArray, count: int) -> FloatArray:
+    """log P(k arrivals), k = 0..count-1 on a new last axis, for each mean: in log space, so large means and
+    counts stay exact."""
+    k = np.arange(count, dtype=np.float64)
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(k[1:]))])
+    log_pmf: FloatArray = k * np.log(np.maximum(means, 1e-300))[..., None] - means[..., None] - log_factorial
+    return log_pmf
 
 
 def erlang_c(servers: FloatArray, offered: FloatArray) -> FloatArray:
@@ -19,9 +29,7 @@ def erlang_c(servers: FloatArray, offered: FloatArray) -> FloatArray:
         return result
     c, load = servers[stable], offered[stable]
     k = np.arange(int(c.max()) + 1, dtype=np.float64)
-    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(k[1:]))])
-    log_pmf = k * np.log(np.maximum(load, 1e-300))[:, None] - load[:, None] - log_factorial
-    log_pmf = np.where(k <= c[:, None], log_pmf, -np.inf)
+    log_pmf = np.where(k <= c[:, None], poisson_log_pmf(load, len(k)), -np.inf)
     top = log_pmf.max(axis=1, keepdims=True)
     log_cdf = top[:, 0] + np.log(np.exp(log_pmf - top).sum(axis=1))
     blocking = np.exp(log_pmf[np.arange(len(c)), c.astype(np.int64)] - log_cdf)  # Erlang B
