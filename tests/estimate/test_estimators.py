@@ -122,6 +122,20 @@ def test_serving_gemms_are_slower_than_best_shape_kernels_only_where_compute_bou
         assert ratio == pytest.approx(1 / efficiency if compute_bound else 1.0, rel=1e-6)
 
 
+def test_decode_attention_charges_each_cached_token_more_than_its_kv_heads(h100):
+    model = CalibratedModel.build(OpKind.DECODE_ATTENTION, h100, KernelChoices())
+    assert model is not None
+    overhead = h100.calibration.value("decode_attention.head_overhead")
+    floor = h100.calibration.value("kernel.floor_ms")
+    times = {}
+    for kv_heads in (1, 8):  # a large bandwidth-bound decode: 256 sequences of 8k cached tokens
+        shapes = normalize_shapes(
+            OpKind.DECODE_ATTENTION, {"batch": 256, "kv_len": 8192, "heads": 64, "kv_heads": kv_heads, "head_dim": 128}
+        )
+        times[kv_heads] = model(shapes, OpDtype.BF16)[0] - floor
+    assert times[8] / times[1] == pytest.approx((8 + overhead) / (1 + overhead), rel=0.01)
+
+
 def test_framework_kernel_choices_change_the_estimate(h100):
     shapes = {"message_bytes": 256 << 10, "num_gpus": 8}
     nccl = default_estimator(OpKind.ALL_REDUCE, h100, KernelChoices(), [])(shapes, "bf16").latency_ms[0]

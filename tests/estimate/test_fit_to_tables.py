@@ -25,10 +25,23 @@ from servecast.estimate.shapes import normalize_shapes
 from servecast.perfdb.folder import tables_in
 from servecast.specfiles.calibration_file import load_calibration
 
-TRUE_VALUES = {"gemm.efficiency.bf16": 0.55, "gemm.memory_efficiency": 0.6, "elementwise.memory_efficiency": 0.5}
+TRUE_VALUES = {
+    "gemm.efficiency.bf16": 0.55,
+    "gemm.memory_efficiency": 0.6,
+    "elementwise.memory_efficiency": 0.5,
+    "decode_attention.memory_efficiency": 0.7,
+    "decode_attention.head_overhead": 3.0,
+}
 GRIDS = {
     OpKind.GEMM: {"m": (1, 16, 256, 4096), "n": (1024, 8192), "k": (1024, 8192)},
     OpKind.ELEMENTWISE: {"bytes": (2**16, 2**20, 2**24, 2**28)},
+    OpKind.DECODE_ATTENTION: {
+        "batch": (16, 256),
+        "kv_len": (1024, 8192),
+        "heads": (8,),
+        "kv_heads": (1, 2, 8),
+        "head_dim": (128,),
+    },
 }
 
 
@@ -83,14 +96,14 @@ def synthetic_tables(tmp_path, h100):
 
 def test_the_fit_recovers_the_parameters_that_made_the_tables(synthetic_tables, h100):
     points = points_from_tables(synthetic_tables)
-    assert len(points) == 16 + 4
+    assert len(points) == 16 + 4 + 12
     bare = h100.model_copy(update={"calibration": None})
     calibration, residuals, summaries = fit_calibration(points, bare, ["t"], "test", table_fit_groups(points))
     assert max(abs(r.error) for r in residuals) < 0.01
     for name, value in TRUE_VALUES.items():
         assert calibration.parameters[name].value == pytest.approx(value, rel=0.03), name
         assert calibration.parameters[name].origin is ParameterOrigin.FITTED
-    assert set(summaries) == {"gemm", "elementwise"}
+    assert set(summaries) == {"gemm", "elementwise", "decode_attention"}
 
 
 def test_parameters_no_table_constrains_stay_assumptions(synthetic_tables, h100):
@@ -99,7 +112,7 @@ def test_parameters_no_table_constrains_stay_assumptions(synthetic_tables, h100)
     calibration, _, _ = fit_calibration(points, bare, ["t"], "test", table_fit_groups(points))
     attention = calibration.parameters["attention.efficiency"]
     assert attention.origin is ParameterOrigin.ASSUMPTION and "no measurement constrains it" in attention.note
-    assert calibration.parameters["decode_attention.memory_efficiency"].origin is ParameterOrigin.DERIVED
+    assert calibration.parameters["inter_node.efficiency"].origin is ParameterOrigin.DERIVED
 
 
 def test_hardware_fit_prints_residuals_and_writes_a_loadable_calibration(
@@ -122,7 +135,7 @@ def test_hardware_fit_prints_residuals_and_writes_a_loadable_calibration(
     output = tmp_path / "fitted.toml"
     result = run_cli("hardware", "fit", "h100_sxm", "--write", str(output))
     assert result.exit_code == 0, result.output
-    assert "fit of h100_sxm to 20 measured points" in result.output and "largest residuals" in result.output
+    assert "fit of h100_sxm to 32 measured points" in result.output and "largest residuals" in result.output
     calibration = load_calibration(output, CALIBRATION_PARAMETERS)
     assert calibration.parameters["gemm.efficiency.bf16"].value == pytest.approx(0.55, rel=0.03)
     assert calibration.fitted_by == f"servecast hardware fit h100_sxm --write {output}"

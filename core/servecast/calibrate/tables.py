@@ -73,7 +73,10 @@ def table_fit_groups(points: Sequence[CalibrationPoint]) -> tuple[FitGroup, ...]
             "attention.row_overhead": (200.0, 0.0, 5000.0),
             "attention.head_dim_overhead": (50.0, 0.0, 1000.0),
         },
-        OpKind.DECODE_ATTENTION: {"decode_attention.memory_efficiency": (0.7, LOWEST_EFFICIENCY, 1.0)},
+        OpKind.DECODE_ATTENTION: {
+            "decode_attention.memory_efficiency": (0.7, LOWEST_EFFICIENCY, 1.0),
+            "decode_attention.head_overhead": (1.0, 0.0, 16.0),
+        },
         OpKind.ELEMENTWISE: {"elementwise.memory_efficiency": (0.75, LOWEST_EFFICIENCY, 1.0)},
         OpKind.ALL_REDUCE: {
             "all_reduce.nccl.latency_ms": (0.015, 0.0005, 1.0),

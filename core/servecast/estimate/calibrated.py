@@ -19,7 +19,7 @@ from servecast.domain.kernels import AllReduceKernel, AttentionKernel, KernelCho
 from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import OpKind
 from servecast.estimate.roofline import peak_flops_per_s
-from servecast.estimate.work import ACTIVATION_BYTES, attention_pairs, causal_pairs, moe_routing, op_work
+from servecast.estimate.work import ACTIVATION_BYTES, attended_kv, attention_pairs, causal_pairs, moe_routing, op_work
 
 FA2_CLASS = frozenset({AttentionKernel.FLASH_ATTN2, AttentionKernel.TRITON, AttentionKernel.XFORMERS})
 """Attention kernels without Hopper's asynchronous (TMA/wgmma) pipeline; FA3-class kernels are the rest."""
@@ -207,9 +207,13 @@ def _mla_context(m: CalibratedModel, s: Mapping[str, FloatArray], dtype: OpDtype
 
 
 def _decode_attention(m: CalibratedModel, s: Mapping[str, FloatArray], dtype: OpDtype) -> FloatArray:
+    """Bandwidth-bound over the KV cache, each cached token charged `head_overhead` more KV heads than the GPU
+    holds: a per-token cost that does not shrink when tensor parallelism leaves fewer KV heads per GPU."""
     work = op_work(OpKind.DECODE_ATTENTION, s, dtype)
     efficiency = m.p("decode_attention.memory_efficiency") * m.attention_backend_factor()
-    return m.decode_ms(work.flops, work.bytes, efficiency, m.p("attention.efficiency"))
+    per_head_bytes = 2 * s["head_dim"] * s["kv_bytes"] * attended_kv(s["kv_len"], s["window"])
+    traffic = work.bytes + s["batch"] * per_head_bytes * m.p("decode_attention.head_overhead")
+    return m.decode_ms(work.flops, traffic, efficiency, m.p("attention.efficiency"))
 
 
 def _mla_decode(m: CalibratedModel, s: Mapping[str, FloatArray], dtype: OpDtype) -> FloatArray:
@@ -323,7 +327,7 @@ def required_parameters(kind: OpKind, kernels: KernelChoices) -> tuple[str, ...]
     if kind in (OpKind.CONTEXT_ATTENTION, OpKind.MLA_CONTEXT):
         return _SHARED + _ATTENTION
     if kind is OpKind.DECODE_ATTENTION:
-        return (*_SHARED, *_ATTENTION, "decode_attention.memory_efficiency")
+        return (*_SHARED, *_ATTENTION, "decode_attention.memory_efficiency", "decode_attention.head_overhead")
     if kind is OpKind.MLA_DECODE:
         return (*_SHARED, "attention.efficiency", "mla_decode.memory_efficiency", "mla_decode.compute_efficiency")
     if kind is OpKind.MOE:

@@ -27,6 +27,7 @@ CALIBRATION_PARAMETERS: dict[str, str] = {
     "attention.fp8_speedup": "FP8 flash-attention throughput relative to bf16",
     "attention.fa2_class_efficiency": "FlashAttention-2-class kernels (FA2, Triton, xFormers, FlashInfer-FA2) vs FA3",
     "decode_attention.memory_efficiency": "fraction of peak HBM bandwidth paged decode attention reaches",
+    "decode_attention.head_overhead": "decode attention's cost per cached token beyond its KV heads, in KV heads",
     "mla_decode.memory_efficiency": "fraction of peak HBM bandwidth MLA decode reaches",
     "mla_decode.compute_efficiency": "tensor-core efficiency of compute-bound MLA decode",
     "elementwise.memory_efficiency": "fraction of peak HBM bandwidth memory-bound elementwise kernels reach",
