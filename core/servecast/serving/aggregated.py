@@ -13,7 +13,7 @@ discrete-event simulation in `simulation.py` checks both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
@@ -493,10 +493,8 @@ def steady_state(server: Server, load: Load) -> ServingMetrics:
             f"the offered {load.request_rate_per_s:g} requests/s exceed this instance's capacity of "
             f"{float(points.requests_per_s[0]):.3g} requests/s: the queue grows without bound (TTFT is unbounded)"
         )
-    metrics = points.metrics(0, overload)
     in_flight = load.concurrency or load.full_batch or float(points.running[0])
-    preempting = server.outgrowing(in_flight, "requests in flight", _ROUGH_MEANS)
-    return replace(metrics, warnings=(*metrics.warnings, preempting)) if preempting else metrics
+    return points.metrics(0, overload, server.outgrowing(in_flight, "requests in flight", _ROUGH_MEANS))
 
 
 _ROUGH_MEANS = (

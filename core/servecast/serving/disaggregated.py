@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -292,13 +292,12 @@ def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSp
             f"the offered {load.request_rate_per_s:g} requests/s exceed the deployment's capacity of "
             f"{capacity:.3g} requests/s ({bound} pool bound): TTFT is unbounded"
         )
-    metrics = points.metrics(0, overload)
     unpriced = (
         ", which these means do not price (against the simulation 12-33 % too much throughput); --decode-batch-size "
         f"{decode.server.preemption_free_limit} avoids it, and --percentiles simulates it request by request"
     )
     preempting = decode.server.outgrowing(float(points.running[0]), "sequences per decode worker", unpriced)
-    return replace(metrics, warnings=(*metrics.warnings, preempting)) if preempting else metrics
+    return points.metrics(0, overload, preempting)
 
 
 def full_batch_error() -> InputError:

@@ -115,9 +115,11 @@ class ServingPoints:
         result: FloatArray = self.ttft_ms + (self.output_tokens - 1) * self.tpot_ms
         return result
 
-    def metrics(self, index: int, overload_warning: str = "") -> ServingMetrics:
-        """The metrics of one level, with `overload_warning` when that level is overloaded."""
-        warnings = (overload_warning,) if overload_warning and self.overloaded[index] else ()
+    def metrics(self, index: int, overload_warning: str = "", caveat: str = "") -> ServingMetrics:
+        """The metrics of one level, with `overload_warning` when that level is overloaded and `caveat` (a warning
+        that holds at any load) when it is not empty."""
+        overload = (overload_warning,) if overload_warning and self.overloaded[index] else ()
+        warnings = (*overload, caveat) if caveat else overload
         return ServingMetrics(
             ttft_ms=float(self.ttft_ms[index]),
             tpot_ms=float(self.tpot_ms[index]),
