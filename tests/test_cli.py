@@ -117,8 +117,12 @@ def test_frameworks_list_and_show(run_cli, fake_site):
     shown = run_cli("frameworks", "show", "toyserve", "--version", "1.0.0")
     assert shown.exit_code == 0 and "--max-seqs" in shown.stdout
     assert json.loads(run_cli("frameworks", "show", "toyserve", "--json").stdout)["version"] == "2.0.0"
-    missing = run_cli("frameworks", "show", "toyserve", "--version", "9.9")
-    assert missing.exit_code == 2 and "modelled versions: 1.0.0, 2.0.0" in missing.stderr
+    newer = run_cli("frameworks", "show", "toyserve", "--version", "9.9")
+    assert newer.exit_code == 0 and "ToyServe 2.0.0" in newer.stdout
+    assert "newer than every modelled version; using 2.0.0" in newer.stderr
+    assert "(modelled: 1.0.0, 2.0.0)" in newer.stderr
+    bad = run_cli("frameworks", "show", "toyserve", "--version", "nine")
+    assert bad.exit_code == 2 and "'nine' is not a version number" in bad.stderr
 
 
 def test_with_no_plugins_installed_only_the_core_is_listed_and_listings_are_empty(run_cli):

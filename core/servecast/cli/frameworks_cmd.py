@@ -55,14 +55,21 @@ def _default(knob: Knob) -> str:
 
 @frameworks.command("show")
 @click.argument("name")
-@click.option("--version", "version", metavar="VERSION", help="Modelled version (default: the latest).")
+@click.option(
+    "--version",
+    "version",
+    metavar="VERSION",
+    help="A release; the modelled version standing for it is shown (default: the latest).",
+)
 @json_option
 def show_framework(name: str, version: str | None, as_json: bool) -> None:
     """The knobs of framework NAME at one version (meaning, documented default, source) and its kernels."""
     host = plugin_host()
     entry = host.frameworks.entry(name)
     spec = entry.value
-    chosen = host.framework_version(name, version)
+    chosen, note = host.nearest_framework_version(name, version)
+    if note:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         echo_json({**chosen.model_dump(mode="json"), "framework": spec.name, "plugin": entry.owner.name})
         return

@@ -169,7 +169,9 @@ def show_model(
         raise InputError("--system and --framework go together", "pass both to compute the KV capacity")
     estimator_for = None
     if system and framework:
-        version = host.framework_version(framework, framework_version)
+        version, note = host.nearest_framework_version(framework, framework_version)
+        if note:
+            click.echo(f"note: {note}", err=True)
         target = Target(hardware=system, framework=framework, framework_version=version.version)
         estimator_for = partial(host.op_estimator, target=target)
     report = _report(loaded, layout, isl, osl, batch, estimator_for)

@@ -88,7 +88,10 @@ def estimate(
     host = plugin_host()
     hardware = host.hardware.get(system)
     if framework is not None:
-        host.framework_version(framework, framework_version)
+        version, note = host.nearest_framework_version(framework, framework_version)
+        framework_version = version.version
+        if note:
+            click.echo(f"note: {note}", err=True)
     elif framework_version is not None:
         raise InputError("--framework-version needs --framework", "name the framework too")
     target = Target(hardware=system, framework=framework, framework_version=framework_version)

@@ -6,6 +6,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Self
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import Field, field_validator, model_validator
 
@@ -194,6 +195,31 @@ class FrameworkVersion(FrozenModel):
         default=None, description="Scheduler rules and CPU overheads; needed to simulate serving with this version."
     )
     notes: str | None = None
+    covers: str | None = Field(
+        default=None,
+        description="The releases this modelled version stands for, as a PEP 440 specifier set ('>=0.8.0,<0.11.0'), "
+        "matched on the release number (a release candidate, dev or post build counts as its release); without it, "
+        "the releases from this one up to the next modelled version.",
+    )
+    generation: str | None = Field(
+        default=None,
+        description="What the covered releases share (engine, scheduler, kernel generation) and any known difference "
+        "between them, said whenever a covered release is mapped to this version.",
+    )
+
+    @field_validator("covers")
+    @classmethod
+    def _covers_is_a_specifier_set(cls, covers: str | None) -> str | None:
+        if covers is not None:
+            try:
+                SpecifierSet(covers)
+            except InvalidSpecifier as error:
+                raise ValueError(f"covers {covers!r} is not a PEP 440 specifier set such as '>=0.8,<0.11'") from error
+        return covers
+
+    def covers_release(self, release: Version) -> bool:
+        """Whether `release` (a release number, no pre/post/dev part) belongs to this version's `covers`."""
+        return self.covers is not None and SpecifierSet(self.covers).contains(release, prereleases=True)
 
     @field_validator("version")
     @classmethod
@@ -269,3 +295,48 @@ class FrameworkSpec(FrozenModel):
             f"{self.display_name} version {version!r} is not modelled; modelled versions: "
             f"{', '.join(self.version_names)}"
         )
+
+    def resolve(self, version: str) -> tuple[FrameworkVersion, str | None]:
+        """The modelled version that stands for release `version`, and a note saying why when it is another one.
+
+        `version` may carry a leading 'v', a release-candidate, dev, post or local part: a modelled version with
+        the same number is used as it is, else the one whose `covers` holds the release number, else (for a
+        version without `covers`) the newest modelled release not newer than it. A ValueError when `version` is
+        not a version number.
+        """
+        text = version.strip().removeprefix("v").removeprefix("V")
+        try:
+            wanted = Version(text)
+        except InvalidVersion:
+            raise ValueError(f"{self.display_name} version {version!r} is not a version number") from None
+        for candidate in self.versions:
+            if Version(candidate.version) == wanted:
+                return candidate, None
+        release = Version(wanted.base_version)
+        modelled = ", ".join(self.version_names)
+        covering = [v for v in self.versions if v.covers_release(release)]
+        if covering:
+            chosen = max(covering, key=lambda v: Version(v.version))
+            why = f"the modelled version of its generation ({chosen.covers})"
+            if chosen.generation:
+                why += f": {chosen.generation}"
+            if chosen is self.latest and release > Version(Version(chosen.version).base_version):
+                why += "; it is newer than every modelled release, so later changes of defaults are not modelled"
+            return chosen, f"{self.display_name} {version} is not modelled; using {chosen.version}, {why}"
+        ordered = sorted(self.versions, key=lambda v: Version(v.version))
+        older = [v for v in ordered if Version(Version(v.version).base_version) <= release]
+        if older:
+            chosen = older[-1]
+            newest = chosen is ordered[-1]
+            where = "newer than every modelled version" if newest else "outside every modelled generation"
+            note = (
+                f"{self.display_name} {version} is {where}; using {chosen.version}, the newest modelled release not "
+                f"newer than it (modelled: {modelled}): defaults changed since then are not modelled"
+            )
+            return chosen, note
+        chosen = ordered[0]
+        note = (
+            f"{self.display_name} {version} is older than every modelled version; using the oldest, "
+            f"{chosen.version} (modelled: {modelled}): its defaults and kernels may not be the ones {version} had"
+        )
+        return chosen, note

@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pluggy
-from packaging.version import InvalidVersion, Version
 
 from servecast import PROJECT_NAME, hookspecs
 from servecast.domain.candidate import Candidate
@@ -175,29 +174,17 @@ class PluginHost:
             raise InputError(str(error.args[0]), f"pick one of the modelled versions of {framework}") from None
 
     def nearest_framework_version(self, framework: str, version: str | None) -> tuple[FrameworkVersion, str | None]:
-        """The modelled version for `version`: itself, else the newest modelled release not newer than it (the
-        oldest when it predates them all), with a warning saying which was used."""
+        """The modelled version that stands for release `version` (the newest when None), with a note naming it
+        when it is another one (`FrameworkSpec.resolve`); a clear input error when `version` is no version."""
         spec = self.frameworks.get(framework)
-        if version is None or version in spec.version_names:
-            return self.framework_version(framework, version), None
+        if version is None:
+            return spec.latest, None
         try:
-            wanted = Version(version)
-        except InvalidVersion:
+            return spec.resolve(version)
+        except ValueError as error:
             raise InputError(
-                f"{framework} version {version!r} is not a version number",
-                f"give a release such as {spec.latest.version}",
+                str(error.args[0]), f"give a release such as {spec.latest.version} (or 1.0.0rc3, 0.6.3.post1)"
             ) from None
-        older = [v for v in spec.versions if Version(v.version) <= wanted]
-        chosen = (
-            max(older, key=lambda v: Version(v.version))
-            if older
-            else min(spec.versions, key=lambda v: Version(v.version))
-        )
-        warning = (
-            f"{spec.display_name} {version} is not modelled; using the nearest modelled version {chosen.version} "
-            f"(modelled: {', '.join(spec.version_names)})"
-        )
-        return chosen, warning
 
     # -- firstresult hooks, resolved once per argument ------------------------------------------------------
 

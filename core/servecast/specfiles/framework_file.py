@@ -52,8 +52,8 @@ def _merge_with_base(path: Path, index: int, raw: dict[str, Any], earlier: dict[
             f"list version {base_name!r} before the versions that extend it; earlier: {', '.join(earlier) or 'none'}",
         )
     base = copy.deepcopy(earlier[base_name])
-    base.pop("released", None)
-    base.pop("notes", None)
+    for own in ("released", "notes", "covers", "generation"):  # each version states these for itself
+        base.pop(own, None)
     capabilities = {**base.pop("capabilities", {}), **version.pop("capabilities", {})}
     kernels = {**base.pop("kernels", {}), **version.pop("kernels", {})}
     base_scheduling, own_scheduling = base.pop("scheduling", {}), version.pop("scheduling", {})
