@@ -122,9 +122,10 @@ def _compare(host: PluginHost, cache: ServerCache, cases: list[dict[str, Any]]) 
     errors: dict[str, list[float]] = {"ttft": [], "tpot": [], "throughput": []}
     for case in cases:
         users = case.get("concurrency", 0)
-        request = EstimateRequest.parse(
-            {"system": "h100_sxm", "mode": "agg", "num_requests": max(1500, 10 * users), **case}
-        )
+        values = {"system": "h100_sxm", "mode": "agg", "num_requests": max(1500, 10 * users), **case}
+        if users and "length_spread" not in case:  # the simulated users send equal lengths: they stay in step
+            values["user_phase"] = "waves"
+        request = EstimateRequest.parse(values)
         result = estimate(host, request, percentiles=True, cache=cache)
         analytic, simulated = result.metrics, result.percentiles or {}
         row = {

@@ -132,3 +132,30 @@ def test_the_batch_form_rejects_unknown_columns_before_estimating(tmp_path):
     assert result.exit_code != 0
     assert "'concurency'" in result.stderr
     assert not out.exists()
+
+
+def test_the_client_behaviour_behind_a_closed_loop_estimate_is_printed():
+    table = run_cli(*BASE, "--framework", "vllm", "--concurrency", "16")
+    assert table.exit_code == 0, table.output
+    printed = " ".join(table.stdout.split())
+    assert "clients: 16 users start at once, 10 requests each, the first wave counted; after their first" in printed
+    warm = json.loads(
+        run_cli(*BASE, "--framework", "vllm", "--concurrency", "16", "--user-start", "warm", "--json").stdout
+    )
+    assert warm["clients"].startswith("16 users, measured after a warm-up (steady state only); after their first")
+    burst = json.loads(run_cli(*BASE, "--framework", "vllm", "--concurrency", "16", "--json").stdout)
+    assert burst["ttft_ms"] > warm["ttft_ms"]  # the first wave's prompts queue behind each other
+    assert "clients" not in json.loads(run_cli(*BASE, "--framework", "vllm", "--request-rate", "2", "--json").stdout)
+
+
+def test_users_in_step_need_equal_lengths_and_a_run_needs_a_request_per_user():
+    waves = run_cli(
+        *BASE, "--framework", "vllm", "--concurrency", "16", "--user-phase", "waves",
+        "--length-distribution", "uniform", "--length-spread", "0.2",
+    )  # fmt: skip
+    assert waves.exit_code == 2
+    assert "user_phase=waves needs fixed lengths" in waves.stderr
+    short = run_cli(*BASE, "--framework", "vllm", "--concurrency", "16", "--num-requests", "8")
+    assert short.exit_code == 2
+    assert "num_requests=8 is fewer than concurrency=16" in short.stderr
+    assert "Traceback" not in short.output

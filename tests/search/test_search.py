@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from servecast.domain.workload import Sla
+from servecast.domain.workload import Sla, UserPhase
 from servecast.host import PluginHost
 from servecast.search.explain import request_from_row
 from servecast.search.pareto import pareto_front
@@ -135,10 +135,12 @@ def test_aggregated_servers_are_searched_at_each_token_budget_that_can_schedule_
 def test_load_is_searched_up_to_the_requests_the_kv_cache_holds_whole_where_the_framework_preempts(
     host, mode, gpus, column, role, limit
 ):
-    """vLLM allocates outputs as they grow: more equal-length users than the cache holds whole preempt in bursts,
-    and a decode worker past that count preempts transferred requests, both costs the means miss, so the search
-    stops there; TensorRT-LLM reserves every output and runs to its running limit."""
-    crowded = task(gpus=gpus, isl=4000, osl=4000, frameworks=("vllm", "trtllm"), modes=(mode,))
+    """vLLM allocates outputs as they grow: more users in step than the cache holds whole preempt in bursts, and a
+    decode worker past that count preempts transferred requests, both costs the means miss, so the search stops
+    there; TensorRT-LLM reserves every output and runs to its running limit."""
+    crowded = task(
+        gpus=gpus, isl=4000, osl=4000, frameworks=("vllm", "trtllm"), modes=(mode,), user_phase=UserPhase.WAVES
+    )
     found = run_search(host, crowded, explain=False)
     columns = found.columns
     for framework in ("vllm", "trtllm"):
@@ -160,3 +162,13 @@ def test_progress_is_reported_per_stage_and_ends_with_every_configuration(host):
     assert [event.done for event in events] == [0, 1, 2, 3, 4] and {event.total for event in events} == {4}
     assert events[-1].evaluated == found.evaluated
     assert [event.evaluated for event in events] == sorted(event.evaluated for event in events)
+
+
+def test_spread_users_are_searched_up_to_the_running_limit(host):
+    """Users that drift apart hold the cache at outputs of every length, so the running limit, which counts them
+    half-grown, bounds the aggregated search for every framework."""
+    found = run_search(host, task(gpus=1, isl=4000, osl=4000, frameworks=("vllm",), modes=("agg",)), explain=False)
+    top = int(np.argmax(found.columns["concurrency"]))
+    server = estimate(host, request_from_row(found.row(top))).servers["server"]
+    assert server.concurrency_limit == server.running_limit > server.whole_requests
+    assert found.columns["concurrency"][top] == server.running_limit

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from servecast.domain import LengthDistribution, ParallelLayout, Target, Workload
+from servecast.domain.workload import UserPhase, UserStart
 from servecast.host import PluginHost
 from servecast.models.model import load_model
 from servecast.serving.policy import ServerRole
@@ -21,7 +22,8 @@ def host() -> PluginHost:
 @pytest.fixture(scope="session")
 def server(host: PluginHost) -> Callable[..., Server]:
     """A server of `model` on h100_sxm: `server("vllm", isl=1000, osl=200, tp=4)`; `spread` draws the simulation's
-    lengths uniformly within ± that ratio of isl and osl."""
+    lengths uniformly within ± that ratio of isl and osl. Closed-loop users are counted in their steady state
+    (`start`) and, with equal lengths, move in waves as the simulation's do (`phase`), unless told otherwise."""
     built: dict[tuple[object, ...], Server] = {}
 
     def _server(
@@ -32,14 +34,27 @@ def server(host: PluginHost) -> Callable[..., Server]:
         version: str | None = None,
         role: ServerRole = ServerRole.AGGREGATED,
         spread: float = 0.0,
+        start: UserStart = UserStart.WARM,
+        phase: UserPhase | None = None,
+        requests_per_user: float = 10.0,
         **layout: int,
     ) -> Server:
-        key = (framework, model, isl, osl, version, role, spread, tuple(sorted(layout.items())))
+        phase = phase or (UserPhase.SPREAD if spread else UserPhase.WAVES)
+        key = (framework, model, isl, osl, version, role, spread, start, phase, requests_per_user)
+        key += tuple(sorted(layout.items()))
         if key not in built:
             target = Target(hardware="h100_sxm", framework=framework, framework_version=version)
             loaded = load_model(model, host.architectures)
             kind = LengthDistribution.UNIFORM if spread else LengthDistribution.FIXED
-            workload = Workload(input_tokens=isl, output_tokens=osl, length_distribution=kind, length_spread=spread)
+            workload = Workload(
+                input_tokens=isl,
+                output_tokens=osl,
+                length_distribution=kind,
+                length_spread=spread,
+                user_start=start,
+                user_phase=phase,
+                requests_per_user=requests_per_user,
+            )
             hardware = host.hardware.get("h100_sxm")
             built[key] = build_server(host, loaded, hardware, target, ParallelLayout(**layout), workload, role)
         return built[key]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from servecast.domain import KnobMeaning, ParallelLayout, Target, Workload
+from servecast.domain.workload import UserPhase, UserStart
 from servecast.models.model import load_model
 from servecast.serving.aggregated import BudgetVariants, budget_steady_states, steady_state, steady_states
 from servecast.serving.load import Load, LoadKind, LoadLevels
@@ -320,3 +321,47 @@ def test_servers_solved_together_across_budgets_match_each_solved_alone(host, fr
         BudgetVariants.of([servers[0], other], [1, 1])
     groups = BudgetVariants.groups([servers[0], other, servers[2]])
     assert [[id(s) for s in group] for group in groups] == [[id(servers[0]), id(servers[2])], [id(other)]]
+
+
+@pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
+@pytest.mark.parametrize(("users", "isl", "osl"), [(4, 1000, 200), (64, 1000, 200), (64, 4000, 100)])
+@pytest.mark.parametrize(("phase", "spread"), [(UserPhase.WAVES, 0.0), (UserPhase.SPREAD, 0.3)])
+def test_a_burst_start_counts_the_first_wave_as_the_simulation_does(
+    server, framework, version, users, isl, osl, phase, spread
+):
+    """Benchmark clients start every user at once and count every request: with four requests a user the first
+    wave, prefilled in one go, is a quarter of them, and the means blend it in as the simulation's run does."""
+    srv = server(
+        framework, version=version, isl=isl, osl=osl, spread=spread, start=UserStart.BURST, phase=phase,
+        requests_per_user=4,
+    )  # fmt: skip
+    load = Load(concurrency=users)
+    analytic = steady_state(srv, load)
+    run = simulate(srv, load, seed=1)
+    simulated = run.percentiles()
+    assert run.completed == 4 * users
+    assert analytic.ttft_ms == pytest.approx(simulated["ttft_ms"]["mean"], rel=0.06)
+    assert analytic.tpot_ms == pytest.approx(simulated["tpot_ms"]["mean"], rel=0.03)
+    assert analytic.requests_per_s == pytest.approx(run.requests_per_s, rel=0.05)
+
+
+def test_the_first_wave_weighs_less_the_more_requests_each_user_sends(server):
+    """The burst's long first TTFTs are one request a user: a longer run dilutes them toward the steady state."""
+    ttft = {
+        count: steady_state(server("vllm", version="0.10.2", start=UserStart.BURST, requests_per_user=count),
+                            Load(concurrency=64)).ttft_ms
+        for count in (2, 10, 100)
+    }  # fmt: skip
+    steady = steady_state(server("vllm", version="0.10.2"), Load(concurrency=64)).ttft_ms
+    assert ttft[2] > ttft[10] > ttft[100] > steady
+
+
+def test_spread_users_with_equal_lengths_wait_for_their_own_prompt_not_their_waves(server):
+    """Users that drift apart find an iteration under way, not a wave of prompts: eight 1000-token users on vLLM
+    wait about one prompt's prefill, while in step they wait for the wave's."""
+    waves = steady_state(server("vllm", version="0.10.2", phase=UserPhase.WAVES), Load(concurrency=8))
+    spread = steady_state(server("vllm", version="0.10.2", phase=UserPhase.SPREAD), Load(concurrency=8))
+    srv = server("vllm", version="0.10.2")
+    one_prompt = float(srv.steps.iteration_ms(0, 0, 1000, 1)[0]) + srv.settings.request_ms
+    assert spread.ttft_ms < 0.5 * waves.ttft_ms
+    assert spread.ttft_ms < 2 * one_prompt

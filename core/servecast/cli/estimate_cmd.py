@@ -175,6 +175,8 @@ def _print_estimate(result: Estimate) -> None:
         + (f" (prefix {request.prefix})" if request.prefix else "")
         + f", {load}, {metrics.num_gpus} GPU(s)",
     ]
+    if result.clients:
+        lines.append(f"clients: {result.clients}")
     for role, server in result.servers.items():
         memory = server.memory_breakdown()
         lines.append(

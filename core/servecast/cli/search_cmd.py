@@ -13,7 +13,7 @@ from servecast.cli.frontier_plot import text_plot
 from servecast.cli.progress import SearchProgressBar
 from servecast.cli.render import print_table
 from servecast.domain.vocabulary import KvCacheDtype, Quantization
-from servecast.domain.workload import Sla
+from servecast.domain.workload import REQUESTS_PER_USER, Sla, UserPhase, UserStart
 from servecast.errors import NoFeasibleConfiguration
 from servecast.search.describe import describe
 from servecast.search.explain import infeasibility
@@ -49,6 +49,27 @@ _TASK_OPTIONS = [
     click.option("--isl", type=int, required=True, help="Input tokens per request."),
     click.option("--osl", type=int, required=True, help="Output tokens per request."),
     click.option("--prefix", type=int, default=0, show_default=True, help="Leading input tokens shared by requests."),
+    click.option(
+        "--user-start",
+        type=click.Choice([member.value for member in UserStart]),
+        default=UserStart.BURST.value,
+        show_default=True,
+        help="burst: users start at once and every request counts (vllm bench serve); warm: steady state only.",
+    ),
+    click.option(
+        "--user-phase",
+        type=click.Choice([member.value for member in UserPhase]),
+        default=UserPhase.SPREAD.value,
+        show_default=True,
+        help="Users after their first requests: spread out, or in step (waves).",
+    ),
+    click.option(
+        "--requests-per-user",
+        type=float,
+        default=REQUESTS_PER_USER,
+        show_default=True,
+        help="Requests each user sends in the measured run (InferenceMAX: 10).",
+    ),
     click.option("--ttft", type=float, help="TTFT target in ms (default: none)."),
     click.option("--tpot", type=float, help="TPOT target in ms (default: none)."),
     click.option("--request-latency", type=float, help="End-to-end latency target in ms (default: none)."),
@@ -77,6 +98,9 @@ def task_from_options(values: dict[str, Any], gpus: int, top: int = 5) -> Search
             "isl": values["isl"],
             "osl": values["osl"],
             "prefix": values["prefix"],
+            "user_start": values["user_start"],
+            "user_phase": values["user_phase"],
+            "requests_per_user": values["requests_per_user"],
             "sla": Sla(ttft_ms=values["ttft"], tpot_ms=values["tpot"], request_latency_ms=values["request_latency"]),
             "quant": values["quant"],
             "moe_quant": values["moe_quant"],
@@ -136,6 +160,7 @@ def print_inputs(console: Console, task: SearchTask, installed: list[str], gpus:
         + f"; SLA: {', '.join(targets) or 'none'}",
         highlight=False,
     )
+    console.print(f"clients: {task.workload.describe_users()}", highlight=False)
 
 
 def _metrics_row(rank: str, row: dict[str, Any]) -> list[str]:

@@ -21,6 +21,34 @@ class LengthDistribution(StrEnum):
     """Lognormal with shape σ = spread and the same mean: the long tail of chat traces such as ShareGPT."""
 
 
+class UserStart(StrEnum):
+    """How a closed-loop benchmark client starts its users, and which requests its means count."""
+
+    BURST = "burst"
+    """Every user sends its first request at once and every request counts: `vllm bench serve`,
+    `sglang.bench_serving` and InferenceMAX with --max-concurrency N and --request-rate inf (their default)."""
+    WARM = "warm"
+    """Only the steady state counts: the run is measured after a warm-up that brought every user in (genai-perf's
+    and perf_analyzer's measurement windows)."""
+
+
+class UserPhase(StrEnum):
+    """Whether closed-loop users keep moving in step after their first requests."""
+
+    SPREAD = "spread"
+    """Their requests drift apart: lengths drawn from a range (InferenceMAX's --random-range-ratio 0.8, ShareGPT),
+    replies that end at EOS, client and front-end jitter. The default."""
+    WAVES = "waves"
+    """Requests sent together finish together and the next ones arrive together again: exactly equal lengths
+    (--ignore-eos, range ratio 0) on an engine without jitter."""
+
+
+REQUESTS_PER_USER = 10.0
+"""Requests each closed-loop user sends by default: InferenceMAX's runs send --num-prompts CONC * 10 at
+--max-concurrency CONC (benchmarks/benchmark_lib.sh in SemiAnalysisAI/InferenceMAX), so the first, simultaneous wave
+is a tenth of the requests the means count."""
+
+
 LOGNORMAL_TAIL_Z = 3.09
 """Lognormal lengths are clipped at their 99.9th percentile (z = 3.09), which bounds the step-time tables."""
 
@@ -39,6 +67,13 @@ def length_spread_problem(distribution: LengthDistribution, spread: float) -> st
     return None
 
 
+def user_phase_problem(distribution: LengthDistribution, phase: UserPhase) -> str | None:
+    """Why users cannot keep `phase` with lengths drawn from `distribution`, or None when they can."""
+    if phase is UserPhase.WAVES and distribution is not LengthDistribution.FIXED:
+        return f"user_phase=waves needs fixed lengths: {distribution.value} lengths spread users out"
+    return None
+
+
 class Workload(FrozenModel):
     """Request shape: tokens in, tokens out (means, and how they vary per request), and how many input tokens are
     a prefix shared by every request."""
@@ -51,6 +86,15 @@ class Workload(FrozenModel):
     )
     length_spread: float = Field(
         default=0.0, ge=0, description="uniform: the ± ratio around the mean (below 1); lognormal: the shape σ."
+    )
+    user_start: UserStart = Field(
+        default=UserStart.BURST, description="Closed-loop users: how the client starts them and what it counts."
+    )
+    user_phase: UserPhase = Field(
+        default=UserPhase.SPREAD, description="Closed-loop users: spread out, or in step (waves; equal lengths only)."
+    )
+    requests_per_user: float = Field(
+        default=REQUESTS_PER_USER, ge=1, description="Closed-loop users: requests each sends in the measured run."
     )
 
     @model_validator(mode="after")
@@ -68,6 +112,34 @@ class Workload(FrozenModel):
         if problem:
             raise ValueError(problem)
         return self
+
+    @model_validator(mode="after")
+    def _waves_need_equal_lengths(self) -> Self:
+        problem = user_phase_problem(self.length_distribution, self.user_phase)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @property
+    def users_in_step(self) -> bool:
+        """Whether closed-loop users move in waves (equal lengths, and the client keeps them in step)."""
+        return self.user_phase is UserPhase.WAVES
+
+    @property
+    def first_wave_share(self) -> float:
+        """Share of a closed-loop run's counted requests that were sent at once, into an idle engine."""
+        return 1.0 / self.requests_per_user if self.user_start is UserStart.BURST else 0.0
+
+    def describe_users(self, users: int | None = None) -> str:
+        """The closed-loop client behaviour, in words, as `estimate` and `search` print it."""
+        who = f"{users} users" if users else "users"
+        start = (
+            f"{who} start at once, {self.requests_per_user:g} requests each, the first wave counted"
+            if self.user_start is UserStart.BURST
+            else f"{who}, measured after a warm-up (steady state only)"
+        )
+        phase = "they stay in step (waves)" if self.users_in_step else "after their first requests they spread out"
+        return f"{start}; {phase}"
 
     def length_cv2(self) -> float:
         """Squared coefficient of variation of per-request lengths around their mean (0 when fixed)."""

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from servecast.domain.workload import Workload
 from servecast.launch.artifacts import Deployment
 
-PROMPTS_PER_USER = 10
-FEWEST_PROMPTS = 100
-
 
 @dataclass(frozen=True)
 class ClientLoad:
@@ -44,5 +41,5 @@ def client_loads(deployment: Deployment, ports: list[int]) -> list[ClientLoad]:
     if workload is None or deployment.concurrency is None or not ports:
         return []
     users = max(1, math.ceil(deployment.concurrency / len(ports)))
-    prompts = max(PROMPTS_PER_USER * users, FEWEST_PROMPTS)
+    prompts = max(users, round(workload.requests_per_user * users))  # the run the estimate's means describe
     return [ClientLoad(port, users, prompts, workload) for port in ports]

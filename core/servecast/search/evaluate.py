@@ -20,7 +20,6 @@ from servecast.domain.hardware import HardwareSpec
 from servecast.domain.layout import ParallelLayout
 from servecast.domain.target import Target
 from servecast.domain.vocabulary import ServingMode
-from servecast.domain.workload import LengthDistribution
 from servecast.errors import InputError
 from servecast.host.host import PluginHost
 from servecast.models.model import Model
@@ -391,7 +390,9 @@ def _disaggregated(
         transfer_ms=arrays["transfer"],
         num_gpus=arrays["gpus"].astype(np.int64),
         request_ms=prefills[0].settings.request_ms,
-        paced=prefills[0].workload.length_distribution is LengthDistribution.FIXED,  # closed-loop users
+        paced=prefills[0].workload.users_in_step,  # closed-loop users in waves
+        first_wave_share=prefills[0].workload.first_wave_share,
+        requests_per_user=prefills[0].workload.requests_per_user,
     )
     users = np.maximum(1.0, np.ceil(users_for_decode_batch(deployments, task.osl, arrays["n"]) - 1e-9))
     points = solve_compositions(deployments, task.osl, LoadLevels(LoadKind.CONCURRENCY, users))

@@ -37,6 +37,8 @@ def request_from_row(row: dict[str, Any]) -> EstimateRequest:
     """The estimate request that reproduces one search row (its configuration columns)."""
     fields = EstimateRequest.model_fields
     values = {name: value for name, value in row.items() if name in fields and value is not None}
+    if row.get("concurrency") and row.get("requests_per_user"):
+        values["num_requests"] = round(row["requests_per_user"] * row["concurrency"])
     return EstimateRequest.parse(values)
 
 

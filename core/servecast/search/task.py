@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from servecast.domain.base import FrozenModel
 from servecast.domain.vocabulary import KvCacheDtype, Quantization, ServingMode
-from servecast.domain.workload import Sla, Workload
+from servecast.domain.workload import REQUESTS_PER_USER, Sla, UserPhase, UserStart, Workload
 
 DEFAULT_MODES = (ServingMode.AGGREGATED, ServingMode.DISAGGREGATED)
 
@@ -24,6 +24,9 @@ class SearchTask(FrozenModel):
     isl: int = Field(gt=0)
     osl: int = Field(gt=0)
     prefix: int = Field(default=0, ge=0)
+    user_start: UserStart = UserStart.BURST
+    user_phase: UserPhase = UserPhase.SPREAD
+    requests_per_user: float = Field(default=REQUESTS_PER_USER, ge=1)
     sla: Sla = Sla()
     quant: Quantization | None = None
     moe_quant: Quantization | None = None
@@ -50,4 +53,11 @@ class SearchTask(FrozenModel):
 
     @property
     def workload(self) -> Workload:
-        return Workload(input_tokens=self.isl, output_tokens=self.osl, prefix_tokens=self.prefix)
+        return Workload(
+            input_tokens=self.isl,
+            output_tokens=self.osl,
+            prefix_tokens=self.prefix,
+            user_start=self.user_start,
+            user_phase=self.user_phase,
+            requests_per_user=self.requests_per_user,
+        )

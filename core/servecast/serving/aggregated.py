@@ -5,9 +5,10 @@ the decodes within the token budget (decode-first in-flight batching: vLLM V1, T
 or in prompt-only iterations that pause the decodes (prefill-first: SGLang, vLLM V0). Given a request rate, the
 model derives how many sequences decode per iteration, how often an iteration carries a prompt chunk and how
 long each kind of iteration takes; the rate then follows from the load (Little's law for closed-loop users, the
-arrival rate for open-loop traffic) and the two are iterated to a fixed point. Closed-loop users whose requests
-all have the same lengths do not arrive independently but in waves (`wave_mix`), which have a closed form. The
-discrete-event simulation in `simulation.py` checks both.
+arrival rate for open-loop traffic) and the two are iterated to a fixed point. Closed-loop users the workload keeps
+in step do not arrive independently but in waves (`wave_mix`), which have a closed form. Where the client starts
+every user at once and counts every request, the first wave's requests (`first_wave`) are blended into the means
+by their share of the run. The discrete-event simulation in `simulation.py` checks both.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from servecast.arrays import FloatArray
-from servecast.domain.workload import LengthDistribution
 from servecast.errors import InputError
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
@@ -333,6 +333,78 @@ def _waves(
     return IterationMix(tpot, ttft, saturated, decode_ms, mean, capacity, mean, full_ms)
 
 
+def first_wave(variants: BudgetVariants, wave: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Mean TTFT (engine side) and TPOT of `wave` requests that reach an idle engine at once, as a benchmark
+    client's users do with their first requests.
+
+    The prompts go in as many full prompt iterations as the token budget (or prompt-only iterations) needs, the
+    k-th of them finishing after k iterations; a request prefilled early then decodes through the later prompt
+    iterations, which take longer than decode-only ones (or, prefill-first, pause the decodes), before the wave
+    decodes alone.
+    """
+    server = variants.server
+    settings = server.settings
+    prompt = server.workload.input_tokens - server.cached_prefix
+    outputs = server.workload.output_tokens
+    decodes = outputs - 1
+    levels = len(wave)
+    room = np.maximum(variants.prefill_room(np.zeros(levels)), 1)
+    per_iteration = room / prompt if settings.chunked_prefill else np.maximum(np.floor(room / prompt), 1)
+    per_iteration = np.minimum(per_iteration, wave)
+    heavy = np.ceil(wave / per_iteration - 1e-9)
+    mixed = settings.mixed_prefill_decode
+    decoding = np.where(mixed, wave * (heavy - 1) / (2 * heavy), 0.0)  # prefilled requests decoding alongside
+    prompt_ms, decode_ms = server.steps.iteration_ms(
+        np.concatenate([decoding, wave]),
+        server.workload.input_tokens + outputs / 2,
+        np.concatenate([per_iteration * prompt, np.zeros(levels)]),
+        np.concatenate([np.maximum(per_iteration, 1), np.zeros(levels)]),
+        np.concatenate([np.full(levels, float(server.cached_prefix)), np.zeros(levels)]),
+    ).reshape(2, levels)
+    ttft = prompt_ms * (heavy + 1) / 2
+    # the later prompt iterations a request sits through after its own, each longer than a decode iteration
+    delay = (heavy - 1) / 2 * (prompt_ms - (decode_ms if mixed else 0.0))
+    tpot = decode_ms + delay / decodes if decodes else decode_ms
+    return ttft, tpot
+
+
+def _with_first_wave(
+    variants: BudgetVariants,
+    users: FloatArray,
+    running: FloatArray,
+    front_ms: float,
+    steady: IterationMix,
+    queueing: FloatArray,
+    rate: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Engine-side TTFT, TPOT and the request rate a benchmark client reports, over all the requests it counts.
+
+    With a burst start every user's first request reaches an idle engine at once (users beyond the running limit
+    wait for the first cohort to finish); they are `first_wave_share` of the counted requests. The client reports
+    throughput over the whole run, which ends with a drain: spread users finish their last requests over the last
+    cycle while the emptying engine speeds up the rest; in the simulation the run outlasts the steady state's by
+    about a quarter of a cycle.
+    """
+    workload = variants.server.workload
+    decodes = workload.output_tokens - 1
+    cycle = users / rate  # the steady state's time between one user's requests
+    steady_ttft = steady.ttft_service_ms + queueing
+    share = workload.first_wave_share
+    if share == 0.0:
+        return steady_ttft, steady.tpot_ms, rate
+    ttft, tpot = first_wave(variants, running)
+    waiting = np.maximum(users - running, 0) / users
+    ttft = ttft + waiting * (ttft + decodes * tpot + front_ms)
+    first_cycle = front_ms + ttft + decodes * tpot
+    drain = 0.0 if workload.users_in_step else cycle / 4
+    per_user = (workload.requests_per_user - 1) * cycle + first_cycle + drain
+    return (
+        (1 - share) * steady_ttft + share * ttft,
+        (1 - share) * steady.tpot_ms + share * tpot,
+        users * workload.requests_per_user / per_user,
+    )
+
+
 def _gathered_variance(
     token_ms: FloatArray, rate_per_ms: FloatArray, mean_ms: FloatArray, prompt: int, length_cv2: float
 ) -> FloatArray:
@@ -438,7 +510,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     users = values if closed else cap
     running = np.minimum(users, cap)
     kv_binds = limit < variants.batch_limit
-    if closed and workload.length_distribution is LengthDistribution.FIXED:
+    if closed and workload.users_in_step:
         # preemptions beyond a full KV cache are not modelled for waves (the simulation has them)
         mix = wave_mix(variants, running, np.maximum(users - cap, 0), front)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
@@ -458,8 +530,10 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     in_flight = np.minimum(rate * service, cap)
     queueing = np.zeros(len(values))
     overloaded = np.zeros(len(values), dtype=bool)
+    ttft, tpot, reported_rate = mix.ttft_service_ms, mix.tpot_ms, rate
     if closed:
         queueing = np.maximum(0.0, values / rate - service - front)
+        ttft, tpot, reported_rate = _with_first_wave(variants, users, running, front, mix, queueing, rate)
     elif offered_rate:  # random arrivals wait for a slot when all `cap` are taken (M/G/c)
         overloaded = values / 1000.0 > rate * (1 + 1e-3)
         queueing = np.where(overloaded, np.inf, slot_wait_ms(cap, rate, service, workload.length_cv2()))
@@ -473,9 +547,9 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     at_budget = (mix.prefill_saturated > 0) | (rate >= mix.prefill_capacity_per_ms * (1 - 1e-3))
     limiter = np.where(at_budget, LIMITERS.index(Limiter.PREFILL), limiter)
     return ServingPoints(
-        ttft_ms=front + mix.ttft_service_ms + queueing,
-        tpot_ms=mix.tpot_ms,
-        requests_per_s=rate * 1000.0,
+        ttft_ms=front + ttft + (0.0 if closed else queueing),
+        tpot_ms=tpot,
+        requests_per_s=reported_rate * 1000.0,
         running=in_flight,
         limiter=limiter,
         overloaded=overloaded,

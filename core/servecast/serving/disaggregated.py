@@ -4,8 +4,8 @@ A request queues at a prefill worker, is prefilled in a batch of up to `prefill_
 sent to a decode worker (over NVLink when both pools share a node, the scale-out network otherwise, plus the
 framework's per-request transfer cost) and decodes there in a continuous batch. TTFT = prefill queueing + prefill
 + transfer; TPOT comes from the decode pool's iterations. The throughput is the lesser of the two pools'. Prompts
-arriving at random wait at a batching server (`batch_queue`: exact for Poisson arrivals); closed-loop users whose
-requests all have the same lengths come back paced and, served one at a time, do not queue.
+arriving at random wait at a batching server (`batch_queue`: exact for Poisson arrivals); closed-loop users the
+workload keeps in step come back paced and, served one at a time, do not queue.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import numpy as np
 
 from servecast.arrays import FloatArray, IntArray
 from servecast.domain.hardware import HardwareSpec
-from servecast.domain.workload import LengthDistribution
 from servecast.errors import InputError
 from servecast.serving.batch_queue import BatchQueues
 from servecast.serving.load import Load, LoadKind, LoadLevels
@@ -82,8 +81,11 @@ class Compositions:
     request_ms: float
     """Front-end time of each request before the prefill pool sees it (one framework for every deployment)."""
     paced: bool = False
-    """Closed-loop users whose requests all have the same lengths: they share the decode iterations, so they come
-    back to the prefill pool in the order and spacing it served them, not at random."""
+    """Closed-loop users in step (waves): they share the decode iterations, so they come back to the prefill pool
+    in the order and spacing it served them, not at random."""
+    first_wave_share: float = 0.0
+    """Share of the counted requests that closed-loop users sent at once, into idle pools (a burst start)."""
+    requests_per_user: float = 1.0
 
 
 def prefill_curve(server: Server, largest_batch: int) -> FloatArray:
@@ -193,6 +195,21 @@ class _Flows:
             prefill = np.where(d.prefill_batch <= PACED_BATCH_LIMIT, paced, prefill)
         return d.request_ms + prefill + d.transfer_ms, busy
 
+    def with_first_wave(
+        self, users: FloatArray, steady_ttft: FloatArray, tpot: FloatArray, rate: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        """TTFT and the rate a benchmark client reports over every request when its users all start at once: the
+        first wave's prompts queue at the prefill workers in full batches, and spread users drain at the end (the
+        aggregated model's `_with_first_wave`)."""
+        d = self.d
+        steps = np.ceil(users / (d.prefill_workers * d.prefill_batch) - 1e-9)
+        wave_ttft = d.request_ms + self.full_batch_ms * (steps + 1) / 2 + d.transfer_ms
+        share = d.first_wave_share
+        cycle = users / rate
+        drain = 0.0 if d.paced else cycle / 4
+        per_user = (d.requests_per_user - 1) * cycle + wave_ttft + self.decodes * tpot + drain
+        return (1 - share) * steady_ttft + share * wave_ttft, users * d.requests_per_user / per_user
+
     def batch_kept_up(self, per_worker: FloatArray) -> FloatArray:
         """Prompts per step of a worker receiving `per_worker` prompts per ms: one while a step ends before the next
         prompt comes, else the batch b whose step lasts as long as b prompts take to arrive (the prefill batch if
@@ -239,6 +256,8 @@ def solve_compositions(deployments: Compositions, output_tokens: int, levels: Lo
     overloaded = np.zeros(len(values), dtype=bool)
     if levels.kind is LoadKind.CONCURRENCY:
         first = first + np.maximum(0.0, values / rate - (first + flows.decodes * per_token))
+        if deployments.first_wave_share:
+            first, rate = flows.with_first_wave(values, first, per_token, rate)
     else:
         overloaded = values / 1000.0 > flows.capacity * (1 + 1e-3)
         first = np.where(overloaded, np.inf, first)
@@ -281,7 +300,9 @@ def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSp
         transfer_ms=np.array([kv_transfer_ms(prefill, decode, hardware)]),
         num_gpus=np.array([prefill.gpus + decode.gpus]),
         request_ms=prefill.server.settings.request_ms,
-        paced=load.concurrency is not None and workload.length_distribution is LengthDistribution.FIXED,
+        paced=load.concurrency is not None and workload.users_in_step,
+        first_wave_share=workload.first_wave_share,
+        requests_per_user=workload.requests_per_user,
     )
     points = solve_compositions(deployments, workload.output_tokens, LoadLevels.of(load))
     overload = ""

@@ -46,6 +46,13 @@ class Estimate:
     percentiles: dict[str, Any] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def clients(self) -> str | None:
+        """How the benchmark client drives closed-loop users, in words (None for other loads)."""
+        if self.request.concurrency is None:
+            return None
+        return self.request.workload.describe_users(self.request.concurrency)
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON document of `servecast estimate --json`."""
         result: dict[str, Any] = {}
@@ -54,6 +61,8 @@ class Estimate:
         result.update(self.metrics.as_dict())
         result["memory"] = {role: server.memory_breakdown() for role, server in self.servers.items()}
         result["framework_version"] = self.framework_version
+        if self.clients is not None:
+            result["clients"] = self.clients
         result["settings"] = self.settings
         result["warnings"] = list(self.warnings)
         if self.breakdown is not None:
@@ -145,8 +154,8 @@ def estimate(
         result = _with_percentiles(result, hardware)
     elif request.length_distribution is not LengthDistribution.FIXED:
         note = (
-            "these means take isl and osl as lengths that vary (closed-loop users do not fall into waves); the "
-            "distribution's shape enters the simulation only: add --percentiles"
+            "these means take isl and osl as the mean lengths; the distribution's shape enters the simulation "
+            "only: add --percentiles"
         )
         result = replace(result, warnings=(*result.warnings, note))
     return result
@@ -323,6 +332,15 @@ def _with_percentiles(result: Estimate, hardware: HardwareSpec) -> Estimate:
         run = simulate_disaggregated(prefill, decode, transfer, load_of(request), request.num_requests)
     else:
         run = simulate(result.servers["server"], load_of(request), request.num_requests)
+    warnings = result.warnings
+    workload = request.workload
+    if request.concurrency is not None and workload.length_distribution is LengthDistribution.FIXED:
+        if not workload.users_in_step:
+            warnings += (
+                "the simulated users send equal lengths, so after their first requests they stay in step (waves), "
+                "while the means take them to spread out: give --length-distribution uniform to simulate spread "
+                "users, or --user-phase waves to make the means match",
+            )
     summary: dict[str, Any] = run.percentiles()
     summary.update(
         requests_per_s=run.requests_per_s,
@@ -331,4 +349,4 @@ def _with_percentiles(result: Estimate, hardware: HardwareSpec) -> Estimate:
         iterations=run.iterations,
         preemptions=run.preemptions,
     )
-    return replace(result, percentiles=cast(dict[str, Any], json_safe(summary)))
+    return replace(result, percentiles=cast(dict[str, Any], json_safe(summary)), warnings=warnings)

@@ -9,7 +9,15 @@ from pydantic import Field, ValidationError, model_validator
 from servecast.domain.base import FrozenModel
 from servecast.domain.layout import ParallelLayout
 from servecast.domain.vocabulary import KvCacheDtype, Quantization, ServingMode
-from servecast.domain.workload import LengthDistribution, Workload, length_spread_problem
+from servecast.domain.workload import (
+    REQUESTS_PER_USER,
+    LengthDistribution,
+    UserPhase,
+    UserStart,
+    Workload,
+    length_spread_problem,
+    user_phase_problem,
+)
 from servecast.errors import InputError
 
 
@@ -76,14 +84,29 @@ class EstimateRequest(FrozenModel):
     length_distribution: LengthDistribution = Field(
         default=LengthDistribution.FIXED,
         description=(
-            "How per-request lengths vary around isl and osl: fixed lengths keep closed-loop users in waves; the "
-            "shape of a varying one enters the simulation (--percentiles)."
+            "How per-request lengths vary around isl and osl; the shape of a varying one enters the simulation "
+            "(--percentiles)."
         ),
     )
     length_spread: float | None = Field(
         default=None, gt=0, description="uniform: the ± ratio around the mean (below 1); lognormal: the shape σ."
     )
-    num_requests: int | None = Field(default=None, gt=0, description="Requests the simulation runs.")
+    num_requests: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            f"Requests the benchmark run sends (default: {REQUESTS_PER_USER:g} per closed-loop user); with a burst "
+            "start its first wave is one user's first request each."
+        ),
+    )
+    user_start: UserStart = Field(
+        default=UserStart.BURST,
+        description="Closed-loop users: burst (all start at once, every request counted) or warm (steady state only).",
+    )
+    user_phase: UserPhase = Field(
+        default=UserPhase.SPREAD,
+        description="Closed-loop users after their first requests: spread out, or waves (in step; fixed lengths only).",
+    )
 
     @model_validator(mode="after")
     def _one_load(self) -> Self:
@@ -110,6 +133,14 @@ class EstimateRequest(FrozenModel):
         problem = length_spread_problem(self.length_distribution, self.length_spread or 0.0)
         if problem:
             raise ValueError(problem)
+        problem = user_phase_problem(self.length_distribution, self.user_phase)
+        if problem:
+            raise ValueError(problem)
+        if self.concurrency is not None and self.num_requests is not None and self.num_requests < self.concurrency:
+            raise ValueError(
+                f"num_requests={self.num_requests} is fewer than concurrency={self.concurrency}: every user sends "
+                "at least one request"
+            )
         return self
 
     @classmethod
@@ -125,7 +156,17 @@ class EstimateRequest(FrozenModel):
             prefix_tokens=self.prefix,
             length_distribution=self.length_distribution,
             length_spread=self.length_spread or 0.0,
+            user_start=self.user_start,
+            user_phase=self.user_phase,
+            requests_per_user=self.requests_per_user,
         )
+
+    @property
+    def requests_per_user(self) -> float:
+        """Requests each closed-loop user sends: the run's requests over its users, or the default."""
+        if self.concurrency is None or self.num_requests is None:
+            return REQUESTS_PER_USER
+        return self.num_requests / self.concurrency
 
     def layout(self, role: str = "") -> ParallelLayout:
         """The layout of the aggregated server, or of the `prefill` / `decode` pool's workers."""

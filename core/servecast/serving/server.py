@@ -116,10 +116,10 @@ class Server:
 
     @cached_property
     def concurrency_limit(self) -> int:
-        """Most closed-loop users whose steady state the means follow: the running limit, but with equal lengths
+        """Most closed-loop users whose steady state the means follow: the running limit, but for users in step
         the preemption-free limit. Users in step beyond it preempt in bursts: in the simulation throughput stops
         growing there while TTFT rises 4-10 times by the running limit, which the means do not show."""
-        if self.workload.length_distribution is LengthDistribution.FIXED:
+        if self.workload.users_in_step:
             return self.preemption_free_limit
         return self.running_limit
 

@@ -18,7 +18,7 @@ from itertools import count
 import numpy as np
 
 from servecast.arrays import FloatArray, IntArray
-from servecast.domain.workload import LengthDistribution, Workload
+from servecast.domain.workload import LengthDistribution, UserStart, Workload
 from servecast.serving.disaggregated import Pool, full_batch_error
 from servecast.serving.load import Load
 from servecast.serving.server import Server
@@ -213,9 +213,10 @@ class _RequestStream:
 
     def __init__(self, server: Server, load: Load, num_requests: int | None, rng: np.random.Generator) -> None:
         workload = server.workload
-        if num_requests is None:
-            users = load.concurrency or load.full_batch or 64
-            num_requests = max(200, 8 * users)
+        if num_requests is None and load.concurrency is not None:
+            num_requests = max(load.concurrency, round(workload.requests_per_user * load.concurrency))
+        elif num_requests is None:
+            num_requests = max(200, 8 * (load.full_batch or 64))
         inputs, outputs = draw_lengths(workload, rng, num_requests)
         self.inputs = np.clip(inputs, workload.prefix_tokens + 1, server.max_model_len - 1)
         self.outputs = np.minimum(outputs, server.max_model_len - self.inputs)
@@ -360,13 +361,17 @@ def simulate(
         clock += duration
         for request in instance.finish(clock):
             stream.finish(request, clock)
-    return _result(stream.requests, load, instance.scheduler.preemptions, instance.iterations)
+    return _result(stream.requests, load, server.workload, instance.scheduler.preemptions, instance.iterations)
 
 
-def _result(requests: list[_Request], load: Load, preemptions: int, iterations: int) -> SimulationResult:
-    """Latencies of the steady part of the run: closed loops drop the first and last wave of users."""
+def _result(
+    requests: list[_Request], load: Load, workload: Workload, preemptions: int, iterations: int
+) -> SimulationResult:
+    """Latencies of the requests the client counts: every one, or with a warm start the steady part of the run
+    (the first and last wave of closed-loop users dropped)."""
     skip = load.concurrency or 0
-    measured = requests[skip : len(requests) - skip] if len(requests) > 3 * skip else requests
+    steady = workload.user_start is UserStart.WARM and len(requests) > 3 * skip
+    measured = requests[skip : len(requests) - skip] if steady else requests
     arrival = np.array([r.arrival_ms for r in measured])
     first = np.array([r.first_token_ms for r in measured])
     finish = np.array([r.finish_ms for r in measured])
@@ -375,7 +380,7 @@ def _result(requests: list[_Request], load: Load, preemptions: int, iterations: 
     ttft = first - arrival
     e2e = finish - arrival
     tpot = np.where(outputs > 1, (e2e - ttft) / np.maximum(outputs - 1, 1), np.nan)
-    if load.concurrency is not None:  # Little's law over the steady middle: each user always has one request out
+    if load.concurrency is not None and steady:  # Little's law over the steady middle: each user has one out
         rate = load.concurrency / float(e2e.mean()) * 1000.0 if len(measured) else math.nan
     else:  # as benchmark tools report it: every request over the run's duration
         window = float(finish.max() - arrival.min())
@@ -505,7 +510,7 @@ def simulate_disaggregated(
         raise RuntimeError("simulation stalled: a request can never be admitted by a decode worker")
     preemptions = sum(instance.scheduler.preemptions for instance in decodes)
     iterations = sum(instance.iterations for instance in decodes) + sum(worker.steps for worker in prefills)
-    return _result(stream.requests, load, preemptions, iterations)
+    return _result(stream.requests, load, prefill.server.workload, preemptions, iterations)
 
 
 _ARRIVED, _PREFILLED, _TRANSFERRED, _DECODED = range(4)
