@@ -286,3 +286,18 @@ def test_estimates_returned_by_a_plugin_keep_shape_and_provenance(fake_site):
     estimate = estimator({"m": np.arange(4), "n": np.arange(4), "k": np.arange(4)})
     assert isinstance(estimate, OpEstimate)
     assert estimate.latency_ms.shape == estimate.provenance.shape == (4,)
+
+
+def test_a_host_with_replaced_hardware_leaves_the_original_untouched():
+    from servecast.host import PluginHost
+
+    host = PluginHost.from_entry_points()
+    original = host.hardware.get("h100_sxm")
+    assert original.calibration is not None
+    parameters = dict(original.calibration.parameters)
+    parameters["gemm.serving_efficiency"] = parameters["gemm.serving_efficiency"].model_copy(update={"value": 0.5})
+    calibration = original.calibration.model_copy(update={"parameters": parameters})
+    twin = host.with_hardware(original.model_copy(update={"calibration": calibration}))
+    assert twin.hardware.get("h100_sxm").calibration.value("gemm.serving_efficiency") == 0.5
+    assert host.hardware.get("h100_sxm").calibration.value("gemm.serving_efficiency") == 0.75
+    assert twin.frameworks.names() == host.frameworks.names()

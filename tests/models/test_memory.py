@@ -6,7 +6,14 @@ import pytest
 
 from servecast.domain import KnobMeaning, ParallelLayout, Quantization
 from servecast.errors import InputError
-from servecast.models.memory import GIB, MemoryPolicy, kv_capacity, max_sequences, stage_memory
+from servecast.models.memory import (
+    CUDA_CONTEXT_BYTES,
+    GIB,
+    MemoryPolicy,
+    kv_capacity,
+    max_sequences,
+    stage_memory,
+)
 
 H100_BYTES = 80 * GIB
 
@@ -30,7 +37,7 @@ def test_the_three_memory_fraction_semantics_differ_as_documented(load):
     sglang = kv_capacity(model, layout, H100_BYTES, policy(KnobMeaning.STATIC_MEMORY_FRACTION))
     trtllm = kv_capacity(model, layout, H100_BYTES, policy(KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION))
     weights = vllm.weight_bytes
-    assert sglang.kv_cache_bytes == int(0.9 * H100_BYTES) - weights
+    assert sglang.kv_cache_bytes == int(0.9 * (H100_BYTES - CUDA_CONTEXT_BYTES)) - weights  # of the free memory
     assert vllm.kv_cache_bytes == int(0.9 * H100_BYTES) - weights - vllm.activation_bytes - (
         vllm.overhead_bytes - GIB // 2
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -185,6 +186,15 @@ class PluginHost:
             raise InputError(
                 str(error.args[0]), f"give a release such as {spec.latest.version} (or 1.0.0rc3, 0.6.3.post1)"
             ) from None
+
+    def with_hardware(self, spec: HardwareSpec) -> PluginHost:
+        """A copy whose system `spec.name` is `spec` (a what-if: other calibration values, say), caches empty."""
+        if spec.name not in self.hardware:
+            raise InputError(f"unknown hardware {spec.name!r}", "replace a registered system")
+        twin = copy.copy(self)
+        twin.hardware = self.hardware.replacing(spec.name, spec)
+        twin._estimators, twin._schedulers = {}, {}
+        return twin
 
     # -- firstresult hooks, resolved once per argument ------------------------------------------------------
 

@@ -69,6 +69,14 @@ class Registry(Generic[T]):
             )
         return self._entries[name]
 
+    def replacing(self, name: str, value: T) -> Registry[T]:
+        """A copy with `name`'s object replaced by `value` (same owner)."""
+        entry = self.entry(name)
+        twin = Registry[T](self.kind, [])
+        twin._entries = {**self._entries, name: Registered(name, value, entry.owner)}
+        twin._conflicts = dict(self._conflicts)
+        return twin
+
     def names(self) -> list[str]:
         """Names that resolve, sorted."""
         return sorted(self._entries)

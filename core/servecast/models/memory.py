@@ -155,8 +155,10 @@ def _kv_budget(
     """Bytes the framework gives the KV cache, by the semantics of its memory fraction."""
     if policy.meaning is KnobMeaning.GPU_MEMORY_FRACTION:  # vLLM: everything it allocates within f x total
         return int(policy.fraction * memory_bytes) - weights - activations - overhead
-    if policy.meaning is KnobMeaning.STATIC_MEMORY_FRACTION:  # SGLang: weights + KV pool within f x total
-        return int(policy.fraction * memory_bytes) - weights
+    if policy.meaning is KnobMeaning.STATIC_MEMORY_FRACTION:
+        # SGLang: weights + KV pool within f x the memory free at start-up, after the CUDA context
+        # (ModelRunner.init_memory_pool: rest_memory - total_gpu_memory * (1 - mem_fraction_static))
+        return int(policy.fraction * (memory_bytes - CUDA_CONTEXT_BYTES)) - weights
     if policy.meaning is KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION:  # TRT-LLM: f x what is free after loading
         return int(policy.fraction * (memory_bytes - weights - activations - overhead - graphs))
     raise ValueError(f"{policy.meaning.value} is not a memory-fraction meaning")
