@@ -301,3 +301,22 @@ def test_a_host_with_replaced_hardware_leaves_the_original_untouched():
     assert twin.hardware.get("h100_sxm").calibration.value("gemm.serving_efficiency") == 0.5
     assert host.hardware.get("h100_sxm").calibration.value("gemm.serving_efficiency") == 0.75
     assert twin.frameworks.names() == host.frameworks.names()
+
+
+def test_a_host_with_a_replaced_framework_schedules_with_the_replacement():
+    from servecast.domain import Target
+    from servecast.host import PluginHost
+
+    host = PluginHost.from_entry_points()
+    spec = host.frameworks.get("vllm")
+    modelled = spec.version("0.10.2")
+    overheads = modelled.scheduling.overheads
+    slower = overheads.model_copy(
+        update={"iteration_cpu_ms": overheads.iteration_cpu_ms.model_copy(update={"value": 9.0})}
+    )
+    scheduling = modelled.scheduling.model_copy(update={"overheads": slower})
+    versions = tuple(v.model_copy(update={"scheduling": scheduling}) if v is modelled else v for v in spec.versions)
+    twin = host.with_framework(spec.model_copy(update={"versions": versions}))
+    target = Target(hardware="h100_sxm", framework="vllm", framework_version="0.10.2")
+    assert twin.scheduler(target).behaviour.overheads.iteration_cpu_ms.value == 9.0
+    assert host.scheduler(target).behaviour.overheads.iteration_cpu_ms.value == 1.0

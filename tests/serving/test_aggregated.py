@@ -20,6 +20,12 @@ from servecast.serving.simulation import simulate
 FRAMEWORKS = [("vllm", "0.10.2"), ("sglang", "0.4.10"), ("trtllm", "1.0.0")]
 
 
+def handed_together(srv):
+    """`srv` with a front-end that tokenizes instantly: users in step hand their prompts over together, as the wave
+    model takes them (a front-end tokenizing one prompt after another staggers them into sub-waves)."""
+    return replace(srv, settings=replace(srv.settings, prompt_token_us=0.0))
+
+
 @pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
 def test_more_concurrency_never_lowers_ttft_or_tpot(server, framework, version):
     srv = server(framework, version=version)
@@ -195,7 +201,7 @@ def test_simulation_and_steady_state_agree_within_ten_percent_on_means(server, f
 def test_users_with_equal_lengths_move_in_waves_as_in_the_simulation(server, framework, version, users):
     """Users started together with equal lengths keep returning together; the steady state's waves match the
     simulation's means (a model of independent arrivals put TTFT 3 to 10 times too low)."""
-    srv = server(framework, version=version)
+    srv = handed_together(server(framework, version=version))
     load = Load(concurrency=users)
     analytic = steady_state(srv, load)
     run = simulate(srv, load, num_requests=max(400, 8 * users), seed=1)
@@ -250,7 +256,7 @@ def test_wave_ttft_does_not_drop_where_whole_prompts_stop_fitting_next_to_the_de
 
 
 def test_a_wave_of_users_waits_for_one_prefill_of_all_their_prompts(server):
-    srv = server("sglang", version="0.4.10", isl=1000)
+    srv = handed_together(server("sglang", version="0.4.10", isl=1000))
     together = float(srv.steps.iteration_ms(0, 0, 4 * 1000, 4)[0])
     ttft = steady_state(srv, Load(concurrency=4)).ttft_ms
     assert ttft == pytest.approx(srv.settings.request_ms + together, rel=0.01)
@@ -335,6 +341,8 @@ def test_a_burst_start_counts_the_first_wave_as_the_simulation_does(
         framework, version=version, isl=isl, osl=osl, spread=spread, start=UserStart.BURST, phase=phase,
         requests_per_user=4,
     )  # fmt: skip
+    if phase is UserPhase.WAVES:
+        srv = handed_together(srv)
     load = Load(concurrency=users)
     analytic = steady_state(srv, load)
     run = simulate(srv, load, seed=1)
@@ -365,3 +373,30 @@ def test_spread_users_with_equal_lengths_wait_for_their_own_prompt_not_their_wav
     one_prompt = float(srv.steps.iteration_ms(0, 0, 1000, 1)[0]) + srv.settings.request_ms
     assert spread.ttft_ms < 0.5 * waves.ttft_ms
     assert spread.ttft_ms < 2 * one_prompt
+
+
+def test_a_burst_of_long_prompts_queues_at_the_front_end_as_in_the_simulation(server):
+    """One front-end thread tokenizes a burst's prompts in turn: at 0.1 ms a token (a slow tokenizer) 64 users'
+    4000-token prompts reach the engine 400 ms apart, and the first wave's TTFT follows the front-end's pace."""
+    srv = server("vllm", version="0.10.2", isl=4000, osl=100, start=UserStart.BURST, requests_per_user=2)
+    slow = replace(srv, settings=replace(srv.settings, prompt_token_us=100.0))
+    load = Load(concurrency=64)
+    analytic = steady_state(slow, load)
+    simulated = simulate(slow, load, seed=1).percentiles()["ttft_ms"]["mean"]
+    assert analytic.ttft_ms == pytest.approx(simulated, rel=0.10)
+    assert analytic.ttft_ms > 0.5 * (63 / 2 * 400.0)  # the first half of the requests wait for the front-end
+    assert steady_state(srv, load).ttft_ms < 0.5 * analytic.ttft_ms
+
+
+def test_no_client_sees_tokens_faster_than_the_front_end_streams_them(server):
+    """The front-end passes one token of every running stream per round: 512 users at 100 us a token per stream
+    see at least 51 ms per output token, whatever the engine's step, and the users' cycles lengthen with it."""
+    base = server("vllm", version="0.10.2", isl=200, osl=200, spread=0.3)
+    assert base.settings.stream_token_us == pytest.approx(20.0)
+    srv = replace(base, settings=replace(base.settings, stream_token_us=100.0))
+    crowded = steady_state(srv, Load(concurrency=512))
+    assert crowded.tpot_ms >= 512 * 0.100 * 0.99
+    free = replace(srv, settings=replace(srv.settings, stream_token_us=0.0))
+    assert steady_state(free, Load(concurrency=512)).requests_per_s > crowded.requests_per_s
+    offline = Load(full_batch=512)
+    assert steady_state(srv, offline).tpot_ms == steady_state(free, offline).tpot_ms  # no front-end offline

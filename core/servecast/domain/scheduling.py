@@ -26,6 +26,16 @@ class SchedulingOverheads(FrozenModel):
         description="Front-end time of one online request outside the engine's iterations (HTTP/gRPC, tokenizing "
         "the prompt, handing it to the scheduler, returning the first token); added to TTFT and end-to-end latency."
     )
+    prompt_token_us: Parameter | None = Field(
+        default=None,
+        description="Front-end time per prompt token (tokenizing, chat template), in one front-end thread: a burst "
+        "of prompts is tokenized one after another. None: not modelled.",
+    )
+    stream_token_us: Parameter | None = Field(
+        default=None,
+        description="Front-end time per streamed output token (detokenizing, framing the SSE event), for every "
+        "running stream in one front-end process: it bounds how fast tokens reach the clients. None: not modelled.",
+    )
 
 
 class SchedulingBehaviour(FrozenModel):

@@ -28,7 +28,7 @@ from servecast.launch.artifacts import Deployment, LaunchArtifacts
 from servecast.models.family import ModelFamily
 from servecast.perfdb.loading import load_table
 from servecast.perfdb.table import PerfTableRef
-from servecast.serving.policy import SchedulingPolicy
+from servecast.serving.policy import KnobSchedulingPolicy, SchedulingPolicy
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class PluginHost:
         ) + placeholder_warnings({"hardware show": self.hardware, "frameworks show": self.frameworks})
         self._estimators: dict[tuple[OpKind, Target], OpEstimator] = {}
         self._schedulers: dict[Target, SchedulingPolicy] = {}
+        self._replaced_frameworks: frozenset[str] = frozenset()
         self._tables: dict[tuple[str, str | None, str | None, OpKind], TableGrids] = {}
         self._raise_if_strict()
 
@@ -187,6 +188,17 @@ class PluginHost:
                 str(error.args[0]), f"give a release such as {spec.latest.version} (or 1.0.0rc3, 0.6.3.post1)"
             ) from None
 
+    def with_framework(self, spec: FrameworkSpec) -> PluginHost:
+        """A copy whose framework `spec.name` is `spec` (a what-if: other overheads, say), caches empty. Policies
+        built from the spec's knobs (`KnobSchedulingPolicy`) read the replacement; others stay the plugin's."""
+        if spec.name not in self.frameworks:
+            raise InputError(f"unknown framework {spec.name!r}", "replace a registered framework")
+        twin = copy.copy(self)
+        twin.frameworks = self.frameworks.replacing(spec.name, spec)
+        twin._replaced_frameworks = self._replaced_frameworks | {spec.name}
+        twin._estimators, twin._schedulers = {}, {}
+        return twin
+
     def with_hardware(self, spec: HardwareSpec) -> PluginHost:
         """A copy whose system `spec.name` is `spec` (a what-if: other calibration values, say), caches empty."""
         if spec.name not in self.hardware:
@@ -250,6 +262,10 @@ class PluginHost:
                     f"no installed plugin provides the scheduling policy for {target}",
                     f"install the servecast plugin for {target.framework or 'the framework'}",
                 )
+            if target.framework in self._replaced_frameworks and isinstance(policy, KnobSchedulingPolicy):
+                # a what-if spec: the plugin's policy, reading the replaced version's knobs and overheads
+                spec = self.frameworks.get(target.framework)
+                policy = type(policy)(policy.target, spec.version(policy.version.version))
             self._schedulers[target] = policy
         return self._schedulers[target]
 

@@ -389,7 +389,8 @@ def _disaggregated(
         decode_limit=arrays["n"],
         transfer_ms=arrays["transfer"],
         num_gpus=arrays["gpus"].astype(np.int64),
-        request_ms=prefills[0].settings.request_ms,
+        request_ms=prefills[0].settings.front_end_ms(False, prefills[0].workload.input_tokens),
+        tokenize_ms=prefills[0].settings.tokenize_ms(prefills[0].workload.input_tokens),
         paced=prefills[0].workload.users_in_step,  # closed-loop users in waves
         first_wave_share=prefills[0].workload.first_wave_share,
         requests_per_user=prefills[0].workload.requests_per_user,

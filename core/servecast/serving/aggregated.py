@@ -338,9 +338,9 @@ def first_wave(variants: BudgetVariants, wave: FloatArray) -> tuple[FloatArray, 
     client's users do with their first requests.
 
     The prompts go in as many full prompt iterations as the token budget (or prompt-only iterations) needs, the
-    k-th of them finishing after k iterations; a request prefilled early then decodes through the later prompt
-    iterations, which take longer than decode-only ones (or, prefill-first, pause the decodes), before the wave
-    decodes alone.
+    k-th of them finishing after k iterations, or as fast as the front-end tokenizes them one after another,
+    whichever is slower; a request prefilled early then decodes through the later prompt iterations, which take
+    longer than decode-only ones (or, prefill-first, pause the decodes), before the wave decodes alone.
     """
     server = variants.server
     settings = server.settings
@@ -362,6 +362,20 @@ def first_wave(variants: BudgetVariants, wave: FloatArray) -> tuple[FloatArray, 
         np.concatenate([np.full(levels, float(server.cached_prefix)), np.zeros(levels)]),
     ).reshape(2, levels)
     ttft = prompt_ms * (heavy + 1) / 2
+    tokenize_ms = settings.tokenize_ms(server.workload.input_tokens)
+    if tokenize_ms > 0:
+        # the front-end hands the prompts over one tokenizing time apart: the first goes alone, the others follow
+        # in full iterations, or at the front-end's pace where that is slower
+        single_ms, rest_ms = server.steps.iteration_ms(
+            np.zeros(2 * levels),
+            0.0,
+            np.concatenate([np.full(levels, float(prompt)), np.minimum(per_iteration, wave - 1) * prompt]),
+            np.concatenate([np.ones(levels), np.maximum(np.minimum(per_iteration, wave - 1), 1)]),
+            float(server.cached_prefix),
+        ).reshape(2, levels)
+        rest = np.ceil(np.maximum(wave - 1, 0) / per_iteration - 1e-9)
+        staggered = (single_ms + (wave - 1) * (single_ms + rest_ms * (rest + 1) / 2)) / wave
+        ttft = np.maximum(staggered, (wave - 1) / 2 * tokenize_ms + single_ms)
     # the later prompt iterations a request sits through after its own, each longer than a decode iteration
     delay = (heavy - 1) / 2 * (prompt_ms - (decode_ms if mixed else 0.0))
     tpot = decode_ms + delay / decodes if decodes else decode_ms
@@ -506,7 +520,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
         )
     closed = levels.kind is LoadKind.CONCURRENCY
     offered_rate = levels.kind is LoadKind.REQUEST_RATE
-    front = server.settings.front_end_ms(offline=full_batch)
+    front = server.settings.front_end_ms(offline=full_batch, prompt_tokens=workload.input_tokens)
     users = values if closed else cap
     running = np.minimum(users, cap)
     kv_binds = limit < variants.batch_limit
@@ -534,9 +548,18 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     if closed:
         queueing = np.maximum(0.0, values / rate - service - front)
         ttft, tpot, reported_rate = _with_first_wave(variants, users, running, front, mix, queueing, rate)
-    elif offered_rate:  # random arrivals wait for a slot when all `cap` are taken (M/G/c)
-        overloaded = values / 1000.0 > rate * (1 + 1e-3)
+    elif offered_rate:  # random arrivals wait for a slot when all `cap` are taken (M/G/c), or for the front-end
+        busy = values / 1000.0 * server.front_end_work_ms
+        overloaded = (values / 1000.0 > rate * (1 + 1e-3)) | (busy >= 1)
         queueing = np.where(overloaded, np.inf, slot_wait_ms(cap, rate, service, workload.length_cv2()))
+    # the front-end passes every running stream's tokens on one at a time: no client sees them faster
+    paced = np.maximum(server.settings.stream_ms(in_flight, offline=full_batch), tpot)
+    if closed:
+        cycle = users / reported_rate + decodes * (paced - tpot)
+        # one front-end process works through every user's request once a cycle: where that takes longer, the
+        # users wait for it before their prompts reach the engine
+        held = np.maximum(users * server.front_end_work_ms - cycle, 0.0)
+        ttft, reported_rate = ttft + held, users / (cycle + held)
     limiter = np.full(len(values), LIMITERS.index(Limiter.LOAD))
     bound = np.where(kv_binds, LIMITERS.index(Limiter.KV_CAPACITY), LIMITERS.index(Limiter.BATCH_LIMIT))
     at_cap = (in_flight >= cap * (1 - 1e-3)) & ~(full_batch & (cap == values))
@@ -548,7 +571,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     limiter = np.where(at_budget, LIMITERS.index(Limiter.PREFILL), limiter)
     return ServingPoints(
         ttft_ms=front + ttft + (0.0 if closed else queueing),
-        tpot_ms=tpot,
+        tpot_ms=paced,
         requests_per_s=reported_rate * 1000.0,
         running=in_flight,
         limiter=limiter,

@@ -80,6 +80,8 @@ class Compositions:
     num_gpus: IntArray
     request_ms: float
     """Front-end time of each request before the prefill pool sees it (one framework for every deployment)."""
+    tokenize_ms: float = 0.0
+    """The front-end thread's time tokenizing one prompt (a burst's prompts are tokenized in turn)."""
     paced: bool = False
     """Closed-loop users in step (waves): they share the decode iterations, so they come back to the prefill pool
     in the order and spacing it served them, not at random."""
@@ -203,7 +205,8 @@ class _Flows:
         aggregated model's `_with_first_wave`)."""
         d = self.d
         steps = np.ceil(users / (d.prefill_workers * d.prefill_batch) - 1e-9)
-        wave_ttft = d.request_ms + self.full_batch_ms * (steps + 1) / 2 + d.transfer_ms
+        wave_ttft = d.request_ms + (users - 1) / 2 * d.tokenize_ms + self.full_batch_ms * (steps + 1) / 2
+        wave_ttft = wave_ttft + d.transfer_ms
         share = d.first_wave_share
         cycle = users / rate
         drain = 0.0 if d.paced else cycle / 4
@@ -299,7 +302,8 @@ def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSp
         decode_limit=np.array([float(decode_limit)]),
         transfer_ms=np.array([kv_transfer_ms(prefill, decode, hardware)]),
         num_gpus=np.array([prefill.gpus + decode.gpus]),
-        request_ms=prefill.server.settings.request_ms,
+        request_ms=prefill.server.settings.front_end_ms(False, workload.input_tokens),
+        tokenize_ms=prefill.server.settings.tokenize_ms(workload.input_tokens),
         paced=load.concurrency is not None and workload.users_in_step,
         first_wave_share=workload.first_wave_share,
         requests_per_user=workload.requests_per_user,

@@ -80,6 +80,10 @@ class SchedulerSettings:
     kv_transfer_ms: float
     request_ms: float
     """Front-end time of an online request before the engine sees it (not paid by offline full batches)."""
+    prompt_token_us: float = 0.0
+    """Front-end tokenizing time per prompt token, serial in one front-end thread."""
+    stream_token_us: float = 0.0
+    """Front-end time per streamed output token, for every running stream."""
     scheduler_steps: int = 1
     """Decode iterations per scheduling pass: CPU scheduling is paid once per pass and requests join and leave
     only between passes (multi-step scheduling); 1 schedules every iteration."""
@@ -97,9 +101,20 @@ class SchedulerSettings:
                 return size
         return None
 
-    def front_end_ms(self, offline: bool) -> float:
-        """Front-end time a request pays: none for offline full batches, which bypass the serving front-end."""
-        return 0.0 if offline else self.request_ms
+    def front_end_ms(self, offline: bool, prompt_tokens: float = 0.0) -> float:
+        """Front-end time a request of `prompt_tokens` pays: none for offline full batches, which bypass the
+        serving front-end."""
+        return 0.0 if offline else self.request_ms + self.tokenize_ms(prompt_tokens)
+
+    def tokenize_ms(self, prompt_tokens: float) -> float:
+        """The front-end thread's time tokenizing one prompt."""
+        return prompt_tokens * self.prompt_token_us / 1000.0
+
+    def stream_ms(self, streams: FloatArray, offline: bool) -> FloatArray:
+        """Front-end time to pass one token of each of `streams` running requests to their clients: the shortest
+        time per output token the clients can see (none offline)."""
+        result: FloatArray = streams * (0.0 if offline else self.stream_token_us / 1000.0)
+        return result
 
     def cpu_ms(self, sequences: FloatArray, prompts: FloatArray | float = 0.0) -> FloatArray:
         """CPU time of iterations of `sequences` sequences: prompt iterations schedule each time, decode-only
@@ -275,6 +290,8 @@ class KnobSchedulingPolicy:
             kernel_launch_us=overheads.kernel_launch_us.value,
             kv_transfer_ms=overheads.kv_transfer_ms.value,
             request_ms=overheads.request_ms.value,
+            prompt_token_us=overheads.prompt_token_us.value if overheads.prompt_token_us else 0.0,
+            stream_token_us=overheads.stream_token_us.value if overheads.stream_token_us else 0.0,
             scheduler_steps=steps,
             max_model_len=_positive(concept(KnobMeaning.MAX_MODEL_LEN)),
             notes=tuple(notes),

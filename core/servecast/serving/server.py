@@ -115,6 +115,12 @@ class Server:
         return self.running_limit if threshold is None else max(1, min(self.running_limit, threshold))
 
     @cached_property
+    def front_end_work_ms(self) -> float:
+        """The front-end process's time for one online request: tokenizing its prompt and streaming its tokens."""
+        settings, workload = self.settings, self.workload
+        return settings.tokenize_ms(workload.input_tokens) + settings.stream_token_us / 1000.0 * workload.output_tokens
+
+    @cached_property
     def concurrency_limit(self) -> int:
         """Most closed-loop users whose steady state the means follow: the running limit, but for users in step
         the preemption-free limit. Users in step beyond it preempt in bursts: in the simulation throughput stops

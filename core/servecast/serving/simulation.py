@@ -223,7 +223,10 @@ class _RequestStream:
         self.load = load
         self.total = num_requests
         self.cached = server.cached_prefix
-        self.front = server.settings.front_end_ms(offline=load.full_batch is not None)
+        self.settings = server.settings
+        self.offline = load.full_batch is not None
+        self.front_free = 0.0
+        """When the front-end thread is next free to tokenize a prompt."""
         self.requests: list[_Request] = []
         self.finished = 0
         self.arrivals: list[tuple[float, int]] = []
@@ -246,7 +249,11 @@ class _RequestStream:
         request = _Request(index, arrival, int(self.inputs[index]), int(self.outputs[index]), user)
         request.prompt, request.past = request.input_tokens - self.cached, self.cached
         self.requests.append(request)
-        heapq.heappush(self.arrivals, (arrival + self.front, index))
+        seen = arrival
+        if not self.offline:  # one front-end thread tokenizes the prompts in turn
+            self.front_free = max(arrival, self.front_free) + self.settings.tokenize_ms(request.input_tokens)
+            seen = self.front_free + self.settings.request_ms
+        heapq.heappush(self.arrivals, (seen, index))
 
     def arrived(self, clock: float) -> list[_Request]:
         """The requests the engine has seen by `clock` and not yet taken, in arrival order."""
