@@ -184,7 +184,7 @@ def show_model(
         if memory_fraction is not None:
             overrides = {k.meaning: memory_fraction for k in version.knobs if k.meaning in MEMORY_FRACTION_MEANINGS}
         policy = host.scheduler(target).settings(context, overrides).memory
-        capacity = kv_capacity(loaded, layout, hardware.gpu.memory_bytes, policy)
+        capacity = kv_capacity(loaded, layout, hardware.gpu.memory_bytes, policy, hardware.node.nvswitch)
         report.update(
             kv_capacity_tokens=capacity.kv_capacity_tokens,
             max_sequences=max_sequences(loaded, layout, capacity, isl + osl, policy.block_size),

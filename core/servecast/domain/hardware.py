@@ -71,11 +71,17 @@ class NodeSpec(FrozenModel):
     intra_node_latency_s: float = Field(gt=0)
     inter_node_bw_bytes_per_s: float = Field(gt=0, description="Per GPU, one direction (the scale-out NIC).")
     inter_node_latency_s: float = Field(gt=0)
+    nvswitch: bool = Field(
+        default=False,
+        description="Whether the node's GPUs meet in NVSwitch chips (HGX boards): NCCL then keeps NVLink SHARP "
+        "multicast buffers for every communicator of several GPUs.",
+    )
 
     @model_validator(mode="after")
     def _figures_are_plausible(self) -> Self:
         for field in type(self).model_fields:
-            _check_plausible(field, getattr(self, field))
+            if field in _PLAUSIBLE:
+                _check_plausible(field, getattr(self, field))
         return self
 
 
@@ -103,8 +109,9 @@ class HardwareSpec(FrozenModel):
         return self
 
     def figure_paths(self) -> list[str]:
-        """Dotted paths of every figure, e.g. 'gpu.dense_tensor_flops_per_s.bf16'."""
-        paths = [f"node.{field}" for field in NodeSpec.model_fields]
+        """Dotted paths of every figure, e.g. 'gpu.dense_tensor_flops_per_s.bf16' ('node.nvswitch' where it is
+        claimed: a node without NVSwitch needs no source)."""
+        paths = [f"node.{field}" for field in NodeSpec.model_fields if field != "nvswitch" or self.node.nvswitch]
         for field in GpuSpec.model_fields:
             if field == "dense_tensor_flops_per_s":
                 paths += [f"gpu.{field}.{dtype.value}" for dtype in self.gpu.dense_tensor_flops_per_s]

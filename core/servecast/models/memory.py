@@ -21,6 +21,13 @@ COMMUNICATION_BUFFER_BYTES = int(0.25 * GIB)
 """Assumption: NCCL and custom all-reduce buffers when a stage spans several GPUs."""
 CUDA_GRAPH_BYTES = int(0.5 * GIB)
 """Assumption: memory held by captured decode CUDA graphs."""
+NVSWITCH_COLLECTIVE_BYTES = int(1.8 * GIB)
+"""Collective buffers NCCL keeps on NVSwitch nodes (NVLink SHARP multicast) for a communicator of several GPUs:
+vLLM 0.19 logs 2.07-2.21 GiB of non-torch memory at TP 2 and 4 on HGX H100 against 0.25 GiB at TP 1 and 0.07 GiB
+at PP 2 (tests/models/data/engine_startup_logs.csv); NCCL_NVLS_ENABLE=0 is the documented way to save it
+(NVIDIA/NeMo-Framework-Launcher PR #127). SGLang turns NVLS off by default (sgl-project/sglang PR #631); TensorRT-LLM
+reduces through its own all-reduce kernels (its 0.14 Llama-3.1-70B TP4 table runs the 256 requests a cache without
+these buffers holds), so only frameworks that say so (`MemoryPolicy.nccl_nvls`) pay them."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,10 @@ class MemoryPolicy:
     max_batch_size: int
     cuda_graphs: bool = True
     block_size: int = 16
+    sampler_profiled_apart: bool = False
+    """Whether the start-up profile runs the sampler after the forward pass rather than within it (vLLM V1)."""
+    nccl_nvls: bool = False
+    """Whether the framework leaves NCCL's NVLink SHARP on, whose buffers NVSwitch nodes then hold (vLLM)."""
 
 
 @dataclass(frozen=True)
@@ -104,21 +115,35 @@ class KvCapacity:
 
 
 def activation_peak_bytes(model: Model, layout: ParallelLayout, policy: MemoryPolicy) -> int:
-    """Peak activation workspace of a forward pass over `max_num_tokens` tokens, plus fp32 logits for sampling."""
+    """Peak activation workspace of a forward pass over `max_num_tokens` tokens, plus fp32 logits for sampling.
+
+    vLLM V1 profiles the forward pass and the sampler one after the other (`sampler_profiled_apart`), so its peak
+    is the larger of the two; its sampler holds full-vocabulary fp32 logits for `max_num_seqs` requests on every
+    rank, with the probabilities and the top-k/top-p sort's values and indices (four copies): Llama-3.1-8B's
+    1.89 GiB at TP 1, 2 and 4 alike in vLLM 0.19's start-up logs (gpu_model_runner.py: `profile_run` runs
+    `_dummy_run`, then `_dummy_sampler_run`). Elsewhere the logits are sampled within the forward pass."""
     arch = model.architecture
     per_token = 2 * arch.hidden_size + (arch.q_width + 2 * arch.kv_width) // layout.tp
     if arch.moe is not None and any(arch.layer_is_moe):
         per_token += 2 * arch.moe.expert_intermediate_size * arch.moe.top_k // layout.moe_tp
     if not all(arch.layer_is_moe):
         per_token += 2 * arch.intermediate_size // layout.tp
-    logits = policy.max_batch_size * math.ceil(arch.vocab_size / layout.tp) * 4 * 2
-    return policy.max_num_tokens * per_token * ACTIVATION_BYTES + logits
+    forward = policy.max_num_tokens * per_token * ACTIVATION_BYTES
+    if policy.sampler_profiled_apart:
+        return max(forward, policy.max_batch_size * arch.vocab_size * 4 * 4)
+    return forward + policy.max_batch_size * math.ceil(arch.vocab_size / layout.tp) * 4 * 2
 
 
-def kv_capacity(model: Model, layout: ParallelLayout, memory_bytes: int, policy: MemoryPolicy) -> KvCapacity:
-    """The KV cache left on each GPU by the framework's rule; an InputError with the numbers when nothing fits."""
+def kv_capacity(
+    model: Model, layout: ParallelLayout, memory_bytes: int, policy: MemoryPolicy, nvswitch: bool = False
+) -> KvCapacity:
+    """The KV cache left on each GPU by the framework's rule (`nvswitch`: the GPUs meet in NVSwitch chips); an
+    InputError with the numbers when nothing fits."""
     activations = activation_peak_bytes(model, layout, policy)
-    overhead = CUDA_CONTEXT_BYTES + (COMMUNICATION_BUFFER_BYTES if layout.tp * layout.attention_dp > 1 else 0)
+    overhead = CUDA_CONTEXT_BYTES
+    if layout.tp * layout.attention_dp > 1:
+        nvls = nvswitch and policy.nccl_nvls
+        overhead += NVSWITCH_COLLECTIVE_BYTES if nvls else COMMUNICATION_BUFFER_BYTES
     graphs = CUDA_GRAPH_BYTES if policy.cuda_graphs else 0
     best: KvCapacity | None = None
     for stage in stage_memory(model, layout):

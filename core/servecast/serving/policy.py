@@ -202,6 +202,16 @@ class KnobSchedulingPolicy:
         value = resolve(KnobMeaning.MIXED_PREFILL_DECODE)
         return True if value is None else bool(value)
 
+    @property
+    def sampler_profiled_apart(self) -> bool:
+        """Whether the framework's start-up memory profile runs the sampler after the forward pass."""
+        return False
+
+    @property
+    def nccl_nvls(self) -> bool:
+        """Whether the framework leaves NCCL's NVLink SHARP (and its buffers on NVSwitch nodes) on."""
+        return False
+
     def capture_sizes(self, context: PolicyContext, resolve: Resolve) -> tuple[int, ...]:
         """The batch sizes captured when the version lists none explicitly (override per framework)."""
         return ()
@@ -270,6 +280,8 @@ class KnobSchedulingPolicy:
             max_batch_size=max_batch_size,
             cuda_graphs=bool(sizes),
             block_size=_positive(block) or 16,
+            sampler_profiled_apart=self.sampler_profiled_apart,
+            nccl_nvls=self.nccl_nvls,
         )
         overheads = self.behaviour.overheads
         return SchedulerSettings(

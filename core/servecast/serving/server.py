@@ -226,7 +226,7 @@ def build_server(
     max_model_len = check_context(model, workload, limit if isinstance(limit, int) else None)
     context = PolicyContext(hardware, layout, workload, max_model_len, role)
     settings = host.scheduler(target).settings(context, overrides)
-    capacity = kv_capacity(model, layout, hardware.gpu.memory_bytes, settings.memory)
+    capacity = kv_capacity(model, layout, hardware.gpu.memory_bytes, settings.memory, hardware.node.nvswitch)
     longest = min(workload.longest_request, max_model_len)
     cached = workload.prefix_tokens if settings.prefix_caching else 0
     if max_sequences(model, layout, capacity, longest - cached, settings.memory.block_size) < 1:
