@@ -20,7 +20,7 @@ from servecast.estimate.step import StepEstimate, estimate_graph
 from servecast.models.catalog import catalog
 from servecast.models.graph import build_stage_graph
 from servecast.models.layout_check import check_layout
-from servecast.models.memory import GIB, kv_capacity, max_sequences, stage_memory
+from servecast.models.memory import GIB, kv_capacity, max_sequences, stage_memory, visible_memory_bytes
 from servecast.models.model import Model, load_model
 from servecast.models.ops import OpGraph
 from servecast.models.step import StepShape
@@ -184,7 +184,8 @@ def show_model(
         if memory_fraction is not None:
             overrides = {k.meaning: memory_fraction for k in version.knobs if k.meaning in MEMORY_FRACTION_MEANINGS}
         policy = host.scheduler(target).settings(context, overrides).memory
-        capacity = kv_capacity(loaded, layout, hardware.gpu.memory_bytes, policy, hardware.node.nvswitch)
+        visible = visible_memory_bytes(hardware.gpu.memory_bytes)
+        capacity = kv_capacity(loaded, layout, visible, policy, hardware.node.nvswitch)
         report.update(
             kv_capacity_tokens=capacity.kv_capacity_tokens,
             max_sequences=max_sequences(loaded, layout, capacity, isl + osl, policy.block_size),

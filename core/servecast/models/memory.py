@@ -15,6 +15,9 @@ from servecast.models.weights import WeightRole, shard_fraction, stage_layers, w
 
 GIB = 2**30
 
+DRIVER_RESERVED_BYTES = int(0.8 * GIB)
+"""Memory the driver keeps from applications: the total CUDA reports, which the frameworks' fractions apply to, is
+79.19 GiB on an 80 GiB H100 SXM, 79.15 on an A100 80GB and 93.10 on a 94 GiB H100 NVL (their start-up logs)."""
 CUDA_CONTEXT_BYTES = int(0.5 * GIB)
 """Assumption: CUDA context and library workspaces (cuBLAS, attention) outside the framework's tensors."""
 COMMUNICATION_BUFFER_BYTES = int(0.25 * GIB)
@@ -134,11 +137,16 @@ def activation_peak_bytes(model: Model, layout: ParallelLayout, policy: MemoryPo
     return forward + policy.max_batch_size * math.ceil(arch.vocab_size / layout.tp) * 4 * 2
 
 
+def visible_memory_bytes(memory_bytes: int) -> int:
+    """What CUDA reports as a GPU's total memory: its capacity less what the driver keeps."""
+    return memory_bytes - DRIVER_RESERVED_BYTES
+
+
 def kv_capacity(
     model: Model, layout: ParallelLayout, memory_bytes: int, policy: MemoryPolicy, nvswitch: bool = False
 ) -> KvCapacity:
-    """The KV cache left on each GPU by the framework's rule (`nvswitch`: the GPUs meet in NVSwitch chips); an
-    InputError with the numbers when nothing fits."""
+    """The KV cache left on each GPU of `memory_bytes` (the total CUDA reports) by the framework's rule (`nvswitch`:
+    the GPUs meet in NVSwitch chips); an InputError with the numbers when nothing fits."""
     activations = activation_peak_bytes(model, layout, policy)
     overhead = CUDA_CONTEXT_BYTES
     if layout.tp * layout.attention_dp > 1:

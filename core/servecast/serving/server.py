@@ -15,7 +15,7 @@ from servecast.domain.workload import LengthDistribution, Workload
 from servecast.errors import InputError
 from servecast.host.host import PluginHost
 from servecast.models.layout_check import check_layout
-from servecast.models.memory import GIB, KvCapacity, kv_capacity, max_sequences, stage_memory
+from servecast.models.memory import GIB, KvCapacity, kv_capacity, max_sequences, stage_memory, visible_memory_bytes
 from servecast.models.model import Model
 from servecast.serving.policy import PolicyContext, SchedulerSettings, ServerRole
 from servecast.serving.step_time import TABLE_TOKENS, StepLimits, StepTables, StepTimeModel
@@ -226,7 +226,8 @@ def build_server(
     max_model_len = check_context(model, workload, limit if isinstance(limit, int) else None)
     context = PolicyContext(hardware, layout, workload, max_model_len, role)
     settings = host.scheduler(target).settings(context, overrides)
-    capacity = kv_capacity(model, layout, hardware.gpu.memory_bytes, settings.memory, hardware.node.nvswitch)
+    visible = visible_memory_bytes(hardware.gpu.memory_bytes)
+    capacity = kv_capacity(model, layout, visible, settings.memory, hardware.node.nvswitch)
     longest = min(workload.longest_request, max_model_len)
     cached = workload.prefix_tokens if settings.prefix_caching else 0
     if max_sequences(model, layout, capacity, longest - cached, settings.memory.block_size) < 1:
