@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,12 @@ def _quantization(kind: type[Quantization] | type[KvCacheDtype]) -> click.Choice
     return click.Choice([member.value for member in kind])
 
 
+def _enum_option(flag: str, default: StrEnum, help_text: str) -> Any:
+    """An option choosing one member of `default`'s enum."""
+    members = [member.value for member in type(default)]
+    return click.option(flag, type=click.Choice(members), default=default.value, show_default=True, help=help_text)
+
+
 _TASK_OPTIONS = [
     click.option("--model", required=True, help="Model id or alias (`servecast model list`)."),
     click.option("--system", required=True, help="Hardware id (`servecast hardware list`)."),
@@ -49,20 +56,12 @@ _TASK_OPTIONS = [
     click.option("--isl", type=int, required=True, help="Input tokens per request."),
     click.option("--osl", type=int, required=True, help="Output tokens per request."),
     click.option("--prefix", type=int, default=0, show_default=True, help="Leading input tokens shared by requests."),
-    click.option(
+    _enum_option(
         "--user-start",
-        type=click.Choice([member.value for member in UserStart]),
-        default=UserStart.BURST.value,
-        show_default=True,
-        help="burst: users start at once and every request counts (vllm bench serve); warm: steady state only.",
+        UserStart.BURST,
+        "burst: users start at once and every request counts (vllm bench serve); warm: steady state only.",
     ),
-    click.option(
-        "--user-phase",
-        type=click.Choice([member.value for member in UserPhase]),
-        default=UserPhase.SPREAD.value,
-        show_default=True,
-        help="Users after their first requests: spread out, or in step (waves).",
-    ),
+    _enum_option("--user-phase", UserPhase.SPREAD, "Users after their first requests: spread out, or in step (waves)."),
     click.option(
         "--requests-per-user",
         type=float,

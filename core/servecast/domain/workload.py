@@ -107,17 +107,13 @@ class Workload(FrozenModel):
         return self
 
     @model_validator(mode="after")
-    def _spread_suits_distribution(self) -> Self:
-        problem = length_spread_problem(self.length_distribution, self.length_spread)
-        if problem:
-            raise ValueError(problem)
-        return self
-
-    @model_validator(mode="after")
-    def _waves_need_equal_lengths(self) -> Self:
-        problem = user_phase_problem(self.length_distribution, self.user_phase)
-        if problem:
-            raise ValueError(problem)
+    def _lengths_suit_distribution_and_phase(self) -> Self:
+        for problem in (
+            length_spread_problem(self.length_distribution, self.length_spread),
+            user_phase_problem(self.length_distribution, self.user_phase),
+        ):
+            if problem:
+                raise ValueError(problem)
         return self
 
     @property
