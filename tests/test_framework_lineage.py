@@ -28,7 +28,7 @@ def run_cli(*args):
     ("framework", "release", "modelled"),
     [
         ("trtllm", "1.0.0rc3", "1.0.0"),  # a release candidate is its release, not the engine flow before it
-        ("trtllm", "1.1.0", "1.0.0"),
+        ("trtllm", "1.1.0", "1.2.0rc1"),  # gpt-oss and its MXFP4 experts arrived in 1.1.0rc0
         ("trtllm", "1.2.0rc5", "1.2.0rc1"),
         ("trtllm", "0.21.0", "0.14.0"),
         ("vllm", "0.6.3.post1", "0.6.0"),
@@ -94,3 +94,13 @@ def test_every_command_taking_a_framework_version_accepts_a_release(tmp_path, co
         result = run_cli("ops", "estimate", *base, "--input", str(ops), "--json")
     assert result.exit_code == 0, result.output
     assert "vLLM 0.12.0 is not modelled; using 0.11.0" in (result.stderr + result.stdout)
+
+
+def test_gpt_oss_runs_on_tensorrt_llm_from_the_release_that_added_it():
+    """gpt-oss's MXFP4 experts arrived in TensorRT-LLM 1.1.0rc0 (Triton MoE on Hopper); 1.0 cannot run them."""
+    base = ["estimate", "--model", "openai/gpt-oss-120b", "--system", "h100_sxm", "--framework", "trtllm"]
+    load = ["--isl", "1024", "--osl", "1024", "--concurrency", "64", "--tp", "2", "--ep", "2", "--json"]
+    assert run_cli(*base, "--framework-version", "1.1.0", *load).exit_code == 0
+    refused = run_cli(*base, "--framework-version", "1.0.0", *load)
+    assert refused.exit_code == 2
+    assert "no quantization 'mxfp4'" in refused.stderr
