@@ -49,6 +49,19 @@ class IterationMix:
     prompt_iteration_ms: FloatArray
     """Mean length of an iteration that carries prompt tokens."""
 
+    def take(self, index: NDArray[np.intp]) -> IterationMix:
+        """The elements at `index`."""
+        return IterationMix(*(getattr(self, field.name)[index] for field in fields(IterationMix)))
+
+    def put(self, index: NDArray[np.intp], update: IterationMix) -> IterationMix:
+        """A copy with the elements at `index` replaced by `update`'s."""
+        arrays = []
+        for field in fields(IterationMix):
+            values = getattr(self, field.name).copy()
+            values[index] = getattr(update, field.name)
+            arrays.append(values)
+        return IterationMix(*arrays)
+
 
 _SHARED_RULES = (
     "max_batch_size",
@@ -114,6 +127,11 @@ class BudgetVariants:
             else:
                 group.append(server)
         return groups
+
+    def take(self, index: NDArray[np.intp]) -> BudgetVariants:
+        """The elements at `index`."""
+        arrays = {field.name: getattr(self, field.name)[index] for field in fields(self) if field.name != "server"}
+        return BudgetVariants(server=self.server, **arrays)
 
     def prefill_room(self, decodes: FloatArray) -> FloatArray:
         """Prefill tokens each element's iteration can carry next to `decodes` decoding sequences."""
@@ -468,7 +486,12 @@ def _fixed_point(
     previous_gap = np.zeros(levels)
     for _ in range(_ITERATIONS):
         before = mix.mean_iteration_ms
-        mix = _select(mix, iteration_mix(variants, rate, decoders, arrivals, recomputed, mix), active)
+        index = np.flatnonzero(active)  # only the levels still moving are evaluated again
+        share = None if arrivals is None else arrivals[index]
+        moving = iteration_mix(
+            variants.take(index), rate[index], decoders[index], share, recomputed[index], mix.take(index)
+        )
+        mix = mix.put(index, moving)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
         if offered is not None:
             target = np.minimum(offered / 1000.0, cap / service)
