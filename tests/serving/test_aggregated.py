@@ -20,6 +20,13 @@ from servecast.serving.simulation import simulate
 FRAMEWORKS = [("vllm", "0.10.2"), ("sglang", "0.4.10"), ("trtllm", "1.0.0")]
 
 
+DELAYED_WAVES = pytest.mark.xfail(
+    strict=True,
+    reason="the wave model does not shift TensorRT-LLM's sub-waves by the overlap scheduler's one-iteration output "
+    "delay: at 64 users in step its TTFT is 15-30 % under the simulation's",
+)
+
+
 def handed_together(srv):
     """`srv` with a front-end that tokenizes instantly: users in step hand their prompts over together, as the wave
     model takes them (a front-end tokenizing one prompt after another staggers them into sub-waves)."""
@@ -198,9 +205,11 @@ def test_simulation_and_steady_state_agree_within_ten_percent_on_means(server, f
 
 @pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
 @pytest.mark.parametrize("users", [4, 16, 64])
-def test_users_with_equal_lengths_move_in_waves_as_in_the_simulation(server, framework, version, users):
+def test_users_with_equal_lengths_move_in_waves_as_in_the_simulation(server, framework, version, users, request):
     """Users started together with equal lengths keep returning together; the steady state's waves match the
     simulation's means (a model of independent arrivals put TTFT 3 to 10 times too low)."""
+    if framework == "trtllm" and users == 64:
+        request.applymarker(DELAYED_WAVES)
     srv = handed_together(server(framework, version=version))
     load = Load(concurrency=users)
     analytic = steady_state(srv, load)
@@ -258,8 +267,9 @@ def test_wave_ttft_does_not_drop_where_whole_prompts_stop_fitting_next_to_the_de
 def test_a_wave_of_users_waits_for_one_prefill_of_all_their_prompts(server):
     srv = handed_together(server("sglang", version="0.4.10", isl=1000))
     together = float(srv.steps.iteration_ms(0, 0, 4 * 1000, 4)[0])
+    late = float(srv.steps.iteration_ms(4, 1000 + 200 / 2)[0])  # the overlap scheduler's next (decode) iteration
     ttft = steady_state(srv, Load(concurrency=4)).ttft_ms
-    assert ttft == pytest.approx(srv.settings.request_ms + together, rel=0.01)
+    assert ttft == pytest.approx(srv.settings.request_ms + together + late, rel=0.01)
     alone = float(srv.steps.iteration_ms(0, 0, 1000, 1)[0])
     assert ttft > 2 * alone
 
@@ -333,7 +343,7 @@ def test_servers_solved_together_across_budgets_match_each_solved_alone(host, fr
 @pytest.mark.parametrize(("users", "isl", "osl"), [(4, 1000, 200), (64, 1000, 200), (64, 4000, 100)])
 @pytest.mark.parametrize(("phase", "spread"), [(UserPhase.WAVES, 0.0), (UserPhase.SPREAD, 0.3)])
 def test_a_burst_start_counts_the_first_wave_as_the_simulation_does(
-    server, framework, version, users, isl, osl, phase, spread
+    server, framework, version, users, isl, osl, phase, spread, request
 ):
     """Benchmark clients start every user at once and count every request: with four requests a user the first
     wave, prefilled in one go, is a quarter of them, and the means blend it in as the simulation's run does."""
@@ -343,6 +353,8 @@ def test_a_burst_start_counts_the_first_wave_as_the_simulation_does(
     )  # fmt: skip
     if phase is UserPhase.WAVES:
         srv = handed_together(srv)
+        if framework == "trtllm" and users == 64:
+            request.applymarker(DELAYED_WAVES)
     load = Load(concurrency=users)
     analytic = steady_state(srv, load)
     run = simulate(srv, load, seed=1)
@@ -400,3 +412,17 @@ def test_no_client_sees_tokens_faster_than_the_front_end_streams_them(server):
     assert steady_state(free, Load(concurrency=512)).requests_per_s > crowded.requests_per_s
     offline = Load(full_batch=512)
     assert steady_state(srv, offline).tpot_ms == steady_state(free, offline).tpot_ms  # no front-end offline
+
+
+def test_tokens_reach_the_client_a_decode_iteration_late_where_outputs_are_processed_during_the_next(server):
+    """vLLM V0's asynchronous output processor (like SGLang's and TensorRT-LLM's overlap schedulers) processes an
+    iteration's outputs while the next runs: at a given request rate TTFT gains a decode iteration, TPOT nothing."""
+    srv = server("vllm", version="0.6.0", spread=0.3)
+    assert srv.settings.delayed_output and not srv.settings.overlap_scheduler
+    direct = replace(srv, settings=replace(srv.settings, async_output_processing=False))
+    load = Load(request_rate_per_s=1.0)
+    late, prompt = steady_state(srv, load), steady_state(direct, load)
+    decode_ms = float(srv.steps.iteration_ms(1, 1000 + 200 / 2)[0])
+    assert late.ttft_ms - prompt.ttft_ms == pytest.approx(decode_ms, rel=0.5)
+    assert late.tpot_ms == pytest.approx(prompt.tpot_ms, rel=1e-6)
+    assert server("sglang", version="0.4.10").settings.delayed_output  # the overlap scheduler, on by default

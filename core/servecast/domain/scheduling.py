@@ -54,6 +54,11 @@ class SchedulingBehaviour(FrozenModel):
     graphs_cover_mixed_steps: bool = Field(
         description="Whether steps carrying prefill tokens also replay CUDA graphs (vLLM V1 piecewise graphs)."
     )
+    async_output_processing: bool = Field(
+        default=False,
+        description="Whether an iteration's outputs are processed while the next runs even without an overlap "
+        "scheduler (vLLM V0's asynchronous output processor): every token reaches its client one iteration late.",
+    )
     source: Source
     note: str = Field(min_length=3, description="What the source says, in a sentence or two.")
     overheads: SchedulingOverheads

@@ -575,10 +575,13 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
         busy = values / 1000.0 * server.front_end_work_ms
         overloaded = (values / 1000.0 > rate * (1 + 1e-3)) | (busy >= 1)
         queueing = np.where(overloaded, np.inf, slot_wait_ms(cap, rate, service, workload.length_cv2()))
+    # tokens processed while the next (decode) iteration runs reach the client one iteration late
+    late = mix.decode_only_ms if server.settings.delayed_output else np.zeros(len(values))
+    ttft = ttft + late
     # the front-end passes every running stream's tokens on one at a time: no client sees them faster
     paced = np.maximum(server.settings.stream_ms(in_flight, offline=full_batch), tpot)
     if closed:
-        cycle = users / reported_rate + decodes * (paced - tpot)
+        cycle = users / reported_rate + late + decodes * (paced - tpot)
         # one front-end process works through every user's request once a cycle: where that takes longer, the
         # users wait for it before their prompts reach the engine
         held = np.maximum(users * server.front_end_work_ms - cycle, 0.0)

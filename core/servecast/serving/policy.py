@@ -84,6 +84,16 @@ class SchedulerSettings:
     """Front-end tokenizing time per prompt token, serial in one front-end thread."""
     stream_token_us: float = 0.0
     """Front-end time per streamed output token, for every running stream."""
+    async_output_processing: bool = False
+    """Outputs processed while the next iteration runs, without an overlap scheduler (vLLM V0)."""
+
+    @property
+    def delayed_output(self) -> bool:
+        """Whether every token reaches its client a decode iteration after the one that sampled it: an overlap
+        scheduler (SGLang, TensorRT-LLM's PyTorch backend, vLLM's async scheduling) processes an iteration's outputs
+        while the next runs, as does vLLM V0's asynchronous output processor."""
+        return self.overlap_scheduler or self.async_output_processing
+
     scheduler_steps: int = 1
     """Decode iterations per scheduling pass: CPU scheduling is paid once per pass and requests join and leave
     only between passes (multi-step scheduling); 1 schedules every iteration."""
@@ -295,6 +305,7 @@ class KnobSchedulingPolicy:
             cuda_graph_batch_sizes=sizes,
             graphs_cover_mixed_steps=self.behaviour.graphs_cover_mixed_steps,
             overlap_scheduler=bool(overlap),
+            async_output_processing=self.behaviour.async_output_processing,
             prefix_caching=bool(prefix),
             memory=memory,
             iteration_cpu_ms=overheads.iteration_cpu_ms.value,

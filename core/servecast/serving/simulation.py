@@ -289,6 +289,7 @@ class _Instance:
         self.chunks: list[tuple[_Request, int]] = []
         self.held: list[_Request] = []
         """Finished inside a multi-step pass, reported when it ends."""
+        self.delayed = server.settings.delayed_output
 
     def start(self) -> float | None:
         """Schedule the next iteration and return its time, or None when there is nothing to run."""
@@ -301,8 +302,17 @@ class _Instance:
         self.iterations += 1
         return self.step_ms(len(decodes), kv, chunk_tokens, len(chunks), past)
 
-    def finish(self, clock: float) -> list[_Request]:
-        """Apply the iteration that ends at `clock`; the requests whose last token reaches the client now."""
+    def late_ms(self) -> float:
+        """How long after an iteration its tokens reach the clients: a decode iteration of the running requests
+        where outputs are processed while the next iteration runs, else nothing."""
+        running = self.scheduler.running
+        if not self.delayed or not running:
+            return 0.0
+        return self.step_ms(len(running), sum(r.past for r in running) / len(running), 0, 0, 0.0)
+
+    def finish(self, clock: float, late: float = 0.0) -> list[_Request]:
+        """Apply the iteration that ends at `clock`; the requests whose last token reaches the client now (`late`
+        ms after it where the outputs are processed while the next iteration runs)."""
         done: list[_Request] = []
         new_tokens = len(self.decodes)
         for request in self.decodes:
@@ -315,7 +325,7 @@ class _Instance:
             request.past += take
             if request.prompt == 0:  # the prompt's last chunk samples the next token
                 if math.isnan(request.first_token_ms):
-                    request.first_token_ms = clock
+                    request.first_token_ms = clock + late
                 request.generated += 1
                 request.past += 1
                 new_tokens += 1
@@ -366,8 +376,9 @@ def simulate(
             clock = max(clock, arrival)
             continue
         clock += duration
-        for request in instance.finish(clock):
-            stream.finish(request, clock)
+        late = instance.late_ms()
+        for request in instance.finish(clock, late):
+            stream.finish(request, clock + late)
     return _result(stream.requests, load, server.workload, instance.scheduler.preemptions, instance.iterations)
 
 
