@@ -5,8 +5,9 @@ The frameworks cannot be imported without GPUs, CUDA builds of torch and their n
 Python source is read, not run: every `add_argument` call's option strings; the `--no-` forms argparse adds for
 `BooleanOptionalAction` switches, written out or derived (vLLM's `get_kwargs`) from a config dataclass field typed
 `bool`; flags generated from dataclass fields (vLLM's frontend arguments, SGLang's annotated `ServerArgs`); config
-keys as a config dataclass's fields. Each recipe names flags it must find, so a release that moved its parser fails
-loudly instead of producing a thin snapshot.
+keys as a config dataclass's fields; and the values a flag accepts where its parser lists them (`choices=`, a `Literal`
+type) or the version checks them right after parsing. Each recipe names flags (and value lists) it must find, so a
+release that moved its parser fails loudly instead of producing a thin snapshot.
 
     uv run python scripts/extract_launch_schemas.py                  # every modelled version with a recipe
     uv run python scripts/extract_launch_schemas.py --framework vllm --version 0.10.2
@@ -244,39 +245,167 @@ def get_kwargs_targets(module: ast.Module) -> dict[str, str]:
     return targets
 
 
+def add_argument_calls(modules: list[tuple[str, ast.Module]]) -> Iterator[tuple[dict[str, str], ast.Call]]:
+    """Every `add_argument` call in `modules`, with its module's `get_kwargs` variables (variable -> class)."""
+    for _, module in modules:
+        kwargs_class = get_kwargs_targets(module)
+        for node in ast.walk(module):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add_argument":
+                yield kwargs_class, node
+
+
+def spread_fields(call: ast.Call, kwargs_class: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """The (class, field) of each `**kwargs["field"]` the call spreads, also inside `**{**kwargs["field"], ...}`."""
+    for spread in (k.value for k in call.keywords if k.arg is None):
+        for part in ast.walk(spread):
+            if (
+                isinstance(part, ast.Subscript)
+                and isinstance(part.value, ast.Name)
+                and isinstance(part.slice, ast.Constant)
+                and part.value.id in kwargs_class
+            ):
+                yield kwargs_class[part.value.id], str(part.slice.value)
+
+
 def argparse_flags(
     modules: list[tuple[str, ast.Module]], index: Mapping[str, ClassInfo], substitutions: Mapping[str, str]
 ) -> set[str]:
     """Every option string added with `add_argument` in `modules`, with the `--no-` forms of switches that use
     BooleanOptionalAction directly or through a `**kwargs["field"]` of a bool dataclass field."""
     flags: set[str] = set()
-    for _, module in modules:
-        kwargs_class = get_kwargs_targets(module)
-        for node in ast.walk(module):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
-                continue
-            if node.func.attr != "add_argument":
-                continue
-            names = option_strings(node, substitutions)
-            flags.update(names)
-            negatable = is_boolean_optional(keyword(node, "action"))
-            for spread in (k.value for k in node.keywords if k.arg is None):
-                for part in ast.walk(spread):  # `**kwargs["field"]`, also inside `**{**kwargs["field"], ...}`
-                    if (
-                        isinstance(part, ast.Subscript)
-                        and isinstance(part.value, ast.Name)
-                        and isinstance(part.slice, ast.Constant)
-                        and part.value.id in kwargs_class
-                    ):
-                        fields = all_fields(index, kwargs_class[part.value.id])
-                        annotation = fields.get(str(part.slice.value))
-                        negatable |= annotation is not None and is_bool_field(annotation.annotation)
-                    elif isinstance(part, ast.Dict):
-                        actions = [v for k, v in zip(part.keys, part.values, strict=True) if _is(k, "action")]
-                        negatable |= any(is_boolean_optional(v) for v in actions)
-            if negatable:
-                flags.update("--no-" + n[2:] for n in names if n.startswith("--"))
+    for kwargs_class, node in add_argument_calls(modules):
+        names = option_strings(node, substitutions)
+        flags.update(names)
+        negatable = is_boolean_optional(keyword(node, "action"))
+        for class_name, field_name in spread_fields(node, kwargs_class):
+            annotation = all_fields(index, class_name).get(field_name)
+            negatable |= annotation is not None and is_bool_field(annotation.annotation)
+        for spread in (k.value for k in node.keywords if k.arg is None):
+            for part in ast.walk(spread):
+                if isinstance(part, ast.Dict):
+                    actions = [v for k, v in zip(part.keys, part.values, strict=True) if _is(k, "action")]
+                    negatable |= any(is_boolean_optional(v) for v in actions)
+        if negatable:
+            flags.update("--no-" + n[2:] for n in names if n.startswith("--"))
     return flags
+
+
+# ------------------------------------------------------------------------------------------------ accepted values
+
+
+def value_index(modules: list[tuple[str, ast.Module]]) -> dict[str, ast.expr]:
+    """Module-level `NAME = value` and `NAME: type = value` bindings by name; the first module read wins."""
+    index: dict[str, ast.expr] = {}
+    for _, module in modules:
+        for node in module.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                index.setdefault(node.targets[0].id, node.value)
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+                index.setdefault(node.target.id, node.value)
+    return index
+
+
+def resolve_values(node: ast.AST | None, values: Mapping[str, ast.expr], depth: int = 0) -> list[str] | None:
+    """The values `node` lists, as the command line spells them: a literal list, tuple or set (unpacking names into
+    it), a dict's keys, `Literal[...]`, `list`/`sorted`/`tuple`/`set`/`get_args` of one, `X.keys()`, a sum of lists,
+    or a module-level name bound to one of those; None when any part cannot be read from the source."""
+    if node is None or depth > 12:
+        return None
+    if isinstance(node, ast.Constant):
+        if node.value is None:
+            return []  # argparse compares the parsed value; a missing value is never written as a choice
+        return [str(node.value)] if isinstance(node.value, str | int | float) else None
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        found: list[str] = []
+        for element in node.elts:
+            part = resolve_values(element.value if isinstance(element, ast.Starred) else element, values, depth + 1)
+            if part is None:
+                return None
+            found += part
+        return found
+    if isinstance(node, ast.Dict):
+        if any(key is None for key in node.keys):
+            return None
+        return resolve_values(ast.List(elts=[key for key in node.keys if key is not None]), values, depth + 1)
+    if isinstance(node, ast.Name):
+        return resolve_values(values.get(node.id), values, depth + 1)
+    if isinstance(node, ast.Subscript) and _named(node.value, "Literal"):
+        elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        return resolve_values(ast.List(elts=list(elements)), values, depth + 1)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = resolve_values(node.left, values, depth + 1), resolve_values(node.right, values, depth + 1)
+        return None if left is None or right is None else left + right
+    if isinstance(node, ast.Call) and not node.keywords:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in {"list", "sorted", "tuple", "set", "get_args"} and node.args:
+            return resolve_values(node.args[0], values, depth + 1) if len(node.args) == 1 else None
+        if isinstance(func, ast.Attribute) and func.attr == "keys" and not node.args:
+            return resolve_values(func.value, values, depth + 1)
+    return None
+
+
+def _named(node: ast.AST, name: str) -> bool:
+    return (isinstance(node, ast.Name) and node.id == name) or (isinstance(node, ast.Attribute) and node.attr == name)
+
+
+def annotation_nodes(annotation: ast.AST) -> Iterator[ast.AST]:
+    """Every node of a type annotation, string annotations parsed."""
+    for child in ast.walk(annotation):
+        yield child
+        if isinstance(child, ast.Constant) and isinstance(child.value, str):
+            try:
+                yield from annotation_nodes(ast.parse(child.value, mode="eval"))
+            except SyntaxError:
+                continue
+
+
+def literal_values(annotation: ast.AST, values: Mapping[str, ast.expr]) -> list[str] | None:
+    """The values of the `Literal` a type annotation holds, inline or through a module-level alias."""
+    for node in annotation_nodes(annotation):
+        if isinstance(node, ast.Subscript) and _named(node.value, "Literal"):
+            return resolve_values(node, values)
+        if isinstance(node, ast.Name) and isinstance(values.get(node.id), ast.Subscript):
+            alias = values[node.id]
+            if isinstance(alias, ast.Subscript) and _named(alias.value, "Literal"):
+                return resolve_values(alias, values)
+    return None
+
+
+def field_choices(annotation: ast.AST, values: Mapping[str, ast.expr]) -> list[str] | None:
+    """What vLLM's `get_kwargs` makes `choices` of a config field: its Literal's values, plus "None" when the field
+    is optional; none when the type also takes any str (the values become a metavar) or is a bool (a switch)."""
+    names = names_in(annotation)
+    if "str" in names or "bool" in names:
+        return None
+    found = literal_values(annotation, values)
+    if found is None:
+        return None
+    optional = "Optional" in names or any(
+        isinstance(node, ast.Constant) and node.value is None for node in annotation_nodes(annotation)
+    )
+    return [*found, "None"] if optional else found
+
+
+def argparse_choices(
+    modules: list[tuple[str, ast.Module]],
+    index: Mapping[str, ClassInfo],
+    values: Mapping[str, ast.expr],
+    substitutions: Mapping[str, str],
+) -> dict[str, list[str]]:
+    """Per option string, the values its `add_argument` call restricts it to: its `choices=`, or those `get_kwargs`
+    derives from the `**kwargs["field"]` it spreads; options whose values cannot be read are left out."""
+    choices: dict[str, list[str]] = {}
+    for kwargs_class, node in add_argument_calls(modules):
+        given = keyword(node, "choices")
+        if given is not None:
+            found = resolve_values(given, values)
+        else:
+            fields = [all_fields(index, c).get(f) for c, f in spread_fields(node, kwargs_class)]
+            derived = [field_choices(f.annotation, values) for f in fields if f is not None]
+            found = derived[0] if derived else None
+        if found is not None:
+            choices.update({name: found for name in option_strings(node, substitutions)})
+    return choices
 
 
 def plain_dataclass_flags(index: Mapping[str, ClassInfo], name: str) -> set[str]:
@@ -289,23 +418,32 @@ def plain_dataclass_flags(index: Mapping[str, ClassInfo], name: str) -> set[str]
     return flags
 
 
-def annotated_arg_flags(index: Mapping[str, ClassInfo], name: str) -> set[str]:
-    """Flags of SGLang's `A[type, "help"]` / `A[type, Arg(...)]` fields: the field's name (or `cli_name`) and
-    its aliases; `no_cli` fields skipped; a BooleanOptionalAction adds the `--no-` forms."""
-    flags: set[str] = set()
+@dataclass(frozen=True)
+class AnnotatedArg:
+    """One `A[type, "help"]` / `A[type, Arg(...)]` field of SGLang's server arguments, as its parser adds it."""
+
+    names: list[str]
+    """The field's name (or `cli_name`) and its aliases."""
+    negatable: bool
+    kind: ast.expr
+    """The field's type."""
+    arg: ast.Call | None
+
+
+def annotated_args(index: Mapping[str, ClassInfo], name: str) -> Iterator[AnnotatedArg]:
+    """The fields of a class that SGLang's `A[...]` annotations put on the command line (`no_cli` ones skipped)."""
     for field_name, node in all_fields(index, name).items():
         annotation = node.annotation
         if not (isinstance(annotation, ast.Subscript) and isinstance(annotation.slice, ast.Tuple)):
             continue
-        metadata = annotation.slice.elts[1:]
+        kind, *metadata = annotation.slice.elts
         described = [m for m in metadata if isinstance(m, ast.Constant) and isinstance(m.value, str)]
         args = [m for m in metadata if isinstance(m, ast.Call) and getattr(m.func, "id", None) == "Arg"]
         if not described and not args:
             continue
         names = [dashed(field_name)]
-        negatable = False
-        if args:
-            arg = args[0]
+        arg = args[0] if args else None
+        if arg is not None:
             no_cli = keyword(arg, "no_cli")
             if isinstance(no_cli, ast.Constant) and no_cli.value is True:
                 continue
@@ -315,11 +453,33 @@ def annotated_arg_flags(index: Mapping[str, ClassInfo], name: str) -> set[str]:
             aliases = keyword(arg, "aliases")
             if isinstance(aliases, ast.List | ast.Tuple):
                 names += [str(e.value) for e in aliases.elts if isinstance(e, ast.Constant)]
-            negatable = is_boolean_optional(keyword(arg, "action"))
-        flags.update(names)
-        if negatable:
-            flags.update("--no-" + n[2:] for n in names if n.startswith("--"))
+        negatable = arg is not None and is_boolean_optional(keyword(arg, "action"))
+        yield AnnotatedArg(names, negatable, kind, arg)
+
+
+def annotated_arg_flags(index: Mapping[str, ClassInfo], name: str) -> set[str]:
+    """Flags of SGLang's `A[type, "help"]` / `A[type, Arg(...)]` fields: the field's name (or `cli_name`) and
+    its aliases; `no_cli` fields skipped; a BooleanOptionalAction adds the `--no-` forms."""
+    flags: set[str] = set()
+    for arg in annotated_args(index, name):
+        flags.update(arg.names)
+        if arg.negatable:
+            flags.update("--no-" + n[2:] for n in arg.names if n.startswith("--"))
     return flags
+
+
+def annotated_arg_choices(
+    index: Mapping[str, ClassInfo], name: str, values: Mapping[str, ast.expr]
+) -> dict[str, list[str]]:
+    """Per flag of SGLang's annotated fields, the values it takes: its `Arg(choices=...)`, else its type's Literal
+    values (SGLang's `arg_utils` derives `choices` so); fields whose values cannot be read are left out."""
+    choices: dict[str, list[str]] = {}
+    for arg in annotated_args(index, name):
+        given = keyword(arg.arg, "choices") if arg.arg is not None else None
+        found = resolve_values(given, values) if given is not None else literal_values(arg.kind, values)
+        if found is not None:
+            choices.update({flag: found for flag in arg.names})
+    return choices
 
 
 def listed_classes(modules: list[tuple[str, ast.Module]], variables: tuple[str, ...]) -> list[str]:
@@ -351,7 +511,14 @@ class CommandRecipe:
     annotated_dataclass_lists: tuple[str, ...] = ()
     """Module-level lists of annotated dataclasses whose fields make one parser (SGLang >= 0.5's namespaces)."""
     substitutions: Mapping[str, str] = field(default_factory=dict)
+    values: tuple[str, ...] = ()
+    """Files or folders whose module-level lists, dicts and Literal aliases the parser's choices name."""
+    checked_values: Mapping[str, str] = field(default_factory=dict)
+    """Flags the parser takes any string for but the version checks right after parsing: flag -> the module-level
+    name (in `values`) of the values it accepts."""
     required: tuple[str, ...] = ()
+    required_choices: tuple[str, ...] = ()
+    """Flags whose accepted values must be found."""
     unless: str | None = None
     """A file whose presence means the release moved this command elsewhere (the recipe is skipped)."""
     only_with: str | None = None
@@ -386,6 +553,12 @@ class PackageRecipe:
 VLLM_PROXY = "tests/v1/kv_connector/nixl_integration/toy_proxy_server.py"
 """vLLM's prefill/decode proxy: in the sdist, not in the wheel."""
 VLLM_CONFIG = ("vllm/config.py", "vllm/config", "vllm/engine/arg_utils.py")
+VLLM_QUANTIZATION = "vllm/model_executor/layers/quantization/__init__.py"
+"""Where vLLM lists its quantization methods (`QUANTIZATION_METHODS`, `QuantizationMethods`)."""
+VLLM_CHECKED_VALUES = {"--quantization": "QUANTIZATION_METHODS", "--kv-cache-dtype": "KV_CACHE_DTYPES"}
+"""Where the type also admits any str, vLLM's parser lists no choices, and the config checks the value instead:
+`ModelConfig._verify_quantization` against `QUANTIZATION_METHODS`, `CacheConfig._validate_cache_dtype` against
+`KV_CACHE_DTYPES` (both the Literal's values plus names registered at run time, which a launch never uses)."""
 
 
 def vllm_recipes(version: str) -> list[PackageRecipe]:
@@ -396,7 +569,10 @@ def vllm_recipes(version: str) -> list[PackageRecipe]:
         modules=("vllm/engine/arg_utils.py", *frontend, "vllm/entrypoints/cli/serve.py"),
         classes=(*VLLM_CONFIG, *frontend),
         plain_dataclasses=("FrontendArgs",) if modern else (),
+        values=(VLLM_QUANTIZATION, "vllm/config/cache.py"),
+        checked_values=VLLM_CHECKED_VALUES,
         required=("--host", "--port", "--tensor-parallel-size", "--max-num-seqs", "--gpu-memory-utilization"),
+        required_choices=("--quantization", "--kv-cache-dtype"),
     )
     commands = [serve]
     configs = []
@@ -405,7 +581,9 @@ def vllm_recipes(version: str) -> list[PackageRecipe]:
             CommandRecipe(
                 "vllm bench serve",
                 modules=("vllm/benchmarks/serve.py", "vllm/benchmarks/datasets.py", "vllm/benchmarks/datasets"),
+                values=("vllm/benchmarks/lib/endpoint_request_func.py",),
                 required=("--base-url", "--max-concurrency", "--random-input-len", "--ignore-eos"),
+                required_choices=("--backend", "--dataset-name"),
             )
         )
         commands.append(
@@ -446,19 +624,23 @@ def sglang_recipes(version: str) -> list[PackageRecipe]:
         classes=("sglang/srt/server_args.py", "sglang/srt/arg_groups"),
         annotated_dataclasses=("ServerArgs",),
         annotated_dataclass_lists=("_INPUT_NAMESPACES",),
+        values=("sglang/srt/arg_groups/choices.py",),
         required=("--model-path", "--host", "--port", "--mem-fraction-static", "--max-running-requests"),
+        required_choices=("--quantization", "--kv-cache-dtype"),
     )
     bench_flags = ("--backend", "--num-prompts", "--random-input-len")
     legacy_bench = CommandRecipe(
         "python -m sglang.bench_serving",
         modules=("sglang/bench_serving.py",),
         required=bench_flags,
+        required_choices=("--backend", "--dataset-name"),
         unless=BENCHMARK_PACKAGE,
     )
     bench = CommandRecipe(
         "python -m sglang.benchmark.serving",
         modules=(BENCHMARK_PACKAGE, "sglang/benchmark/datasets"),
         required=bench_flags,
+        required_choices=("--backend", "--dataset-name"),
         only_with=BENCHMARK_PACKAGE,
     )
     recipes = [PackageRecipe("sglang", version, (server, legacy_bench, bench))]
@@ -501,8 +683,24 @@ def extract(framework: str, version: str, cache: Path) -> dict[str, object]:
             classes = [*command.annotated_dataclasses, *listed_classes(modules, command.annotated_dataclass_lists)]
             for name in classes:
                 flags |= annotated_arg_flags(index, name)
-            require(f"{recipe.package} {recipe.version} `{command.command}`", command.required, flags)
-            commands[command.command] = {"read": sorted(p for p, _ in modules), "flags": sorted(flags)}
+            what = f"{recipe.package} {recipe.version} `{command.command}`"
+            require(what, command.required, flags)
+            value_modules = list(tree.under(*command.values))
+            values = value_index([*modules, *tree.under(*command.classes), *value_modules])
+            choices = argparse_choices(modules, index, values, command.substitutions)
+            for name in classes:
+                choices |= annotated_arg_choices(index, name, values)
+            for flag, name in command.checked_values.items():
+                found = resolve_values(ast.Name(id=name), values)
+                if found is not None:
+                    choices.setdefault(flag, found)
+            require(f"{what} accepted values", command.required_choices, set(choices))
+            read = {p for p, _ in modules} | {p for p, _ in value_modules}
+            commands[command.command] = {
+                "read": sorted(read),
+                "flags": sorted(flags),
+                "choices": {flag: sorted(set(found)) for flag, found in sorted(choices.items()) if flag in flags},
+            }
         for config in recipe.configs:
             keys = set(all_fields(class_index(list(tree.under(*config.classes))), config.dataclass))
             require(f"{recipe.package} {recipe.version} {config.dataclass}", config.required, keys)

@@ -190,7 +190,9 @@ def servecast_launch_config(deployment: Deployment, target: Target) -> LaunchArt
         target: hardware, framework and framework version.
 
     Returns:
-        LaunchArtifacts, or None when the plugin does not handle the target's framework.
+        LaunchArtifacts, or None when the plugin does not handle the target's framework. A deployment the framework
+        version cannot launch (a quantization it cannot apply) raises servecast.errors.InputError saying what to
+        change; any other exception marks the plugin as broken.
 
     Example::
 

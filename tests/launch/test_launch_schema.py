@@ -60,6 +60,7 @@ def test_every_emitted_flag_and_key_is_one_the_version_parser_accepts(host, tmp_
                 continue
             options = [item for item in argv[len(command.split()) :] if item.startswith("--")]
             assert set(options) <= schema.commands[command].flags, (version.version, command)
+            assert schema.unaccepted_values(command, argv[len(command.split()) :]) == [], (version.version, command)
         folder = tmp_path / version.version
         write_launch(plan, artifacts, folder)
         for script in ("launch.sh", "benchmark.sh"):
@@ -81,6 +82,35 @@ def test_a_config_key_the_version_lacks_is_refused():
     role = RoleLaunch(role="agg-0", framework="vllm", version="0.10.2", gpus=1, argv=argv)
     with pytest.raises(PluginError, match="--compilation-config has no key 'no_such_key'"):
         check_launch(LaunchArtifacts(roles=(role,)), schema, display_name="vLLM", version="0.10.2")
+
+
+def test_a_flag_value_the_version_rejects_is_refused_naming_the_values_it_takes():
+    schema = LaunchSchema.shipped("servecast_vllm", "0.10.2")
+    argv = ("vllm", "serve", "m", "--quantization", "w4a16_awq", "--kv-cache-dtype", "bfloat16")
+    role = RoleLaunch(role="agg-0", framework="vllm", version="0.10.2", gpus=1, argv=argv)
+    with pytest.raises(
+        PluginError, match="--quantization takes no 'w4a16_awq' \\(it takes None, auto-round, awq"
+    ) as refused:
+        check_launch(LaunchArtifacts(roles=(role,)), schema, display_name="vLLM", version="0.10.2")
+    assert "--kv-cache-dtype takes no 'bfloat16'" in str(refused.value)  # 0.10.2 has no bfloat16 KV cache yet
+
+
+def test_flags_whose_values_the_snapshot_does_not_list_take_any_value():
+    schema = LaunchSchema.shipped("servecast_vllm", "0.11.0")
+    assert schema is not None
+    assert schema.unaccepted_values("vllm serve", ["--max-num-seqs", "anything", "--quantization", "awq_marlin"]) == []
+    assert schema.accepts("vllm serve", "--port", "not-a-port")
+
+
+@pytest.mark.parametrize("framework", sorted(CHECKED))
+def test_every_snapshot_lists_the_quantization_and_kv_cache_values_its_version_accepts(host, framework):
+    server = "vllm serve" if framework == "vllm" else "python -m sglang.launch_server"
+    for version in modelled(host, framework):
+        schema = LaunchSchema.shipped(CHECKED[framework], version.version)
+        assert schema is not None
+        choices = schema.commands[server].choices
+        assert "fp8" in choices["--quantization"] and "awq" in choices["--quantization"]
+        assert "auto" in choices["--kv-cache-dtype"]
 
 
 def test_values_that_look_like_options_are_not_checked_as_flags():

@@ -1,6 +1,7 @@
 """The schema extraction reads parsers from source as argparse would build them: written-out flags, `--no-` forms
 of BooleanOptionalAction switches (direct or through a bool config field), f-string prefixes, flags generated from
-dataclass fields, and a package's files wherever its archive keeps them."""
+dataclass fields, the values flags accept (choices lists, dict keys, Literal types, through module-level names), and
+a package's files wherever its archive keeps them."""
 
 from __future__ import annotations
 
@@ -119,3 +120,65 @@ def test_an_sdist_is_read_below_its_top_folder_and_any_source_folder(extractor):
 def test_a_release_whose_parser_moved_fails_instead_of_writing_a_thin_snapshot(extractor):
     with pytest.raises(SystemExit, match="--port not found"):
         extractor.require("pkg 1.0 `serve`", ("--host", "--port"), {"--host"})
+
+
+CHOICES = """
+from typing import Literal, Optional, get_args
+
+METHODS: dict[str, type] = {"awq": A, "fp8": B}
+Dtype = Literal["auto", "fp8"]
+ALIASES = list(get_args(Dtype))
+BACKENDS = {"vllm": f, "openai": g}
+
+class ModelConfig:
+    quantization: Optional[Dtype] = None
+    free_form: Dtype | str = "auto"
+
+def add_cli_args(parser):
+    model_kwargs = get_kwargs(ModelConfig)
+    parser.add_argument("--quantization", "-q", choices=[*METHODS, None])
+    parser.add_argument("--kv-cache-dtype", choices=ALIASES)
+    parser.add_argument("--backend", choices=list(BACKENDS.keys()))
+    parser.add_argument("--dataset", choices=["random", "sharegpt"] + ["hf"])
+    parser.add_argument("--quant-from-field", **model_kwargs["quantization"])
+    parser.add_argument("--free-form", **model_kwargs["free_form"])
+    parser.add_argument("--parser", choices=list(Manager.parsers))
+"""
+
+
+def choices_of(extractor, source):
+    modules = parsed(source)
+    values = extractor.value_index(modules)
+    return extractor.argparse_choices(modules, extractor.class_index(modules), values, {})
+
+
+def test_choices_are_read_from_lists_dict_keys_and_literals_through_module_level_names(extractor):
+    choices = choices_of(extractor, CHOICES)
+    assert choices["--quantization"] == choices["-q"] == ["awq", "fp8"]  # argparse compares a parsed None
+    assert choices["--kv-cache-dtype"] == ["auto", "fp8"]
+    assert choices["--backend"] == ["vllm", "openai"]
+    assert choices["--dataset"] == ["random", "sharegpt", "hf"]
+
+
+def test_config_fields_take_their_literal_values_unless_their_type_also_takes_any_str(extractor):
+    choices = choices_of(extractor, CHOICES)
+    assert choices["--quant-from-field"] == ["auto", "fp8", "None"]  # vLLM's get_kwargs adds "None" when optional
+    assert "--free-form" not in choices  # a `Literal | str` field gets a metavar, not choices
+
+
+def test_values_that_cannot_be_read_from_the_source_are_left_out_rather_than_guessed(extractor):
+    assert "--parser" not in choices_of(extractor, CHOICES)
+
+
+def test_annotated_fields_take_their_arg_choices_or_their_literal_values(extractor):
+    source = NAMESPACES + (
+        "\nQUANT = ['awq', 'fp8']\n"
+        "class Model(Struct):\n"
+        "    quantization: A[Optional[str], Arg(help='q', choices=QUANT)] = None\n"
+        "    mode: A[Literal['null', 'prefill'], 'disaggregation'] = 'null'\n"
+        "    dtype: A[str, 'any dtype'] = 'auto'\n"
+    )
+    modules = parsed(source)
+    values = extractor.value_index(modules)
+    choices = extractor.annotated_arg_choices(extractor.class_index(modules), "Model", values)
+    assert choices == {"--quantization": ["awq", "fp8"], "--mode": ["null", "prefill"]}

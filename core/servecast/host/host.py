@@ -314,11 +314,12 @@ class PluginHost:
         return None
 
     def _call_each(self, hook: str, kwargs: dict[str, Any]) -> Iterable[tuple[pluggy.HookImpl, object]]:
-        """Call a hook's implementations in pluggy's order, one at a time, so a failure names its plugin."""
+        """Call a hook's implementations in pluggy's order, one at a time, so a failure names its plugin. An
+        InputError a plugin raises is its answer (the user must change something), not a sign that it is broken."""
         for impl in reversed(getattr(self._pm.hook, hook).get_hookimpls()):
             try:
                 yield impl, impl.function(*(kwargs[name] for name in impl.argnames))
-            except PluginError:
+            except (PluginError, InputError):
                 raise
             except Exception as error:
                 raise self._broken(impl, hook, f"raised {type(error).__name__}: {error}") from error

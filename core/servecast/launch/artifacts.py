@@ -49,7 +49,9 @@ class Deployment(FrozenModel):
     workers: tuple[WorkerGroup, ...] = Field(min_length=1)
     gpus_per_node: int = Field(default=8, ge=1)
     quantization: Quantization | None = Field(
-        default=None, description="Quantization to apply at load time; None: the checkpoint's own."
+        default=None,
+        description="Quantization the framework applies to the 16-bit checkpoint as it loads; None: the checkpoint's "
+        "own (what its config declares).",
     )
     kv_cache_dtype: KvCacheDtype | None = Field(default=None, description="None: the framework's automatic choice.")
     workload: Workload | None = Field(default=None, description="Request lengths of the simulated operating point.")
@@ -93,4 +95,15 @@ class LaunchArtifacts(FrozenModel):
         default_factory=dict,
         description="Shell variables the user sets (name -> what it is); `{NAME}` in an argv item expands to it.",
     )
+    nodes: int = Field(
+        default=1,
+        ge=1,
+        description="Nodes the deployment spans, at least those its roles run on (a node may run none: another "
+        "node's launcher, such as mpirun, starts its processes).",
+    )
     warnings: tuple[str, ...] = ()
+
+    @property
+    def node_count(self) -> int:
+        """Nodes `launch.sh` is run on: those declared, and any a role runs on."""
+        return max(self.nodes, *(role.node + 1 for role in self.roles))

@@ -88,6 +88,11 @@ def place(deployment: Deployment) -> list[WorkerPlacement]:
     return placements
 
 
+def node_span(workers: list[WorkerPlacement]) -> int:
+    """Nodes the placed workers span."""
+    return max(worker.last_node for worker in workers) + 1
+
+
 def node_address(node: int) -> str:
     """The placeholder of a node's address in an argv item (`{HEAD_ADDR}` for node 0, `{NODE<n>_ADDR}` else)."""
     return HEAD_ADDRESS if node == 0 else f"{{NODE{node}_ADDR}}"

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from servecast.domain.vocabulary import ServingMode
 from servecast.host.host import PluginHost
 from servecast.launch.artifacts import Deployment, WorkerGroup, WorkerRole
+from servecast.launch.checkpoint import launched_model, load_time_quantization
 from servecast.launch.knobs import concept_values, knob_values
 from servecast.serving.estimate import Estimate, estimate
 from servecast.serving.request import EstimateRequest
@@ -22,6 +23,7 @@ class LaunchPlan:
     request: EstimateRequest
     estimate: Estimate
     deployment: Deployment
+    warnings: tuple[str, ...] = ()
 
 
 def simulated_batch(request: EstimateRequest, server: Server) -> int | None:
@@ -37,7 +39,9 @@ def simulated_batch(request: EstimateRequest, server: Server) -> int | None:
 def plan_launch(host: PluginHost, request: EstimateRequest) -> LaunchPlan:
     """The deployment of `request`: aggregated and static instances get the simulated batch as their batch limit
     (and are re-estimated with it, so the predicted metrics are those of exactly what is launched); decode workers
-    get the simulated decode batch, prefill workers their framework's limit with the simulated token budget."""
+    get the simulated decode batch, prefill workers their framework's limit with the simulated token budget. The
+    deployment loads the model the user named (not the id its config calls itself), with a quantization to apply
+    only where the checkpoint is not already in the simulated one."""
     result = estimate(host, request)
     if request.mode is not ServingMode.DISAGGREGATED and request.max_batch_size is None:
         server = result.servers["server"]
@@ -63,18 +67,19 @@ def plan_launch(host: PluginHost, request: EstimateRequest) -> LaunchPlan:
     else:
         server = result.servers["server"]
         workers = (group(WorkerRole.AGGREGATED, server, request.replicas, server.settings.max_batch_size),)
+    quantization, warnings = load_time_quantization(request.model, request.quant)
     deployment = Deployment(
-        model=next(iter(result.servers.values())).model.model_id,
+        model=launched_model(request.model),
         hardware=request.system,
         framework=request.framework,
         framework_version=result.framework_version,
         mode=request.mode,
         workers=workers,
         gpus_per_node=host.hardware.get(request.system).node.gpus_per_node,
-        quantization=request.quant,
+        quantization=quantization,
         kv_cache_dtype=request.kv_cache_dtype,
         workload=request.workload,
         concurrency=request.concurrency or (request.batch_size * request.replicas if request.batch_size else None),
         request_rate=request.request_rate,
     )
-    return LaunchPlan(request=request, estimate=result, deployment=deployment)
+    return LaunchPlan(request=request, estimate=result, deployment=deployment, warnings=tuple(warnings))

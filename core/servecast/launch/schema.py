@@ -1,10 +1,11 @@
 """What a framework version's own parsers accept, and the check that a launch emits nothing else.
 
-A schema snapshot lists, per command, the flags the version's argument parser accepts and, per config argument,
-the keys it reads; `scripts/extract_launch_schemas.py` extracts it from the package the version published on
-PyPI. A framework plugin ships one snapshot per modelled version and checks every launch against it, so a flag
-the version does not have (renamed, not yet added) is an error when the artifacts are written, not when the user
-starts them on a cluster.
+A schema snapshot lists, per command, the flags the version's argument parser accepts, the values it accepts for
+those whose values it restricts (a `choices` list, a `Literal` type, or a check right after parsing) and, per
+config argument, the keys it reads; `scripts/extract_launch_schemas.py` extracts it from the package the version
+published on PyPI. A framework plugin ships one snapshot per modelled version and checks every launch against it,
+so a flag or value the version does not have (renamed, not yet added, an internal name) is an error when the
+artifacts are written, not when the user starts them on a cluster.
 """
 
 from __future__ import annotations
@@ -30,10 +31,14 @@ class SchemaSource(FrozenModel):
 
 
 class CommandSchema(FrozenModel):
-    """One command's accepted option strings, and the package files its parser was read from."""
+    """One command's accepted option strings and the values some of them accept, and the package files its parser
+    was read from."""
 
     read: tuple[str, ...]
     flags: frozenset[str]
+    choices: dict[str, frozenset[str]] = Field(
+        default_factory=dict, description="Option string -> the values it accepts; options not listed take any."
+    )
 
 
 class LaunchSchema(FrozenModel):
@@ -62,6 +67,20 @@ class LaunchSchema(FrozenModel):
         accepted = self.commands[command].flags
         return [item for item in options if _is_option(item) and item not in accepted]
 
+    def accepts(self, command: str, flag: str, value: str) -> bool:
+        """Whether the command's `flag` takes `value` (any value, where the snapshot lists none for it)."""
+        choices = self.commands[command].choices.get(flag)
+        return choices is None or value in choices
+
+    def unaccepted_values(self, command: str, options: Sequence[str]) -> list[str]:
+        """`flag value` pairs in `options` whose value the command's parser (or its check after parsing) rejects."""
+        choices = self.commands[command].choices
+        return [
+            f"`{command}` {flag} takes no {value!r} (it takes {', '.join(sorted(choices[flag]))})"
+            for flag, value in zip(options, options[1:], strict=False)
+            if _is_option(flag) and not _is_option(value) and not self.accepts(command, flag, value)
+        ]
+
     def unaccepted_config_keys(self, options: Sequence[str]) -> list[str]:
         """Top-level keys the version does not read in the JSON objects given to its config flags
         (`--compilation-config '{"cudagraph_capture_sizes": [...]}'` is checked against `compilation_config`)."""
@@ -77,6 +96,14 @@ class LaunchSchema(FrozenModel):
     @property
     def provenance(self) -> str:
         return ", ".join(package.file for package in self.packages)
+
+
+def accepted_value(schema: LaunchSchema | None, command: str, flag: str, candidates: Sequence[str]) -> str | None:
+    """The first of `candidates` the command's `flag` takes in the snapshot (the first of them without a snapshot
+    or a list of the flag's values to ask); None when it takes none of them."""
+    if schema is None or command not in schema.commands:
+        return next(iter(candidates), None)
+    return next((value for value in candidates if schema.accepts(command, flag, value)), None)
 
 
 def _runs(argv: Sequence[str], words: Sequence[str]) -> bool:
@@ -104,11 +131,11 @@ def check_launch(
     external: Collection[str] = (),
     missing_reason: str = "",
 ) -> LaunchArtifacts:
-    """`artifacts` once every command, flag and config key in them is one the version accepts (config keys: those
-    of a JSON object given to a config flag such as `--compilation-config`); a PluginError naming each one it does
-    not. Commands starting with an `external` prefix (another tool: Ray, mpirun, a script from a source checkout)
-    are not the framework package's and are left unchecked, with a warning; with no snapshot, nothing is checked
-    and the warning says why."""
+    """`artifacts` once every command, flag, flag value and config key in them is one the version accepts (values:
+    where the snapshot lists a flag's choices; config keys: those of a JSON object given to a config flag such as
+    `--compilation-config`); a PluginError naming each one it does not. Commands starting with an `external`
+    prefix (another tool: Ray, mpirun, a script from a source checkout) are not the framework package's and are
+    left unchecked, with a warning; with no snapshot, nothing is checked and the warning says why."""
     if schema is None:
         return _warned(artifacts, f"flags not checked against {display_name} {version}'s parser: {missing_reason}")
     problems: list[str] = []
@@ -118,6 +145,7 @@ def check_launch(
         if command is not None:
             options = argv[len(command.split()) :]
             problems += [f"`{command}` has no {flag}" for flag in schema.unaccepted_flags(command, options)]
+            problems += schema.unaccepted_values(command, options)
             problems += schema.unaccepted_config_keys(options)
         elif any(_runs(argv, prefix.split()) for prefix in external):
             unchecked.append(" ".join(argv[:2]))

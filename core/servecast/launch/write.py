@@ -1,18 +1,18 @@
 """Write a deployment's launch artifacts into a folder: `launch.sh`, the plugin's config files, `benchmark.sh` and
 `deployment.json`.
 
-Every value reaches the shell quoted (a model path with spaces, quotes or `$(...)` stays one inert word); the head
-node's address is the only expansion, from `$HEAD_ADDR`. The folder is filled through a staging folder and existing
-files are replaced only with `force`, so nothing is ever half-written.
+Every value reaches the shell quoted (a model path with spaces, quotes or `$(...)` stays one inert word); the node
+addresses are the only expansions, from `$HEAD_ADDR` and `$NODE<n>_ADDR`. A deployment over several nodes gets one
+`launch.sh` run on each with its NODE_RANK. Every script is parsed by bash before anything is written; the folder is
+filled through a staging folder and existing files are replaced only with `force`, so nothing is ever half-written.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import shutil
-import tempfile
+import subprocess
 from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,8 +20,10 @@ from typing import Any
 from servecast import __version__
 from servecast.domain.target import Target
 from servecast.errors import InputError, PluginError
+from servecast.files import locked_folder, make_executable, staged_folder
 from servecast.host.host import PluginHost
-from servecast.launch.artifacts import LaunchArtifacts
+from servecast.json_text import json_text
+from servecast.launch.artifacts import Deployment, LaunchArtifacts
 from servecast.launch.placement import FRONTEND_PORT
 from servecast.launch.plan import LaunchPlan, plan_launch
 from servecast.serving.request import EstimateRequest
@@ -62,9 +64,21 @@ def _required(artifacts: LaunchArtifacts, commands: Sequence[Sequence[str]]) -> 
     ]
 
 
-def _launch_script(artifacts: LaunchArtifacts) -> str:
-    nodes = max(role.node for role in artifacts.roles) + 1
+def _node_lines(artifacts: LaunchArtifacts, node: int) -> list[str]:
+    """What one node runs: its variables checked, then its roles in order, each started in the background and
+    waited for where it says when it is ready."""
+    roles = [role for role in artifacts.roles if role.node == node]
     variables = artifacts.variables
+    lines = _required(artifacts, [role.argv for role in roles])
+    for role in roles:
+        lines.append(f"{shell_command(role.argv, role.env, variables)} > logs/{role.role}.log 2>&1 &")
+        if role.ready:
+            lines.append(f"until {shell_command(role.ready, variables=variables)} > /dev/null 2>&1; do sleep 2; done")
+    return lines
+
+
+def _launch_script(artifacts: LaunchArtifacts) -> str:
+    nodes = artifacts.node_count
     lines = [
         "#!/usr/bin/env bash",
         "# Written by servecast: starts this node's workers (and the router on the head node), logs under logs/.",
@@ -73,23 +87,30 @@ def _launch_script(artifacts: LaunchArtifacts) -> str:
         "mkdir -p logs",
         "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT",
     ]
-    if nodes > 1:
-        lines.append(f'NODE_RANK="${{1:?usage: launch.sh NODE_RANK (0 to {nodes - 1}; 0 is the head node)}}"')
-    lines += _required(artifacts, [role.argv for role in artifacts.roles])
+    if nodes == 1:
+        return "\n".join([*lines, *_node_lines(artifacts, 0), "wait"]) + "\n"
+    ranks = f"0 to {nodes - 1}; 0 is the head node"
+    lines += [f'NODE_RANK="${{1:?usage: launch.sh NODE_RANK ({ranks})}}"', 'case "$NODE_RANK" in']
+    idle = [node for node in range(nodes) if not any(role.node == node for role in artifacts.roles)]
     for node in range(nodes):
-        roles = [role for role in artifacts.roles if role.node == node]
-        body = []
-        for role in roles:
-            body.append(f"{shell_command(role.argv, role.env, variables)} > logs/{role.role}.log 2>&1 &")
-            if role.ready:
-                body.append(
-                    f"until {shell_command(role.ready, variables=variables)} > /dev/null 2>&1; do sleep 2; done"
-                )
-        if nodes > 1:
-            lines += [f'if [ "$NODE_RANK" = {node} ]; then', *(f"  {line}" for line in body), "fi"]
-        else:
-            lines += body
-    lines.append("wait")
+        if node not in idle:
+            lines += [f"  {node})", *(f"    {line}" for line in _node_lines(artifacts, node)), "    ;;"]
+    if idle:
+        lines += [
+            f"  {' | '.join(str(node) for node in idle)})",
+            '    echo "launch.sh: node $NODE_RANK starts nothing itself: a launcher on another node starts its '
+            'processes"',
+            "    exit 0",
+            "    ;;",
+        ]
+    lines += [
+        "  *)",
+        f"    echo \"launch.sh: unknown NODE_RANK '$NODE_RANK' (give {ranks})\" >&2",
+        "    exit 2",
+        "    ;;",
+        "esac",
+        "wait",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -125,7 +146,7 @@ def deployment_document(plan: LaunchPlan, artifacts: LaunchArtifacts) -> dict[st
         "roles": [role.model_dump(mode="json") for role in artifacts.roles],
         "benchmark": [list(argv) for argv in artifacts.benchmark],
         "files": sorted(artifacts.files),
-        "warnings": [*plan.estimate.warnings, *artifacts.warnings],
+        "warnings": [*plan.estimate.warnings, *plan.warnings, *artifacts.warnings],
     }
 
 
@@ -139,26 +160,42 @@ def _checked_path(name: str) -> PurePosixPath:
     return path
 
 
+def check_shell_syntax(name: str, text: str) -> None:
+    """A PluginError unless bash parses the script `text` (`bash -n`; not checked where bash is not installed)."""
+    bash = shutil.which("bash")
+    if bash is None:
+        return
+    parsed = subprocess.run([bash, "-n"], input=text, capture_output=True, text=True, check=False)
+    if parsed.returncode != 0:
+        raise PluginError(
+            f"servecast wrote a {name} that bash cannot parse: {parsed.stderr.strip()}",
+            "this is a bug in servecast or the framework plugin; nothing was written: report it with the command",
+        )
+
+
 def write_launch(plan: LaunchPlan, artifacts: LaunchArtifacts, folder: Path, force: bool = False) -> list[Path]:
     """Write the artifacts into `folder`; the paths written (an InputError before writing anything when one of them
-    exists and `force` is not set)."""
+    exists and `force` is not set, a PluginError when bash cannot parse one of its shell scripts)."""
     files: dict[PurePosixPath, str] = {_checked_path(name): text for name, text in artifacts.files.items()}
     files[PurePosixPath("launch.sh")] = _launch_script(artifacts)
     files[PurePosixPath("benchmark.sh")] = _benchmark_script(artifacts)
-    files[PurePosixPath("deployment.json")] = json.dumps(deployment_document(plan, artifacts), indent=2) + "\n"
-    existing = sorted(str(path) for path in files if (folder / path).exists())
-    if existing and not force:
-        raise InputError(
-            f"{str(folder)!r} already holds {', '.join(existing)}", "pick another folder or pass --force to replace"
-        )
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".servecast-", dir=folder))
-    try:
+    files[PurePosixPath("deployment.json")] = json_text(deployment_document(plan, artifacts))
+    for path, text in files.items():
+        if path.suffix == ".sh":
+            check_shell_syntax(str(path), text)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{str(folder)!r} is a file, not a folder", "give a folder path")
+    with staged_folder(folder) as staging, locked_folder(folder):
+        existing = sorted(str(path) for path in files if (folder / path).exists())
+        if existing and not force:
+            raise InputError(
+                f"{str(folder)!r} already holds {', '.join(existing)}", "pick another folder or pass --force to replace"
+            )
         for path, text in files.items():
             (staging / path).parent.mkdir(parents=True, exist_ok=True)
             (staging / path).write_text(text)
             if path.suffix == ".sh":
-                (staging / path).chmod(0o755)
+                make_executable(staging / path)
         written = []
         for path in files:
             target = folder / path
@@ -166,16 +203,18 @@ def write_launch(plan: LaunchPlan, artifacts: LaunchArtifacts, folder: Path, for
             (staging / path).replace(target)
             written.append(target)
         return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+
+def render_launch(host: PluginHost, deployment: Deployment) -> LaunchArtifacts:
+    """The artifacts the deployment's framework plugin writes for it."""
+    target = Target(
+        hardware=deployment.hardware, framework=deployment.framework, framework_version=deployment.framework_version
+    )
+    return host.launch_config(deployment, target)
 
 
 def write_launch_for(host: PluginHost, request: EstimateRequest, folder: Path, force: bool = False) -> LaunchPlan:
     """Plan the launch of `request`, have its framework plugin render it, and write it into `folder`."""
     plan = plan_launch(host, request)
-    deployment = plan.deployment
-    target = Target(
-        hardware=deployment.hardware, framework=deployment.framework, framework_version=deployment.framework_version
-    )
-    write_launch(plan, host.launch_config(deployment, target), folder, force)
+    write_launch(plan, render_launch(host, plan.deployment), folder, force)
     return plan

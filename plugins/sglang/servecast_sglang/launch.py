@@ -4,24 +4,61 @@ command checked against the version's schema snapshot."""
 
 from __future__ import annotations
 
-from servecast.domain import FrameworkVersion, KvCacheDtype, ServingMode
+from servecast.domain import FrameworkVersion, KvCacheDtype, Quantization, ServingMode
+from servecast.errors import InputError
 from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
 from servecast.launch.benchmark import client_loads
+from servecast.launch.checkpoint import load_quantization_value
 from servecast.launch.knobs import flag_arguments
 from servecast.launch.placement import (
     FRONTEND_PORT,
     WorkerPlacement,
     address_variables,
     node_address,
+    node_span,
     place,
     worker_host,
 )
-from servecast.launch.schema import LaunchSchema, check_launch
+from servecast.launch.schema import LaunchSchema, accepted_value, check_launch
 
 DIST_INIT_PORT = 5000
 BOOTSTRAP_BASE_PORT = 8998
 """A prefill server's KV bootstrap port (SGLang's default), one more for each co-located prefill server."""
-KV_CACHE_DTYPES = {KvCacheDtype.FP8: "fp8_e4m3", KvCacheDtype.BF16: "bf16", KvCacheDtype.FP16: "auto"}
+SERVER = "python -m sglang.launch_server"
+KV_CACHE_DTYPES = {
+    KvCacheDtype.FP8: ("fp8_e4m3", "fp8_e5m2"),
+    KvCacheDtype.BF16: ("bf16", "auto"),
+    KvCacheDtype.FP16: ("auto",),
+}
+"""`--kv-cache-dtype` values per KV dtype, the first the version takes is used: 0.3.0 stores FP8 only as e5m2 (the
+same byte per value); `auto` (the model's 16-bit dtype, the same two bytes) where a version has no name for a 16-bit
+cache (`bf16` from 0.5; `float16` in none); no version has an INT8 KV cache."""
+QUANTIZATIONS_AT_LOAD = {Quantization.FP8: "fp8"}
+"""The `--quantization` value that makes SGLang quantize a 16-bit checkpoint as it loads it: `fp8`, per tensor with
+dynamic activation scales (srt/layers/quantization/fp8.py Fp8Config with is_checkpoint_fp8_serialized False; 0.3.0
+loads through vLLM 0.5.5's loader and Fp8Config, which does the same). Block-scaled FP8 comes only from a
+checkpoint ("The block-wise quantization only supports fp8-serialized checkpoint"), as do AWQ, GPTQ, `w8a8_int8`,
+ModelOpt NVFP4/W4A8 and MXFP4, which SGLang reads from the checkpoint's quantization_config (or
+hf_quant_config.json) with no flag (`ModelConfig._verify_quantization`); 0.5's `nvfp4_online` needs Blackwell
+(its get_min_capability is 100)."""
+
+
+def loading_arguments(deployment: Deployment, version: FrameworkVersion, schema: LaunchSchema | None) -> list[str]:
+    """`--quantization` and `--kv-cache-dtype` as the version names them; an InputError for what it cannot do."""
+    argv = []
+    quantization = load_quantization_value(deployment, "SGLang", version.version, QUANTIZATIONS_AT_LOAD)
+    if quantization is not None:
+        argv += ["--quantization", quantization]
+    if deployment.kv_cache_dtype is not None:
+        wanted = deployment.kv_cache_dtype
+        value = accepted_value(schema, SERVER, "--kv-cache-dtype", KV_CACHE_DTYPES.get(wanted, ()))
+        if value is None:
+            raise InputError(
+                f"SGLang {version.version} has no {wanted.value} KV cache (--kv-cache-dtype)",
+                "pick another --kv-cache-dtype, or a framework that stores the KV cache in it",
+            )
+        argv += ["--kv-cache-dtype", value]
+    return argv
 
 
 def _parallel(worker: WorkerPlacement) -> list[str]:
@@ -37,12 +74,10 @@ def _parallel(worker: WorkerPlacement) -> list[str]:
 
 
 def _worker(
-    deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement, prefill_index: int
+    deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement, prefill_index: int, loading: list[str]
 ) -> list[RoleLaunch]:
     argv = [
-        "python",
-        "-m",
-        "sglang.launch_server",
+        *SERVER.split(),
         "--model-path",
         deployment.model,
         "--host",
@@ -52,10 +87,7 @@ def _worker(
     ]
     argv += _parallel(worker)
     argv += flag_arguments(version, worker.group.knobs, None)
-    if deployment.quantization is not None:
-        argv += ["--quantization", deployment.quantization.value]
-    if deployment.kv_cache_dtype is not None:
-        argv += ["--kv-cache-dtype", KV_CACHE_DTYPES.get(deployment.kv_cache_dtype, deployment.kv_cache_dtype.value)]
+    argv += loading
     if worker.role is WorkerRole.PREFILL:
         argv += [
             "--disaggregation-mode",
@@ -101,14 +133,15 @@ def _benchmark(deployment: Deployment, ports: list[int], command: str) -> tuple[
 
 def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> LaunchArtifacts:
     """Every process of `deployment` on its nodes, and the benchmark clients."""
+    schema = LaunchSchema.shipped(__package__, version.version)
+    loading = loading_arguments(deployment, version, schema)
     workers = place(deployment)
     prefills = [worker for worker in workers if worker.role is WorkerRole.PREFILL]
     roles = [
         role
         for worker in workers
-        for role in _worker(deployment, version, worker, prefills.index(worker) if worker in prefills else 0)
+        for role in _worker(deployment, version, worker, prefills.index(worker) if worker in prefills else 0, loading)
     ]
-    schema = LaunchSchema.shipped(__package__, version.version)
     bench = BENCHMARK if schema is not None and BENCHMARK in schema.commands else LEGACY_BENCHMARK
     warnings = []
     if deployment.workload is not None and deployment.workload.prefix_tokens:
@@ -135,6 +168,7 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         benchmark=benchmark,
         endpoints=tuple(ports),
         variables=address_variables(workers),
+        nodes=node_span(workers),
         warnings=tuple(warnings),
     )
     return check_launch(artifacts, schema, display_name="SGLang", version=version.version)

@@ -12,16 +12,18 @@ from typing import Any
 import yaml
 from packaging.version import Version
 
-from servecast.domain import FrameworkVersion, KvCacheDtype, ServingMode
-from servecast.errors import PluginError
+from servecast.domain import FrameworkVersion, KvCacheDtype, Quantization, ServingMode
+from servecast.errors import InputError
 from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
 from servecast.launch.benchmark import client_loads
+from servecast.launch.checkpoint import load_quantization_value
 from servecast.launch.knobs import config_tree, flag_arguments
 from servecast.launch.placement import (
     FRONTEND_PORT,
     WorkerPlacement,
     address_variables,
     node_address,
+    node_span,
     place,
     worker_host,
 )
@@ -31,6 +33,11 @@ TRTLLM_SERVE = Version("1.0.0")
 """The first modelled release launched through `trtllm-serve` with the PyTorch backend (0.14 needs an engine build
 and Triton, which this plugin does not write)."""
 KV_CACHE_DTYPES = {KvCacheDtype.FP8: "fp8", KvCacheDtype.BF16: "auto", KvCacheDtype.FP16: "auto"}
+"""`kv_cache_config.dtype` per KV dtype (`auto`: the model's 16-bit dtype); the PyTorch backend has no INT8 cache."""
+QUANTIZATIONS_AT_LOAD: dict[Quantization, str] = {}
+"""None: the PyTorch backend runs checkpoints quantized beforehand with ModelOpt, whose quant_algo it reads from the
+checkpoint's hf_quant_config.json or quantization_config (docs/source/features/quantization.md, "Running
+Pre-quantized Models"; a 16-bit model is quantized offline with ModelOpt first)."""
 
 
 def _options(deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement) -> dict[str, Any]:
@@ -123,10 +130,16 @@ def _router(workers: list[WorkerPlacement]) -> str:
 def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> LaunchArtifacts:
     """Every process of `deployment`, its option files, and the benchmark clients."""
     if Version(version.version) < TRTLLM_SERVE:
-        raise PluginError(
+        raise InputError(
             f"TensorRT-LLM {version.version} is launched through an engine build and Triton, which servecast does "
             "not write",
             "pick TensorRT-LLM 1.0 or newer (`--framework-version 1.0.0`) for trtllm-serve launch artifacts",
+        )
+    load_quantization_value(deployment, "TensorRT-LLM", version.version, QUANTIZATIONS_AT_LOAD)
+    if deployment.kv_cache_dtype is not None and deployment.kv_cache_dtype not in KV_CACHE_DTYPES:
+        raise InputError(
+            f"TensorRT-LLM {version.version}'s PyTorch backend has no {deployment.kv_cache_dtype.value} KV cache",
+            "pick another --kv-cache-dtype (fp8, bf16 or fp16)",
         )
     workers = place(deployment)
     roles, files = [], {}
@@ -134,12 +147,7 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         role, options = _worker(deployment, version, worker)
         roles.append(role)
         files[f"extra-llm-api-{worker.name}.yml"] = options
-    warnings = []
-    if deployment.quantization is not None:
-        warnings.append(
-            f"TensorRT-LLM loads {deployment.quantization.value} weights from a quantized checkpoint (ModelOpt): "
-            "point the model at one"
-        )
+    warnings: list[str] = []
     if deployment.mode is ServingMode.DISAGGREGATED:
         files["disagg.yml"] = _router(workers)
         argv = ("trtllm-serve", "disaggregated", "-c", "disagg.yml")
@@ -153,6 +161,7 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         benchmark=_benchmark(deployment, ports),
         endpoints=tuple(ports),
         variables=address_variables(workers),
+        nodes=node_span(workers),
         warnings=tuple(warnings),
     )
     return check_launch(

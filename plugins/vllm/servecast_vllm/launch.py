@@ -8,20 +8,22 @@ import json
 
 from packaging.version import Version
 
-from servecast.domain import FrameworkVersion, KvCacheDtype, ServingMode
-from servecast.errors import PluginError
+from servecast.domain import FrameworkVersion, KvCacheDtype, Quantization, ServingMode
+from servecast.errors import InputError, PluginError
 from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
 from servecast.launch.benchmark import client_loads
+from servecast.launch.checkpoint import load_quantization_value
 from servecast.launch.knobs import config_tree, flag_arguments
 from servecast.launch.placement import (
     FRONTEND_PORT,
     WorkerPlacement,
     address_variables,
     node_address,
+    node_span,
     place,
     worker_host,
 )
-from servecast.launch.schema import LaunchSchema, check_launch
+from servecast.launch.schema import LaunchSchema, accepted_value, check_launch
 
 NIXL = Version("0.9.0")
 """The first modelled release with the NixlConnector (and `--data-parallel-size` for attention DP)."""
@@ -34,7 +36,60 @@ LEGACY_BENCHMARK = "python benchmarks/benchmark_serving.py"
 """Before `vllm bench`: the benchmark script of vLLM's source tree (not in the published package)."""
 PROXY = "tests/v1/kv_connector/nixl_integration/toy_proxy_server.py"
 """vLLM's own prefill/decode proxy, from its source tree at the release tag (it is not in the wheel)."""
-KV_CACHE_DTYPES = {KvCacheDtype.FP8: "fp8", KvCacheDtype.BF16: "bfloat16", KvCacheDtype.FP16: "float16"}
+ONLINE_SHORTHANDS = Version("0.33.0")
+"""The first modelled release whose `--quantization` quantizes a 16-bit checkpoint through shorthands
+(vllm/config/quantization.py `_ONLINE_SHORTHANDS`: `fp8_per_tensor`, `fp8_per_block`, `mxfp4` for linear and MoE
+layers) and whose `fp8` reads FP8 checkpoints only (quantization/fp8.py: Fp8Config raises "The `fp8` quantization
+method no longer supports online quantization")."""
+KV_CACHE_DTYPES = {
+    KvCacheDtype.FP8: ("fp8",),
+    KvCacheDtype.BF16: ("bfloat16", "auto"),
+    KvCacheDtype.FP16: ("float16", "auto"),
+    KvCacheDtype.INT8: ("int8_per_token_head",),
+}
+"""`--kv-cache-dtype` values per KV dtype, the first the version takes is used: `auto` (the model's 16-bit dtype,
+the same two bytes) where a version has no name for a 16-bit cache (0.10.2: no `bfloat16`, none has `float16` before
+0.33); INT8 is 0.33's `int8_per_token_head` (vllm/config/cache.py CacheDType)."""
+SERVE = "vllm serve"
+
+
+def quantizations_at_load(version: FrameworkVersion) -> dict[Quantization, str]:
+    """The `--quantization` value that makes the version quantize a 16-bit checkpoint to a servecast quantization as
+    it loads it.
+
+    Every other quantization comes from a checkpoint quantized beforehand, which vLLM reads with no flag
+    (`ModelConfig._verify_quantization` takes the method from its quantization_config, or ModelOpt's
+    hf_quant_config.json, and moves awq/gptq to their Marlin kernels only when no other method is named). Before
+    0.33, `fp8` quantizes per tensor with dynamic activation scales (Fp8Config with is_checkpoint_fp8_serialized
+    False) and block scales come only from a checkpoint (Fp8Config: "The block-wise quantization only supports
+    fp8-serialized checkpoint"); `experts_int8` (and 0.33's `int8_per_channel_weight_only`) quantize only the MoE
+    experts, not every linear layer as servecast's int8_weight_only does; 0.33's `nvfp4_per_token` only the MoE
+    experts, on Blackwell."""
+    if Version(version.version) >= ONLINE_SHORTHANDS:
+        return {
+            Quantization.FP8: "fp8_per_tensor",
+            Quantization.FP8_BLOCK: "fp8_per_block",
+            Quantization.MXFP4: "mxfp4",
+        }
+    return {Quantization.FP8: "fp8"}
+
+
+def loading_arguments(deployment: Deployment, version: FrameworkVersion, schema: LaunchSchema | None) -> list[str]:
+    """`--quantization` and `--kv-cache-dtype` as the version names them; an InputError for what it cannot do."""
+    argv = []
+    quantization = load_quantization_value(deployment, "vLLM", version.version, quantizations_at_load(version))
+    if quantization is not None:
+        argv += ["--quantization", quantization]
+    if deployment.kv_cache_dtype is not None:
+        wanted = deployment.kv_cache_dtype
+        value = accepted_value(schema, SERVE, "--kv-cache-dtype", KV_CACHE_DTYPES.get(wanted, ()))
+        if value is None:
+            raise InputError(
+                f"vLLM {version.version} has no {wanted.value} KV cache (--kv-cache-dtype)",
+                "pick another --kv-cache-dtype, or a vLLM version that stores the KV cache in it",
+            )
+        argv += ["--kv-cache-dtype", value]
+    return argv
 
 
 def _parallel(worker: WorkerPlacement) -> list[str]:
@@ -49,18 +104,17 @@ def _parallel(worker: WorkerPlacement) -> list[str]:
     return argv
 
 
-def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement) -> list[RoleLaunch]:
+def _worker(
+    deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement, loading: list[str]
+) -> list[RoleLaunch]:
     knobs = worker.group.knobs
-    argv = ["vllm", "serve", deployment.model, "--host", "0.0.0.0", "--port", str(worker.port)]
+    argv = [*SERVE.split(), deployment.model, "--host", "0.0.0.0", "--port", str(worker.port)]
     argv += _parallel(worker)
     argv += flag_arguments(version, knobs, "--no-" if Version(version.version) >= BENCH_CLI else None)
     tree = config_tree(version, knobs)
     if "compilation_config" in tree:
         argv += ["--compilation-config", json.dumps(tree["compilation_config"], separators=(",", ":"))]
-    if deployment.quantization is not None:
-        argv += ["--quantization", deployment.quantization.value]
-    if deployment.kv_cache_dtype is not None:
-        argv += ["--kv-cache-dtype", KV_CACHE_DTYPES.get(deployment.kv_cache_dtype, deployment.kv_cache_dtype.value)]
+    argv += loading
     env = {"CUDA_VISIBLE_DEVICES": worker.cuda_visible_devices}
     if worker.role is not WorkerRole.AGGREGATED:
         argv += ["--kv-transfer-config", json.dumps({"kv_connector": "NixlConnector", "kv_role": "kv_both"})]
@@ -117,8 +171,10 @@ def _benchmark(deployment: Deployment, version: FrameworkVersion, ports: list[in
 
 def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> LaunchArtifacts:
     """Every process of `deployment` on its nodes, and the benchmark clients."""
+    schema = LaunchSchema.shipped(__package__, version.version)
+    loading = loading_arguments(deployment, version, schema)
     workers = place(deployment)
-    roles = [role for worker in workers for role in _worker(deployment, version, worker)]
+    roles = [role for worker in workers for role in _worker(deployment, version, worker, loading)]
     warnings = []
     variables = address_variables(workers)
     if deployment.mode is ServingMode.DISAGGREGATED:
@@ -158,11 +214,12 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         benchmark=_benchmark(deployment, version, ports),
         endpoints=tuple(ports),
         variables=variables,
+        nodes=node_span(workers),
         warnings=tuple(warnings),
     )
     return check_launch(
         artifacts,
-        LaunchSchema.shipped(__package__, version.version),
+        schema,
         display_name="vLLM",
         version=version.version,
         external=(RAY, LEGACY_BENCHMARK),

@@ -1,0 +1,137 @@
+"""Deployments over several nodes: one launch.sh, run on every node with its NODE_RANK, parses for every layout,
+replica count and mode, starts exactly that node's processes, and refuses a rank the deployment does not have."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from servecast.errors import PluginError
+from servecast.host import PluginHost
+from servecast.launch import LaunchArtifacts, RoleLaunch
+from servecast.launch.plan import plan_launch
+from servecast.launch.write import render_launch, write_launch
+
+from .conftest import request
+
+FRAMEWORKS = ("vllm", "sglang", "trtllm")
+LAYOUTS: dict[str, dict[str, object]] = {
+    "agg-pp2": {"mode": "agg", "tp": 8, "pp": 2, "concurrency": 32},
+    "agg-pp2-x2": {"mode": "agg", "tp": 8, "pp": 2, "replicas": 2, "concurrency": 64},
+    "agg-pp4-x2": {"mode": "agg", "tp": 4, "pp": 4, "replicas": 2, "concurrency": 64},
+    "agg-tp4-x3": {"mode": "agg", "tp": 4, "replicas": 3, "concurrency": 48},
+    "agg-tp8-x2": {"mode": "agg", "tp": 8, "replicas": 2, "concurrency": 64},
+    "disagg-pp2": {
+        **{"mode": "disagg", "prefill_tp": 8, "prefill_pp": 2, "prefill_workers": 2},
+        **{"decode_tp": 8, "decode_pp": 2, "decode_workers": 1, "concurrency": 64},
+    },
+    "disagg-mixed": {
+        **{"mode": "disagg", "prefill_tp": 4, "prefill_workers": 3},
+        **{"decode_tp": 8, "decode_pp": 2, "decode_workers": 1, "concurrency": 64},
+    },
+}
+"""Layouts of Qwen3-32B on 8-GPU nodes: instances spanning nodes, several of them, and pools sharing nodes."""
+STUBBED = ("mpirun", "ray", "vllm", "python", "trtllm-serve")
+"""Every program a launch.sh starts (after `env`), replaced in the tests by a stub that logs its arguments."""
+
+
+def written(host: PluginHost, tmp_path: Path, framework: str, layout: str) -> tuple[LaunchArtifacts, Path]:
+    plan = plan_launch(host, request(model="Qwen/Qwen3-32B", framework=framework, isl=1000, osl=100, **LAYOUTS[layout]))
+    artifacts = render_launch(host, plan.deployment)
+    folder = tmp_path / "deploy"
+    write_launch(plan, artifacts, folder)
+    return artifacts, folder
+
+
+def addresses(artifacts: LaunchArtifacts) -> dict[str, str]:
+    return {name: f"10.0.0.{index}" for index, name in enumerate(sorted(artifacts.variables), start=1)}
+
+
+def run_node(folder: Path, rank: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """launch.sh run as node `rank`, every program it starts replaced by a stub logging to `started.log`."""
+    stubs = folder.parent / "bin"
+    if not stubs.exists():
+        stubs.mkdir()
+        for program in STUBBED:
+            stub = stubs / program
+            stub.write_text('#!/usr/bin/env bash\nprintf \'%s\\n\' "$(basename "$0") $*" >> "$STARTED"\n')
+            stub.chmod(0o755)
+    log = folder.parent / "started.log"
+    log.unlink(missing_ok=True)
+    log.touch()
+    env = {**os.environ, **environment, "PATH": f"{stubs}:{os.environ['PATH']}", "STARTED": str(log)}
+    return subprocess.run(["bash", str(folder / "launch.sh"), rank], capture_output=True, text=True, env=env)
+
+
+def expanded(role: RoleLaunch, values: dict[str, str]) -> str:
+    line = " ".join(role.argv)
+    for name, value in values.items():
+        line = line.replace(f"{{{name}}}", value)
+    return line
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_launch_and_benchmark_scripts_parse_for_every_layout_replica_count_and_mode(host, tmp_path, framework, layout):
+    _, folder = written(host, tmp_path, framework, layout)
+    for script in ("launch.sh", "benchmark.sh"):
+        parsed = subprocess.run(["bash", "-n", str(folder / script)], capture_output=True, text=True)
+        assert parsed.returncode == 0, f"{script}: {parsed.stderr}"
+
+
+@pytest.mark.parametrize("layout", ["agg-pp2-x2", "agg-tp4-x3", "disagg-mixed"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_each_node_rank_starts_exactly_the_processes_placed_on_that_node(host, tmp_path, framework, layout):
+    artifacts, folder = written(host, tmp_path, framework, layout)
+    values = addresses(artifacts)
+    assert artifacts.node_count > 1
+    for node in range(artifacts.node_count):
+        result = run_node(folder, str(node), values)
+        assert result.returncode == 0, result.stderr
+        started = sorted(  # started in the background: in any order
+            line
+            for line in (folder.parent / "started.log").read_text().splitlines()
+            if line != "ray status"  # the readiness poll after a Ray head
+        )
+        assert started == sorted(expanded(role, values) for role in artifacts.roles if role.node == node)
+        if not started:
+            assert "starts nothing itself" in result.stdout
+
+
+def test_tensorrt_llm_replicas_over_several_nodes_leave_the_mpirun_nodes_nothing_to_start(host, tmp_path):
+    artifacts, folder = written(host, tmp_path, "trtllm", "agg-pp2-x2")
+    script = (folder / "launch.sh").read_text()
+    assert "NODE_RANK (0 to 3; 0 is the head node)" in script
+    assert sorted({role.node for role in artifacts.roles}) == [0, 2]
+    assert "  1 | 3)" in script
+    assert "then\nfi" not in script and "then\n  fi" not in script
+
+
+def test_a_node_rank_outside_the_deployment_is_refused_with_the_ranks_it_has(host, tmp_path):
+    artifacts, folder = written(host, tmp_path, "vllm", "agg-pp2-x2")
+    for rank in ("4", "head", "-1"):
+        result = run_node(folder, rank, addresses(artifacts))
+        assert result.returncode == 2
+        assert f"unknown NODE_RANK '{rank}' (give 0 to 3; 0 is the head node)" in result.stderr
+        assert (folder.parent / "started.log").read_text() == ""
+
+
+def test_a_node_is_asked_only_for_the_addresses_its_own_processes_use(host, tmp_path):
+    artifacts, folder = written(host, tmp_path, "sglang", "agg-pp2-x2")
+    result = run_node(folder, "3", {"NODE2_ADDR": "10.0.0.3"})  # node 3 joins the instance led by node 2
+    assert result.returncode == 0, result.stderr
+    missing = run_node(folder, "3", {})
+    assert missing.returncode != 0 and "set NODE2_ADDR" in missing.stderr
+
+
+def test_a_shell_script_bash_cannot_parse_is_refused_before_anything_is_written(host, tmp_path):
+    plan = plan_launch(host, request(framework="vllm", tp=1, concurrency=8))
+    artifacts = render_launch(host, plan.deployment)
+    broken = artifacts.model_copy(update={"files": {"helper.sh": "if [ -n x ]; then\nfi\n"}})
+    folder = tmp_path / "deploy"
+    with pytest.raises(PluginError, match="helper.sh that bash cannot parse"):
+        write_launch(plan, broken, folder)
+    assert not folder.exists() or not any(folder.iterdir())
