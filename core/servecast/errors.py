@@ -59,3 +59,9 @@ class NoFeasibleConfiguration(ServecastError):
     """A search found no configuration meeting the targets (the CLI exits 4)."""
 
     exit_code = 4
+
+
+def undecodable(error: UnicodeDecodeError) -> str:
+    """Where text stops being UTF-8: the line and the offending byte."""
+    line = error.object[: error.start].count(b"\n") + 1
+    return f"byte {error.object[error.start : error.start + 1]!r} on line {line} is not UTF-8"

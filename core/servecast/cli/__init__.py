@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -10,6 +11,16 @@ from servecast import __version__
 from servecast.cli.collect_cmd import collect_command
 from servecast.cli.context import pass_options
 from servecast.cli.estimate_cmd import estimate_command
+from servecast.cli.failures import (
+    BUG,
+    INTERRUPTED,
+    TERMINATED,
+    Terminated,
+    as_servecast_error,
+    report,
+    report_bug,
+    sigterm_as_interrupt,
+)
 from servecast.cli.frameworks_cmd import frameworks
 from servecast.cli.generate_cmd import generate_command
 from servecast.cli.hardware_cmd import hardware
@@ -19,20 +30,37 @@ from servecast.cli.ops_cmd import ops
 from servecast.cli.plugins_cmd import plugins
 from servecast.cli.recommend_cmd import recommend_command
 from servecast.cli.search_cmd import search_command
-from servecast.errors import ServecastError
 
 
 class ServecastGroup(click.Group):
-    """The command group; turns servecast errors raised by any command into a clear message and exit code."""
+    """The command group; turns any failure of a command into a clear message and its documented exit code
+    (`servecast.cli.failures`), with the traceback only under --debug."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
-        except ServecastError as error:
-            click.echo(f"error: {error.message}", err=True)
-            if error.hint:
-                click.echo(f"  what to do: {error.hint}", err=True)
-            ctx.exit(error.exit_code)
+            with sigterm_as_interrupt():
+                return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt as interrupt:
+            terminated = isinstance(interrupt, Terminated)
+            what = "terminated" if terminated else "interrupted"
+            click.echo(f"error: {what}; nothing half-written is kept", err=True)
+            ctx.exit(TERMINATED if terminated else INTERRUPTED)
+        except Exception as error:
+            if _debugging(ctx):
+                raise
+            known = as_servecast_error(error)
+            if known is None:
+                report_bug(error)
+                ctx.exit(BUG)
+            report(known)
+            ctx.exit(known.exit_code)
+
+
+def _debugging(ctx: click.Context) -> bool:
+    options = ctx.find_object(dict) or {}
+    return bool(options.get("debug")) or os.environ.get("SERVECAST_DEBUG", "") not in ("", "0")
 
 
 @click.group(cls=ServecastGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -49,11 +77,17 @@ class ServecastGroup(click.Group):
     metavar="NAME",
     help="Do not load plugin NAME; repeatable (also SERVECAST_DISABLE_PLUGINS=a,b).",
 )
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error (also SERVECAST_DEBUG=1).")
 @pass_options
-def cli(options: dict[str, object], strict_plugins: bool, disabled: tuple[str, ...]) -> None:
-    """Predict LLM serving performance and pick the best deployment, without a GPU."""
+def cli(options: dict[str, object], strict_plugins: bool, disabled: tuple[str, ...], debug: bool) -> None:
+    """Predict LLM serving performance and pick the best deployment, without a GPU.
+
+    Exit codes: 0 done, 2 bad input or an unusable file, 3 a plugin failed, 4 nothing meets the SLA,
+    1 a bug (rerun with --debug), 130 interrupted, 143 terminated.
+    """
     options["strict"] = strict_plugins
     options["disabled"] = disabled
+    options["debug"] = debug
 
 
 cli.add_command(search_command)

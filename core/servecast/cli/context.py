@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -10,6 +9,7 @@ import click
 
 from servecast.host import PluginHost, PluginSettings, PluginStatus, builtin_plugins, discover_plugins
 from servecast.host.registry import Registered
+from servecast.json_text import json_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,8 +51,8 @@ def registered_json(entry: Registered[Any]) -> dict[str, Any]:
 
 
 def echo_json(data: object) -> None:
-    """Print `data` as indented JSON on stdout."""
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+    """Print `data` as indented, strict JSON on stdout (`servecast.json_text`)."""
+    click.echo(json_text(data), nl=False)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

@@ -131,6 +131,13 @@ def _estimate_batch(
             f"{input_path}: unknown column(s) {', '.join(map(repr, unknown))}",
             f"columns are the estimate flags in snake_case: {', '.join(EstimateRequest.model_fields)}",
         )
+    ids = [row["id"] for row in rows if row.get("id")]
+    repeated = sorted({value for value in ids if ids.count(value) > 1})
+    if repeated:
+        raise InputError(
+            f"{input_path}: id(s) {', '.join(map(repr, repeated))} name more than one row",
+            "give every row its own id (or leave the id column out to number the rows)",
+        )
     host = plugin_host()
     cache = ServerCache()
     records: list[dict[str, Any]] = []

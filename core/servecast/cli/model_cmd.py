@@ -26,6 +26,7 @@ from servecast.models.ops import OpGraph
 from servecast.models.step import StepShape
 from servecast.models.weights import parameter_counts
 from servecast.serving.policy import PolicyContext
+from servecast.serving.server import check_context
 
 
 @click.group()
@@ -132,7 +133,9 @@ def _print_ops(title: str, graph: OpGraph, step: StepEstimate | None) -> None:
 )
 @click.option("--isl", type=click.IntRange(min=1), default=1024, show_default=True, help="Input tokens per request.")
 @click.option("--osl", type=click.IntRange(min=1), default=1024, show_default=True, help="Output tokens per request.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Decode batch for the op list.")
+@click.option(
+    "--batch", type=click.IntRange(1, 1_000_000), default=1, show_default=True, help="Decode batch for the op list."
+)
 @json_option
 def show_model(
     model_ref: str,
@@ -160,15 +163,18 @@ def show_model(
         Quantization(quant) if quant else None,
         KvCacheDtype(kv_cache_dtype) if kv_cache_dtype else None,
     )
-    try:
-        layout = ParallelLayout(tp=tp, pp=pp, attention_dp=attention_dp, ep=ep, moe_tp=moe_tp)
-    except ValueError as error:
-        raise InputError(f"invalid layout: {error}", "see `servecast model show --help`") from None
+    layout = ParallelLayout.parse_input(
+        {"tp": tp, "pp": pp, "attention_dp": attention_dp, "ep": ep, "moe_tp": moe_tp},
+        "layout",
+        "see `servecast model show --help`",
+    )
     check_layout(loaded.model_id, loaded.architecture, layout)
+    check_context(loaded, Workload(input_tokens=isl, output_tokens=osl))
     if (system is None) != (framework is None):
         raise InputError("--system and --framework go together", "pass both to compute the KV capacity")
     estimator_for = None
     if system and framework:
+        host.hardware.get(system)
         version, note = host.nearest_framework_version(framework, framework_version)
         if note:
             click.echo(f"note: {note}", err=True)

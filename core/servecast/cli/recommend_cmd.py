@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 
 from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.params import COUNT, POSITIVE_NUMBER
 from servecast.cli.progress import SearchProgressBar
 from servecast.cli.search_cmd import print_inputs, task_from_options, task_options
 from servecast.errors import InputError
@@ -17,8 +18,8 @@ from servecast.search.recommend import LARGEST_UNIT_NODES, recommend
 
 @click.command("recommend")
 @task_options
-@click.option("--target-request-rate", type=float, help="Requests per second to serve.")
-@click.option("--target-concurrency", type=int, help="Concurrent users to serve.")
+@click.option("--target-request-rate", type=POSITIVE_NUMBER, help="Requests per second to serve.")
+@click.option("--target-concurrency", type=COUNT, help="Concurrent users to serve.")
 @json_option
 def recommend_command(
     target_request_rate: float | None, target_concurrency: int | None, as_json: bool, **values: Any

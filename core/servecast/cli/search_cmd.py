@@ -11,17 +11,18 @@ from rich.console import Console
 
 from servecast.cli.context import echo_json, json_option, plugin_host
 from servecast.cli.frontier_plot import text_plot
+from servecast.cli.params import COUNT, NON_NEGATIVE_COUNT, POSITIVE_NUMBER
 from servecast.cli.progress import SearchProgressBar
 from servecast.cli.render import print_table
 from servecast.domain.vocabulary import KvCacheDtype, Quantization
-from servecast.domain.workload import REQUESTS_PER_USER, Sla, UserPhase, UserStart
+from servecast.domain.workload import REQUESTS_PER_USER, UserPhase, UserStart
 from servecast.errors import NoFeasibleConfiguration
 from servecast.search.describe import describe
 from servecast.search.explain import infeasibility
 from servecast.search.result import SearchResult
 from servecast.search.runner import run_search
 from servecast.search.save import frontier_series, save_search, summary
-from servecast.search.task import DEFAULT_MODES, SearchTask
+from servecast.search.task import DEFAULT_MODES, MOST_GPUS, SearchTask
 
 
 def _names(value: str | None) -> tuple[str, ...] | None:
@@ -53,9 +54,15 @@ _TASK_OPTIONS = [
     click.option(
         "--modes", default=",".join(m.value for m in DEFAULT_MODES), show_default=True, help="Any of agg,disagg,static."
     ),
-    click.option("--isl", type=int, required=True, help="Input tokens per request."),
-    click.option("--osl", type=int, required=True, help="Output tokens per request."),
-    click.option("--prefix", type=int, default=0, show_default=True, help="Leading input tokens shared by requests."),
+    click.option("--isl", type=COUNT, required=True, help="Input tokens per request."),
+    click.option("--osl", type=COUNT, required=True, help="Output tokens per request."),
+    click.option(
+        "--prefix",
+        type=NON_NEGATIVE_COUNT,
+        default=0,
+        show_default=True,
+        help="Leading input tokens shared by requests.",
+    ),
     _enum_option(
         "--user-start",
         UserStart.BURST,
@@ -64,14 +71,14 @@ _TASK_OPTIONS = [
     _enum_option("--user-phase", UserPhase.SPREAD, "Users after their first requests: spread out, or in step (waves)."),
     click.option(
         "--requests-per-user",
-        type=float,
+        type=POSITIVE_NUMBER,
         default=REQUESTS_PER_USER,
         show_default=True,
         help="Requests each user sends in the measured run (InferenceMAX: 10).",
     ),
-    click.option("--ttft", type=float, help="TTFT target in ms (default: none)."),
-    click.option("--tpot", type=float, help="TPOT target in ms (default: none)."),
-    click.option("--request-latency", type=float, help="End-to-end latency target in ms (default: none)."),
+    click.option("--ttft", type=POSITIVE_NUMBER, help="TTFT target in ms (default: none)."),
+    click.option("--tpot", type=POSITIVE_NUMBER, help="TPOT target in ms (default: none)."),
+    click.option("--request-latency", type=POSITIVE_NUMBER, help="End-to-end latency target in ms (default: none)."),
     click.option("--quant", type=_quantization(Quantization), help="Override the checkpoint's quantization."),
     click.option("--moe-quant", type=_quantization(Quantization), help="Quantization of the routed experts only."),
     click.option("--kv-cache-dtype", type=_quantization(KvCacheDtype), help="Default: the checkpoint's."),
@@ -100,7 +107,11 @@ def task_from_options(values: dict[str, Any], gpus: int, top: int = 5) -> Search
             "user_start": values["user_start"],
             "user_phase": values["user_phase"],
             "requests_per_user": values["requests_per_user"],
-            "sla": Sla(ttft_ms=values["ttft"], tpot_ms=values["tpot"], request_latency_ms=values["request_latency"]),
+            "sla": {
+                "ttft_ms": values["ttft"],
+                "tpot_ms": values["tpot"],
+                "request_latency_ms": values["request_latency"],
+            },
             "quant": values["quant"],
             "moe_quant": values["moe_quant"],
             "kv_cache_dtype": values["kv_cache_dtype"],
@@ -111,8 +122,8 @@ def task_from_options(values: dict[str, Any], gpus: int, top: int = 5) -> Search
 
 @click.command("search")
 @task_options
-@click.option("--gpus", type=int, required=True, help="GPUs the deployment may use.")
-@click.option("--top", type=int, default=5, show_default=True, help="Best configurations listed.")
+@click.option("--gpus", type=click.IntRange(1, MOST_GPUS), required=True, help="GPUs the deployment may use.")
+@click.option("--top", type=COUNT, default=5, show_default=True, help="Best configurations listed.")
 @click.option("--save-dir", type=click.Path(file_okay=False, path_type=Path), help="Write CSVs, plot and configs.")
 @click.option("--force", is_flag=True, help="Replace results already in --save-dir.")
 @json_option
@@ -170,11 +181,16 @@ def _metrics_row(rank: str, row: dict[str, Any]) -> list[str]:
         describe(row),
         str(row["num_gpus"]),
         str(row["concurrency"] or row["batch_size"]),
-        f"{row['ttft_ms']:.0f}" if row["ttft_ms"] is not None else "inf",
-        f"{row['tpot_ms']:.1f}",
-        f"{row['tokens_per_s_per_gpu']:.0f}",
-        f"{row['tokens_per_s_per_user']:.1f}",
+        _number(row["ttft_ms"], ".0f"),
+        _number(row["tpot_ms"], ".1f"),
+        _number(row["tokens_per_s_per_gpu"], ".0f"),
+        _number(row["tokens_per_s_per_user"], ".1f"),
     ]
+
+
+def _number(value: float | None, spec: str) -> str:
+    """A metric as the table prints it; an unbounded one (null in the row) as "inf"."""
+    return "inf" if value is None else format(value, spec)
 
 
 _HEADERS = ["#", "framework", "mode", "configuration", "GPUs", "load", "TTFT ms", "TPOT ms", "tok/s/GPU", "tok/s/user"]
@@ -190,8 +206,9 @@ def _print_report(result: SearchResult) -> None:
         ratio = result.winner_ratio
         click.echo(
             f"\nwinner: {winner['framework']} {winner['mode']} {describe(winner)}: "
-            f"{winner['tokens_per_s_per_gpu']:.0f} tokens/s/GPU at {winner['tokens_per_s_per_user']:.1f} "
-            f"tokens/s/user" + (f", {ratio:.2f}x the runner-up" if ratio else "")
+            f"{_number(winner['tokens_per_s_per_gpu'], '.0f')} tokens/s/GPU at "
+            f"{_number(winner['tokens_per_s_per_user'], '.1f')} tokens/s/user"
+            + (f", {ratio:.2f}x the runner-up" if ratio else "")
         )
         explanation = result.explanation
         for step, shares in explanation.get("shares", {}).items():

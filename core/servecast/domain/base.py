@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import reprlib
+from collections.abc import Mapping
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -10,9 +12,10 @@ from servecast.errors import InputError
 
 
 class FrozenModel(BaseModel):
-    """An immutable, strictly-validated value object: unknown fields are an error, never silently dropped."""
+    """An immutable, strictly-validated value object: unknown fields are an error, never silently dropped, and
+    numbers are finite."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
 
     @classmethod
     def parse_input(cls, values: dict[str, Any], what: str, hint: str) -> Self:
@@ -20,9 +23,18 @@ class FrozenModel(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in issue['loc']) or what}: {issue['msg'].removeprefix('Value error, ')}"
-                + (f" (got {issue['input']!r})" if issue["loc"] else "")
-                for issue in error.errors()
-            )
-            raise InputError(f"invalid {what}: {problems}", hint) from None
+            raise InputError(f"invalid {what}: {validation_problems(error)}", hint) from None
+
+
+def validation_problems(error: ValidationError, prefix: str = "") -> str:
+    """Pydantic's report in people's words, one clause per problem: where (dotted, under `prefix`), what is wrong,
+    and the value given; a problem of the whole object is its message alone."""
+    clauses = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"])
+        where = ".".join(part for part in (prefix, location) if part)
+        message = problem["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        value = problem.get("input")
+        shown = "" if not location or isinstance(value, Mapping) else f" (got {reprlib.repr(value)})"
+        clauses.append(f"{where}: {message}{shown}" if where else message)
+    return "; ".join(clauses)

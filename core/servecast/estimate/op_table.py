@@ -18,7 +18,7 @@ from servecast.domain.vocabulary import KvCacheDtype
 from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import EstimateProvenance, OpEstimator, OpKind
 from servecast.estimate.roofline import roofline_ms
-from servecast.estimate.shapes import normalize_shapes
+from servecast.estimate.shapes import check_possible, normalize_shapes
 from servecast.models.quantization import KV_CACHE_BYTES
 
 
@@ -175,11 +175,11 @@ def estimate_rows(
             result.errors.update({index: f"row {first_row + index}: {error}" for index in indices})
             continue
         try:
-            shapes = normalize_shapes(spec.kind, _columns(name, spec, [rows[index] for index in indices]))
+            shapes = _shapes(name, spec, [rows[index] for index in indices])
         except ValueError:
             for index in indices:  # find and name the bad rows; the good ones are estimated one by one
                 try:
-                    single = normalize_shapes(spec.kind, _columns(name, spec, [rows[index]]))
+                    single = _shapes(name, spec, [rows[index]])
                 except ValueError as error:
                     result.errors[index] = f"row {first_row + index}: {error}"
                     continue
@@ -187,6 +187,13 @@ def estimate_rows(
             continue
         _fill(result, indices, spec.kind, shapes, dtype, estimator_for, hardware)
     return result
+
+
+def _shapes(name: str, spec: OpColumns, rows: Sequence[Mapping[str, str]]) -> dict[str, FloatArray]:
+    """The shapes of rows of one op, checked to be ones a real model has; a ValueError naming the problem."""
+    shapes = normalize_shapes(spec.kind, _columns(name, spec, rows))
+    check_possible(spec.kind, shapes)
+    return shapes
 
 
 def _fill(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from servecast.arrays import FloatArray
 from servecast.estimate.estimator import OpKind
@@ -101,6 +101,41 @@ ZERO_MEANS_SAME_AS: dict[OpKind, dict[str, str]] = {
 """Parameters whose 0 stands for another parameter's value: without a cached prefix, kv_len is q_len."""
 
 
+def _below_one(name: str) -> Callable[[Mapping[str, FloatArray]], NDArray[np.bool_]]:
+    return lambda shapes: shapes[name] < 1
+
+
+_HEADS_RULES = (
+    ("heads must be at least 1", lambda v: v["heads"] < 1),
+    ("kv_heads must be at least 1", lambda v: v["kv_heads"] < 1),
+    (
+        "heads must be a multiple of kv_heads (query heads share key/value heads in groups)",
+        lambda v: np.fmod(v["heads"], np.maximum(v["kv_heads"], 1)) != 0,
+    ),
+    ("head_dim must be at least 1", lambda v: v["head_dim"] < 1),
+)
+_GROUP_RULES = (("num_gpus must be at least 1", lambda v: v["num_gpus"] < 1),)
+
+SHAPE_RULES: dict[OpKind, tuple[tuple[str, Callable[[Mapping[str, FloatArray]], NDArray[np.bool_]]], ...]] = {
+    OpKind.CONTEXT_ATTENTION: _HEADS_RULES,
+    OpKind.DECODE_ATTENTION: _HEADS_RULES,
+    OpKind.MLA_CONTEXT: (("heads must be at least 1", lambda v: v["heads"] < 1),),
+    OpKind.MLA_DECODE: (("heads must be at least 1", lambda v: v["heads"] < 1),),
+    OpKind.MOE: (
+        ("experts must be at least 1", lambda v: v["experts"] < 1),
+        ("top_k must be between 1 and experts", lambda v: (v["top_k"] < 1) | (v["top_k"] > v["experts"])),
+        ("ep must be between 1 and experts", lambda v: (v["ep"] < 1) | (v["ep"] > v["experts"])),
+        ("moe_tp must be at least 1", lambda v: v["moe_tp"] < 1),
+        ("imbalance must be at least 1 (the busiest rank over the mean)", lambda v: v["imbalance"] < 1),
+    ),
+    OpKind.ALL_REDUCE: _GROUP_RULES,
+    OpKind.ALL_GATHER: _GROUP_RULES,
+    OpKind.REDUCE_SCATTER: _GROUP_RULES,
+    OpKind.ALL_TO_ALL: _GROUP_RULES,
+}
+"""What makes a shape impossible beyond a negative value: each rule's message and the rows it rejects."""
+
+
 class ShapeError(ValueError):
     """Shapes that do not fit an op kind: a missing or unknown parameter, a negative or non-finite value."""
 
@@ -138,6 +173,22 @@ def normalize_shapes(kind: OpKind, shapes: Mapping[str, ArrayLike]) -> dict[str,
         if (out[name] < out[other]).any():
             raise ShapeError(f"{kind.value}: {name} counts the new tokens too, so it cannot be below {other}")
     return out
+
+
+def check_possible(kind: OpKind, shapes: Mapping[str, FloatArray]) -> None:
+    """A ShapeError naming the first row no real model has (`SHAPE_RULES`); for shapes users give, whereas the
+    estimators take any non-negative shape."""
+    sizes = [
+        (f"{key.name} must be at least 1 (an op of no size takes no time)", _below_one(key.name))
+        for key in OP_SHAPES[kind]
+        if key.default is None
+    ]
+    for message, rejects in (*sizes, *SHAPE_RULES.get(kind, ())):
+        bad = rejects(shapes)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            given = ", ".join(f"{key.name}={shapes[key.name][first]:g}" for key in OP_SHAPES[kind])
+            raise ShapeError(f"{kind.value}: {message} (got {given})")
 
 
 def _names(kind: OpKind) -> str:

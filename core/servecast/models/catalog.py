@@ -11,7 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from servecast.errors import InputError
+from servecast.errors import InputError, undecodable
 
 CATALOG_PACKAGE = "servecast.models"
 CATALOG_FOLDER = "catalog"
@@ -87,6 +87,8 @@ def _read_json(path: Path) -> dict[str, Any]:
             f"{path} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
             "fix the file, or pass a model id from the catalog (`servecast model list`)",
         ) from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path} is not UTF-8 text: {undecodable(error)}", "save the file as UTF-8") from None
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}", "check the path and its permissions") from None
     if not isinstance(data, dict):

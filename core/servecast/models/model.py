@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
+from servecast.domain.base import validation_problems
 from servecast.domain.vocabulary import KvCacheDtype, Quantization
 from servecast.errors import InputError
 from servecast.models.architecture import ModelArchitecture
@@ -52,7 +55,13 @@ def load_model(
             "servecast_register_model_families (see docs/plugin-hooks.md)",
         )
     family = architectures.get(name)
-    built = family.build(source.config)
+    try:
+        built = family.build(source.config)
+    except ValidationError as error:
+        raise InputError(
+            f"config.json of {source.model_id} describes an impossible model: {validation_problems(error)}",
+            "check the config.json (a hand-written one needs every value consistent with the others)",
+        ) from None
     if not isinstance(built, ModelArchitecture):
         raise InputError(
             f"model family {family.name!r} returned a {type(built).__name__}, not a ModelArchitecture",

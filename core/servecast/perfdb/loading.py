@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
+from servecast.domain.base import validation_problems
 from servecast.errors import SpecFileError
 from servecast.estimate.dtypes import OpDtype
 from servecast.perfdb.grid import GridTable
 from servecast.perfdb.metadata import ANY, TableMetadata
 from servecast.perfdb.table import PerfTableRef
-from servecast.specfiles.common import describe_validation_error, read_toml
+from servecast.specfiles.common import read_toml
 
 LATENCY_COLUMN = "latency"
 DTYPE_COLUMN = "dtype"
@@ -36,7 +37,7 @@ def read_metadata(path: Path) -> TableMetadata:
     try:
         return TableMetadata.model_validate(read_toml(path))
     except ValidationError as error:
-        raise PerfTableError(path, describe_validation_error(error)) from None
+        raise PerfTableError(path, validation_problems(error)) from None
 
 
 def load_metadata(ref: PerfTableRef) -> TableMetadata:

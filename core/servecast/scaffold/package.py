@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 from string import Template
 
 from servecast.errors import InputError
+from servecast.files import staged_folder
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 """A plugin's short id as servecast spells them (`h100_sxm`, `vllm`): it is also the Python package's suffix."""
@@ -76,9 +75,7 @@ def write_package(texts: dict[str, str], out: Path) -> None:
     be empty, so nothing is overwritten and nothing is left half-written."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"{out} already exists and is not empty", "choose a new folder for the plugin package")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with staged_folder(out.parent) as staging:
         for relative, text in texts.items():
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,9 +83,6 @@ def write_package(texts: dict[str, str], out: Path) -> None:
         if out.exists():
             out.rmdir()
         os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def template_values(name: str, display_name: str | None) -> dict[str, str]:

@@ -68,6 +68,8 @@ class SearchResult:
     def top(self, count: int) -> list[int]:
         """The `count` best feasible configurations (each at its best load level), most tokens/s per GPU first;
         a configuration predicted exactly like one listed before it (a knob that changes nothing there) is left out."""
+        if not self.evaluated:
+            return []
         columns = self.columns
         rows = np.flatnonzero(self.feasible)
         order = rows[np.argsort(-columns["tokens_per_s_per_gpu"][rows], kind="stable")]
@@ -131,6 +133,8 @@ class SearchResult:
         do not apply and unbounded latencies are missing values."""
         import pandas as pd
 
+        if not self.evaluated:
+            return pd.DataFrame(columns=[*self._task_values(), *CONFIG_COLUMNS, *METRIC_COLUMNS, "meets_sla"])
         index = np.arange(self.evaluated) if rows is None else np.asarray(list(rows), dtype=np.int64)
         data: dict[str, Any] = {name: [value] * len(index) for name, value in self._task_values().items()}
         for name in CONFIG_COLUMNS:

@@ -1,31 +1,32 @@
 """Write a search's results to a folder: every point, the frontier and the best (CSV), the resolved inputs, a
 plot of the frontiers, and one folder per recommended configuration (the launch artifacts go there too).
 
-Everything is written into a temporary folder first and moved into place at the end, so a failure leaves
-nothing half-written; existing results are replaced only with `force`.
+Everything is written into a staging folder first and moved into place at the end, under a lock on the folder,
+so a failure leaves nothing half-written and two runs never mix; existing results are replaced only with `force`,
+and a replaced run's results that this one does not write are removed.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from servecast.errors import InputError, PluginError
+from servecast.files import locked_folder, staged_folder
 from servecast.host.host import PluginHost
+from servecast.json_text import json_text
 from servecast.launch.write import write_launch_for
 from servecast.search.describe import slug
 from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS
-from servecast.search.explain import request_from_row
+from servecast.search.explain import infeasibility, request_from_row
 from servecast.search.pareto import pareto_front
 from servecast.search.result import TASK_COLUMNS, SearchResult
 
 COLUMNS = (*TASK_COLUMNS, *CONFIG_COLUMNS, *METRIC_COLUMNS, "meets_sla")
-RESULT_FILES = ("points.csv", "pareto.csv", "best.csv", "inputs.json", "frontier.png", "configs")
+RESULT_FILES = ("points.csv", "pareto.csv", "best.csv", "inputs.json", "infeasible.json", "frontier.png", "configs")
 
 
 def save_search(
@@ -34,28 +35,27 @@ def save_search(
     """Write the results under `directory`, with each recommended configuration's launch artifacts when `host` is
     given; the paths written (an InputError before writing anything when results are already there and `force` is
     not set)."""
-    existing = [name for name in RESULT_FILES if (directory / name).exists()]
-    if existing and not force:
-        raise InputError(
-            f"{str(directory)!r} already holds search results ({', '.join(existing)})",
-            "pick another --save-dir or pass --force to replace them",
-        )
     if directory.exists() and not directory.is_dir():
         raise InputError(f"--save-dir {str(directory)!r} is a file, not a folder", "give a folder path")
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".servecast-", dir=directory))
-    try:
+    with staged_folder(directory) as staging, locked_folder(directory):
+        existing = [name for name in RESULT_FILES if (directory / name).exists()]
+        if existing and not force:
+            raise InputError(
+                f"{str(directory)!r} already holds search results ({', '.join(existing)})",
+                "pick another --save-dir or pass --force to replace them",
+            )
         _write_all(result, staging, host)
         written = []
-        for entry in sorted(staging.iterdir()):
-            target = directory / entry.name
+        for name in RESULT_FILES:
+            target, entry = directory / name, staging / name
             if target.is_dir():
                 shutil.rmtree(target)
-            entry.replace(target)
-            written.append(target)
+            elif target.exists():
+                target.unlink()
+            if entry.exists():
+                entry.replace(target)
+                written.append(target)
         return written
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write_all(result: SearchResult, folder: Path, host: PluginHost | None) -> None:
@@ -64,13 +64,15 @@ def _write_all(result: SearchResult, folder: Path, host: PluginHost | None) -> N
     frame.iloc[list(result.pareto)].to_csv(folder / "pareto.csv", columns=list(COLUMNS), index=False)
     frame.iloc[list(result.best)].to_csv(folder / "best.csv", columns=list(COLUMNS), index=False)
     inputs = result.task.model_dump(mode="json") | {"framework_versions": result.versions}
-    (folder / "inputs.json").write_text(json.dumps(inputs, indent=2) + "\n")
+    (folder / "inputs.json").write_text(json_text(inputs))
+    if not result.best:
+        (folder / "infeasible.json").write_text(json_text(infeasibility(result)))
     _plot(result, folder / "frontier.png")
     for rank, index in enumerate(result.best, start=1):
         row = result.row(index)
         config = folder / "configs" / f"{rank:02d}-{slug(row)}"
         config.mkdir(parents=True)
-        (config / "config.json").write_text(json.dumps(row, indent=2) + "\n")
+        (config / "config.json").write_text(json_text(row))
         if host is not None:
             _write_launch(host, row, config)
 
@@ -84,7 +86,8 @@ def _write_launch(host: PluginHost, row: dict[str, Any], folder: Path) -> None:
 
 
 def frontier_series(result: SearchResult) -> dict[str, list[tuple[float, float]]]:
-    """Per framework and mode: its own frontier, as (tokens/s/user, tokens/s/GPU) points."""
+    """Per framework and mode: its own frontier, as (tokens/s/user, tokens/s/GPU) points (an unbounded speed per
+    user, of one-token outputs, is not drawn)."""
     if not result.evaluated:
         return {}
     columns = result.columns
@@ -96,7 +99,11 @@ def frontier_series(result: SearchResult) -> dict[str, list[tuple[float, float]]
     for key in dict.fromkeys(keys.tolist()):
         rows = np.flatnonzero(keys == key)
         front = rows[pareto_front(per_gpu[rows], per_user[rows])]
-        groups[key] = [(float(per_user[i]), float(per_gpu[i])) for i in front]
+        groups[key] = [
+            (float(per_user[i]), float(per_gpu[i]))
+            for i in front
+            if np.isfinite(per_user[i]) and np.isfinite(per_gpu[i])
+        ]
     return groups
 
 
@@ -118,7 +125,8 @@ def _plot(result: SearchResult, path: Path) -> None:
     axes.set_xlabel("tokens/s/user")
     axes.set_ylabel("tokens/s/GPU")
     axes.grid(alpha=0.3)
-    axes.legend()
+    if axes.lines:
+        axes.legend()
     figure.tight_layout()
     figure.savefig(path)
     pyplot.close(figure)

@@ -13,12 +13,16 @@ from servecast.domain.workload import REQUESTS_PER_USER, Sla, UserPhase, UserSta
 DEFAULT_MODES = (ServingMode.AGGREGATED, ServingMode.DISAGGREGATED)
 
 
+MOST_GPUS = 1_000_000
+"""A bound on the GPUs a search takes, far beyond any cluster, that keeps counts within machine integers."""
+
+
 class SearchTask(FrozenModel):
     """One search. `frameworks` None means every installed framework plugin."""
 
     model: str = Field(min_length=1)
     system: str = Field(min_length=1)
-    gpus: int = Field(gt=0, description="GPUs the deployment may use.")
+    gpus: int = Field(gt=0, le=MOST_GPUS, description="GPUs the deployment may use.")
     frameworks: tuple[str, ...] | None = None
     modes: tuple[ServingMode, ...] = DEFAULT_MODES
     isl: int = Field(gt=0)

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from servecast.arrays import FloatArray
 from servecast.errors import InputError
 from servecast.serving.load import Load, LoadKind, LoadLevels
-from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
+from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints, queued_users
 from servecast.serving.policy import prefill_room
 from servecast.serving.queueing import slot_wait_ms
 from servecast.serving.server import Server
@@ -616,8 +616,9 @@ def steady_state(server: Server, load: Load) -> ServingMetrics:
             f"the offered {load.request_rate_per_s:g} requests/s exceed this instance's capacity of "
             f"{float(points.requests_per_s[0]):.3g} requests/s: the queue grows without bound (TTFT is unbounded)"
         )
+    queued = queued_users(load.concurrency, float(points.running[0])) if load.concurrency is not None else ""
     in_flight = load.concurrency or load.full_batch or float(points.running[0])
-    return points.metrics(0, overload, server.outgrowing(in_flight, "requests in flight", _ROUGH_MEANS))
+    return points.metrics(0, overload, queued, server.outgrowing(in_flight, "requests in flight", _ROUGH_MEANS))
 
 
 _ROUGH_MEANS = (

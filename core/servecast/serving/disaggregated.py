@@ -21,7 +21,7 @@ from servecast.domain.hardware import HardwareSpec
 from servecast.errors import InputError
 from servecast.serving.batch_queue import BatchQueues
 from servecast.serving.load import Load, LoadKind, LoadLevels
-from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints
+from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints, queued_users
 from servecast.serving.server import Server
 
 _BISECTIONS = 40
@@ -322,7 +322,8 @@ def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSp
         f"{decode.server.preemption_free_limit} avoids it, and --percentiles simulates it request by request"
     )
     preempting = decode.server.outgrowing(float(points.running[0]), "sequences per decode worker", unpriced)
-    return points.metrics(0, overload, preempting)
+    queued = queued_users(load.concurrency, float(points.running[0])) if load.concurrency is not None else ""
+    return points.metrics(0, overload, queued, preempting)
 
 
 def full_batch_error() -> InputError:

@@ -19,13 +19,14 @@ from servecast.errors import InputError
 from servecast.estimate.estimator import EstimateProvenance
 from servecast.estimate.step import estimate_graph
 from servecast.host.host import PluginHost
+from servecast.json_text import strict
 from servecast.models.graph import build_stage_graph
 from servecast.models.model import Model, load_model
 from servecast.models.step import StepShape
 from servecast.serving.aggregated import steady_state
 from servecast.serving.disaggregated import Pool, disaggregated_steady_state, kv_transfer_ms
 from servecast.serving.load import Load
-from servecast.serving.metrics import ServingMetrics, json_safe
+from servecast.serving.metrics import ServingMetrics
 from servecast.serving.policy import ServerRole
 from servecast.serving.request import EstimateRequest
 from servecast.serving.server import Server, StepTableCache, build_server
@@ -320,6 +321,10 @@ def _with_breakdown(result: Estimate, host: PluginHost, target: Target) -> Estim
     return replace(result, breakdown=steps)
 
 
+FEW_REQUESTS = 100
+"""Simulated requests below which a P99 is hardly more than the maximum."""
+
+
 def _with_percentiles(result: Estimate, hardware: HardwareSpec) -> Estimate:
     """P50/P90/P99 from the discrete-event simulation (aggregated and disaggregated modes)."""
     request = result.request
@@ -341,6 +346,11 @@ def _with_percentiles(result: Estimate, hardware: HardwareSpec) -> Estimate:
                 "while the means take them to spread out: give --length-distribution uniform to simulate spread "
                 "users, or --user-phase waves to make the means match",
             )
+    if run.completed < FEW_REQUESTS:
+        warnings += (
+            f"the simulation completed only {run.completed} requests: its P90 and P99 are about their slowest ones; "
+            f"give --num-requests {FEW_REQUESTS * 10} or more for settled tails",
+        )
     summary: dict[str, Any] = run.percentiles()
     summary.update(
         requests_per_s=run.requests_per_s,
@@ -349,4 +359,4 @@ def _with_percentiles(result: Estimate, hardware: HardwareSpec) -> Estimate:
         iterations=run.iterations,
         preemptions=run.preemptions,
     )
-    return replace(result, percentiles=cast(dict[str, Any], json_safe(summary)), warnings=warnings)
+    return replace(result, percentiles=cast(dict[str, Any], strict(summary)), warnings=warnings)

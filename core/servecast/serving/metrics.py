@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from servecast.arrays import FloatArray
+from servecast.json_text import strict
 
 
 class Limiter(StrEnum):
@@ -66,7 +67,7 @@ class ServingMetrics:
         return replace(self, requests_per_s=self.requests_per_s * replicas, num_gpus=self.num_gpus * replicas)
 
     def as_dict(self) -> dict[str, object]:
-        """The JSON fields of `servecast estimate` (infinite values as null)."""
+        """The JSON fields of `servecast estimate` (infinite values as null, explained under `non_finite`)."""
         values: dict[str, object] = {
             "ttft_ms": self.ttft_ms,
             "tpot_ms": self.tpot_ms,
@@ -79,16 +80,7 @@ class ServingMetrics:
             "running_sequences": self.running,
             "limiter": self.limiter.value,
         }
-        return cast(dict[str, object], json_safe(values))
-
-
-def json_safe(values: object) -> object:
-    """`values` with NaN and infinities as None, nested dicts included (JSON has neither)."""
-    if isinstance(values, dict):
-        return {key: json_safe(value) for key, value in values.items()}
-    if isinstance(values, float):
-        return values if math.isfinite(values) else None
-    return values
+        return cast(dict[str, object], strict(values))
 
 
 LIMITERS = tuple(Limiter)
@@ -115,11 +107,11 @@ class ServingPoints:
         result: FloatArray = self.ttft_ms + (self.output_tokens - 1) * self.tpot_ms
         return result
 
-    def metrics(self, index: int, overload_warning: str = "", caveat: str = "") -> ServingMetrics:
-        """The metrics of one level, with `overload_warning` when that level is overloaded and `caveat` (a warning
-        that holds at any load) when it is not empty."""
+    def metrics(self, index: int, overload_warning: str = "", *caveats: str) -> ServingMetrics:
+        """The metrics of one level, with `overload_warning` when that level is overloaded and the `caveats`
+        (warnings that hold at any load) that are not empty."""
         overload = (overload_warning,) if overload_warning and self.overloaded[index] else ()
-        warnings = (*overload, caveat) if caveat else overload
+        warnings = (*overload, *(caveat for caveat in caveats if caveat))
         return ServingMetrics(
             ttft_ms=float(self.ttft_ms[index]),
             tpot_ms=float(self.tpot_ms[index]),
@@ -131,3 +123,17 @@ class ServingPoints:
             limiter=LIMITERS[int(self.limiter[index])],
             warnings=warnings,
         )
+
+
+def queued_users(users: int, running: float) -> str:
+    """A warning where most closed-loop users wait in the queue (TTFT is mostly that wait), or ""."""
+    if users <= QUEUED_USERS_RATIO * max(running, 1.0):
+        return ""
+    return (
+        f"of the {users:,} users only about {running:,.0f} run at once (the batch limit or the KV cache): the others "
+        "wait in the queue, which is most of the TTFT; fewer users or more instances serve them"
+    )
+
+
+QUEUED_USERS_RATIO = 2.0
+"""Users per running sequence above which the queue, not the server, sets the TTFT."""

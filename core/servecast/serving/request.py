@@ -20,6 +20,13 @@ from servecast.domain.workload import (
 )
 from servecast.errors import InputError
 
+_SERVER_LAYOUT_FIELDS = ("tp", "pp", "dp", "ep", "moe_tp")
+"""The aggregated or static server's layout; a disaggregated deployment has none."""
+_POOL_FIELDS = tuple(
+    f"{role}_{name}" for role in ("prefill", "decode") for name in ("tp", "pp", "dp", "ep", "moe_tp", "workers")
+) + ("prefill_batch_size", "decode_batch_size")
+"""The disaggregated pools' layouts and batches; aggregated and static servers have none."""
+
 
 class EstimateRequest(FrozenModel):
     """A model served by one framework on one system in one mode, under one load.
@@ -123,6 +130,16 @@ class EstimateRequest(FrozenModel):
             )
         if self.replicas > 1 and self.mode is ServingMode.DISAGGREGATED:
             raise ValueError("disaggregated deployments scale with prefill_workers and decode_workers, not replicas")
+        ignored = self._ignored_layout_fields()
+        if ignored:
+            raise ValueError(
+                f"{', '.join(ignored)} {'has' if len(ignored) == 1 else 'have'} no effect in mode={self.mode.value}: "
+                + (
+                    "a disaggregated deployment is laid out with the prefill_* and decode_* fields"
+                    if self.mode is ServingMode.DISAGGREGATED
+                    else "the prefill_* and decode_* fields lay out disaggregated pools (give mode=disagg)"
+                )
+            )
         if self.concurrency is not None and self.concurrency % self.replicas:
             raise ValueError(
                 f"concurrency={self.concurrency} does not split evenly over replicas={self.replicas}; "
@@ -142,6 +159,13 @@ class EstimateRequest(FrozenModel):
                 "at least one request"
             )
         return self
+
+    def _ignored_layout_fields(self) -> list[str]:
+        """Layout fields set away from their defaults that this mode does not read (`name=value` each)."""
+        disaggregated = self.mode is ServingMode.DISAGGREGATED
+        names = _SERVER_LAYOUT_FIELDS if disaggregated else _POOL_FIELDS
+        fields = type(self).model_fields
+        return [f"{name}={getattr(self, name)}" for name in names if getattr(self, name) != fields[name].get_default()]
 
     @classmethod
     def parse(cls, values: dict[str, object]) -> Self:

@@ -19,6 +19,7 @@ import numpy as np
 
 from servecast.arrays import FloatArray, IntArray
 from servecast.domain.workload import LengthDistribution, UserStart, Workload
+from servecast.errors import InputError
 from servecast.serving.disaggregated import Pool, full_batch_error
 from servecast.serving.load import Load
 from servecast.serving.server import Server
@@ -208,15 +209,31 @@ class _Scheduler:
         self.used -= self.holding(request)
 
 
+SIMULATED_REQUESTS_LIMIT = 200_000
+"""Most requests one simulation runs (tens of seconds at long outputs); a larger run is refused, not left to hang."""
+
+
+def requests_to_simulate(load: Load, workload: Workload, num_requests: int | None) -> int:
+    """The requests a simulation of `load` runs: `num_requests`, or by default every closed-loop user's share of
+    the benchmark run, else enough for a steady state; an InputError above SIMULATED_REQUESTS_LIMIT."""
+    if num_requests is None and load.concurrency is not None:
+        num_requests = max(load.concurrency, round(workload.requests_per_user * load.concurrency))
+    elif num_requests is None:
+        num_requests = max(200, 8 * (load.full_batch or 64))
+    if num_requests > SIMULATED_REQUESTS_LIMIT:
+        raise InputError(
+            f"the simulation would run {num_requests:,} requests, more than its limit of {SIMULATED_REQUESTS_LIMIT:,}",
+            "give --num-requests at most that (percentiles settle within a few thousand), or fewer users",
+        )
+    return num_requests
+
+
 class _RequestStream:
     """The requests a load sends, their lengths drawn up front; closed-loop users send the next on each finish."""
 
     def __init__(self, server: Server, load: Load, num_requests: int | None, rng: np.random.Generator) -> None:
         workload = server.workload
-        if num_requests is None and load.concurrency is not None:
-            num_requests = max(load.concurrency, round(workload.requests_per_user * load.concurrency))
-        elif num_requests is None:
-            num_requests = max(200, 8 * (load.full_batch or 64))
+        num_requests = requests_to_simulate(load, workload, num_requests)
         inputs, outputs = draw_lengths(workload, rng, num_requests)
         self.inputs = np.clip(inputs, workload.prefix_tokens + 1, server.max_model_len - 1)
         self.outputs = np.minimum(outputs, server.max_model_len - self.inputs)

@@ -8,9 +8,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from servecast.domain.base import validation_problems
 from servecast.domain.calibration import Calibration, Parameter
 from servecast.errors import SpecFileError
-from servecast.specfiles.common import describe_validation_error, read_toml
+from servecast.specfiles.common import read_toml
 
 
 def load_calibration(path: str | Path, known: Collection[str]) -> Calibration:
@@ -32,7 +33,7 @@ def load_calibration(path: str | Path, known: Collection[str]) -> Calibration:
     try:
         return Calibration.model_validate({**data, "parameters": parameters})
     except ValidationError as error:
-        raise SpecFileError(path, describe_validation_error(error)) from None
+        raise SpecFileError(path, validation_problems(error)) from None
 
 
 def _collect(path: Path, table: dict[str, Any], prefix: str, out: dict[str, Parameter]) -> None:
@@ -48,4 +49,4 @@ def _collect(path: Path, table: dict[str, Any], prefix: str, out: dict[str, Para
         try:
             out[name] = Parameter.model_validate(entry)
         except ValidationError as error:
-            raise SpecFileError(path, describe_validation_error(error, prefix=f"parameters.{name}")) from None
+            raise SpecFileError(path, validation_problems(error, prefix=f"parameters.{name}")) from None

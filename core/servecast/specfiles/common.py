@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import reprlib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from servecast.domain.base import validation_problems
 from servecast.domain.provenance import Source
 from servecast.errors import SpecFileError
 
@@ -46,7 +46,7 @@ def read_sources(path: Path, data: dict[str, Any]) -> dict[str, Source]:
         try:
             sources[source_id] = Source.model_validate(fields)
         except ValidationError as error:
-            raise SpecFileError(path, describe_validation_error(error, prefix=f"sources.{source_id}")) from None
+            raise SpecFileError(path, validation_problems(error, prefix=f"sources.{source_id}")) from None
     return sources
 
 
@@ -60,14 +60,3 @@ def resolve_source(path: Path, sources: Mapping[str, Source], source_id: object,
             f"cite one of the [sources.<id>] tables ({known}) or add one",
         )
     return sources[source_id]
-
-
-def describe_validation_error(error: ValidationError, prefix: str = "") -> str:
-    """One line per problem: the dotted location, the message, and the offending value."""
-    lines = []
-    for problem in error.errors():
-        location = " ".join(part for part in (prefix, ".".join(str(p) for p in problem["loc"])) if part)
-        value = problem.get("input")
-        shown = "" if isinstance(value, Mapping) else f" (got {reprlib.repr(value)})"
-        lines.append(f"{location or '<top level>'}: {problem['msg']}{shown}")
-    return "; ".join(lines)

@@ -8,10 +8,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from servecast.domain.base import validation_problems
 from servecast.domain.framework import FrameworkSpec, FrameworkVersion, Knob
 from servecast.domain.provenance import Source
 from servecast.errors import SpecFileError
-from servecast.specfiles.common import describe_validation_error, read_sources, read_toml, resolve_source
+from servecast.specfiles.common import read_sources, read_toml, resolve_source
 
 
 def load_framework_spec(path: str | Path) -> FrameworkSpec:
@@ -31,11 +32,11 @@ def load_framework_spec(path: str | Path) -> FrameworkSpec:
         try:
             versions.append(FrameworkVersion.model_validate(_resolve_knobs(path, where, version, sources)))
         except ValidationError as error:
-            raise SpecFileError(path, describe_validation_error(error, prefix=where)) from None
+            raise SpecFileError(path, validation_problems(error, prefix=where)) from None
     try:
         return FrameworkSpec.model_validate({**data, "versions": versions})
     except ValidationError as error:
-        raise SpecFileError(path, describe_validation_error(error)) from None
+        raise SpecFileError(path, validation_problems(error)) from None
 
 
 def _merge_with_base(path: Path, index: int, raw: dict[str, Any], earlier: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def _resolve_knobs(path: Path, where: str, version: dict[str, Any], sources: dic
         try:
             knobs.append(Knob.model_validate({**fields, "name": name, "source": source, "default": default}))
         except ValidationError as error:
-            raise SpecFileError(path, describe_validation_error(error, prefix=knob_where)) from None
+            raise SpecFileError(path, validation_problems(error, prefix=knob_where)) from None
     kernels = {}
     for slot, fields in version.get("kernels", {}).items():
         kernel_where = f"{where} kernels.{slot}"

@@ -7,12 +7,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from servecast.domain.base import validation_problems
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.provenance import Provenance, Source
 from servecast.errors import SpecFileError
 from servecast.estimate.parameters import CALIBRATION_PARAMETERS
 from servecast.specfiles.calibration_file import load_calibration
-from servecast.specfiles.common import describe_validation_error, read_sources, read_toml, resolve_source
+from servecast.specfiles.common import read_sources, read_toml, resolve_source
 
 
 def load_hardware_spec(path: str | Path) -> HardwareSpec:
@@ -43,7 +44,7 @@ def _load(path: Path, with_calibration: bool) -> HardwareSpec:
     try:
         return HardwareSpec.model_validate({**data, "provenance": provenance})
     except ValidationError as error:
-        raise SpecFileError(path, describe_validation_error(error)) from None
+        raise SpecFileError(path, validation_problems(error)) from None
 
 
 def _split_figures(
