@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+
 from click.testing import CliRunner
 
 from servecast.cli import cli
@@ -30,3 +35,24 @@ def test_a_forced_save_removes_what_the_earlier_run_wrote_and_this_one_does_not(
     assert not (tmp_path / "configs").exists()
     assert (tmp_path / "infeasible.json").exists()
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(STAGING_PREFIX)]
+
+
+def test_a_save_terminated_by_sigterm_exits_143_and_leaves_no_staging(tmp_path):
+    """A real SIGTERM in the middle of a save (the plot stalls): the run cleans up its staging folder and exits 143."""
+    script = (
+        "import sys, time\n"
+        "import servecast.search.save as save\n"
+        "save._plot = lambda *args: time.sleep(60)\n"
+        "from servecast.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-c", script, *SMALL, "--save-dir", str(out)], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (out.exists() and any(path.name.startswith(STAGING_PREFIX) for path in out.iterdir())):
+        assert process.poll() is None and time.monotonic() < deadline, "the save never started"
+        time.sleep(0.05)
+    time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 143
+    assert list(out.iterdir()) == []

@@ -26,6 +26,25 @@ class FrozenModel(BaseModel):
             raise InputError(f"invalid {what}: {validation_problems(error)}", hint) from None
 
 
+_PLAIN_MESSAGES = {
+    "greater_than": "must be above {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be below {lt}",
+    "less_than_equal": "must be at most {le}",
+    "finite_number": "must be a finite number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "bool_parsing": "must be true or false",
+    "string_too_short": "must not be empty",
+    "enum": "must be one of {expected}",
+    "literal_error": "must be one of {expected}",
+    "missing": "is required",
+    "extra_forbidden": "is not a known field (a typo?)",
+}
+"""Pydantic's error types in the words of servecast's other messages."""
+
+
 def validation_problems(error: ValidationError, prefix: str = "") -> str:
     """Pydantic's report in people's words, one clause per problem: where (dotted, under `prefix`), what is wrong,
     and the value given; a problem of the whole object is its message alone."""
@@ -33,7 +52,12 @@ def validation_problems(error: ValidationError, prefix: str = "") -> str:
     for problem in error.errors():
         location = ".".join(str(part) for part in problem["loc"])
         where = ".".join(part for part in (prefix, location) if part)
-        message = problem["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        template = _PLAIN_MESSAGES.get(problem["type"])
+        message = (
+            template.format(**problem.get("ctx", {}))
+            if template
+            else problem["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        )
         value = problem.get("input")
         shown = "" if not location or isinstance(value, Mapping) else f" (got {reprlib.repr(value)})"
         clauses.append(f"{where}: {message}{shown}" if where else message)
