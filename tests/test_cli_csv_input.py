@@ -47,3 +47,9 @@ def test_a_file_that_is_not_utf8_is_refused_naming_the_line(tmp_path):
     assert result.exit_code == 2
     assert "is not UTF-8 text: byte b'\\xe9' on line 2" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_header_without_rows_is_refused(tmp_path):
+    result = estimate_batch(tmp_path, f"{HEADER}\n".encode())
+    assert result.exit_code == 2
+    assert "no rows under the header" in result.output

@@ -193,3 +193,8 @@ def test_ops_estimate_refuses_shapes_no_model_has(tmp_path):
         "num_gpus must be at least 1",
     )
     assert all(math.isnan(row["latency_ms"] or math.nan) for row in json.loads(result.stdout))
+
+
+def test_a_disaggregated_simulation_beyond_its_worker_limit_is_refused_at_once():
+    args = ["--mode", "disagg", "--concurrency", "8", "--prefill-workers", "100000000", "--percentiles"]
+    assert_clear_failure(run_cli(*ESTIMATE, *args), 2, "more than its limit of 4,096")

@@ -201,5 +201,8 @@ def servecast_launch_config(deployment: Deployment, target: Target) -> LaunchArt
             if target.framework != "vllm":
                 return None
             return LaunchArtifacts(roles=(RoleLaunch(role="agg", framework="vllm", version=...,
-                                                     gpus=..., argv=("vllm", "serve", deployment.model)),))
+                                                     gpus=..., argv=("vllm", "serve", literal(deployment.model))),))
+
+        `{NAME}` in an argv item expands to a declared variable (a node's address); `literal` keeps text that is
+        not servecast's own (the model the user named) from expanding.
     """

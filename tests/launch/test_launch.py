@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from servecast.cli import cli
+from servecast.launch.artifacts import Endpoint, LaunchArtifacts, RoleLaunch, literal
 from servecast.launch.plan import plan_launch
-from servecast.launch.write import shell_command, write_launch
+from servecast.launch.write import placeholders, shell_command, shell_word, write_launch
 
 from .conftest import CASES, render, request, target_of
 
@@ -73,6 +74,20 @@ def test_a_hostile_model_path_reaches_the_framework_as_one_inert_argument(host, 
 def test_only_declared_placeholders_expand_in_a_command():
     line = shell_command(["serve", "{HEAD_ADDR}:5000", "{HOME}", "$(id)"], {"A": "1"}, variables={"HEAD_ADDR"})
     assert line == "env A=1 serve \"$HEAD_ADDR\":5000 '{HOME}' '$(id)'"
+
+
+@pytest.mark.parametrize(
+    "text", ["/m/{HEAD_ADDR}/x", "{{HEAD_ADDR}}", "{{{NODE1_ADDR}}}", "a{b}{HOME}$(id) '{\"k\": {}}'", "{", ""]
+)
+def test_user_text_passed_through_literal_never_expands(text):
+    variables = {"HEAD_ADDR", "NODE1_ADDR", "HOME"}
+    item = literal(text) + "@{HEAD_ADDR}"  # user text, then a placeholder servecast put there
+    assert placeholders(item) == ["HEAD_ADDR"]
+    word = shell_word(item, variables)
+    echoed = subprocess.run(
+        ["bash", "-c", f"printf %s {word}"], capture_output=True, text=True, env={**os.environ, "HEAD_ADDR": "10.0.0.1"}
+    )
+    assert echoed.stdout == f"{text}@10.0.0.1"
 
 
 def test_generate_writes_re_renders_from_deployment_json_and_refuses_to_overwrite(tmp_path):
@@ -146,3 +161,10 @@ def test_vllm_v0_launch_limits_reach_the_flags_and_its_start_up_chunking_rule_ne
     assert argv[argv.index("--num-scheduler-steps") + 1] == "10"
     assert "--enable-chunked-prefill" not in argv  # 0.6.0 turns it off itself at a 4K context; it has no --no- form
     subprocess.run(["bash", "-n", str(tmp_path / "launch.sh")], check=True)
+
+
+def test_a_bare_endpoint_port_is_one_on_the_head_node_reached_at_localhost():
+    role = RoleLaunch(role="agg-0", framework="vllm", version="0.11.0", gpus=1, argv=("vllm", "serve", "m"))
+    artifacts = LaunchArtifacts(roles=(role,), endpoints=(8000, Endpoint(port=8101, node=2)))
+    assert artifacts.endpoints == (Endpoint(port=8000, node=0), Endpoint(port=8101, node=2))
+    assert [endpoint.host for endpoint in artifacts.endpoints] == ["localhost", "{NODE2_ADDR}"]

@@ -1,5 +1,6 @@
 """The model a launch serves and benchmarks is the one the user named: a local checkpoint folder by its path (not the
-id its config.json calls itself), a catalog alias as the alias, each reaching the framework as one word."""
+id its config.json calls itself), a catalog alias as the alias, each reaching the framework as one word, literally
+(braces that look like servecast's own placeholders included)."""
 
 from __future__ import annotations
 
@@ -104,3 +105,48 @@ def test_a_catalog_alias_is_launched_as_the_checkpoint_the_user_named(host, refe
     assert plan.deployment.model == launched
     artifacts = render_launch(host, plan.deployment)
     assert model_arguments("vllm", artifacts) == [launched, launched]
+
+
+@pytest.fixture
+def braced_model(tmp_path: Path) -> Path:
+    """A local Qwen3-32B checkpoint folder whose path holds servecast placeholders and a command substitution."""
+    folder = tmp_path / "models" / "{HEAD_ADDR}" / "q $(touch PWNED) {NODE2_ADDR}{{VLLM_SOURCE}}"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(catalog()["qwen/qwen3-32b"].config))
+    return folder
+
+
+def started_argv(log: Path) -> list[list[str]]:
+    """Each command the stubs logged, as the argv it received."""
+    calls = log.read_text().split("\0--\0")
+    return [call.split("\0")[:-1] for call in calls if call]
+
+
+@pytest.mark.parametrize("framework", ["vllm", "sglang", "trtllm"])
+def test_placeholders_and_substitutions_in_a_model_path_reach_the_framework_literally(
+    host, braced_model, tmp_path, framework
+):
+    values = {"model": str(braced_model), "framework": framework, "tp": 8, "pp": 2, "replicas": 2}
+    plan = plan_launch(host, request(**values, isl=1000, osl=100, concurrency=64))
+    artifacts = render_launch(host, plan.deployment)
+    folder = tmp_path / "deploy"
+    write_launch(plan, artifacts, folder)
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    for program in ("mpirun", "ray", "vllm", "python", "trtllm-serve", "curl"):
+        (stubs / program).write_text('#!/usr/bin/env bash\nprintf "%s\\0" "$0" "$@" -- >> "$STARTED"\n')
+        (stubs / program).chmod(0o755)
+    log = tmp_path / "started.log"
+    addresses = {"HEAD_ADDR": "10.0.0.1", "NODE1_ADDR": "10.0.0.2", "NODE2_ADDR": "10.0.0.3", "NODE3_ADDR": "10.0.0.4"}
+    env = {**os.environ, **addresses, "PATH": f"{stubs}:{os.environ['PATH']}", "STARTED": str(log)}
+    for node in range(artifacts.node_count):
+        subprocess.run(["bash", str(folder / "launch.sh"), str(node)], check=True, env=env, capture_output=True)
+    launched = [item for argv in started_argv(log) for item in argv if braced_model.name in item]
+    log.unlink()
+    subprocess.run(["bash", str(folder / "benchmark.sh")], check=True, env=env, capture_output=True)
+    benchmarked = [argv[argv.index("--model") + 1] for argv in started_argv(log) if "--model" in argv]
+    assert len(launched) >= 2 and set(launched) == {str(braced_model)}  # a server per instance, one word each
+    assert benchmarked == [str(braced_model)] * 2
+    assert not list(tmp_path.rglob("PWNED"))
+    benchmark = (folder / "benchmark.sh").read_text()
+    assert "set HEAD_ADDR" not in benchmark and "set VLLM_SOURCE" not in benchmark + (folder / "launch.sh").read_text()

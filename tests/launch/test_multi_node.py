@@ -1,5 +1,6 @@
 """Deployments over several nodes: one launch.sh, run on every node with its NODE_RANK, parses for every layout,
-replica count and mode, starts exactly that node's processes, and refuses a rank the deployment does not have."""
+replica count and mode, starts exactly that node's processes, and refuses a rank the deployment does not have; the
+benchmark.sh run on the head node reaches each server on the node it listens on."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from servecast.errors import PluginError
 from servecast.host import PluginHost
@@ -34,8 +36,9 @@ LAYOUTS: dict[str, dict[str, object]] = {
     },
 }
 """Layouts of Qwen3-32B on 8-GPU nodes: instances spanning nodes, several of them, and pools sharing nodes."""
-STUBBED = ("mpirun", "ray", "vllm", "python", "trtllm-serve")
-"""Every program a launch.sh starts (after `env`), replaced in the tests by a stub that logs its arguments."""
+STUBBED = ("mpirun", "ray", "vllm", "python", "trtllm-serve", "curl")
+"""Every program a launch.sh or benchmark.sh starts (after `env`), replaced in the tests by a stub that logs its
+arguments (and succeeds: curl's poll answers at once)."""
 
 
 def written(host: PluginHost, tmp_path: Path, framework: str, layout: str) -> tuple[LaunchArtifacts, Path]:
@@ -52,6 +55,12 @@ def addresses(artifacts: LaunchArtifacts) -> dict[str, str]:
 
 def run_node(folder: Path, rank: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """launch.sh run as node `rank`, every program it starts replaced by a stub logging to `started.log`."""
+    return run_script(folder, ["launch.sh", rank], environment)
+
+
+def run_script(folder: Path, command: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A script of the folder run with its arguments, every program it starts replaced by a stub logging to
+    `started.log`."""
     stubs = folder.parent / "bin"
     if not stubs.exists():
         stubs.mkdir()
@@ -63,7 +72,14 @@ def run_node(folder: Path, rank: str, environment: dict[str, str]) -> subprocess
     log.unlink(missing_ok=True)
     log.touch()
     env = {**os.environ, **environment, "PATH": f"{stubs}:{os.environ['PATH']}", "STARTED": str(log)}
-    return subprocess.run(["bash", str(folder / "launch.sh"), rank], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        ["bash", str(folder / command[0]), *command[1:]], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def started(folder: Path) -> list[str]:
+    """What the last script run started, as its stubs logged it."""
+    return (folder.parent / "started.log").read_text().splitlines()
 
 
 def expanded(role: RoleLaunch, values: dict[str, str]) -> str:
@@ -135,3 +151,96 @@ def test_a_shell_script_bash_cannot_parse_is_refused_before_anything_is_written(
     with pytest.raises(PluginError, match="helper.sh that bash cannot parse"):
         write_launch(plan, broken, folder)
     assert not folder.exists() or not any(folder.iterdir())
+
+
+def served_port(line: str, folder: Path) -> int | None:
+    """The port whose HTTP server a started process runs itself: its `--port` (the disaggregated TensorRT-LLM
+    router's is in disagg.yml), none for a Ray node or an SGLang rank after the first (rank 0 serves HTTP)."""
+    words = line.split()
+    if words[0] == "ray" or ("--node-rank" in words and words[words.index("--node-rank") + 1] != "0"):
+        return None
+    if "disaggregated" in words:
+        return int(yaml.safe_load((folder / words[words.index("-c") + 1]).read_text())["port"])
+    return int(words[words.index("--port") + 1]) if "--port" in words else None
+
+
+def server_nodes(artifacts: LaunchArtifacts, folder: Path, values: dict[str, str]) -> dict[int, set[str]]:
+    """Port -> the addresses of the nodes whose server listens on it, from running launch.sh as every node: the
+    node whose branch starts it (mpirun's first host, where its rank 0 serves HTTP)."""
+    address = {node: values["HEAD_ADDR" if node == 0 else f"NODE{node}_ADDR"] for node in range(artifacts.node_count)}
+    served: dict[int, set[str]] = {}
+    for node in range(artifacts.node_count):
+        result = run_node(folder, str(node), values)
+        assert result.returncode == 0, result.stderr
+        for line in started(folder):
+            port = served_port(line, folder)
+            if port is not None:
+                words = line.split()
+                host = words[words.index("-H") + 1].split(",")[0].split(":")[0] if words[0] == "mpirun" else None
+                served.setdefault(port, set()).add(host or address[node])
+    return served
+
+
+def reached(line: str) -> tuple[str, int]:
+    """The host and port a benchmark.sh poll or client connects to."""
+    words = line.split()
+    if words[0] == "curl":
+        url = words[-1]
+    elif "--base-url" in words:
+        url = words[words.index("--base-url") + 1]
+    else:
+        url = f"http://{words[words.index('--host') + 1]}:{words[words.index('--port') + 1]}"
+    host, port = url.removeprefix("http://").split("/")[0].rsplit(":", 1)
+    return host, int(port)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_the_benchmark_polls_and_drives_each_server_on_the_node_that_starts_it(host, tmp_path, framework, layout):
+    artifacts, folder = written(host, tmp_path, framework, layout)
+    values = addresses(artifacts)
+    served = server_nodes(artifacts, folder, values)
+    result = run_script(folder, ["benchmark.sh"], values)  # on the head node: localhost is node 0
+    assert result.returncode == 0, result.stderr
+    lines = started(folder)
+    polls = [reached(line) for line in lines if line.startswith("curl ")]
+    clients = [reached(line) for line in lines if not line.startswith("curl ")]
+    assert sorted(port for _, port in polls) == sorted(endpoint.port for endpoint in artifacts.endpoints)
+    assert sorted(clients) == sorted(polls) and len(clients) == len(artifacts.benchmark)
+    for reached_host, port in polls + clients:
+        (server,) = served[port]
+        assert reached_host == ("localhost" if server == values["HEAD_ADDR"] else server), (port, served)
+    spread = any(endpoint.node for endpoint in artifacts.endpoints)
+    assert spread == (layout in ("agg-pp2-x2", "agg-pp4-x2", "agg-tp4-x3", "agg-tp8-x2"))
+
+
+def test_benchmark_sh_says_where_it_runs_and_asks_for_the_addresses_it_reaches(host, tmp_path):
+    artifacts, folder = written(host, tmp_path, "trtllm", "agg-pp2-x2")
+    script = (folder / "benchmark.sh").read_text()
+    assert "# Run it on the head node (NODE_RANK 0)" in script
+    assert [(endpoint.port, endpoint.node) for endpoint in artifacts.endpoints] == [(8100, 0), (8101, 2)]
+    assert 'until curl -sf http://"$NODE2_ADDR":8101/v1/models' in script
+    missing = run_script(folder, ["benchmark.sh"], {})
+    assert missing.returncode != 0 and "set NODE2_ADDR: node 2 address" in missing.stderr
+    assert started(folder) == []  # checked before polling anything
+
+
+def test_a_config_file_naming_node_addresses_is_filled_in_by_launch_sh_on_its_node(host, tmp_path):
+    """TensorRT-LLM's disaggregated router lists its servers' addresses in disagg.yml: it is written as a template
+    and launch.sh on the head node fills in the addresses before the router reads it."""
+    artifacts, folder = written(host, tmp_path, "trtllm", "disagg-mixed")
+    assert not (folder / "disagg.yml").exists() and (folder / "disagg.yml.template").exists()
+    values = addresses(artifacts)
+    result = run_node(folder, "0", values)
+    assert result.returncode == 0, result.stderr
+    router = yaml.safe_load((folder / "disagg.yml").read_text())
+    urls = [*router["context_servers"]["urls"], *router["generation_servers"]["urls"]]
+    assert urls and all(url.split(":")[0] in values.values() for url in urls)
+
+
+def test_a_node_address_that_could_break_a_config_file_is_refused(host, tmp_path):
+    artifacts, folder = written(host, tmp_path, "trtllm", "disagg-mixed")
+    result = run_node(folder, "0", {**addresses(artifacts), "HEAD_ADDR": "10.0.0.1|x"})
+    assert result.returncode == 2
+    assert "HEAD_ADDR='10.0.0.1|x' is not a node address" in result.stderr
+    assert not (folder / "disagg.yml").exists()

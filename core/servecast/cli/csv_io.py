@@ -14,7 +14,8 @@ from servecast.files import write_text_atomically
 
 def read_csv_rows(path: Path, required: str, what: str) -> tuple[list[str], list[dict[str, str]]]:
     """The header and rows of a UTF-8 CSV file ('-' reads standard input; a byte-order mark, as Excel writes, is
-    skipped); an InputError when `required` is missing, a column repeats or a row has more fields than the header."""
+    skipped); an InputError when `required` is missing, a column repeats, a row has more fields than the header,
+    or there are no rows."""
     name = "standard input" if str(path) == "-" else repr(str(path))
     try:
         data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
@@ -45,6 +46,8 @@ def read_csv_rows(path: Path, required: str, what: str) -> tuple[list[str], list
                 "remove the extra fields, or quote a value that holds a comma",
             )
         rows.append({column: field.strip() for column, field in zip(header, fields, strict=False) if column})
+    if not rows:
+        raise InputError(f"{name}: no rows under the header", "add one row per item to estimate")
     return header, rows
 
 

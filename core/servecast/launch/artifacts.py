@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from servecast.domain.base import FrozenModel
 from servecast.domain.framework import KnobValue
@@ -16,6 +17,17 @@ HEAD_ADDRESS = "{HEAD_ADDR}"
 """Stands in an argv item for the head node's address (a variable every multi-node launch declares)."""
 HEAD_VARIABLE = "the head node address, reachable from every node"
 """How launches describe HEAD_ADDR in `LaunchArtifacts.variables`."""
+
+
+def node_address(node: int) -> str:
+    """The placeholder of a node's address in an argv item (`{HEAD_ADDR}` for node 0, `{NODE<n>_ADDR}` else)."""
+    return HEAD_ADDRESS if node == 0 else f"{{NODE{node}_ADDR}}"
+
+
+def literal(text: str) -> str:
+    """`text` (a value the user gave, such as a model path) as argv text in which nothing expands: each `{` doubled,
+    so a `{NAME}` in it stays as written."""
+    return text.replace("{", "{{")
 
 
 class WorkerRole(StrEnum):
@@ -64,6 +76,19 @@ class Deployment(FrozenModel):
         return sum(group.layout.gpus * group.replicas for group in self.workers)
 
 
+class Endpoint(FrozenModel):
+    """A port that answers clients once the deployment is up, and the node whose server listens on it."""
+
+    port: int = Field(ge=1, le=65535)
+    node: int = Field(default=0, ge=0, description="Node index (0 is the head node).")
+
+    @property
+    def host(self) -> str:
+        """Where `benchmark.sh`, run on the head node, reaches it: localhost on the head node, else the node's
+        address placeholder."""
+        return "localhost" if self.node == 0 else node_address(self.node)
+
+
 class RoleLaunch(FrozenModel):
     """Exactly what is started for one worker (or router) on one node."""
 
@@ -71,7 +96,11 @@ class RoleLaunch(FrozenModel):
     framework: str
     version: str
     gpus: int = Field(ge=0)
-    argv: tuple[str, ...] = Field(min_length=1)
+    argv: tuple[str, ...] = Field(
+        min_length=1,
+        description="`{NAME}` of a declared variable expands to it and `{{` is a literal `{`: user text goes in "
+        "through `literal`.",
+    )
     env: dict[str, str] = Field(default_factory=dict)
     node: int = Field(default=0, ge=0, description="Node index (0 is the head node).")
     ready: tuple[str, ...] = Field(
@@ -86,10 +115,14 @@ class LaunchArtifacts(FrozenModel):
     roles: tuple[RoleLaunch, ...] = Field(min_length=1)
     files: dict[str, str] = Field(default_factory=dict)
     benchmark: tuple[tuple[str, ...], ...] = Field(
-        default=(), description="Benchmark commands (argv), run concurrently, that measure the operating point."
+        default=(),
+        description="Benchmark commands (argv, as in `RoleLaunch.argv`), run concurrently on the head node, that "
+        "measure the operating point at the endpoints.",
     )
-    endpoints: tuple[int, ...] = Field(
-        default=(), description="Ports on the head node that answer clients once the deployment is up."
+    endpoints: tuple[Endpoint, ...] = Field(
+        default=(),
+        description="Where clients connect once the deployment is up (a bare port: one on the head node); "
+        "`benchmark.sh` waits for each to answer.",
     )
     variables: dict[str, str] = Field(
         default_factory=dict,
@@ -102,6 +135,14 @@ class LaunchArtifacts(FrozenModel):
         "node's launcher, such as mpirun, starts its processes).",
     )
     warnings: tuple[str, ...] = ()
+
+    @field_validator("endpoints", mode="before")
+    @classmethod
+    def _ports_on_the_head_node(cls, value: Any) -> Any:
+        """A bare port is an endpoint on the head node."""
+        if isinstance(value, list | tuple):
+            return tuple({"port": item} if isinstance(item, int) else item for item in value)
+        return value
 
     @property
     def node_count(self) -> int:

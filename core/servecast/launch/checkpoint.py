@@ -10,12 +10,13 @@ quantization needs one, which the framework then applies as it loads the weights
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from servecast.domain.vocabulary import Quantization
+from servecast.domain.vocabulary import KvCacheDtype, Quantization
 from servecast.errors import InputError
 from servecast.launch.artifacts import Deployment
+from servecast.launch.schema import LaunchSchema, accepted_value
 from servecast.models.catalog import catalog, find_model
 from servecast.models.quantization import plan_from_checkpoint
 
@@ -92,3 +93,31 @@ def load_quantization_value(
         f"point --model at a {wanted.value} checkpoint (the framework reads its quantization from it), or simulate "
         f"a quantization {display_name} {version} applies at load time (--quant: {offered})",
     )
+
+
+def loading_flags(
+    deployment: Deployment,
+    framework: tuple[str, str],
+    command: str,
+    schema: LaunchSchema | None,
+    quantizations: Mapping[Quantization, str],
+    kv_cache_dtypes: Mapping[KvCacheDtype, Sequence[str]],
+) -> list[str]:
+    """`--quantization` and `--kv-cache-dtype` of `command` as the framework version (display name, version) names
+    them: the quantization it applies at load time, the first KV-cache value its parser takes; an InputError for
+    what it cannot do."""
+    display_name, version = framework
+    argv = []
+    quantization = load_quantization_value(deployment, display_name, version, quantizations)
+    if quantization is not None:
+        argv += ["--quantization", quantization]
+    wanted = deployment.kv_cache_dtype
+    if wanted is not None:
+        value = accepted_value(schema, command, "--kv-cache-dtype", kv_cache_dtypes.get(wanted, ()))
+        if value is None:
+            raise InputError(
+                f"{display_name} {version} has no {wanted.value} KV cache (--kv-cache-dtype)",
+                f"pick another --kv-cache-dtype, or a {display_name} version that stores the KV cache in it",
+            )
+        argv += ["--kv-cache-dtype", value]
+    return argv

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from servecast.errors import InputError
-from servecast.launch.artifacts import HEAD_ADDRESS, HEAD_VARIABLE, Deployment, WorkerGroup, WorkerRole
+from servecast.launch.artifacts import HEAD_VARIABLE, Deployment, Endpoint, WorkerGroup, WorkerRole, node_address
 
 FRONTEND_PORT = 8000
 """Where clients connect: the only worker of a single-instance deployment, or the router in front of several."""
@@ -45,6 +45,11 @@ class WorkerPlacement:
     @property
     def cuda_visible_devices(self) -> str:
         return ",".join(str(gpu) for gpu in self.gpu_ids)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """Its server's port, on its first node (where the process answering HTTP runs)."""
+        return Endpoint(port=self.port, node=self.first_node)
 
 
 def needs_router(deployment: Deployment) -> bool:
@@ -91,11 +96,6 @@ def place(deployment: Deployment) -> list[WorkerPlacement]:
 def node_span(workers: list[WorkerPlacement]) -> int:
     """Nodes the placed workers span."""
     return max(worker.last_node for worker in workers) + 1
-
-
-def node_address(node: int) -> str:
-    """The placeholder of a node's address in an argv item (`{HEAD_ADDR}` for node 0, `{NODE<n>_ADDR}` else)."""
-    return HEAD_ADDRESS if node == 0 else f"{{NODE{node}_ADDR}}"
 
 
 def address_variables(workers: list[WorkerPlacement]) -> dict[str, str]:

@@ -1,10 +1,13 @@
 """Write a deployment's launch artifacts into a folder: `launch.sh`, the plugin's config files, `benchmark.sh` and
 `deployment.json`.
 
-Every value reaches the shell quoted (a model path with spaces, quotes or `$(...)` stays one inert word); the node
-addresses are the only expansions, from `$HEAD_ADDR` and `$NODE<n>_ADDR`. A deployment over several nodes gets one
-`launch.sh` run on each with its NODE_RANK. Every script is parsed by bash before anything is written; the folder is
-filled through a staging folder and existing files are replaced only with `force`, so nothing is ever half-written.
+Every value reaches the shell quoted (a model path with spaces, quotes, braces or `$(...)` stays one inert word);
+the only expansions are the `{NAME}` placeholders servecast put in argv for declared variables, such as the node
+addresses `$HEAD_ADDR` and `$NODE<n>_ADDR` (user text enters argv through `literal`, so none of its braces
+expand). A deployment over several nodes gets one `launch.sh` run on each with its NODE_RANK, and a `benchmark.sh`
+run on the head node that reaches each server on the node it listens on. Every script is parsed by bash before
+anything is written; the folder is filled through a staging folder and existing files are replaced only with
+`force`, so nothing is ever half-written.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from servecast.errors import InputError, PluginError
 from servecast.files import locked_folder, make_executable, staged_folder
 from servecast.host.host import PluginHost
 from servecast.json_text import json_text
-from servecast.launch.artifacts import Deployment, LaunchArtifacts
+from servecast.launch.artifacts import Deployment, Endpoint, LaunchArtifacts, RoleLaunch
 from servecast.launch.placement import FRONTEND_PORT
 from servecast.launch.plan import LaunchPlan, plan_launch
 from servecast.serving.request import EstimateRequest
@@ -31,20 +34,33 @@ from servecast.serving.request import EstimateRequest
 LAUNCH_FILES = ("launch.sh", "benchmark.sh", "deployment.json")
 
 
-_PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+_TOKEN = re.compile(r"\{\{|\{([A-Z][A-Z0-9_]*)\}")
+"""In an argv item: `{{` (a literal `{`, as `literal` escapes it) or a `{NAME}` placeholder."""
 _UNSAFE = re.compile(r"[^\w .,:/()-]")
 """Characters kept out of a variable's description in the script's error message."""
 
 
+def placeholders(item: str) -> list[str]:
+    """The names of the `{NAME}` placeholders in an argv item (not those escaped as `{{NAME}`)."""
+    return [match.group(1) for match in _TOKEN.finditer(item) if match.group(1)]
+
+
 def shell_word(item: str, variables: Collection[str] = ()) -> str:
-    """`item` as one quoted shell word in which only `{NAME}` placeholders of declared `variables` expand."""
+    """`item` as one quoted shell word in which only `{NAME}` placeholders of declared `variables` expand, and `{{`
+    is a literal `{`."""
     parts: list[str] = []
-    position = 0
-    for match in _PLACEHOLDER.finditer(item):
-        if match.group(1) in variables:
-            parts += [shlex.quote(item[position : match.start()]), f'"${match.group(1)}"']
-            position = match.end()
-    parts.append(shlex.quote(item[position:]))
+    text, position = "", 0
+    for match in _TOKEN.finditer(item):
+        name = match.group(1)
+        if name is None:
+            text += item[position : match.start()] + "{"
+        elif name in variables:
+            parts += [shlex.quote(text + item[position : match.start()]), f'"${name}"']
+            text = ""
+        else:
+            continue
+        position = match.end()
+    parts.append(shlex.quote(text + item[position:]))
     return "".join(part for part in parts if part != "''") or "''"
 
 
@@ -56,7 +72,7 @@ def shell_command(argv: Sequence[str], env: dict[str, str] | None = None, variab
 
 def _required(artifacts: LaunchArtifacts, commands: Sequence[Sequence[str]]) -> list[str]:
     """Lines that stop the script unless every declared variable its commands use is set."""
-    used = {name for argv in commands for item in argv for name in _PLACEHOLDER.findall(item)}
+    used = {name for argv in commands for item in argv for name in placeholders(item)}
     return [
         f'{name}="${{{name}:?set {name}: {_UNSAFE.sub("", text)}}}"'
         for name, text in sorted(artifacts.variables.items())
@@ -64,12 +80,47 @@ def _required(artifacts: LaunchArtifacts, commands: Sequence[Sequence[str]]) -> 
     ]
 
 
+TEMPLATE_SUFFIX = ".template"
+"""A config file that names a node's address is written as `<name>.template`; launch.sh fills it in."""
+_ADDRESS = "*[!A-Za-z0-9.:_-]*"
+"""A shell pattern of what a node address (host name, IPv4 or IPv6) never holds."""
+
+
+def templates(artifacts: LaunchArtifacts) -> dict[str, list[str]]:
+    """Config files that name declared variables (`{HEAD_ADDR}:8100` in a router's server list): file -> names."""
+    found = {
+        name: sorted({match.group(1) for match in _TOKEN.finditer(text) if match.group(1) in artifacts.variables})
+        for name, text in artifacts.files.items()
+    }
+    return {name: names for name, names in found.items() if names}
+
+
+def _render_lines(artifacts: LaunchArtifacts, roles: Sequence[RoleLaunch]) -> tuple[list[str], list[str]]:
+    """The lines that fill in the templates these roles' commands read, and the variables they need."""
+    used = {item for role in roles for item in role.argv}
+    lines: list[str] = []
+    names: set[str] = set()
+    for name, variables in templates(artifacts).items():
+        if name not in used:
+            continue
+        names.update(variables)
+        lines += [
+            f'case "${variable}" in {_ADDRESS}) echo "launch.sh: {variable}=\'${variable}\' is not a node address" '
+            ">&2; exit 2;; esac"
+            for variable in variables
+        ]
+        substitutions = " ".join(f'-e "s|{{{variable}}}|${variable}|g"' for variable in variables)
+        lines.append(f"sed {substitutions} {shlex.quote(name + TEMPLATE_SUFFIX)} > {shlex.quote(name)}")
+    return lines, sorted(names)
+
+
 def _node_lines(artifacts: LaunchArtifacts, node: int) -> list[str]:
-    """What one node runs: its variables checked, then its roles in order, each started in the background and
-    waited for where it says when it is ready."""
+    """What one node runs: its variables checked, the config templates its commands read filled in, then its roles
+    in order, each started in the background and waited for where it says when it is ready."""
     roles = [role for role in artifacts.roles if role.node == node]
     variables = artifacts.variables
-    lines = _required(artifacts, [role.argv for role in roles])
+    rendering, needed = _render_lines(artifacts, roles)
+    lines = _required(artifacts, [*(role.argv for role in roles), [f"{{{name}}}" for name in needed]]) + rendering
     for role in roles:
         lines.append(f"{shell_command(role.argv, role.env, variables)} > logs/{role.role}.log 2>&1 &")
         if role.ready:
@@ -115,20 +166,26 @@ def _launch_script(artifacts: LaunchArtifacts) -> str:
 
 
 def _benchmark_script(artifacts: LaunchArtifacts) -> str:
+    variables = artifacts.variables
+    endpoints = artifacts.endpoints or (Endpoint(port=FRONTEND_PORT),)
+    polls = [("curl", "-sf", f"http://{endpoint.host}:{endpoint.port}/v1/models") for endpoint in endpoints]
+    where = (
+        "Run it on the head node (NODE_RANK 0): it reaches servers there at localhost, others at their NODE<n>_ADDR."
+        if artifacts.node_count > 1
+        else "Run it on the node launch.sh runs on: it reaches the servers at localhost."
+    )
     lines = [
         "#!/usr/bin/env bash",
         "# Written by servecast: measures the simulated operating point once launch.sh's servers answer.",
+        f"# {where}",
         "set -euo pipefail",
         'cd "$(dirname "$0")"',
-        *(
-            f"until curl -sf http://localhost:{port}/v1/models > /dev/null; do sleep 5; done"
-            for port in artifacts.endpoints or (FRONTEND_PORT,)
-        ),
+        *_required(artifacts, [*polls, *artifacts.benchmark]),
+        *(f"until {shell_command(poll, variables=variables)} > /dev/null; do sleep 5; done" for poll in polls),
         "mkdir -p results",
-        *_required(artifacts, artifacts.benchmark),
     ]
     lines += [
-        f"{shell_command(argv, variables=artifacts.variables)} > results/client-{index}.log 2>&1 &"
+        f"{shell_command(argv, variables=variables)} > results/client-{index}.log 2>&1 &"
         for index, argv in enumerate(artifacts.benchmark)
     ]
     lines.append("wait")
@@ -176,7 +233,11 @@ def check_shell_syntax(name: str, text: str) -> None:
 def write_launch(plan: LaunchPlan, artifacts: LaunchArtifacts, folder: Path, force: bool = False) -> list[Path]:
     """Write the artifacts into `folder`; the paths written (an InputError before writing anything when one of them
     exists and `force` is not set, a PluginError when bash cannot parse one of its shell scripts)."""
-    files: dict[PurePosixPath, str] = {_checked_path(name): text for name, text in artifacts.files.items()}
+    filled_at_launch = templates(artifacts)
+    files: dict[PurePosixPath, str] = {
+        _checked_path(name + (TEMPLATE_SUFFIX if name in filled_at_launch else "")): text
+        for name, text in artifacts.files.items()
+    }
     files[PurePosixPath("launch.sh")] = _launch_script(artifacts)
     files[PurePosixPath("benchmark.sh")] = _benchmark_script(artifacts)
     files[PurePosixPath("deployment.json")] = json_text(deployment_document(plan, artifacts))

@@ -213,6 +213,10 @@ SIMULATED_REQUESTS_LIMIT = 200_000
 """Most requests one simulation runs (tens of seconds at long outputs); a larger run is refused, not left to hang."""
 
 
+SIMULATED_WORKERS_LIMIT = 4096
+"""Most prefill plus decode workers one disaggregated simulation runs side by side."""
+
+
 def requests_to_simulate(load: Load, workload: Workload, num_requests: int | None) -> int:
     """The requests a simulation of `load` runs: `num_requests`, or by default every closed-loop user's share of
     the benchmark run, else enough for a steady state; an InputError above SIMULATED_REQUESTS_LIMIT."""
@@ -475,6 +479,12 @@ def simulate_disaggregated(
     continuous batch."""
     if load.full_batch is not None:
         raise full_batch_error()
+    if prefill.workers + decode.workers > SIMULATED_WORKERS_LIMIT:
+        raise InputError(
+            f"the simulation would run {prefill.workers + decode.workers:,} workers, more than its limit of "
+            f"{SIMULATED_WORKERS_LIMIT:,}",
+            "simulate one xPyD group at its share of the load; the means (without --percentiles) take any size",
+        )
     stream = _RequestStream(prefill.server, load, num_requests, np.random.default_rng(seed))
     prefills = [_PrefillWorker(prefill.server, prefill.batch) for _ in range(prefill.workers)]
     batch_limit = min(decode.batch, decode.server.batch_limit)

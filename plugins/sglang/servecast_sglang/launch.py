@@ -5,21 +5,20 @@ command checked against the version's schema snapshot."""
 from __future__ import annotations
 
 from servecast.domain import FrameworkVersion, KvCacheDtype, Quantization, ServingMode
-from servecast.errors import InputError
 from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
+from servecast.launch.artifacts import Endpoint, literal, node_address
 from servecast.launch.benchmark import client_loads
-from servecast.launch.checkpoint import load_quantization_value
+from servecast.launch.checkpoint import loading_flags
 from servecast.launch.knobs import flag_arguments
 from servecast.launch.placement import (
     FRONTEND_PORT,
     WorkerPlacement,
     address_variables,
-    node_address,
     node_span,
     place,
     worker_host,
 )
-from servecast.launch.schema import LaunchSchema, accepted_value, check_launch
+from servecast.launch.schema import LaunchSchema, check_launch
 
 DIST_INIT_PORT = 5000
 BOOTSTRAP_BASE_PORT = 8998
@@ -45,20 +44,8 @@ hf_quant_config.json) with no flag (`ModelConfig._verify_quantization`); 0.5's `
 
 def loading_arguments(deployment: Deployment, version: FrameworkVersion, schema: LaunchSchema | None) -> list[str]:
     """`--quantization` and `--kv-cache-dtype` as the version names them; an InputError for what it cannot do."""
-    argv = []
-    quantization = load_quantization_value(deployment, "SGLang", version.version, QUANTIZATIONS_AT_LOAD)
-    if quantization is not None:
-        argv += ["--quantization", quantization]
-    if deployment.kv_cache_dtype is not None:
-        wanted = deployment.kv_cache_dtype
-        value = accepted_value(schema, SERVER, "--kv-cache-dtype", KV_CACHE_DTYPES.get(wanted, ()))
-        if value is None:
-            raise InputError(
-                f"SGLang {version.version} has no {wanted.value} KV cache (--kv-cache-dtype)",
-                "pick another --kv-cache-dtype, or a framework that stores the KV cache in it",
-            )
-        argv += ["--kv-cache-dtype", value]
-    return argv
+    framework = ("SGLang", version.version)
+    return loading_flags(deployment, framework, SERVER, schema, QUANTIZATIONS_AT_LOAD, KV_CACHE_DTYPES)
 
 
 def _parallel(worker: WorkerPlacement) -> list[str]:
@@ -79,7 +66,7 @@ def _worker(
     argv = [
         *SERVER.split(),
         "--model-path",
-        deployment.model,
+        literal(deployment.model),
         "--host",
         "0.0.0.0",
         "--port",
@@ -118,16 +105,18 @@ LEGACY_BENCHMARK = "python -m sglang.bench_serving"
 """Older releases' path of the serving benchmark (a deprecated alias once `sglang.benchmark.serving` exists)."""
 
 
-def _benchmark(deployment: Deployment, ports: list[int], command: str) -> tuple[tuple[str, ...], ...]:
-    """The serving benchmark; its range ratio 1 means fixed lengths, and the prompt length includes any prefix."""
+def _benchmark(deployment: Deployment, endpoints: list[Endpoint], command: str) -> tuple[tuple[str, ...], ...]:
+    """The serving benchmark against each endpoint on its node; its range ratio 1 means fixed lengths, and the
+    prompt length includes any prefix."""
+    hosts = {endpoint.port: endpoint.host for endpoint in endpoints}
     return tuple(
         (
             *command.split(),
-            *("--backend", "sglang", "--model", deployment.model),
-            *("--host", "localhost", "--port", str(load.port)),
+            *("--backend", "sglang", "--model", literal(deployment.model)),
+            *("--host", hosts[load.port], "--port", str(load.port)),
             *load.random_dataset(load.workload.input_tokens, "1"),
         )
-        for load in client_loads(deployment, ports)
+        for load in client_loads(deployment, list(hosts))
     )
 
 
@@ -156,17 +145,17 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
                 router += ["--decode", f"http://{worker_host(worker, workers)}:{worker.port}"]
         router += ["--host", "0.0.0.0", "--port", str(FRONTEND_PORT)]
         roles.append(RoleLaunch(role="router", framework="sglang", version=version.version, gpus=0, argv=tuple(router)))
-        ports = [FRONTEND_PORT]
+        endpoints = [Endpoint(port=FRONTEND_PORT)]
     else:
-        ports = [worker.port for worker in workers]
-    benchmark = _benchmark(deployment, ports, bench)
+        endpoints = [worker.endpoint for worker in workers]
+    benchmark = _benchmark(deployment, endpoints, bench)
     if benchmark and schema is not None and "--max-concurrency" not in schema.commands[bench].flags:
         warnings.append(f"SGLang {version.version}'s benchmark cannot hold a concurrency: benchmark.sh runs nothing")
         benchmark = ()
     artifacts = LaunchArtifacts(
         roles=tuple(roles),
         benchmark=benchmark,
-        endpoints=tuple(ports),
+        endpoints=tuple(endpoints),
         variables=address_variables(workers),
         nodes=node_span(workers),
         warnings=tuple(warnings),

@@ -15,6 +15,7 @@ from packaging.version import Version
 from servecast.domain import FrameworkVersion, KvCacheDtype, Quantization, ServingMode
 from servecast.errors import InputError
 from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
+from servecast.launch.artifacts import Endpoint, literal, node_address
 from servecast.launch.benchmark import client_loads
 from servecast.launch.checkpoint import load_quantization_value
 from servecast.launch.knobs import config_tree, flag_arguments
@@ -22,7 +23,6 @@ from servecast.launch.placement import (
     FRONTEND_PORT,
     WorkerPlacement,
     address_variables,
-    node_address,
     node_span,
     place,
     worker_host,
@@ -65,7 +65,7 @@ def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPla
     options_file = f"extra-llm-api-{worker.name}.yml"
     argv = [
         "trtllm-serve",
-        deployment.model,
+        literal(deployment.model),
         "--host",
         "0.0.0.0",
         "--port",
@@ -99,16 +99,18 @@ def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPla
     return role, text
 
 
-def _benchmark(deployment: Deployment, ports: list[int]) -> tuple[tuple[str, ...], ...]:
-    """TensorRT-LLM's `benchmark_serving` against the OpenAI endpoint, random token ids at fixed lengths."""
+def _benchmark(deployment: Deployment, endpoints: list[Endpoint]) -> tuple[tuple[str, ...], ...]:
+    """TensorRT-LLM's `benchmark_serving` against each OpenAI endpoint on its node, random token ids at fixed
+    lengths."""
+    hosts = {endpoint.port: endpoint.host for endpoint in endpoints}
     return tuple(
         (
             *("python", "-m", "tensorrt_llm.serve.scripts.benchmark_serving", "--backend", "openai"),
-            *("--model", deployment.model, "--host", "localhost", "--port", str(load.port), "--random-ids"),
-            "--ignore-eos",
+            *("--model", literal(deployment.model), "--host", hosts[load.port], "--port", str(load.port)),
+            *("--random-ids", "--ignore-eos"),
             *load.random_dataset(load.workload.input_tokens, "0"),
         )
-        for load in client_loads(deployment, ports)
+        for load in client_loads(deployment, list(hosts))
     )
 
 
@@ -152,14 +154,14 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         files["disagg.yml"] = _router(workers)
         argv = ("trtllm-serve", "disaggregated", "-c", "disagg.yml")
         roles.append(RoleLaunch(role="router", framework="trtllm", version=version.version, gpus=0, argv=argv))
-        ports = [FRONTEND_PORT]
+        endpoints = [Endpoint(port=FRONTEND_PORT)]
     else:
-        ports = [worker.port for worker in workers]
+        endpoints = [worker.endpoint for worker in workers]
     artifacts = LaunchArtifacts(
         roles=tuple(roles),
         files=files,
-        benchmark=_benchmark(deployment, ports),
-        endpoints=tuple(ports),
+        benchmark=_benchmark(deployment, endpoints),
+        endpoints=tuple(endpoints),
         variables=address_variables(workers),
         nodes=node_span(workers),
         warnings=tuple(warnings),

@@ -9,21 +9,21 @@ import json
 from packaging.version import Version
 
 from servecast.domain import FrameworkVersion, KvCacheDtype, Quantization, ServingMode
-from servecast.errors import InputError, PluginError
+from servecast.errors import PluginError
 from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
+from servecast.launch.artifacts import Endpoint, literal, node_address
 from servecast.launch.benchmark import client_loads
-from servecast.launch.checkpoint import load_quantization_value
+from servecast.launch.checkpoint import loading_flags
 from servecast.launch.knobs import config_tree, flag_arguments
 from servecast.launch.placement import (
     FRONTEND_PORT,
     WorkerPlacement,
     address_variables,
-    node_address,
     node_span,
     place,
     worker_host,
 )
-from servecast.launch.schema import LaunchSchema, accepted_value, check_launch
+from servecast.launch.schema import LaunchSchema, check_launch
 
 NIXL = Version("0.9.0")
 """The first modelled release with the NixlConnector (and `--data-parallel-size` for attention DP)."""
@@ -76,20 +76,8 @@ def quantizations_at_load(version: FrameworkVersion) -> dict[Quantization, str]:
 
 def loading_arguments(deployment: Deployment, version: FrameworkVersion, schema: LaunchSchema | None) -> list[str]:
     """`--quantization` and `--kv-cache-dtype` as the version names them; an InputError for what it cannot do."""
-    argv = []
-    quantization = load_quantization_value(deployment, "vLLM", version.version, quantizations_at_load(version))
-    if quantization is not None:
-        argv += ["--quantization", quantization]
-    if deployment.kv_cache_dtype is not None:
-        wanted = deployment.kv_cache_dtype
-        value = accepted_value(schema, SERVE, "--kv-cache-dtype", KV_CACHE_DTYPES.get(wanted, ()))
-        if value is None:
-            raise InputError(
-                f"vLLM {version.version} has no {wanted.value} KV cache (--kv-cache-dtype)",
-                "pick another --kv-cache-dtype, or a vLLM version that stores the KV cache in it",
-            )
-        argv += ["--kv-cache-dtype", value]
-    return argv
+    framework = ("vLLM", version.version)
+    return loading_flags(deployment, framework, SERVE, schema, quantizations_at_load(version), KV_CACHE_DTYPES)
 
 
 def _parallel(worker: WorkerPlacement) -> list[str]:
@@ -108,7 +96,7 @@ def _worker(
     deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement, loading: list[str]
 ) -> list[RoleLaunch]:
     knobs = worker.group.knobs
-    argv = [*SERVE.split(), deployment.model, "--host", "0.0.0.0", "--port", str(worker.port)]
+    argv = [*SERVE.split(), literal(deployment.model), "--host", "0.0.0.0", "--port", str(worker.port)]
     argv += _parallel(worker)
     argv += flag_arguments(version, knobs, "--no-" if Version(version.version) >= BENCH_CLI else None)
     tree = config_tree(version, knobs)
@@ -156,14 +144,18 @@ def _worker(
     return roles
 
 
-def _benchmark(deployment: Deployment, version: FrameworkVersion, ports: list[int]) -> tuple[tuple[str, ...], ...]:
+def _benchmark(
+    deployment: Deployment, version: FrameworkVersion, endpoints: list[Endpoint]
+) -> tuple[tuple[str, ...], ...]:
+    """vLLM's serving benchmark against each endpoint on its node, a random dataset with the simulated prefix."""
     cli = Version(version.version) >= BENCH_CLI
     command = ["vllm", "bench", "serve"] if cli else LEGACY_BENCHMARK.split()
+    hosts = {endpoint.port: endpoint.host for endpoint in endpoints}
     runs = []
-    for load in client_loads(deployment, ports):
+    for load in client_loads(deployment, list(hosts)):
         prefix = load.workload.prefix_tokens
-        argv = [*command, "--backend", "vllm", "--model", deployment.model]
-        argv += ["--base-url", f"http://localhost:{load.port}", "--ignore-eos"]
+        argv = [*command, "--backend", "vllm", "--model", literal(deployment.model)]
+        argv += ["--base-url", f"http://{hosts[load.port]}:{load.port}", "--ignore-eos"]
         argv += load.random_dataset(load.workload.input_tokens - prefix, "0")
         runs.append((*argv, "--random-prefix-len", str(prefix)))
     return tuple(runs)
@@ -202,17 +194,17 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         variables["VLLM_SOURCE"] = (
             f"a checkout of the vLLM source at v{version.version} (its proxy is not in the wheel)"
         )
-        ports = [FRONTEND_PORT]
+        endpoints = [Endpoint(port=FRONTEND_PORT)]
     else:
-        ports = [w.port for w in workers]
+        endpoints = [w.endpoint for w in workers]
     if Version(version.version) < BENCH_CLI:
         warnings.append(
             "benchmark.sh runs benchmarks/benchmark_serving.py from a vLLM source checkout (no `vllm bench` yet)"
         )
     artifacts = LaunchArtifacts(
         roles=tuple(roles),
-        benchmark=_benchmark(deployment, version, ports),
-        endpoints=tuple(ports),
+        benchmark=_benchmark(deployment, version, endpoints),
+        endpoints=tuple(endpoints),
         variables=variables,
         nodes=node_span(workers),
         warnings=tuple(warnings),

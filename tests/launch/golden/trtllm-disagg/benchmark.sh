@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Written by servecast: measures the simulated operating point once launch.sh's servers answer.
+# Run it on the node launch.sh runs on: it reaches the servers at localhost.
 set -euo pipefail
 cd "$(dirname "$0")"
 until curl -sf http://localhost:8000/v1/models > /dev/null; do sleep 5; done
