@@ -16,6 +16,7 @@ MODEL = ["--model", "Qwen/Qwen3-8B", "--system", "h100_sxm", "--isl", "1000", "-
 SEARCH = ["search", *MODEL, "--gpus", "8", "--frameworks", "vllm", "--modes", "agg"]
 RECOMMEND = ["recommend", *MODEL, "--frameworks", "vllm", "--modes", "agg", "--tpot", "50"]
 ESTIMATE = ["estimate", *MODEL, "--framework", "vllm"]
+ROW = "Qwen/Qwen3-8B,h100_sxm,vllm,1000,100,8"
 TOO_BIG = ["search", "--model", "meta-llama/Llama-3.1-405B", "--system", "h100_sxm", "--gpus", "1"]
 
 
@@ -198,3 +199,34 @@ def test_ops_estimate_refuses_shapes_no_model_has(tmp_path):
 def test_a_disaggregated_simulation_beyond_its_worker_limit_is_refused_at_once():
     args = ["--mode", "disagg", "--concurrency", "8", "--prefill-workers", "100000000", "--percentiles"]
     assert_clear_failure(run_cli(*ESTIMATE, *args), 2, "more than its limit of 4,096")
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_with_the_reason(tmp_path, monkeypatch):
+    """Tests run as root here, so permissions cannot refuse a write: the file system's refusal is simulated."""
+    (tmp_path / "configs.csv").write_text(f"model,system,framework,isl,osl,concurrency\n{ROW}\n")
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "locked"))
+
+    monkeypatch.setattr("servecast.files.tempfile.mkstemp", refused)
+    result = run_cli(
+        "estimate", "--input", str(tmp_path / "configs.csv"), "--output", str(tmp_path / "locked" / "x.csv")
+    )
+    assert_clear_failure(result, 2, "Permission denied", "check the permissions")
+
+
+def test_search_json_is_standard_json_where_a_speed_is_unbounded():
+    result = run_cli(*SEARCH[:-4], "--gpus", "1", "--frameworks", "vllm", "--modes", "static", "--osl", "1", "--json")
+
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    document = json.loads(result.stdout, parse_constant=refuse)
+    unbounded = [row for row in document["top"] if row["tokens_per_s_per_user"] is None]
+    assert unbounded and all("tokens_per_s_per_user" in row["non_finite"] for row in unbounded)
+
+
+def test_validation_messages_use_plain_words_not_the_validation_library_s():
+    result = run_cli(*ESTIMATE, "--concurrency", "8", "--memory-fraction", "1.5")
+    assert_clear_failure(result, 2, "memory_fraction: must be at most 1.0 (got 1.5)")
+    assert "Input should be" not in result.output

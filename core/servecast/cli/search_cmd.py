@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -188,9 +189,9 @@ def _metrics_row(rank: str, row: dict[str, Any]) -> list[str]:
     ]
 
 
-def _number(value: float | None, spec: str) -> str:
-    """A metric as the table prints it; an unbounded one (null in the row) as "inf"."""
-    return "inf" if value is None else format(value, spec)
+def _number(value: float, spec: str) -> str:
+    """A metric as the table prints it; an unbounded one as "inf"."""
+    return format(value, spec) if math.isfinite(value) else "inf"
 
 
 _HEADERS = ["#", "framework", "mode", "configuration", "GPUs", "load", "TTFT ms", "TPOT ms", "tok/s/GPU", "tok/s/user"]

@@ -109,7 +109,8 @@ class SearchResult:
         }
 
     def row(self, index: int) -> dict[str, Any]:
-        """One point as a flat dict: the task's columns, its configuration and its metrics (JSON-ready)."""
+        """One point as a flat dict: the task's columns, its configuration and its metrics (an unbounded metric is
+        infinity; `servecast.json_text` writes it as null with its meaning)."""
         record = self._task_values()
         for name in CONFIG_COLUMNS:
             value = self.columns[name][index]
@@ -124,7 +125,7 @@ class SearchResult:
             elif name == "num_gpus":
                 record[name] = int(value)
             else:
-                record[name] = float(value) if np.isfinite(value) else None
+                record[name] = float(value)
         record["meets_sla"] = bool(self.feasible[index])
         return record
 
