@@ -39,8 +39,12 @@ def test_ops_estimate_writes_the_input_columns_plus_latency_provenance_and_sol(t
     assert [row["case_id"] for row in rows] == ["a", "b", "c", "d", "e"]
     for row in rows:
         assert float(row["latency_ms"]) >= float(row["sol_ms"]) > 0
-        assert row["provenance"] == "calibrated_roofline"
-    assert "5 of 5 rows estimated (5 calibrated_roofline)" in result.stderr
+    provenance = {row["case_id"]: (row["provenance"], row["source"]) for row in rows}
+    assert provenance["a"][0] == "measured"  # Llama-2-70B's attention output projection at TP1 (Vidur, H100)
+    assert "Vidur" in provenance["a"][1]
+    assert {provenance[case][0] for case in "bcde"} == {"calibrated_roofline"}
+    assert all("calibrated roofline" in provenance[case][1] for case in "bcde")
+    assert "5 of 5 rows estimated (4 calibrated_roofline, 1 measured)" in result.stderr
 
 
 def test_bad_rows_are_named_and_the_other_rows_still_estimated(tmp_path):
@@ -86,7 +90,7 @@ def test_ops_schema_lists_every_op_with_its_columns():
         "moe_tp",
     }
     assert {"bf16", "fp16", "fp8", "fp8_block", "int8", "w4a16", "mxfp4"} <= set(schema["dtypes"])
-    assert schema["output"] == ["latency_ms", "provenance", "sol_ms"]
+    assert schema["output"] == ["latency_ms", "provenance", "source", "sol_ms"]
 
 
 def test_a_framework_version_that_is_no_version_is_a_clear_input_error(tmp_path):

@@ -48,7 +48,9 @@ def test_users_with_equal_lengths_come_back_paced_and_do_not_queue_for_prefill(
 ):
     """They share the decode iterations, so they return in the spacing the prefill pool served them: the first
     token takes the prompt's prefill and the transfer, without the random-arrival wait. Some still meet in the
-    simulation (vLLM, two decode workers: its mean is 11 % higher, its median equal)."""
+    simulation (vLLM, two decode workers: its mean is 11 % higher, its median equal). Prompts the simulation
+    batches two at a time take the measured GEMM time at twice the tokens, which is not twice the time: its median
+    is then up to 4.2 % higher (TensorRT-LLM, Llama-3.1-8B's output projection measured on H100)."""
     prefill, decode = deployment(
         server, framework, version, prefill_workers, decode_workers, prefill_batch=prefill_batch, isl=2000, osl=500
     )
@@ -56,7 +58,7 @@ def test_users_with_equal_lengths_come_back_paced_and_do_not_queue_for_prefill(
     means, run = both(host, prefill, decode, Load(concurrency=users), num_requests=10 * users)
     alone, _ = both(host, prefill, decode, Load(concurrency=1), num_requests=20)
     assert means.ttft_ms == pytest.approx(alone.ttft_ms, rel=0.01)
-    assert float(np.median(run.ttft_ms)) == pytest.approx(means.ttft_ms, rel=0.02)
+    assert float(np.median(run.ttft_ms)) == pytest.approx(means.ttft_ms, rel=0.02 if prefill_batch == 1 else 0.05)
     assert float(run.ttft_ms.mean()) == pytest.approx(means.ttft_ms, rel=0.15)
     assert run.requests_per_s == pytest.approx(means.requests_per_s, rel=0.05)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from servecast.calibrate.fit import FitGroup
 from servecast.calibrate.points import CalibrationPoint
 from servecast.domain.kernels import AllReduceKernel
@@ -30,16 +28,14 @@ def points_from_tables(refs: Sequence[PerfTableRef]) -> list[CalibrationPoint]:
         metadata = load_metadata(ref)
         label = f"{ref.csv_path.name} ({metadata.kernel})"
         for dtype, grid in load_table(ref).items():
-            for row, position in enumerate(np.ndindex(grid.latency_ms.shape), start=2):
-                at = {name: float(values[i]) for name, values, i in zip(grid.axes, grid.points, position, strict=True)}
-                shapes = {**grid.held, **at}
+            for row, (shapes, latency_ms) in enumerate(grid.measured_points(), start=2):
                 points.append(
                     CalibrationPoint(
                         row=row,
                         family=ref.op.value,
                         dtype=dtype,
                         shapes=shapes,
-                        measured_ms=float(grid.latency_ms[position]),
+                        measured_ms=latency_ms,
                         label=label,
                         all_reduce_kernel=AllReduceKernel.NCCL if ref.op is OpKind.ALL_REDUCE else None,
                         best_shape_kernel=False,

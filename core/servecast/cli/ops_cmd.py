@@ -54,7 +54,8 @@ def schema(as_json: bool) -> None:
     click.echo(f"dtype values: {', '.join(dtype.value for dtype in OpDtype)}")
     click.echo(
         "Output: the input columns plus latency_ms, provenance (measured | interpolated | extrapolated | "
-        "calibrated_roofline | roofline) and sol_ms (the pure roofline at datasheet peaks)."
+        "calibrated_roofline | roofline), source (the table or model the number came from) and sol_ms (the pure "
+        "roofline at datasheet peaks)."
     )
 
 
@@ -115,6 +116,7 @@ def _record(row: dict[str, str], index: int, estimate: TableEstimate, columns: l
     record.update(
         latency_ms=None if failed else float(estimate.latency_ms[index]),
         provenance=estimate.provenance_name(index),
+        source=estimate.source.get(index) or None,
         sol_ms=None if failed else float(estimate.sol_ms[index]),
     )
     if "error" in columns:

@@ -50,6 +50,13 @@ class OpEstimate:
 
     latency_ms: NDArray[np.float64]
     provenance: NDArray[np.int8]
+    source: NDArray[np.int16] | None = None
+    """Per point, an index into `sources`: the table or model each number came from (None: not said)."""
+    sources: tuple[str, ...] = ()
+
+    def source_of(self, index: int) -> str:
+        """Where point `index`'s number came from, in words ("" where the estimator does not say)."""
+        return "" if self.source is None else self.sources[int(self.source[index])]
 
     def __post_init__(self) -> None:
         if self.latency_ms.shape != self.provenance.shape:

@@ -20,9 +20,9 @@ from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import EstimateProvenance, OpEstimate, OpKind
 from servecast.estimate.roofline import roofline_ms
 from servecast.estimate.shapes import normalize_shapes
-from servecast.perfdb.grid import GridTable
+from servecast.perfdb.grid import MeasuredGrid
 
-TableGrids = Mapping[OpDtype, GridTable]
+TableGrids = Mapping[OpDtype, MeasuredGrid]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class LayeredEstimator:
             latency = roofline_ms(self.kind, s, op_dtype, self.hardware)
             level = EstimateProvenance.ROOFLINE
         provenance = np.full(len(latency), level, dtype=np.int8)
+        source = np.zeros(len(latency), dtype=np.int16)
+        sources = [self._model_source()]
         remaining = np.ones(len(latency), dtype=bool)
         for grids in self.tables:
             grid = grids.get(op_dtype)
@@ -55,8 +57,16 @@ class LayeredEstimator:
                 continue
             subset = {name: value[chosen] for name, value in s.items()}
             latency[chosen], provenance[chosen] = grid.estimate(subset, lambda x: self._anchor(x, op_dtype))
+            source[chosen] = len(sources)
+            sources.append(grid.source)
             remaining &= ~chosen
-        return OpEstimate(latency_ms=latency, provenance=provenance)
+        return OpEstimate(latency_ms=latency, provenance=provenance, source=source, sources=tuple(sources))
+
+    def _model_source(self) -> str:
+        name = self.hardware.name
+        if self.model is None:
+            return f"the roofline of {name}'s datasheet peaks"
+        return f"{name}'s calibrated roofline, fitted to {', '.join(self.model.calibration.data)}"
 
     def roofline(self, shapes: Mapping[str, ArrayLike], dtype: str = OpDtype.BF16) -> FloatArray:
         """The pure roofline (speed of light) at `shapes`."""

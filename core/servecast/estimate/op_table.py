@@ -7,7 +7,7 @@ a missing column or a bad value gets an error naming it, and the other rows are 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -136,7 +136,7 @@ OP_TABLE_COLUMNS: dict[str, OpColumns] = {
 """Input columns per op name (the `op` column's values)."""
 
 
-OUTPUT_COLUMNS = ("latency_ms", "provenance", "sol_ms")
+OUTPUT_COLUMNS = ("latency_ms", "provenance", "source", "sol_ms")
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,8 @@ class TableEstimate:
     sol_ms: FloatArray
     errors: dict[int, str]
     """Row index (0-based, in input order) → what is wrong with it, naming the input line."""
+    source: dict[int, str] = field(default_factory=dict)
+    """Row index → the table or model its number came from, where the estimator says."""
 
     def provenance_name(self, index: int) -> str | None:
         level = int(self.provenance[index])
@@ -208,6 +210,7 @@ def _fill(
     estimate = estimator_for(kind)(shapes, dtype.value)
     result.latency_ms[indices] = estimate.latency_ms
     result.provenance[indices] = estimate.provenance
+    result.source.update({index: estimate.source_of(position) for position, index in enumerate(indices)})
     result.sol_ms[indices] = roofline_ms(kind, shapes, dtype, hardware)
 
 

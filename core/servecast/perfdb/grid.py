@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,6 +28,14 @@ class GridTable:
     """The other shape parameters' values over the whole table; shapes that differ are not covered."""
     tied: Mapping[str, str] = field(default_factory=dict)
     """Held parameters that equal an axis at every point (kv_len held at 0 means kv_len = q_len): name -> axis."""
+    source: str = ""
+    """What the numbers are and who measured them (the sidecar's kernel and measurement)."""
+
+    def measured_points(self) -> Iterator[tuple[dict[str, float], float]]:
+        """Every grid point as (its full shape, its latency in ms), in the table's order."""
+        for position in np.ndindex(self.latency_ms.shape):
+            at = {name: float(values[i]) for name, values, i in zip(self.axes, self.points, position, strict=True)}
+            yield {**self.held, **at}, float(self.latency_ms[position])
 
     def covers(self, s: Mapping[str, FloatArray]) -> NDArray[np.bool_]:
         """Which shapes this table can answer (their held parameters match the table's)."""
@@ -86,3 +95,57 @@ class GridTable:
             grid_index = tuple(np.searchsorted(self.points[i], clamped[exact, i]) for i in range(dims))
             values[exact] = self.latency_ms[grid_index]
         return values, exact
+
+
+@dataclass(frozen=True)
+class PartitionedTable:
+    """Separate grids for exact values of the `names` parameters (a GEMM's (n, k)): a shape is covered only where
+    its values are one of the partitions' and that partition's grid covers it."""
+
+    names: tuple[str, ...]
+    parts: Mapping[tuple[float, ...], GridTable]
+    source: str = ""
+
+    def _groups(self, s: Mapping[str, FloatArray]) -> list[tuple[GridTable, NDArray[np.intp]]]:
+        """The partition grid of each set of equal keys in `s`, with the positions holding that key."""
+        candidates = np.flatnonzero(np.isin(s[self.names[0]], self._first_values))
+        if not len(candidates):  # the common case in a search: none of these shapes was measured
+            return []
+        keys = np.stack([s[name][candidates] for name in self.names], axis=1)
+        unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+        groups = []
+        for index, key in enumerate(map(tuple, unique.tolist())):
+            grid = self.parts.get(key)
+            if grid is not None:
+                groups.append((grid, candidates[inverse.reshape(-1) == index]))
+        return groups
+
+    @cached_property
+    def _first_values(self) -> FloatArray:
+        return np.array(sorted({key[0] for key in self.parts}))
+
+    def measured_points(self) -> Iterator[tuple[dict[str, float], float]]:
+        """Every point of every partition as (its full shape, its latency in ms)."""
+        for key, grid in self.parts.items():
+            for shape, latency in grid.measured_points():
+                yield {**shape, **dict(zip(self.names, key, strict=True))}, latency
+
+    def covers(self, s: Mapping[str, FloatArray]) -> NDArray[np.bool_]:
+        covered = np.zeros(len(next(iter(s.values()))), dtype=bool)
+        for grid, positions in self._groups(s):
+            covered[positions] = grid.covers({name: value[positions] for name, value in s.items()})
+        return covered
+
+    def estimate(self, s: Mapping[str, FloatArray], anchor: Anchor) -> tuple[FloatArray, NDArray[np.int8]]:
+        """Latency and provenance at every shape in `s` (call with covered shapes only)."""
+        count = len(next(iter(s.values())))
+        latency, provenance = np.empty(count), np.empty(count, dtype=np.int8)
+        for grid, positions in self._groups(s):
+            latency[positions], provenance[positions] = grid.estimate(
+                {name: value[positions] for name, value in s.items()}, anchor
+            )
+        return latency, provenance
+
+
+MeasuredGrid = GridTable | PartitionedTable
+"""What one data type of a measured table is to the estimators."""

@@ -42,6 +42,13 @@ class TableMetadata(FrozenModel):
     dtypes: tuple[OpDtype, ...] = Field(min_length=1, description="Values the CSV's dtype column may hold.")
     kernel: str = Field(min_length=2, description="The kernel or library measured, e.g. 'cuBLASLt via torch.matmul'.")
     axes: tuple[str, ...] = Field(min_length=1, description="Shape parameters that vary over the grid, in CSV order.")
+    partition: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Shape parameters whose values split the table into separate grids, each over the axes, matched exactly "
+            "(the (n, k) of real models' GEMMs, measured at many token counts m); in CSV order before the axes."
+        ),
+    )
     fixed: dict[str, float] = Field(default_factory=dict, description="Shape parameters held constant.")
     latency_unit: Literal["ms", "us"] = "ms"
     measurement: Measurement
@@ -50,21 +57,28 @@ class TableMetadata(FrozenModel):
     def _shape_is_covered(self) -> Self:
         keys = OP_SHAPES[self.op]
         names = {key.name for key in keys}
-        unknown = sorted((set(self.axes) | set(self.fixed)) - names)
+        given = [*self.partition, *self.axes, *self.fixed]
+        unknown = sorted(set(given) - names)
         if unknown:
             raise ValueError(f"{self.op.value} has no shape parameter(s) {unknown}; it has {sorted(names)}")
-        both = sorted(set(self.axes) & set(self.fixed))
-        if both:
-            raise ValueError(f"{both} cannot be both an axis and fixed")
-        missing = [k.name for k in keys if k.default is None and k.name not in self.axes and k.name not in self.fixed]
+        repeated = sorted({name for name in given if given.count(name) > 1})
+        if repeated:
+            raise ValueError(f"{repeated} can be only one of a partition, an axis or fixed")
+        missing = [k.name for k in keys if k.default is None and k.name not in given]
         if missing:
-            raise ValueError(f"{self.op.value} needs {missing} as an axis or under [fixed]")
+            raise ValueError(f"{self.op.value} needs {missing} as an axis, a partition or under [fixed]")
         return self
 
     def held(self) -> dict[str, float]:
         """Every non-axis shape parameter's value over the table: fixed ones, and the defaults of the rest."""
         defaults = {key.name: key.default for key in OP_SHAPES[self.op] if key.default is not None}
-        return {name: value for name, value in {**defaults, **self.fixed}.items() if name not in self.axes}
+        varying = {*self.axes, *self.partition}
+        return {name: value for name, value in {**defaults, **self.fixed}.items() if name not in varying}
+
+    @property
+    def source(self) -> str:
+        """What a number from this table is, in one line: the kernel and who measured or published it."""
+        return f"{self.kernel}; {self.measurement.kind.replace('_', ' ')} by {self.measurement.by}"
 
     def tied(self) -> dict[str, str]:
         """Held parameters at 0 that stand for an axis (kv_len 0: equal to q_len), so they follow it point by point."""

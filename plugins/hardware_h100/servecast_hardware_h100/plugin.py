@@ -1,15 +1,26 @@
-"""The H100 plugin's hook implementations."""
+"""The H100 plugin's hook implementations: the sourced spec, and the measured tables in data/tables/."""
 
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 from servecast import hookimpl
 from servecast.domain import HardwareSpec
+from servecast.perfdb import PerfTableRef
+from servecast.perfdb.folder import tables_in
 from servecast.specfiles import load_hardware_spec
+
+DATA = Path(str(files(__package__) / "data"))
 
 
 @hookimpl
 def servecast_register_hardware() -> list[HardwareSpec]:
     """H100 SXM (HGX 8-GPU node) from the sourced datasheet file shipped in this package."""
-    return [load_hardware_spec(str(files(__package__) / "data" / "h100_sxm.toml"))]
+    return [load_hardware_spec(DATA / "h100_sxm.toml")]
+
+
+@hookimpl
+def servecast_register_perf_tables() -> list[PerfTableRef]:
+    """Published kernel measurements on H100, built by scripts/build_h100_tables.py (each CSV with its sidecar)."""
+    return tables_in(DATA / "tables")
