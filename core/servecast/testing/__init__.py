@@ -12,5 +12,6 @@ pytest collects the subclass (its name starts with ``Test``) and runs every chec
 """
 
 from servecast.testing.contracts import FrameworkPluginContract, HardwarePluginContract, PluginContract
+from servecast.testing.deployments import single_instance
 
-__all__ = ["FrameworkPluginContract", "HardwarePluginContract", "PluginContract"]
+__all__ = ["FrameworkPluginContract", "HardwarePluginContract", "PluginContract", "single_instance"]

@@ -3,25 +3,17 @@ KV-cache dtype names its parser takes."""
 
 import pytest
 
-from servecast.domain import KvCacheDtype, ParallelLayout, Quantization, ServingMode
+from servecast.domain import KvCacheDtype, Quantization
 from servecast.errors import InputError
-from servecast.launch import Deployment, WorkerGroup, WorkerRole
 from servecast.launch.schema import LaunchSchema
+from servecast.testing import single_instance
 from servecast_sglang.launch import loading_arguments
 from servecast_sglang.plugin import servecast_register_frameworks
 
 
 def loading(name, **values):
     (spec,) = servecast_register_frameworks()
-    deployment = Deployment(
-        model="Qwen/Qwen3-8B",
-        hardware="h100_sxm",
-        framework="sglang",
-        framework_version=name,
-        mode=ServingMode.AGGREGATED,
-        workers=(WorkerGroup(role=WorkerRole.AGGREGATED, layout=ParallelLayout()),),
-        **values,
-    )
+    deployment = single_instance("sglang", name, **values)
     return loading_arguments(deployment, spec.version(name), LaunchSchema.shipped("servecast_sglang", name))
 
 

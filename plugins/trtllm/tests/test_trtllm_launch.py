@@ -3,25 +3,16 @@ dtype the PyTorch backend lacks is refused instead of crashing."""
 
 import pytest
 
-from servecast.domain import KvCacheDtype, ParallelLayout, Quantization, ServingMode
+from servecast.domain import KvCacheDtype, Quantization
 from servecast.errors import InputError
-from servecast.launch import Deployment, WorkerGroup, WorkerRole
+from servecast.testing import single_instance
 from servecast_trtllm.launch import launch_artifacts
 from servecast_trtllm.plugin import servecast_register_frameworks
 
 
 def artifacts(**values):
     (spec,) = servecast_register_frameworks()
-    deployment = Deployment(
-        model="Qwen/Qwen3-8B",
-        hardware="h100_sxm",
-        framework="trtllm",
-        framework_version="1.0.0",
-        mode=ServingMode.AGGREGATED,
-        workers=(WorkerGroup(role=WorkerRole.AGGREGATED, layout=ParallelLayout()),),
-        **values,
-    )
-    return launch_artifacts(deployment, spec.version("1.0.0"))
+    return launch_artifacts(single_instance("trtllm", "1.0.0", **values), spec.version("1.0.0"))
 
 
 @pytest.mark.parametrize("quantization", [Quantization.FP8, Quantization.W4A16_AWQ, Quantization.NVFP4])

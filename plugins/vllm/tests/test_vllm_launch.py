@@ -3,10 +3,10 @@ dtype names its parser takes."""
 
 import pytest
 
-from servecast.domain import KvCacheDtype, ParallelLayout, Quantization, ServingMode
+from servecast.domain import KvCacheDtype, Quantization
 from servecast.errors import InputError
-from servecast.launch import Deployment, WorkerGroup, WorkerRole
 from servecast.launch.schema import LaunchSchema
+from servecast.testing import single_instance
 from servecast_vllm.launch import loading_arguments
 from servecast_vllm.plugin import servecast_register_frameworks
 
@@ -17,15 +17,7 @@ def version(name):
 
 
 def loading(name, **values):
-    deployment = Deployment(
-        model="Qwen/Qwen3-8B",
-        hardware="h100_sxm",
-        framework="vllm",
-        framework_version=name,
-        mode=ServingMode.AGGREGATED,
-        workers=(WorkerGroup(role=WorkerRole.AGGREGATED, layout=ParallelLayout()),),
-        **values,
-    )
+    deployment = single_instance("vllm", name, **values)
     return loading_arguments(deployment, version(name), LaunchSchema.shipped("servecast_vllm", name))
 
 
