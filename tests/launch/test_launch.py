@@ -168,3 +168,17 @@ def test_a_bare_endpoint_port_is_one_on_the_head_node_reached_at_localhost():
     artifacts = LaunchArtifacts(roles=(role,), endpoints=(8000, Endpoint(port=8101, node=2)))
     assert artifacts.endpoints == (Endpoint(port=8000, node=0), Endpoint(port=8101, node=2))
     assert [endpoint.host for endpoint in artifacts.endpoints] == ["localhost", "{NODE2_ADDR}"]
+
+
+def test_generate_says_that_no_launch_flag_selects_the_simulated_expert_quantization(tmp_path):
+    from click.testing import CliRunner
+
+    from servecast.cli import cli
+
+    args = ["generate", "--model", "Qwen/Qwen3-30B-A3B", "--system", "h100_sxm", "--framework", "vllm"]
+    args += ["--isl", "1000", "--osl", "100", "--concurrency", "8", "--moe-quant", "fp8", "--out", str(tmp_path)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "note: the routed experts were simulated in fp8 (--moe-quant)" in result.stderr
+    deployment = json.loads((tmp_path / "deployment.json").read_text())
+    assert any("--moe-quant" in warning for warning in deployment["warnings"])

@@ -56,6 +56,8 @@ def generate_command(source: Path | None, out: Path, force: bool, **flags: Any) 
             )
         given = _configuration(source)
     plan = write_launch_for(plugin_host(), request_from_flags(given, "generate"), out, force)
+    for warning in plan.warnings:
+        click.echo(f"note: {warning}", err=True)
     click.echo(
         f"wrote {out}/launch.sh, benchmark.sh and deployment.json for {plan.deployment.framework} "
         f"{plan.deployment.framework_version} ({plan.deployment.gpus} GPUs)"

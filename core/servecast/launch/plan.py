@@ -68,6 +68,12 @@ def plan_launch(host: PluginHost, request: EstimateRequest) -> LaunchPlan:
         server = result.servers["server"]
         workers = (group(WorkerRole.AGGREGATED, server, request.replicas, server.settings.max_batch_size),)
     quantization, warnings = load_time_quantization(request.model, request.quant)
+    if request.moe_quant is not None:
+        warnings.append(
+            f"the routed experts were simulated in {request.moe_quant.value} (--moe-quant), which no launch flag "
+            "selects: launch a checkpoint whose experts are quantized so, or the server runs them as the checkpoint "
+            "stores them"
+        )
     deployment = Deployment(
         model=launched_model(request.model),
         hardware=request.system,

@@ -17,6 +17,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -275,7 +276,9 @@ def render_launch(host: PluginHost, deployment: Deployment) -> LaunchArtifacts:
 
 
 def write_launch_for(host: PluginHost, request: EstimateRequest, folder: Path, force: bool = False) -> LaunchPlan:
-    """Plan the launch of `request`, have its framework plugin render it, and write it into `folder`."""
+    """Plan the launch of `request`, have its framework plugin render it, and write it into `folder`; the plan,
+    with the artifacts' warnings added to its own."""
     plan = plan_launch(host, request)
-    write_launch(plan, render_launch(host, plan.deployment), folder, force)
-    return plan
+    artifacts = render_launch(host, plan.deployment)
+    write_launch(plan, artifacts, folder, force)
+    return replace(plan, warnings=(*plan.warnings, *artifacts.warnings))
