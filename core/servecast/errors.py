@@ -30,7 +30,7 @@ class SpecFileError(ServecastError):
 
     def __init__(self, path: Path, problem: str, hint: str | None = None) -> None:
         self.path = path
-        super().__init__(f"{path}: {problem}", hint or "fix the file; the README's plugin guide shows the format")
+        super().__init__(f"{path}: {problem}", hint or "fix the file; docs/plugins/ shows each file's format")
 
 
 class PluginError(ServecastError):

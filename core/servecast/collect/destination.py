@@ -85,7 +85,7 @@ class Provenance:
 
 
 def sidecar_text(table: MeasuredTable, hardware: str, provenance: Provenance) -> str:
-    """The table's TOML sidecar in the format of README "Measured tables"."""
+    """The table's TOML sidecar in the format of docs/plugins/measured-tables.md."""
     device = provenance.device
     lines = [
         f"# Measured by `{provenance.command}`; the numbers are in {table.op.value}.csv beside this file.",

@@ -40,7 +40,9 @@ def read_sources(path: Path, data: dict[str, Any]) -> dict[str, Source]:
     """Pop and validate the top-level [sources.<id>] tables that figures and knobs refer to by id."""
     raw = data.pop("sources", {})
     if not isinstance(raw, Mapping) or not raw:
-        raise SpecFileError(path, "no [sources.<id>] tables", "cite where the numbers come from: see the README")
+        raise SpecFileError(
+            path, "no [sources.<id>] tables", "cite where the numbers come from: see docs/plugins/hardware-specs.md"
+        )
     sources: dict[str, Source] = {}
     for source_id, fields in raw.items():
         try:

@@ -16,7 +16,7 @@ from servecast.specfiles.common import read_sources, read_toml, resolve_source
 
 
 def load_framework_spec(path: str | Path) -> FrameworkSpec:
-    """Read and validate a framework spec file (format: the README's "Writing a framework plugin")."""
+    """Read and validate a framework spec file (format: docs/plugins/framework-specs.md)."""
     path = Path(path)
     data = read_toml(path)
     sources = read_sources(path, data)

@@ -17,7 +17,7 @@ from servecast.specfiles.common import read_sources, read_toml, resolve_source
 
 
 def load_hardware_spec(path: str | Path) -> HardwareSpec:
-    """Read and validate a hardware spec file (format: the README's "Adding a GPU"), with its calibration."""
+    """Read and validate a hardware spec file (format: docs/plugins/hardware-specs.md), with its calibration."""
     return _load(Path(path), with_calibration=True)
 
 
@@ -32,7 +32,9 @@ def _load(path: Path, with_calibration: bool) -> HardwareSpec:
     provenance: dict[str, Provenance] = {}
     for section in ("gpu", "node"):
         if not isinstance(data.get(section), dict):
-            raise SpecFileError(path, f"no [{section}] table", f"add the [{section}] figures; see the README")
+            raise SpecFileError(
+                path, f"no [{section}] table", f"add the [{section}] figures; see docs/plugins/hardware-specs.md"
+            )
         data[section] = _split_figures(path, data[section], section, sources, provenance)
     calibration_file = data.pop("calibration", None)
     if calibration_file is not None and with_calibration:
