@@ -20,6 +20,8 @@ class OpTiming:
     op: Op
     latency_ms: FloatArray
     provenance: NDArray[np.int8]
+    source: str = ""
+    """Where the first point's number came from (a table and its publisher, or the model), where the estimator says."""
 
     @property
     def total_ms(self) -> FloatArray:
@@ -52,5 +54,5 @@ def estimate_graph(graph: OpGraph, estimator_for: Callable[[OpKind], OpEstimator
     timings = []
     for op in graph.ops:
         estimate = estimator_for(op.kind)(op.shape, op.dtype)
-        timings.append(OpTiming(op, estimate.latency_ms, estimate.provenance))
+        timings.append(OpTiming(op, estimate.latency_ms, estimate.provenance, estimate.source_of(0)))
     return StepEstimate(tuple(timings))

@@ -312,6 +312,7 @@ def _with_breakdown(result: Estimate, host: PluginHost, target: Target) -> Estim
                     "ms": float(timing.total_ms[0]),
                     "share": float(timing.total_ms[0]) / total if total else 0.0,
                     "provenance": EstimateProvenance(timing.provenance[0]).label,
+                    "source": timing.source or None,
                 }
                 for timing in step.timings
             ]
