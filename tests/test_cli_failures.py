@@ -230,3 +230,8 @@ def test_validation_messages_use_plain_words_not_the_validation_library_s():
     result = run_cli(*ESTIMATE, "--concurrency", "8", "--memory-fraction", "1.5")
     assert_clear_failure(result, 2, "memory_fraction: must be at most 1.0 (got 1.5)")
     assert "Input should be" not in result.output
+
+
+def test_recommend_refuses_a_target_that_takes_more_gpus_than_it_plans_for():
+    result = run_cli(*RECOMMEND, "--target-request-rate", "1e12")
+    assert_clear_failure(result, 2, "beyond the 1,000,000 servecast plans for")

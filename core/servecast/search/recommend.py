@@ -12,7 +12,7 @@ from servecast.host.host import PluginHost
 from servecast.search.evaluate import Progress
 from servecast.search.result import SearchResult
 from servecast.search.runner import run_search
-from servecast.search.task import SearchTask
+from servecast.search.task import MOST_GPUS, SearchTask
 
 LARGEST_UNIT_NODES = 8
 """A unit (one instance, or one xPyD group) grows up to this many nodes when smaller ones cannot meet the SLA."""
@@ -70,6 +70,11 @@ def recommend(
     gpus = copies * columns["num_gpus"][feasible]
     order = np.lexsort((-columns["tokens_per_s_per_gpu"][feasible], gpus))
     best = int(order[0])
+    if gpus[best] > MOST_GPUS:
+        raise InputError(
+            f"serving {target} takes {gpus[best]:,.0f} GPUs, beyond the {MOST_GPUS:,} servecast plans for",
+            "check the target's unit (requests per second, or users), or plan a share of it",
+        )
     return Recommendation(
         unit=result.row(int(feasible[best])),
         copies=int(copies[best]),
