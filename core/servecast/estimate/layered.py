@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -46,7 +47,7 @@ class LayeredEstimator:
             level = EstimateProvenance.ROOFLINE
         provenance = np.full(len(latency), level, dtype=np.int8)
         source = np.zeros(len(latency), dtype=np.int16)
-        sources = [self._model_source()]
+        sources = [self._model_source]
         remaining = np.ones(len(latency), dtype=bool)
         for grids in self.tables:
             grid = grids.get(op_dtype)
@@ -62,7 +63,9 @@ class LayeredEstimator:
             remaining &= ~chosen
         return OpEstimate(latency_ms=latency, provenance=provenance, source=source, sources=tuple(sources))
 
+    @cached_property
     def _model_source(self) -> str:
+        """What the numbers no table covers are, in words (built once, not per call)."""
         name = self.hardware.name
         if self.model is None:
             return f"the roofline of {name}'s datasheet peaks"
