@@ -14,8 +14,9 @@ gemm: every H100 GEMM row Vidur published (`measured/gemm.csv.gz`, six models, m
 on h100_sxm. The plugin's measured table (scripts/build_h100_tables.py) is built from these very rows, so
   * current: the installed estimator is in-sample wherever the table covers a shape;
   * calibrated roofline: the model without any table is out of sample (fitted to kernels.csv, which has no Vidur row);
-  * leave one model out: the table rebuilt without a model, then that model's rows estimated; shapes whose (n, k) no
-    other model has fall back to the calibrated roofline, the rest are table lookups (reported apart);
+  * leave one model out: the table rebuilt without a model, then that model's rows estimated; shapes whose (n, k)
+    another model has are table lookups, the others the calibrated roofline scaled by the nearest partitions'
+    measured ratio (servecast.perfdb.neighbours), or the calibrated roofline alone where no partition is near;
   * interpolation: every other m value dropped from every partition, and the dropped points estimated.
 """
 
@@ -51,7 +52,6 @@ DEFAULT_KERNELS = Path(__file__).resolve().parents[2] / "shared" / "calibration"
 MEASURED_SYSTEM = "h100_sxm"
 """The system the Vidur H100 rows are compared with."""
 M_BUCKETS = ((1, 16), (17, 128), (129, 512), (513, 2048), (2049, None))
-TABLE_LEVELS = (EstimateProvenance.MEASURED, EstimateProvenance.INTERPOLATED, EstimateProvenance.EXTRAPOLATED)
 
 Stats = dict[str, Any]
 
@@ -188,37 +188,42 @@ def calibrated_section(host: PluginHost, rows: pd.DataFrame) -> dict[str, Any]:
 
 
 def leave_one_model_out(host: PluginHost, rows: pd.DataFrame, scratch: Path) -> dict[str, Any]:
-    """Each model's rows estimated with the table built from the other models' rows."""
+    """Each model's rows estimated with the table built from the other models' rows: table lookups where another
+    model has the same (n, k), the calibrated model scaled by the nearest partitions' ratio elsewhere, and the
+    calibrated model alone where no partition is near."""
     hardware = host.hardware.get(MEASURED_SYSTEM)
     per_model: dict[str, Any] = {}
-    pooled_errors, pooled_lookup = [], []
+    pooled: dict[str, list[np.ndarray]] = defaultdict(list)
     for model in sorted(set(rows["model"])):
         table = tables.build_table(tables.select_models(rows, [model]), warn=False)
         grids = table_grids(table, scratch / f"without-{model.replace('/', '_')}")
         estimator = default_estimator(OpKind.GEMM, hardware, KernelChoices(), [grids])
         held = rows[rows["model"] == model]
         errors, provenance = estimate_errors(estimator, held, "latency_us")
-        lookup = np.isin(provenance, TABLE_LEVELS)
-        partitions = held.groupby(["n", "k"]).ngroups
-        shared = held[lookup].groupby(["n", "k"]).ngroups
+        shared = pd.MultiIndex.from_frame(held[["n", "k"]]).isin(pd.MultiIndex.from_frame(table.rows[["n", "k"]]))
+        kinds = {
+            "table_lookup": shared,
+            "neighbour_ratio": ~shared & (provenance == EstimateProvenance.EXTRAPOLATED),
+            "calibrated_fallback": ~shared & (provenance == EstimateProvenance.CALIBRATED_ROOFLINE),
+        }
         per_model[model] = {
-            "partitions": partitions,
-            "partitions_in_table": shared,
-            "lookup_share": float(lookup.mean()),
-            "table_lookup": error_stats(errors[lookup]),
-            "calibrated_fallback": error_stats(errors[~lookup]),
+            "partitions": held.groupby(["n", "k"]).ngroups,
+            "partitions_in_table": held[shared].groupby(["n", "k"]).ngroups,
+            **{kind: error_stats(errors[mask]) for kind, mask in kinds.items()},
             "all": error_stats(errors),
         }
-        pooled_errors.append(errors)
-        pooled_lookup.append(lookup)
-    errors, lookup = np.concatenate(pooled_errors), np.concatenate(pooled_lookup)
-    pooled = {
-        "lookup_share": float(lookup.mean()),
-        "table_lookup": error_stats(errors[lookup]),
-        "calibrated_fallback": error_stats(errors[~lookup]),
-        "all": error_stats(errors),
+        pooled["all"].append(errors)
+        for kind, mask in kinds.items():
+            pooled[kind].append(errors[mask])
+    shares = {kind: sum(map(len, pooled[kind])) / len(rows) for kind in ("table_lookup", "neighbour_ratio")}
+    return {
+        "per_model": per_model,
+        "pooled": {
+            "lookup_share": shares["table_lookup"],
+            "neighbour_share": shares["neighbour_ratio"],
+            **{kind: error_stats(np.concatenate(values)) for kind, values in pooled.items()},
+        },
     }
-    return {"per_model": per_model, "pooled": pooled}
 
 
 def interpolation_check(host: PluginHost, rows: pd.DataFrame, scratch: Path) -> dict[str, Any]:
@@ -268,16 +273,18 @@ def gemm_report(host: PluginHost, measured: Path) -> dict[str, Any]:
     pooled = lomo["pooled"]
     click.echo(
         f"\nleave one model out (out of sample; {pooled['lookup_share']:.1%} of rows are table lookups on an (n, k) "
-        "another model shares, the rest fall back to the calibrated roofline)"
+        f"another model shares, {pooled['neighbour_share']:.1%} the calibrated model scaled by the nearest "
+        "partitions' measured ratio, the rest the calibrated model alone)"
     )
     print_stats("all", pooled["all"])
     print_stats("table lookups", pooled["table_lookup"])
+    print_stats("nearest partitions' ratio", pooled["neighbour_ratio"])
     print_stats("calibrated fallback", pooled["calibrated_fallback"])
-    click.echo(f"  {'model':<32} {'(n,k) shared':>12} {'lookup med/p90':>16} {'fallback med/p90':>17}")
+    click.echo(f"  {'model':<28} {'(n,k) shared':>12} {'lookup med/p90':>16} {'ratio med/p90':>16}")
     for model, result in lomo["per_model"].items():
         click.echo(
-            f"  {model.split('/')[-1]:<32} {result['partitions_in_table']:>5} of {result['partitions']:<4} "
-            f"{pair(result['table_lookup']):>16} {pair(result['calibrated_fallback']):>17}"
+            f"  {model.split('/')[-1]:<28} {result['partitions_in_table']:>5} of {result['partitions']:<4} "
+            f"{pair(result['table_lookup']):>16} {pair(result['neighbour_ratio']):>16}"
         )
 
     click.echo(

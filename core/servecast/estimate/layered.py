@@ -1,13 +1,14 @@
 """The default estimator: measured tables first, then the calibrated roofline, then the pure roofline.
 
 Resolved once per (op kind, target): the framework version's kernel tables, the system's tables, and the
-calibrated model for the framework's kernel choices are picked up front, so a call is numpy work only.
+calibrated model for the framework's kernel choices are picked up front, so a call is numpy work only. Shapes
+between a partitioned table's partitions take the model corrected by the nearest partitions' measured ratio.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -21,7 +22,8 @@ from servecast.estimate.dtypes import OpDtype
 from servecast.estimate.estimator import EstimateProvenance, OpEstimate, OpKind
 from servecast.estimate.roofline import roofline_ms
 from servecast.estimate.shapes import normalize_shapes
-from servecast.perfdb.grid import MeasuredGrid
+from servecast.perfdb.grid import MeasuredGrid, PartitionedTable
+from servecast.perfdb.neighbours import NeighbourCorrection
 
 TableGrids = Mapping[OpDtype, MeasuredGrid]
 
@@ -35,6 +37,9 @@ class LayeredEstimator:
     tables: Sequence[TableGrids]
     """Measured tables, most specific first (the framework version's kernels, then the system's)."""
     model: CalibratedModel | None
+    _corrections: dict[tuple[int, OpDtype], NeighbourCorrection] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __call__(self, shapes: Mapping[str, ArrayLike], dtype: str = OpDtype.BF16) -> OpEstimate:
         op_dtype = OpDtype(dtype)
@@ -61,6 +66,22 @@ class LayeredEstimator:
             source[chosen] = len(sources)
             sources.append(grid.source)
             remaining &= ~chosen
+        for index, grids in enumerate(self.tables):
+            grid = grids.get(op_dtype)
+            if not remaining.any() or not isinstance(grid, PartitionedTable):
+                continue
+            subset = {name: value[remaining] for name, value in s.items()}
+            factor, applies = self._correction(index, grid, op_dtype)(subset)
+            if not applies.any():
+                continue
+            positions = np.flatnonzero(remaining)[applies]
+            latency[positions] *= factor[applies]
+            provenance[positions] = EstimateProvenance.EXTRAPOLATED
+            source[positions] = len(sources)
+            sources.append(
+                f"{self._model_source}, scaled by the measured-to-model ratio of the nearest shapes in {grid.source}"
+            )
+            remaining[positions] = False
         return OpEstimate(latency_ms=latency, provenance=provenance, source=source, sources=tuple(sources))
 
     @cached_property
@@ -70,6 +91,13 @@ class LayeredEstimator:
         if self.model is None:
             return f"the roofline of {name}'s datasheet peaks"
         return f"{name}'s calibrated roofline, fitted to {', '.join(self.model.calibration.data)}"
+
+    def _correction(self, index: int, table: PartitionedTable, dtype: OpDtype) -> NeighbourCorrection:
+        """The neighbour correction of table `index` in `dtype`, built on first use (its ratios cost one model call)."""
+        key = (index, dtype)
+        if key not in self._corrections:
+            self._corrections[key] = NeighbourCorrection(table, lambda x: self._anchor(x, dtype))
+        return self._corrections[key]
 
     def roofline(self, shapes: Mapping[str, ArrayLike], dtype: str = OpDtype.BF16) -> FloatArray:
         """The pure roofline (speed of light) at `shapes`."""

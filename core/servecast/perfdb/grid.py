@@ -51,7 +51,7 @@ class GridTable:
         high = np.array([axis[-1] for axis in self.points])
         clamped = np.clip(query, low, high)
         outside = (query != clamped).any(axis=1)
-        values, exact = self._interpolate(clamped)
+        values, exact = self.interpolate(clamped)
         provenance = np.where(
             outside,
             EstimateProvenance.EXTRAPOLATED,
@@ -68,8 +68,9 @@ class GridTable:
         axis = self.tied.get(name, name)
         return clamped[:, self.axes.index(axis)] if axis in self.axes else value
 
-    def _interpolate(self, clamped: FloatArray) -> tuple[FloatArray, NDArray[np.bool_]]:
-        """Multilinear interpolation of log latency over log shape values; grid points are returned as stored."""
+    def interpolate(self, clamped: FloatArray) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """Multilinear interpolation of log latency over log shape values at points inside the grid (one row per
+        point, one column per axis); grid points are returned as stored, and flagged."""
         count, dims = clamped.shape
         lower = np.empty((count, dims), dtype=np.intp)
         weight = np.zeros((count, dims))

@@ -23,14 +23,17 @@ def gemm():
 
 
 def test_llama_70b_gemms_are_measured_and_other_shapes_calibrated(gemm):
-    """Llama-2-70B's (and Llama-3.1-70B's) output projection at TP 1 is in Vidur's profiles; an odd shape is not."""
-    estimate = gemm({"m": [256, 300, 256], "n": [8192, 8192, 8000], "k": [8192, 8192, 8000]}, "bf16")
+    """Llama-2-70B's (and Llama-3.1-70B's) output projection at TP 1 is in Vidur's profiles; a shape near the
+    profiled ones borrows their ratio to the model; Llama-3.2-1B's vocabulary projection is far from all."""
+    estimate = gemm({"m": [256, 300, 256, 256], "n": [8192, 8192, 8000, 128256], "k": [8192, 8192, 8000, 2048]}, "bf16")
     assert estimate.provenance.tolist() == [
         EstimateProvenance.MEASURED,
         EstimateProvenance.INTERPOLATED,
+        EstimateProvenance.EXTRAPOLATED,
         EstimateProvenance.CALIBRATED_ROOFLINE,
     ]
     assert "Vidur" in estimate.source_of(0)
+    assert "nearest shapes in" in estimate.source_of(2)
 
 
 @pytest.mark.skipif(not MEASURED.exists(), reason="the published measurements (../shared) are not beside this clone")
