@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,8 @@ import click
 import numpy as np
 import pandas as pd
 
-from servecast.calibrate import predict_ms, read_published_kernels
+from servecast.calibrate import CalibrationPoint, predict_ms, read_published_kernels
+from servecast.calibrate.measured import read_measured_kernels
 from servecast.domain.kernels import KernelChoices
 from servecast.domain.target import Target
 from servecast.estimate.estimator import EstimateProvenance, OpEstimator, OpKind
@@ -61,10 +62,53 @@ Stats = dict[str, Any]
 
 def published_report(host: PluginHost, kernels_path: Path, system: str, show_rows: bool) -> dict[str, Stats]:
     """Print the published-kernels comparison; return its per-group numbers."""
+    points, skipped = read_published_kernels(kernels_path)
+    click.echo(f"{len(points)} applicable rows of {kernels_path.name} ({len(skipped)} not applicable), {system}:")
+    results = points_report(host, points, system, show_rows, published_op)
+    click.echo("\nnot applicable:")
+    reasons: dict[str, int] = defaultdict(int)
+    for row in skipped:
+        reasons[row.reason] += 1
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        click.echo(f"  {count:>3}  {reason}")
+    return results
+
+
+def published_op(point: CalibrationPoint) -> str:
+    return point.family + (f" ({point.all_reduce_kernel.value})" if point.all_reduce_kernel else "")
+
+
+def measured_op(point: CalibrationPoint) -> str:
+    """The measured pack's rows grouped by kernel and data type, all-reduce by GPU count."""
+    if point.family == OpKind.ALL_REDUCE.value:
+        return f"all_reduce (nccl), {point.shapes['num_gpus']:g} GPUs"
+    if point.attention_kernel is not None:
+        return f"{point.family} ({point.attention_kernel.value}, {point.dtype.value})"
+    return point.family
+
+
+def measured_report(host: PluginHost, measured: Path, system: str, show_rows: bool) -> dict[str, Stats]:
+    """Print the measured pack's attention and collective rows against the installed estimates."""
+    points = read_measured_kernels(measured)
+    fitted = sum(point.fit for point in points)
+    click.echo(
+        f"{len(points)} H100 attention and collective rows of the measured pack ({measured}), {system}; {fitted} "
+        "fit the decode call's fixed time, the rest are out of sample:"
+    )
+    return points_report(host, points, system, show_rows, measured_op)
+
+
+def points_report(
+    host: PluginHost,
+    points: Sequence[CalibrationPoint],
+    system: str,
+    show_rows: bool,
+    op_of: Callable[[CalibrationPoint], str],
+) -> dict[str, Stats]:
+    """Print the calibrated model's error on `points` by op family and by `op_of`; return the numbers."""
     hardware = host.hardware.get(system)
     if hardware.calibration is None:
         raise click.ClickException(f"{system} ships no calibration; estimates would be the pure roofline")
-    points, skipped = read_published_kernels(kernels_path)
     predicted = predict_ms(points, hardware, hardware.calibration)
     errors = predicted / np.array([p.measured_ms for p in points]) - 1
     if show_rows:
@@ -79,8 +123,7 @@ def published_report(host: PluginHost, kernels_path: Path, system: str, show_row
     by_op: dict[str, list[int]] = defaultdict(list)
     for index, point in enumerate(points):
         by_family[point.op_family].append(index)
-        by_op[point.family + (f" ({point.all_reduce_kernel.value})" if point.all_reduce_kernel else "")].append(index)
-    click.echo(f"{len(points)} applicable rows of {kernels_path.name} ({len(skipped)} not applicable), {system}:")
+        by_op[op_of(point)].append(index)
     click.echo(
         f"{'op family':<36} {'rows':>5} {'fit':>4} {'median |err|':>13} {'p90 |err|':>10} {'max |err|':>10} {'bias':>8}"
     )
@@ -101,12 +144,6 @@ def published_report(host: PluginHost, kernels_path: Path, system: str, show_row
             f"{np.percentile(absolute, 90):>10.1%} {absolute.max():>10.1%} {np.median(errors[indices]):>+8.1%}{verdict}"
         )
         results[name] = {**error_stats(errors[indices]), "fit": int(fitted), "max_abs": float(absolute.max())}
-    click.echo("\nnot applicable:")
-    reasons: dict[str, int] = defaultdict(int)
-    for row in skipped:
-        reasons[row.reason] += 1
-    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
-        click.echo(f"  {count:>3}  {reason}")
     return results
 
 
@@ -324,7 +361,7 @@ def command_line(argv: Sequence[str]) -> str:
 )
 @click.option("--system", default="h100_sxm", show_default=True, help="System of the published part.")
 @click.option("--rows", "show_rows", is_flag=True, help="Also print every published row's estimate and error.")
-@click.option("--only", type=click.Choice(["published", "gemm"]), help="Run one part only.")
+@click.option("--only", type=click.Choice(["published", "measured", "gemm"]), help="Run one part only.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the numbers.")
 def main(
     kernels_path: Path,
@@ -341,6 +378,10 @@ def main(
     results: dict[str, Any] = {"command": command}
     if only in (None, "published"):
         results["published"] = published_report(host, kernels_path, system, show_rows)
+    if only in (None, "measured"):
+        if only is None:
+            click.echo("\n" + "=" * 92 + "\n")
+        results["measured"] = measured_report(host, measured, system, show_rows)
     if only in (None, "gemm"):
         if only is None:
             click.echo("\n" + "=" * 92 + "\n")

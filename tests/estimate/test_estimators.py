@@ -126,7 +126,7 @@ def test_decode_attention_charges_each_cached_token_more_than_its_kv_heads(h100)
     model = CalibratedModel.build(OpKind.DECODE_ATTENTION, h100, KernelChoices())
     assert model is not None
     overhead = h100.calibration.value("decode_attention.head_overhead")
-    floor = h100.calibration.value("kernel.floor_ms")
+    floor = h100.calibration.value("decode_attention.floor_ms")
     times = {}
     for kv_heads in (1, 8):  # a large bandwidth-bound decode: 256 sequences of 8k cached tokens
         shapes = normalize_shapes(
@@ -134,6 +134,30 @@ def test_decode_attention_charges_each_cached_token_more_than_its_kv_heads(h100)
         )
         times[kv_heads] = model(shapes, OpDtype.BF16)[0] - floor
     assert times[8] / times[1] == pytest.approx((8 + overhead) / (1 + overhead), rel=0.01)
+
+
+def test_a_small_decode_call_costs_its_fixed_time_beyond_the_kv_bytes(h100):
+    """FlashAttention-3's paged decode at 128 cached tokens takes 27.6 us where its KV bytes take about 12."""
+    model = CalibratedModel.build(OpKind.DECODE_ATTENTION, h100, KernelChoices())
+    assert model is not None
+    tiny = normalize_shapes(
+        OpKind.DECODE_ATTENTION, {"batch": 1, "kv_len": 16, "heads": 32, "kv_heads": 8, "head_dim": 128}
+    )
+    floor = h100.calibration.value("decode_attention.floor_ms")
+    assert floor > 5 * h100.calibration.value("kernel.floor_ms")
+    assert model(tiny, OpDtype.BF16)[0] == pytest.approx(floor, rel=0.2)
+
+
+def test_calibrations_without_a_decode_floor_use_the_kernel_floor(h100):
+    parameters = dict(h100.calibration.parameters)
+    del parameters["decode_attention.floor_ms"]
+    bare = h100.model_copy(update={"calibration": h100.calibration.model_copy(update={"parameters": parameters})})
+    model = CalibratedModel.build(OpKind.DECODE_ATTENTION, bare, KernelChoices())
+    assert model is not None
+    tiny = normalize_shapes(
+        OpKind.DECODE_ATTENTION, {"batch": 1, "kv_len": 1, "heads": 8, "kv_heads": 8, "head_dim": 64}
+    )
+    assert model(tiny, OpDtype.BF16)[0] < 2 * h100.calibration.value("kernel.floor_ms") + 0.003
 
 
 def test_framework_kernel_choices_change_the_estimate(h100):

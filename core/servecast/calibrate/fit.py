@@ -18,6 +18,7 @@ from servecast.calibrate.points import GROUPED_GEMM, CalibrationPoint, predict_m
 from servecast.domain.calibration import Calibration, Parameter, ParameterOrigin
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import AllReduceKernel, AttentionKernel
+from servecast.estimate.dtypes import OpDtype
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,11 @@ FIT_GROUPS: tuple[FitGroup, ...] = (
             "attention.row_overhead": (200.0, 0.0, 5000.0),
             "attention.head_dim_overhead": (50.0, 0.0, 1000.0),
         },
-        lambda p: p.family == "context_attention" and p.attention_kernel is AttentionKernel.FLASH_ATTN3,
+        lambda p: (
+            p.family == "context_attention"
+            and p.attention_kernel is AttentionKernel.FLASH_ATTN3
+            and p.dtype is OpDtype.BF16
+        ),
         "FlashAttention-3 forward, bf16 (tritonbench sweeps, TLX comparison, a head-dim-64 report)",
     ),
     FitGroup(
@@ -77,6 +82,31 @@ FIT_GROUPS: tuple[FitGroup, ...] = (
         {"attention.fa2_class_efficiency": (0.75, 0.2, 1.0)},
         lambda p: p.family == "context_attention" and p.attention_kernel is AttentionKernel.TRITON,
         "Triton flash-attention v2 in the same tritonbench runs as FA3",
+    ),
+    FitGroup(
+        "attention_fa2",
+        {"attention.fa2_efficiency": (0.75, 0.2, 1.0)},
+        lambda p: p.family == "context_attention" and p.attention_kernel is AttentionKernel.FLASH_ATTN2,
+        "FlashAttention-2 forward beside FlashAttention-3 at head dimensions 128 and 256, seqlen 512-16k, causal and "
+        "not (the FlashAttention-3 paper's charts), relative to the bf16 FA3 fit",
+    ),
+    FitGroup(
+        "attention_fp8",
+        {"attention.fp8_speedup": (1200 / 740, 1.0, 2.5)},
+        lambda p: (
+            p.family == "context_attention"
+            and p.attention_kernel is AttentionKernel.FLASH_ATTN3
+            and p.dtype is OpDtype.FP8
+        ),
+        "FlashAttention-3 FP8 forward at head dimension 256, seqlen 512-16k (the FlashAttention-3 paper's chart), "
+        "relative to the bf16 fit",
+    ),
+    FitGroup(
+        "decode_attention_floor",
+        {"decode_attention.floor_ms": (0.005, 0.0, 0.1)},
+        lambda p: p.family == "decode_attention" and p.attention_kernel is not None,
+        "FlashAttention-3 paged decode at 128 cached tokens, timed with CUDA graphs (flash-attention issue #1572): "
+        "with the KV bytes at the derived bandwidth, the rest is the call's fixed time",
     ),
     FitGroup(
         "mla_decode",
@@ -225,11 +255,6 @@ ASSUMPTIONS: dict[str, Parameter] = {
             0.75,
             "device-local copies on H100 reach 2.57 TB/s (calibration row 189, byte counting not stated): ~0.77 of "
             "3.35 TB/s; fused norm/activation kernels are assumed slightly lower",
-        ),
-        (
-            "attention.fp8_speedup",
-            1200 / 740,
-            "ratio of the FlashAttention-3 paper's FP8 (~1.2 PFLOPS) and FP16 (740 TFLOPS) headline peaks",
         ),
     )
 }

@@ -72,6 +72,7 @@ def table_fit_groups(points: Sequence[CalibrationPoint]) -> tuple[FitGroup, ...]
         OpKind.DECODE_ATTENTION: {
             "decode_attention.memory_efficiency": (0.7, LOWEST_EFFICIENCY, 1.0),
             "decode_attention.head_overhead": (1.0, 0.0, 16.0),
+            "decode_attention.floor_ms": (0.005, 0.0, 0.1),
         },
         OpKind.ELEMENTWISE: {"elementwise.memory_efficiency": (0.75, LOWEST_EFFICIENCY, 1.0)},
         OpKind.ALL_REDUCE: {

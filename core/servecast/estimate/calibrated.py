@@ -121,16 +121,30 @@ class CalibratedModel:
         return np.maximum(compute, memory) + self.p("kernel.floor_ms")
 
     def attention_backend_factor(self) -> float:
+        """The attention kernel's efficiency relative to FlashAttention-3 (FlashAttention-2 itself where measured)."""
         choice = self.kernels.attention
-        if choice is not None and choice.value in FA2_CLASS:
-            return self.p("attention.fa2_class_efficiency")
-        return 1.0
+        if choice is None or choice.value not in FA2_CLASS:
+            return 1.0
+        if choice.value is AttentionKernel.FLASH_ATTN2:
+            return self.optional("attention.fa2_efficiency", "attention.fa2_class_efficiency")
+        return self.p("attention.fa2_class_efficiency")
 
     def decode_ms(
-        self, flops: FloatArray, traffic: FloatArray, memory_efficiency: float, compute_efficiency: float
+        self,
+        flops: FloatArray,
+        traffic: FloatArray,
+        memory_efficiency: float,
+        compute_efficiency: float,
+        floor_ms: float | None = None,
     ) -> FloatArray:
+        """A decode-attention call: compute or KV bandwidth, plus its fixed time (by default one kernel's floor)."""
         compute = self.compute_ms(flops, peak_flops_per_s(self.hardware, OpDtype.BF16) * compute_efficiency)
-        return np.maximum(compute, self.memory_ms(traffic, memory_efficiency)) + self.p("kernel.floor_ms")
+        floor = self.p("kernel.floor_ms") if floor_ms is None else floor_ms
+        return np.maximum(compute, self.memory_ms(traffic, memory_efficiency)) + floor
+
+    def optional(self, name: str, fallback: str) -> float:
+        """Parameter `name`, or `fallback` on calibrations that do not set it."""
+        return self.p(name if self.calibration.has(name) else fallback)
 
     # -- communication --------------------------------------------------------------------------------
 
@@ -208,12 +222,14 @@ def _mla_context(m: CalibratedModel, s: Mapping[str, FloatArray], dtype: OpDtype
 
 def _decode_attention(m: CalibratedModel, s: Mapping[str, FloatArray], dtype: OpDtype) -> FloatArray:
     """Bandwidth-bound over the KV cache, each cached token charged `head_overhead` more KV heads than the GPU
-    holds: a per-token cost that does not shrink when tensor parallelism leaves fewer KV heads per GPU."""
+    holds (a per-token cost that does not shrink when tensor parallelism leaves fewer KV heads per GPU), plus the
+    call's fixed time (split-KV partial and merge kernels, the block-table walk)."""
     work = op_work(OpKind.DECODE_ATTENTION, s, dtype)
     efficiency = m.p("decode_attention.memory_efficiency") * m.attention_backend_factor()
     per_head_bytes = 2 * s["head_dim"] * s["kv_bytes"] * attended_kv(s["kv_len"], s["window"])
     traffic = work.bytes + s["batch"] * per_head_bytes * m.p("decode_attention.head_overhead")
-    return m.decode_ms(work.flops, traffic, efficiency, m.p("attention.efficiency"))
+    floor = m.optional("decode_attention.floor_ms", "kernel.floor_ms")
+    return m.decode_ms(work.flops, traffic, efficiency, m.p("attention.efficiency"), floor)
 
 
 def _mla_decode(m: CalibratedModel, s: Mapping[str, FloatArray], dtype: OpDtype) -> FloatArray:
