@@ -46,6 +46,15 @@ CASES: dict[str, list[str]] = {
         *_ESTIMATE, "--model", "Qwen/Qwen3-32B", "--framework", "vllm", "--isl", "3000", "--osl", "300",
         "--request-rate", "2", "--tp", "2", "--framework-version", "0.11.0",
     ],
+    "simulate-vllm-agg-lognormal-llama8b": [
+        *_ESTIMATE, "--model", "meta-llama/Llama-3.1-8B", "--framework", "vllm", "--isl", "2000", "--osl", "300",
+        "--concurrency", "48", "--length-distribution", "lognormal", "--length-spread", "0.6", "--percentiles",
+    ],
+    "simulate-sglang-disagg-poisson-qwen3-32b": [
+        *_ESTIMATE, "--model", "Qwen/Qwen3-32B", "--framework", "sglang", "--mode", "disagg", "--isl", "3000",
+        "--osl", "400", "--request-rate", "3", "--prefill-tp", "2", "--prefill-workers", "2", "--decode-tp", "4",
+        "--percentiles",
+    ],
     "search-qwen3-32b-16gpus": [
         "search", "--model", "Qwen/Qwen3-32B", "--system", "h100_sxm", "--gpus", "16", "--isl", "4000", "--osl",
         "500", "--ttft", "1000", "--tpot", "20", "--json",
