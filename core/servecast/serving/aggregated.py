@@ -8,7 +8,7 @@ long each kind of iteration takes; the rate then follows from the load (Little's
 arrival rate for open-loop traffic) and the two are iterated to a fixed point. Closed-loop users the workload keeps
 in step do not arrive independently but in waves (`wave_mix`), which have a closed form. Where the client starts
 every user at once and counts every request, the first wave's requests (`first_wave`) are blended into the means
-by their share of the run. The discrete-event simulation in `simulation.py` checks both.
+by their share of the run. The discrete-event simulation (`serving.simulation`) checks both.
 """
 
 from __future__ import annotations
