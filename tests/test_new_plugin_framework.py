@@ -99,7 +99,7 @@ def test_a_launch_stops_with_what_to_add_and_writes_nothing(installed, tmp_path)
     launch = tmp_path / "launch"
     result = servecast("generate", *ESTIMATE, *LOAD, "--out", str(launch))
     assert result.exit_code == 3
-    assert "servecast-myserve models myserve but writes no launch configs yet" in result.output
+    assert "servecast_myserve models myserve but writes no launch configs yet" in result.output
     assert "servecast_myserve/launch.py" in result.output
     assert not launch.exists() or not any(launch.iterdir())
 

@@ -42,7 +42,7 @@ def servecast_register_hardware() -> Sequence[HardwareSpec]:
     Collecting: every plugin is called; names must be unique across plugins.
 
     Returns:
-        HardwareSpec objects, usually read from a TOML data file with ``servecast.specfiles.load_hardware_spec``.
+        HardwareSpec objects, usually read from a TOML data file with ``servecast.plugin.load_hardware_spec``.
 
     Example::
 
@@ -79,7 +79,7 @@ def servecast_register_frameworks() -> Sequence[FrameworkSpec]:
     Collecting: every plugin is called; names must be unique across plugins.
 
     Returns:
-        FrameworkSpec objects, usually read with ``servecast.specfiles.load_framework_spec``.
+        FrameworkSpec objects, usually read with ``servecast.plugin.load_framework_spec``.
 
     Example::
 
@@ -191,7 +191,7 @@ def servecast_launch_config(deployment: Deployment, target: Target) -> LaunchArt
 
     Returns:
         LaunchArtifacts, or None when the plugin does not handle the target's framework. A deployment the framework
-        version cannot launch (a quantization it cannot apply) raises servecast.errors.InputError saying what to
+        version cannot launch (a quantization it cannot apply) raises servecast.plugin.InputError saying what to
         change; any other exception marks the plugin as broken.
 
     Example::

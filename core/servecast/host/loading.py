@@ -37,25 +37,25 @@ REGISTRATION_HOOKS = (
         "servecast_register_hardware",
         "hardware",
         lambda obj: isinstance(obj, HardwareSpec),
-        "servecast.domain.HardwareSpec (see servecast.specfiles.load_hardware_spec)",
+        "servecast.plugin.HardwareSpec (see servecast.plugin.load_hardware_spec)",
     ),
     RegistrationHook(
         "servecast_register_frameworks",
         "framework",
         lambda obj: isinstance(obj, FrameworkSpec),
-        "servecast.domain.FrameworkSpec (see servecast.specfiles.load_framework_spec)",
+        "servecast.plugin.FrameworkSpec (see servecast.plugin.load_framework_spec)",
     ),
     RegistrationHook(
         "servecast_register_perf_tables",
         "perf table",
         lambda obj: isinstance(obj, PerfTableRef),
-        "servecast.perfdb.PerfTableRef",
+        "servecast.plugin.PerfTableRef",
     ),
     RegistrationHook(
         "servecast_register_model_families",
         "model family",
         lambda obj: isinstance(obj, ModelFamily),
-        "an object with name, architectures and build(config) (servecast.models.ModelFamily)",
+        "an object with name, architectures and build(config) (servecast.plugin.ModelFamily)",
     ),
 )
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from servecast import hookimpl
-from servecast.domain import HardwareSpec
-from servecast.perfdb import PerfTableRef
-from servecast.perfdb.folder import tables_in
-from servecast.specfiles import load_hardware_spec
+from servecast.plugin import HardwareSpec, PerfTableRef, hookimpl, load_hardware_spec, tables_in
 
 DATA = Path(str(files(__package__) / "data"))
 

@@ -4,21 +4,30 @@ command checked against the version's schema snapshot."""
 
 from __future__ import annotations
 
-from servecast.domain import FrameworkVersion, KvCacheDtype, Quantization, ServingMode
-from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
-from servecast.launch.artifacts import Endpoint, literal, node_address
-from servecast.launch.benchmark import client_loads
-from servecast.launch.checkpoint import loading_flags
-from servecast.launch.knobs import flag_arguments
-from servecast.launch.placement import (
+from servecast.plugin import (
     FRONTEND_PORT,
+    Deployment,
+    Endpoint,
+    FrameworkVersion,
+    KvCacheDtype,
+    LaunchArtifacts,
+    LaunchSchema,
+    Quantization,
+    RoleLaunch,
+    ServingMode,
     WorkerPlacement,
+    WorkerRole,
     address_variables,
+    check_launch,
+    client_loads,
+    flag_arguments,
+    literal,
+    loading_flags,
+    node_address,
     node_span,
     place,
     worker_host,
 )
-from servecast.launch.schema import LaunchSchema, check_launch
 
 DIST_INIT_PORT = 5000
 BOOTSTRAP_BASE_PORT = 8998

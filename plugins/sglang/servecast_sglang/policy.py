@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from packaging.version import Version
 
-from servecast.domain import Knob, KnobMeaning, KnobValue
-from servecast.serving.policy import KnobSchedulingPolicy, PolicyContext, Resolve, ServerRole, memory_gib
+from servecast.plugin import (
+    Knob,
+    KnobMeaning,
+    KnobSchedulingPolicy,
+    KnobValue,
+    PolicyContext,
+    Resolve,
+    ServerRole,
+    memory_gib,
+)
 
 _PREFILL_GRAPH_RESERVE_MIB = 416
 """0.5: reserve for the prefill capture sizes (8 MiB each); servecast assumes the ~52 default sizes."""

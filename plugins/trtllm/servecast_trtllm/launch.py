@@ -12,22 +12,32 @@ from typing import Any
 import yaml
 from packaging.version import Version
 
-from servecast.domain import FrameworkVersion, KvCacheDtype, Quantization, ServingMode
-from servecast.errors import InputError
-from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
-from servecast.launch.artifacts import Endpoint, literal, node_address
-from servecast.launch.benchmark import client_loads
-from servecast.launch.checkpoint import load_quantization_value
-from servecast.launch.knobs import config_tree, flag_arguments
-from servecast.launch.placement import (
+from servecast.plugin import (
     FRONTEND_PORT,
+    Deployment,
+    Endpoint,
+    FrameworkVersion,
+    InputError,
+    KvCacheDtype,
+    LaunchArtifacts,
+    LaunchSchema,
+    Quantization,
+    RoleLaunch,
+    ServingMode,
     WorkerPlacement,
+    WorkerRole,
     address_variables,
+    check_launch,
+    client_loads,
+    config_tree,
+    flag_arguments,
+    literal,
+    load_quantization_value,
+    node_address,
     node_span,
     place,
     worker_host,
 )
-from servecast.launch.schema import LaunchSchema, check_launch
 
 TRTLLM_SERVE = Version("1.0.0")
 """The first modelled release launched through `trtllm-serve` with the PyTorch backend (0.14 needs an engine build

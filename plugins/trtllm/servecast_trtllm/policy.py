@@ -7,8 +7,15 @@ from dataclasses import replace
 
 from packaging.version import Version
 
-from servecast.domain import Knob, KnobMeaning, KnobValue
-from servecast.serving.policy import KnobSchedulingPolicy, PolicyContext, Resolve, SchedulerSettings
+from servecast.plugin import (
+    Knob,
+    KnobMeaning,
+    KnobSchedulingPolicy,
+    KnobValue,
+    PolicyContext,
+    Resolve,
+    SchedulerSettings,
+)
 
 BATCH_SIZE_TABLE = ((144, 128), (336, 256), (672, 512), (832, 768), (1280, 1024), (1664, 1536))
 """DynamicBatchConfig::kDefaultBatchSizeTable: (KV capacity in whole requests below which, batch to run)."""

@@ -8,22 +8,32 @@ import json
 
 from packaging.version import Version
 
-from servecast.domain import FrameworkVersion, KvCacheDtype, Quantization, ServingMode
-from servecast.errors import PluginError
-from servecast.launch import Deployment, LaunchArtifacts, RoleLaunch, WorkerRole
-from servecast.launch.artifacts import Endpoint, literal, node_address
-from servecast.launch.benchmark import client_loads
-from servecast.launch.checkpoint import loading_flags
-from servecast.launch.knobs import config_tree, flag_arguments
-from servecast.launch.placement import (
+from servecast.plugin import (
     FRONTEND_PORT,
+    Deployment,
+    Endpoint,
+    FrameworkVersion,
+    KvCacheDtype,
+    LaunchArtifacts,
+    LaunchSchema,
+    PluginError,
+    Quantization,
+    RoleLaunch,
+    ServingMode,
     WorkerPlacement,
+    WorkerRole,
     address_variables,
+    check_launch,
+    client_loads,
+    config_tree,
+    flag_arguments,
+    literal,
+    loading_flags,
+    node_address,
     node_span,
     place,
     worker_host,
 )
-from servecast.launch.schema import LaunchSchema, check_launch
 
 NIXL = Version("0.9.0")
 """The first modelled release with the NixlConnector (and `--data-parallel-size` for attention DP)."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from packaging.version import Version
 
-from servecast.domain import Knob, KnobMeaning, KnobValue
-from servecast.serving.policy import KnobSchedulingPolicy, PolicyContext, Resolve, memory_gib
+from servecast.plugin import Knob, KnobMeaning, KnobSchedulingPolicy, KnobValue, PolicyContext, Resolve, memory_gib
 
 V1 = Version("0.10.0")
 """The first modelled release that runs the V1 engine by default."""
