@@ -54,7 +54,10 @@ def test_closed_loop_ttft_has_no_admission_queueing_below_the_running_limit(serv
     ttfts = [steady_state(srv, Load(concurrency=users)).ttft_ms for users in levels]
     steps = np.diff(ttfts)
     assert (steps > 0).all()
-    assert steps.max() < 3 * np.median(steps)
+    # TensorRT-LLM 1.0 captures decode graphs of 1-32, 64 and 128 requests without padding: past 64 running requests
+    # (from 66 users) decode runs eagerly, a real step; the smoothness is checked on each side of it
+    for side in (steps[:9], steps[10:]):
+        assert side.max() < 3 * np.median(side)
 
 
 @pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
@@ -236,7 +239,8 @@ def test_prefill_first_pauses_decodes_again_for_prompts_that_arrive_during_a_pre
     reach a TPOT twice the decode step at 110 requests/s, and their Poisson capacity is below the full batch's."""
     srv = server("sglang", model="Qwen/Qwen3-30B-A3B", version="0.3.0", isl=128, osl=32, tp=4, spread=0.5)
     load = Load(request_rate_per_s=110)
-    simulated = simulate(srv, load, num_requests=6000, seed=1).percentiles()
+    # this close to capacity the simulated TPOT settles slowly: 103-110 ms over seeds at 6,000 requests
+    simulated = simulate(srv, load, num_requests=20_000, seed=1).percentiles()
     assert steady_state(srv, load).tpot_ms == pytest.approx(simulated["tpot_ms"]["mean"], rel=0.10)
     full_batch = steady_state(srv, Load(full_batch=10**6)).requests_per_s
     assert math.isinf(steady_state(srv, Load(request_rate_per_s=0.6 * full_batch)).ttft_ms)

@@ -55,14 +55,16 @@ class NeighbourCorrection:
 
     def __call__(self, s: Mapping[str, FloatArray]) -> tuple[FloatArray, NDArray[np.bool_]]:
         """The factor to multiply the model's latency by at each shape, and where the neighbours are close enough
-        to give one (elsewhere the factor is 1)."""
+        to give one (elsewhere the factor is 1). Tables with more than one axis lend nothing."""
         count = len(next(iter(s.values())))
         factor, applies = np.ones(count), np.zeros(count, dtype=bool)
-        if not self.table.parts:
+        if not self.table.parts or any(len(grid.axes) != 1 for grid in self._ratios):
             return factor, applies
-        query = np.log(np.stack([s[name] for name in self.table.names], axis=1))
-        unique, inverse = np.unique(query, axis=0, return_inverse=True)
-        for index, key in enumerate(unique):
+        axis = self._ratios[0].axes[0]
+        others = sorted(name for name in s if name != axis)
+        unique, inverse = np.unique(np.stack([s[name] for name in others], axis=1), axis=0, return_inverse=True)
+        keys = np.log(unique[:, [others.index(name) for name in self.table.names]])
+        for index, key in enumerate(keys):
             distance = np.sqrt(((self._keys - key) ** 2).sum(axis=1))
             nearest = np.argsort(distance)[:NEIGHBOURS]
             weights = np.exp(-((distance[nearest] / BANDWIDTH) ** 2))
@@ -71,15 +73,31 @@ class NeighbourCorrection:
                 continue
             positions = np.flatnonzero(inverse.reshape(-1) == index)
             at = {name: value[positions] for name, value in s.items()}
-            log_ratio = np.zeros(len(positions))
-            covered = np.ones(len(positions), dtype=bool)
-            for weight, neighbour in zip(weights, nearest, strict=True):
-                grid = self._ratios[neighbour]
-                covered &= grid.covers(at)
-                log_ratio += weight / total * np.log(_interpolated(grid, at))
-            factor[positions] = np.where(covered, np.exp(log_ratio), 1.0)
-            applies[positions] = covered
+            if not all(self._ratios[n].covers(at).all() for n in nearest):
+                continue
+            factor[positions] = self._factor(at, axis, weights / total, nearest)
+            applies[positions] = True
         return factor, applies
+
+    def _factor(
+        self, at: Mapping[str, FloatArray], axis: str, weights: FloatArray, nearest: NDArray[np.intp]
+    ) -> FloatArray:
+        """The corrected-to-model factor at shapes `at` of one partition key: the model times the neighbours'
+        weighted ratio on the union of their axis points, its product with the model made non-decreasing along the
+        axis (a larger GEMM never takes less time; single measurements jitter); the factor is interpolated in log
+        space and held at the edges."""
+        points = np.unique(np.concatenate([self._ratios[n].points[0] for n in nearest]))
+        log_points = np.log(points)
+        log_ratio = np.zeros(len(points))
+        for weight, neighbour in zip(weights, nearest, strict=True):
+            grid = self._ratios[neighbour]
+            log_ratio += weight * np.interp(log_points, np.log(grid.points[0]), np.log(grid.latency_ms))
+        on_points = {name: np.full(len(points), value[0]) for name, value in at.items()}
+        on_points[axis] = points
+        model_on_points = self.anchor(on_points)
+        corrected = _non_decreasing(model_on_points * np.exp(log_ratio))
+        log_factor = np.log(corrected / model_on_points)
+        return np.exp(np.interp(np.log(at[axis]), log_points, log_factor))
 
 
 def _grid_shapes(grid: GridTable, fixed: Mapping[str, float]) -> dict[str, FloatArray]:
@@ -93,10 +111,10 @@ def _grid_shapes(grid: GridTable, fixed: Mapping[str, float]) -> dict[str, Float
     return {**held, **at, **{name: np.full(count, value) for name, value in fixed.items()}}
 
 
-def _interpolated(grid: GridTable, s: Mapping[str, FloatArray]) -> FloatArray:
-    """The grid's value at `s`, clamped to its edges (the ratio stays what it is at the nearest measured point)."""
-    query = np.stack([s[name] for name in grid.axes], axis=1)
-    low = np.array([axis[0] for axis in grid.points])
-    high = np.array([axis[-1] for axis in grid.points])
-    values, _ = grid.interpolate(np.clip(query, low, high))
-    return values
+def _non_decreasing(values: FloatArray) -> FloatArray:
+    """The geometric mean of the upper and lower non-decreasing envelopes of `values`: non-decreasing, and neither
+    lifted by every dip (the upper envelope alone) nor lowered by every peak."""
+    upper = np.maximum.accumulate(values)
+    lower = np.minimum.accumulate(values[::-1])[::-1]
+    envelope: FloatArray = np.sqrt(upper * lower)
+    return envelope
