@@ -40,9 +40,9 @@ from servecast.calibrate import CalibrationPoint, predict_ms, read_published_ker
 from servecast.calibrate.measured import read_measured_kernels
 from servecast.domain.kernels import KernelChoices
 from servecast.domain.target import Target
-from servecast.estimate.estimator import EstimateProvenance, OpEstimator, OpKind
 from servecast.estimate.layered import TableGrids, default_estimator
 from servecast.host import PluginHost, PluginSettings, builtin_plugins, discover_plugins
+from servecast.ops.estimator import EstimateProvenance, OpEstimator, OpKind
 from servecast.perfdb.loading import read_grid, read_metadata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))

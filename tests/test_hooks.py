@@ -10,8 +10,8 @@ import pytest
 from servecast.domain import Candidate, ParallelLayout, Quantization, ServingMode, Target
 from servecast.domain.vocabulary import KvCacheDtype
 from servecast.errors import PluginError
-from servecast.estimate import OpKind
 from servecast.launch import Deployment, LaunchArtifacts, WorkerGroup, WorkerRole
+from servecast.ops import OpKind
 from servecast.perfdb import PerfTableRef
 
 from .conftest import FRAMEWORK_TOML
@@ -39,7 +39,7 @@ def test_hook_servecast_register_perf_tables(fake_site, tmp_path):
         "tables",
         f"""
         from servecast import hookimpl
-        from servecast.estimate import OpKind
+        from servecast.ops import OpKind
         from servecast.perfdb import PerfTableRef
 
         @hookimpl
@@ -116,7 +116,7 @@ def test_hook_servecast_op_estimator(fake_site):
         """
         import numpy as np
         from servecast import hookimpl
-        from servecast.estimate import OpEstimate
+        from servecast.ops import OpEstimate
 
         def roofline(shapes, dtype="bf16"):
             return OpEstimate(np.full(1, 2.0), np.full(1, 4, dtype=np.int8))
@@ -131,7 +131,7 @@ def test_hook_servecast_op_estimator(fake_site):
         """
         import numpy as np
         from servecast import hookimpl
-        from servecast.estimate import OpEstimate, OpKind
+        from servecast.ops import OpEstimate, OpKind
 
         def custom_all_reduce(shapes, dtype="bf16"):
             return OpEstimate(np.full(1, 1.0), np.zeros(1, dtype=np.int8))

@@ -8,13 +8,13 @@ import pytest
 
 from servecast.domain import Target
 from servecast.errors import InputError, PluginConflictError, PluginError, PluginLoadError
-from servecast.estimate import OpEstimate, OpKind
 from servecast.host import PluginSettings, PluginStatus
+from servecast.ops import OpEstimate, OpKind
 
 GOOD_ESTIMATOR = """
     import numpy as np
     from servecast import hookimpl
-    from servecast.estimate import OpEstimate
+    from servecast.ops import OpEstimate
 
     CALLS = []
 

@@ -17,20 +17,24 @@ inside the search's inner loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from servecast import PROJECT_NAME
-from servecast.domain.candidate import Candidate
-from servecast.domain.framework import FrameworkSpec
-from servecast.domain.hardware import HardwareSpec
-from servecast.domain.target import Target
-from servecast.estimate.estimator import OpEstimator, OpKind
-from servecast.launch.artifacts import Deployment, LaunchArtifacts
-from servecast.models.family import ModelFamily
-from servecast.perfdb.table import PerfTableRef
-from servecast.serving.policy import SchedulingPolicy
+
+if TYPE_CHECKING:  # annotations only: the host loads these specs, and serving and launch build on the host
+    from collections.abc import Sequence
+
+    from servecast.domain.candidate import Candidate
+    from servecast.domain.framework import FrameworkSpec
+    from servecast.domain.hardware import HardwareSpec
+    from servecast.domain.target import Target
+    from servecast.launch.artifacts import Deployment, LaunchArtifacts
+    from servecast.models.family import ModelFamily
+    from servecast.ops.estimator import OpEstimator, OpKind
+    from servecast.perfdb.table import PerfTableRef
+    from servecast.serving.policy import SchedulingPolicy
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 

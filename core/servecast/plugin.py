@@ -15,7 +15,6 @@ from servecast.domain import (
     Target,
 )
 from servecast.errors import InputError, PluginError
-from servecast.estimate.estimator import OpEstimator, OpKind
 from servecast.framework_plugin import FrameworkHooks, LaunchWriter, framework_plugin
 from servecast.launch import Deployment, Endpoint, LaunchArtifacts, RoleLaunch, WorkerGroup, WorkerRole
 from servecast.launch.artifacts import literal, node_address
@@ -25,6 +24,7 @@ from servecast.launch.knobs import config_tree, flag_arguments
 from servecast.launch.placement import FRONTEND_PORT, WorkerPlacement, address_variables, node_span, place, worker_host
 from servecast.launch.schema import LaunchSchema, check_launch
 from servecast.models.family import ModelFamily
+from servecast.ops.estimator import OpEstimator, OpKind
 from servecast.perfdb import PerfTableRef
 from servecast.perfdb.folder import tables_in
 from servecast.serving.policy import (

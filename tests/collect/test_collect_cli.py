@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from servecast.cli import cli
-from servecast.estimate.estimator import OpKind
+from servecast.ops.estimator import OpKind
 from servecast.perfdb.folder import tables_in
 from servecast.perfdb.loading import load_metadata, load_table
 

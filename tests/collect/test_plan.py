@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from servecast.collect.plan import FP8_MIN_M, GRIDS, RunSize, shape_value, sweep
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
-from servecast.estimate.shapes import normalize_shapes
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
+from servecast.ops.shapes import normalize_shapes
 
 ATTENTION = (OpKind.CONTEXT_ATTENTION, OpKind.DECODE_ATTENTION)
 

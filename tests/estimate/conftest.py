@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from servecast.domain.hardware import HardwareSpec
-from servecast.estimate.estimator import OpKind
+from servecast.ops.estimator import OpKind
 from servecast.perfdb.table import PerfTableRef
 from servecast.specfiles import load_hardware_spec
 

@@ -10,12 +10,12 @@ import pytest
 from servecast.domain.kernels import AllReduceKernel, AttentionKernel, KernelChoice, KernelChoices
 from servecast.domain.provenance import Source, SourceKind
 from servecast.estimate.calibrated import CalibratedModel
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import EstimateProvenance, OpKind
 from servecast.estimate.layered import default_estimator
 from servecast.estimate.roofline import COMMUNICATION, peak_flops_per_s
-from servecast.estimate.shapes import ShapeError, normalize_shapes
-from servecast.estimate.work import op_work
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import EstimateProvenance, OpKind
+from servecast.ops.shapes import ShapeError, normalize_shapes
+from servecast.ops.work import op_work
 
 # A representative shape per kind; SIZE names the parameter that grows the problem.
 BASE = {

@@ -18,10 +18,10 @@ from servecast.calibrate.tables import points_from_tables, table_fit_groups
 from servecast.domain.calibration import ParameterOrigin
 from servecast.domain.kernels import KernelChoices
 from servecast.estimate.calibrated import CalibratedModel
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
 from servecast.estimate.parameters import CALIBRATION_PARAMETERS
-from servecast.estimate.shapes import normalize_shapes
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
+from servecast.ops.shapes import normalize_shapes
 from servecast.perfdb.folder import tables_in
 from servecast.specfiles.calibration_file import load_calibration
 

@@ -7,10 +7,10 @@ import pytest
 
 from servecast.domain.kernels import KernelChoices
 from servecast.domain.target import Target
-from servecast.estimate.estimator import EstimateProvenance as P
-from servecast.estimate.estimator import OpKind
 from servecast.estimate.layered import default_estimator
 from servecast.host import PluginHost
+from servecast.ops.estimator import EstimateProvenance as P
+from servecast.ops.estimator import OpKind
 from servecast.perfdb.folder import tables_in
 from servecast.perfdb.loading import PerfTableError, load_table
 
@@ -134,7 +134,7 @@ def test_tables_registered_by_plugins_are_used_framework_version_first(fake_site
         "tables",
         f"""
         from servecast import hookimpl
-        from servecast.estimate.estimator import OpKind
+        from servecast.ops.estimator import OpKind
         from servecast.perfdb.table import PerfTableRef
 
         @hookimpl

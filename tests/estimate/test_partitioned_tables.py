@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from servecast.domain.kernels import KernelChoices
-from servecast.estimate.estimator import EstimateProvenance as P
-from servecast.estimate.estimator import OpKind
 from servecast.estimate.layered import default_estimator
+from servecast.ops.estimator import EstimateProvenance as P
+from servecast.ops.estimator import OpKind
 from servecast.perfdb.loading import PerfTableError, load_table
 from servecast.perfdb.table import PerfTableRef
 

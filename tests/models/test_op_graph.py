@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from servecast.domain import ParallelLayout
-from servecast.estimate import OpKind
 from servecast.models.graph import build_stage_graph
 from servecast.models.memory import stage_memory
 from servecast.models.step import StepShape
 from servecast.models.weights import Sharding, parameter_counts, shard_fraction, weight_groups
+from servecast.ops import OpKind
 
 COMPUTE = {
     OpKind.GEMM,

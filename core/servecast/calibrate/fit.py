@@ -18,7 +18,7 @@ from servecast.calibrate.points import GROUPED_GEMM, CalibrationPoint, predict_m
 from servecast.domain.calibration import Calibration, Parameter, ParameterOrigin
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import AllReduceKernel, AttentionKernel
-from servecast.estimate.dtypes import OpDtype
+from servecast.ops.dtypes import OpDtype
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import pandas as pd
 from servecast.calibrate.points import CalibrationPoint
 from servecast.domain.kernels import AllReduceKernel, AttentionKernel
 from servecast.errors import InputError
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
 
 SMALL_DECODE_KV = 512
 """Decode rows at or below this KV length are small enough that the call's fixed time dominates: they fit it."""

@@ -13,9 +13,9 @@ from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import AllReduceKernel, AttentionKernel, KernelChoice, KernelChoices
 from servecast.domain.provenance import Source, SourceKind
 from servecast.estimate.calibrated import CalibratedModel
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
-from servecast.estimate.shapes import normalize_shapes
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
+from servecast.ops.shapes import normalize_shapes
 
 GROUPED_GEMM = "grouped_gemm"
 """A family with no op kind of its own: one grouped GEMM of an MoE layer (shapes: groups, m, n, k)."""

@@ -16,10 +16,10 @@ from pathlib import Path
 from servecast.calibrate.points import GROUPED_GEMM, CalibrationPoint
 from servecast.domain.kernels import AllReduceKernel, AttentionKernel
 from servecast.errors import InputError
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
-from servecast.estimate.shapes import normalize_shapes
-from servecast.estimate.work import op_work
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
+from servecast.ops.shapes import normalize_shapes
+from servecast.ops.work import op_work
 
 LARGE_MESSAGE_BYTES = 4 * 2**30
 """Where "peak bus bandwidth" rows are evaluated: nccl-tests' largest default sizes reach the plateau."""

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from servecast.calibrate.fit import FitGroup
 from servecast.calibrate.points import CalibrationPoint
 from servecast.domain.kernels import AllReduceKernel
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
 from servecast.perfdb.loading import load_metadata, load_table
 from servecast.perfdb.table import PerfTableRef
 

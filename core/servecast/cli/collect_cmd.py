@@ -17,7 +17,7 @@ from servecast.collect.backend import BACKENDS, Advance, CollectError, load_back
 from servecast.collect.destination import Destination, Provenance, sidecar_text
 from servecast.collect.plan import GRIDS, RunSize
 from servecast.collect.runner import MeasuredTable, plan, run
-from servecast.estimate.estimator import OpKind
+from servecast.ops.estimator import OpKind
 
 MEASURABLE = tuple(GRIDS[RunSize.FULL])
 

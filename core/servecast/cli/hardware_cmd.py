@@ -13,10 +13,10 @@ from servecast.cli.render import print_table
 from servecast.collect.plan import shape_value
 from servecast.domain import ComputeDtype, HardwareSpec
 from servecast.errors import InputError
-from servecast.estimate.estimator import OpKind
-from servecast.estimate.shapes import OP_SHAPES
 from servecast.files import write_text_atomically
 from servecast.host import Registry
+from servecast.ops.estimator import OpKind
+from servecast.ops.shapes import OP_SHAPES
 
 
 @click.group()

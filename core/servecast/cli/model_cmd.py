@@ -15,7 +15,6 @@ from servecast.domain.framework import MEMORY_FRACTION_MEANINGS, KnobMeaning, Kn
 from servecast.domain.target import Target
 from servecast.domain.workload import Workload
 from servecast.errors import InputError
-from servecast.estimate.estimator import EstimateProvenance, OpEstimator, OpKind
 from servecast.estimate.step import StepEstimate, estimate_graph
 from servecast.models.catalog import catalog
 from servecast.models.graph import build_stage_graph
@@ -25,6 +24,7 @@ from servecast.models.model import Model, load_model
 from servecast.models.ops import OpGraph
 from servecast.models.step import StepShape
 from servecast.models.weights import parameter_counts
+from servecast.ops.estimator import EstimateProvenance, OpEstimator, OpKind
 from servecast.serving.policy import PolicyContext
 from servecast.serving.server import check_context
 

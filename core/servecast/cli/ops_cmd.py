@@ -13,9 +13,9 @@ from servecast.cli.csv_io import read_csv_rows, write_csv
 from servecast.cli.render import print_table
 from servecast.domain.target import Target
 from servecast.errors import InputError
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import EstimateProvenance
 from servecast.estimate.op_table import OP_TABLE_COLUMNS, OUTPUT_COLUMNS, TableEstimate, estimate_rows
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import EstimateProvenance
 
 
 @click.group()

@@ -12,8 +12,8 @@ from typing import Protocol
 
 from servecast.collect.plan import RunSize, Sweep, Timing
 from servecast.errors import InputError
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
 
 Advance = Callable[[int], None]
 """Called with the number of shapes just measured, for progress."""

@@ -14,8 +14,8 @@ import numpy as np
 
 from servecast.collect.backend import Advance, CollectError, DeviceInfo, OpSupport
 from servecast.collect.plan import AttentionShape, RunSize, Sweep, Timing
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
 
 Run = Callable[[], object]
 

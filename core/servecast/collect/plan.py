@@ -6,8 +6,8 @@ import itertools
 from dataclasses import dataclass
 from enum import StrEnum
 
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
 
 Axes = dict[str, tuple[float, ...]]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from servecast.collect.backend import Advance, Backend, OpSupport
 from servecast.collect.plan import COLLECTIVES, TIMINGS, RunSize, Sweep, shape_value, sweep
 from servecast.collect.stats import OutlierReport, PointTiming
-from servecast.estimate.estimator import OpKind
+from servecast.ops.estimator import OpKind
 from servecast.perfdb.loading import DTYPE_COLUMN, LATENCY_COLUMN
 
 

@@ -23,8 +23,8 @@ from packaging.version import Version
 
 from servecast.collect.backend import Advance, CollectError, DeviceInfo, OpSupport
 from servecast.collect.plan import COLLECTIVES, AttentionShape, RunSize, Sweep, Timing, shape_value
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
 
 Run = Callable[[], object]
 

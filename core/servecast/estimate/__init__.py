@@ -1,5 +1,2 @@
-"""Primitive estimation: the latency of each op kind, vectorised over shapes, with provenance."""
-
-from servecast.estimate.estimator import EstimateProvenance, OpEstimate, OpEstimator, OpKind
-
-__all__ = ["EstimateProvenance", "OpEstimate", "OpEstimator", "OpKind"]
+"""Primitive estimation: pure and calibrated rooflines, the layered estimator over measured tables, op tables and
+whole-step estimates (the op vocabulary they estimate is `servecast.ops`)."""

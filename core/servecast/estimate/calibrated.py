@@ -16,10 +16,10 @@ from servecast.arrays import FloatArray
 from servecast.domain.calibration import Calibration
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import AllReduceKernel, AttentionKernel, KernelChoices
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
 from servecast.estimate.roofline import peak_flops_per_s
-from servecast.estimate.work import ACTIVATION_BYTES, attended_kv, attention_pairs, causal_pairs, moe_routing, op_work
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
+from servecast.ops.work import ACTIVATION_BYTES, attended_kv, attention_pairs, causal_pairs, moe_routing, op_work
 
 FA2_CLASS = frozenset({AttentionKernel.FLASH_ATTN2, AttentionKernel.TRITON, AttentionKernel.XFORMERS})
 """Attention kernels without Hopper's asynchronous (TMA/wgmma) pipeline; FA3-class kernels are the rest."""

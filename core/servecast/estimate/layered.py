@@ -18,10 +18,10 @@ from servecast.arrays import FloatArray
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import KernelChoices
 from servecast.estimate.calibrated import CalibratedModel
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import EstimateProvenance, OpEstimate, OpKind
 from servecast.estimate.roofline import roofline_ms
-from servecast.estimate.shapes import normalize_shapes
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import EstimateProvenance, OpEstimate, OpKind
+from servecast.ops.shapes import normalize_shapes
 from servecast.perfdb.grid import MeasuredGrid, PartitionedTable
 from servecast.perfdb.neighbours import NeighbourCorrection
 

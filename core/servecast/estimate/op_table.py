@@ -14,12 +14,12 @@ from numpy.typing import NDArray
 
 from servecast.arrays import FloatArray
 from servecast.domain.hardware import HardwareSpec
+from servecast.domain.quantization import KV_CACHE_BYTES
 from servecast.domain.vocabulary import KvCacheDtype
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import EstimateProvenance, OpEstimator, OpKind
 from servecast.estimate.roofline import roofline_ms
-from servecast.estimate.shapes import check_possible, normalize_shapes
-from servecast.models.quantization import KV_CACHE_BYTES
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import EstimateProvenance, OpEstimator, OpKind
+from servecast.ops.shapes import check_possible, normalize_shapes
 
 
 @dataclass(frozen=True)

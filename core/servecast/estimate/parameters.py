@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from servecast.domain.kernels import AllReduceKernel
-from servecast.estimate.dtypes import OpDtype
+from servecast.ops.dtypes import OpDtype
 
 _GEMM_DTYPES = (OpDtype.BF16, OpDtype.FP16, OpDtype.FP8, OpDtype.FP8_BLOCK, OpDtype.INT8)
 _CUSTOM_ALL_REDUCE = (AllReduceKernel.VLLM_CUSTOM, AllReduceKernel.TRTLLM_CUSTOM, AllReduceKernel.SYMM_MEM)

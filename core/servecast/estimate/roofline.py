@@ -12,9 +12,9 @@ import numpy as np
 
 from servecast.arrays import FloatArray
 from servecast.domain.hardware import HardwareSpec
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
-from servecast.estimate.work import op_work
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
+from servecast.ops.work import op_work
 
 COMMUNICATION = frozenset({OpKind.ALL_REDUCE, OpKind.ALL_GATHER, OpKind.REDUCE_SCATTER, OpKind.ALL_TO_ALL, OpKind.P2P})
 

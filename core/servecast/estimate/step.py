@@ -9,8 +9,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from servecast.arrays import FloatArray
-from servecast.estimate.estimator import EstimateProvenance, OpEstimator, OpKind
 from servecast.models.ops import Op, OpGraph
+from servecast.ops.estimator import EstimateProvenance, OpEstimator, OpKind
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -16,7 +16,6 @@ from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import KernelChoices
 from servecast.domain.target import Target
 from servecast.errors import InputError, PluginError, PluginLoadError
-from servecast.estimate.estimator import OpEstimator, OpKind
 from servecast.estimate.layered import LayeredEstimator, TableGrids, default_estimator
 from servecast.host.discovery import PluginSource, builtin_plugins, discover_plugins
 from servecast.host.loading import LoadedPlugin, PluginFailure, load_plugin, remedy
@@ -24,11 +23,14 @@ from servecast.host.placeholders import placeholder_warnings
 from servecast.host.records import PluginRecord, PluginStatus
 from servecast.host.registry import Registered, Registry
 from servecast.host.settings import PluginSettings
-from servecast.launch.artifacts import Deployment, LaunchArtifacts
 from servecast.models.family import ModelFamily
+from servecast.ops.estimator import OpEstimator, OpKind
 from servecast.perfdb.loading import load_table
 from servecast.perfdb.table import PerfTableRef
-from servecast.serving.policy import KnobSchedulingPolicy, SchedulingPolicy
+
+if TYPE_CHECKING:  # serving and launch build on the host: their classes are imported where a result is checked
+    from servecast.launch.artifacts import Deployment, LaunchArtifacts
+    from servecast.serving.policy import SchedulingPolicy
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,9 @@ class PluginHost:
     def scheduler(self, target: Target) -> SchedulingPolicy:
         """The scheduling policy of the target's framework version (cached); an InputError for a version its
         framework's spec does not model, before any plugin is asked."""
+        # imported here, not at the top: serving builds on the host
+        from servecast.serving.policy import KnobSchedulingPolicy, SchedulingPolicy
+
         if target not in self._schedulers:
             if target.framework is not None and target.framework in self.frameworks:
                 self.framework_version(target.framework, target.framework_version)
@@ -271,6 +276,9 @@ class PluginHost:
 
     def launch_config(self, deployment: Deployment, target: Target) -> LaunchArtifacts:
         """The launch artifacts of `deployment`, from the plugin of the target's framework."""
+        # imported here, not at the top: launch builds on the host
+        from servecast.launch.artifacts import LaunchArtifacts
+
         artifacts: LaunchArtifacts | None = self._first_result(
             "servecast_launch_config",
             {"deployment": deployment, "target": target},

@@ -13,16 +13,16 @@ from numpy.typing import NDArray
 
 from servecast.arrays import FloatArray, IntArray
 from servecast.domain.layout import ParallelLayout
-from servecast.estimate.dtypes import OpDtype, op_dtype
-from servecast.estimate.estimator import OpKind
-from servecast.estimate.shapes import normalize_shapes
-from servecast.estimate.work import ACTIVATION_BYTES, op_work
+from servecast.domain.quantization import KV_CACHE_BYTES
 from servecast.models.architecture import ModelArchitecture
 from servecast.models.model import Model
 from servecast.models.ops import Op, OpGraph, OpPart
-from servecast.models.quantization import KV_CACHE_BYTES
 from servecast.models.step import StepShape
 from servecast.models.weights import WeightRole, stage_layers
+from servecast.ops.dtypes import OpDtype, op_dtype
+from servecast.ops.estimator import OpKind
+from servecast.ops.shapes import normalize_shapes
+from servecast.ops.work import ACTIVATION_BYTES, op_work
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from servecast.domain.framework import KnobMeaning
 from servecast.domain.layout import ParallelLayout
+from servecast.domain.quantization import KV_CACHE_BYTES
 from servecast.errors import InputError
-from servecast.estimate.work import ACTIVATION_BYTES
 from servecast.models.model import Model
-from servecast.models.quantization import KV_CACHE_BYTES
 from servecast.models.weights import WeightRole, shard_fraction, stage_layers, weight_groups
+from servecast.ops.work import ACTIVATION_BYTES
 
 GIB = 2**30
 

@@ -20,7 +20,7 @@ from servecast.models.quantization import (
     plan_from_checkpoint,
 )
 
-if TYPE_CHECKING:  # the host imports the hook specs, which import the serving policy, which imports models
+if TYPE_CHECKING:  # the host builds on models (it registers the model families plugins give it)
     from servecast.host.registry import Registry
 
 

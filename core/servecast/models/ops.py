@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from servecast.arrays import FloatArray
-from servecast.estimate.estimator import OpKind
+from servecast.ops.estimator import OpKind
 
 
 class OpPart(StrEnum):

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from servecast.arrays import FloatArray
-from servecast.estimate.estimator import EstimateProvenance
+from servecast.ops.estimator import EstimateProvenance
 
 Anchor = Callable[[Mapping[str, FloatArray]], FloatArray]
 """A model evaluated at shapes: outside the grid the table keeps its ratio to this model at the nearest edge."""

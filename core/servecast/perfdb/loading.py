@@ -13,11 +13,11 @@ from pydantic import ValidationError
 from servecast.arrays import FloatArray, IntArray
 from servecast.domain.base import validation_problems
 from servecast.errors import SpecFileError
-from servecast.estimate.dtypes import OpDtype
+from servecast.ops.dtypes import OpDtype
 from servecast.perfdb.grid import GridTable, MeasuredGrid, PartitionedTable
 from servecast.perfdb.metadata import ANY, TableMetadata
 from servecast.perfdb.table import PerfTableRef
-from servecast.specfiles.common import read_toml
+from servecast.toml_file import read_toml
 
 LATENCY_COLUMN = "latency"
 DTYPE_COLUMN = "dtype"

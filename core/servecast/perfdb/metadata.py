@@ -8,9 +8,9 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from servecast.domain.base import FrozenModel
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
-from servecast.estimate.shapes import OP_SHAPES, ZERO_MEANS_SAME_AS
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
+from servecast.ops.shapes import OP_SHAPES, ZERO_MEANS_SAME_AS
 
 ANY = "any"
 """`framework` / `framework_version` value of a table that holds framework-agnostic kernels."""

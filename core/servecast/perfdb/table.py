@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from servecast.domain.base import FrozenModel
-from servecast.estimate.estimator import OpKind
+from servecast.ops.estimator import OpKind
 
 
 class PerfTableRef(FrozenModel):

@@ -16,7 +16,7 @@ from servecast.domain.target import Target
 from servecast.domain.vocabulary import ServingMode
 from servecast.domain.workload import LengthDistribution
 from servecast.errors import InputError
-from servecast.estimate.estimator import EstimateProvenance
+from servecast.ops.estimator import EstimateProvenance
 from servecast.estimate.step import estimate_graph
 from servecast.host.host import PluginHost
 from servecast.json_text import strict

@@ -17,11 +17,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from servecast.arrays import FloatArray
 from servecast.domain.layout import ParallelLayout
-from servecast.estimate.estimator import OpEstimator, OpKind
 from servecast.models.graph import build_stage_graph
 from servecast.models.model import Model
 from servecast.models.ops import OpPart
 from servecast.models.step import StepShape
+from servecast.ops.estimator import OpEstimator, OpKind
 from servecast.serving.policy import SchedulerSettings
 
 

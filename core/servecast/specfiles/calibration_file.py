@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from servecast.domain.base import validation_problems
 from servecast.domain.calibration import Calibration, Parameter
 from servecast.errors import SpecFileError
-from servecast.specfiles.common import read_toml
+from servecast.toml_file import read_toml
 
 
 def load_calibration(path: str | Path, known: Collection[str]) -> Calibration:

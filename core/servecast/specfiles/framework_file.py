@@ -12,7 +12,8 @@ from servecast.domain.base import validation_problems
 from servecast.domain.framework import FrameworkSpec, FrameworkVersion, Knob
 from servecast.domain.provenance import Source
 from servecast.errors import SpecFileError
-from servecast.specfiles.common import read_sources, read_toml, resolve_source
+from servecast.specfiles.sources import read_sources, resolve_source
+from servecast.toml_file import read_toml
 
 
 def load_framework_spec(path: str | Path) -> FrameworkSpec:

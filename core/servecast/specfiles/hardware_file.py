@@ -13,7 +13,8 @@ from servecast.domain.provenance import Provenance, Source
 from servecast.errors import SpecFileError
 from servecast.estimate.parameters import CALIBRATION_PARAMETERS
 from servecast.specfiles.calibration_file import load_calibration
-from servecast.specfiles.common import read_sources, read_toml, resolve_source
+from servecast.specfiles.sources import read_sources, resolve_source
+from servecast.toml_file import read_toml
 
 
 def load_hardware_spec(path: str | Path) -> HardwareSpec:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from servecast.domain.target import Target
-from servecast.estimate.estimator import EstimateProvenance, OpKind
 from servecast.host import PluginHost, PluginSettings, builtin_plugins, discover_plugins
+from servecast.ops.estimator import EstimateProvenance, OpKind
 
 REPO = Path(__file__).resolve().parents[3]
 MEASURED = REPO.parent / "shared" / "calibration" / "measured" / "gemm.csv.gz"

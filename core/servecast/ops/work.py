@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from servecast.arrays import FloatArray
-from servecast.estimate.dtypes import OpDtype
-from servecast.estimate.estimator import OpKind
+from servecast.ops.dtypes import OpDtype
+from servecast.ops.estimator import OpKind
 
 ACTIVATION_BYTES = 2
 """Activations, attention inputs and outputs, and what collectives move, are 16-bit."""
@@ -59,7 +59,7 @@ def moe_routing(s: Mapping[str, FloatArray]) -> tuple[FloatArray, FloatArray, Fl
 
 
 def op_work(kind: OpKind, s: Mapping[str, FloatArray], dtype: OpDtype) -> Work:
-    """FLOPs and bytes of `kind` at normalized shapes `s` (see servecast.estimate.shapes)."""
+    """FLOPs and bytes of `kind` at normalized shapes `s` (see servecast.ops.shapes)."""
     if kind is OpKind.GEMM:
         m, n, k, batch = s["m"], s["n"], s["k"], s["batch"]
         flops = 2 * batch * m * n * k

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from servecast.arrays import FloatArray
-from servecast.estimate.estimator import OpKind
+from servecast.ops.estimator import OpKind
 
 
 @dataclass(frozen=True)

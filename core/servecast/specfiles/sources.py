@@ -1,8 +1,7 @@
-"""Reading a spec TOML file: parsing, the shared [sources] table, and turning validation errors into prose."""
+"""The [sources] table every spec file shares: reading it, and resolving the ids that figures and knobs cite."""
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,28 +11,6 @@ from pydantic import ValidationError
 from servecast.domain.base import validation_problems
 from servecast.domain.provenance import Source
 from servecast.errors import SpecFileError
-
-SCHEMA_VERSION = 1
-"""The spec-file schema version this servecast reads."""
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse `path` and check its schema version."""
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise SpecFileError(path, "file not found", "check the path, or reinstall the plugin that ships it") from None
-    except tomllib.TOMLDecodeError as error:
-        raise SpecFileError(path, f"not valid TOML: {error}", "fix the syntax at the position given") from None
-    version = data.pop("schema_version", None)
-    if version != SCHEMA_VERSION:
-        raise SpecFileError(
-            path,
-            f"schema_version is {version!r}, this servecast reads schema_version = {SCHEMA_VERSION}",
-            f"set schema_version = {SCHEMA_VERSION}, or upgrade servecast if the file is newer",
-        )
-    return data
 
 
 def read_sources(path: Path, data: dict[str, Any]) -> dict[str, Source]:

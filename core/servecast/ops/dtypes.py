@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from servecast.domain.quantization import SCHEMES, QuantScheme
 from servecast.domain.vocabulary import ComputeDtype, Quantization
-from servecast.models.quantization import SCHEMES, QuantScheme
 
 
 class OpDtype(StrEnum):

@@ -67,8 +67,8 @@ class OpEstimate:
 class OpEstimator(Protocol):
     """Estimates one op kind on one target.
 
-    Called with the shape parameters of the op kind (`servecast.estimate.shapes.OP_SHAPES`) as arrays of one
-    length, or scalars, and the op's data type (`servecast.estimate.dtypes.OpDtype` values); returns one
+    Called with the shape parameters of the op kind (`servecast.ops.shapes.OP_SHAPES`) as arrays of one
+    length, or scalars, and the op's data type (`servecast.ops.dtypes.OpDtype` values); returns one
     latency and provenance per point.
     """
 
