@@ -11,7 +11,8 @@ import pytest
 from servecast.domain import KnobMeaning, ParallelLayout, Target, Workload
 from servecast.domain.workload import UserPhase, UserStart
 from servecast.models.model import load_model
-from servecast.serving.aggregated import BudgetVariants, budget_steady_states, steady_state, steady_states
+from servecast.serving.aggregated import budget_steady_states, steady_state, steady_states
+from servecast.serving.iterations import BudgetVariants
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import Limiter
 from servecast.serving.server import build_server

@@ -6,7 +6,7 @@ import pytest
 
 from servecast.domain import KnobMeaning, ParallelLayout, Target, Workload
 from servecast.errors import InputError
-from servecast.serving.policy import PolicyContext, ServerRole
+from servecast.serving.policy import KnobSchedulingPolicy, PolicyContext, Resolve, SchedulingRegime, ServerRole
 
 VERSIONS = [
     ("vllm", "0.6.0"),
@@ -46,7 +46,7 @@ def test_every_modelled_version_resolves_usable_budgets(host, framework, version
 def test_vllm_v1_on_h100_uses_the_api_server_budgets_and_mixes_decode_first(host):
     resolved = settings(host, "vllm", "0.10.2")
     assert (resolved.max_num_tokens, resolved.max_batch_size) == (8192, 1024)
-    assert resolved.mixed_prefill_decode and not resolved.prefill_priority
+    assert resolved.regime is SchedulingRegime.MIXED
     assert resolved.cuda_graph_batch_sizes[:4] == (1, 2, 4, 8) and resolved.cuda_graph_batch_sizes[-1] == 512
 
 
@@ -55,7 +55,8 @@ def test_vllm_v0_chunks_long_context_models_with_a_512_token_budget(host):
     assert long_context.chunked_prefill and long_context.max_num_tokens == 512
     short_context = settings(host, "vllm", "0.6.0", max_model_len=8192)
     assert not short_context.chunked_prefill and short_context.max_num_tokens == 8192
-    assert not short_context.mixed_prefill_decode and short_context.prefill_priority
+    assert short_context.regime is SchedulingRegime.PREFILL_FIRST
+    assert long_context.regime is SchedulingRegime.MIXED
 
 
 @pytest.mark.parametrize(
@@ -69,7 +70,7 @@ def test_sglang_memory_fraction_follows_its_start_up_rule(host, version, tp, fra
 
 def test_sglang_prefills_first_and_a_prefill_server_captures_no_decode_graphs(host):
     resolved = settings(host, "sglang", "0.4.10")
-    assert resolved.prefill_priority and not resolved.mixed_prefill_decode
+    assert resolved.regime is SchedulingRegime.PREFILL_FIRST
     assert resolved.chunk_size == 8192 and resolved.overlap_scheduler
     assert settings(host, "sglang", "0.4.10", role=ServerRole.PREFILL).cuda_graph_batch_sizes == ()
 
@@ -119,3 +120,21 @@ def test_trtllm_tunes_the_running_batch_in_the_engine_flow_only(server):
 def test_an_unmodelled_version_is_an_input_error_not_a_broken_plugin(host):
     with pytest.raises(InputError, match="'0.3' is not modelled; modelled versions: 0.3.0"):
         host.scheduler(Target(hardware="h100_sxm", framework="sglang", framework_version="0.3"))
+
+
+class _NeverMixes(KnobSchedulingPolicy):
+    """A policy whose prompts never share iterations with decodes."""
+
+    def mixed_prefill_decode(self, context: PolicyContext, resolve: Resolve) -> bool:
+        return False
+
+
+def test_a_scheduler_that_never_mixes_and_runs_decodes_first_is_refused(host):
+    """TensorRT-LLM declares decodes first (prefill_priority = false): without mixing, no serving model applies."""
+    target = Target(hardware="h100_sxm", framework="trtllm", framework_version="1.0.0")
+    policy = _NeverMixes(target, host.frameworks.get("trtllm").version("1.0.0"))
+    context = PolicyContext(
+        host.hardware.get("h100_sxm"), ParallelLayout(tp=1), Workload(input_tokens=1000, output_tokens=200), 8192
+    )
+    with pytest.raises(InputError, match="runs decodes first .* not modelled"):
+        policy.settings(context, None)

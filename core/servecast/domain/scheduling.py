@@ -42,8 +42,10 @@ class SchedulingBehaviour(FrozenModel):
     """The scheduler's rules that budgets and knobs do not express."""
 
     prefill_priority: bool = Field(
-        description="True: waiting prompts are prefilled before running sequences decode (SGLang, vLLM V0); "
-        "False: running sequences decode first and prompts fill the rest of the token budget (vLLM V1, TRT-LLM)."
+        description="Where prompts do not share iterations with decodes, whether they run first, in prompt-only "
+        "iterations that pause the decodes (True: SGLang, vLLM V0 without chunked prefill). False: running "
+        "sequences decode first (vLLM V1, TRT-LLM), which is modelled only with prompts mixed into the decodes' "
+        "iterations; a configuration that turns mixing off is refused."
     )
     kv_output_reservation: float = Field(
         ge=0,

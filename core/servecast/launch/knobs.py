@@ -12,7 +12,7 @@ from typing import Any
 
 from servecast.domain.framework import MEMORY_FRACTION_MEANINGS, FrameworkVersion, Knob, KnobMeaning, KnobValue
 from servecast.errors import PluginError
-from servecast.serving.policy import SchedulerSettings
+from servecast.serving.policy import SchedulerSettings, SchedulingRegime
 
 
 def concept_values(settings: SchedulerSettings, max_batch_size: int, prefix_tokens: int) -> dict[KnobMeaning, Any]:
@@ -25,7 +25,7 @@ def concept_values(settings: SchedulerSettings, max_batch_size: int, prefix_toke
         KnobMeaning.MAX_PREFILL_TOKENS: settings.max_num_tokens,
         KnobMeaning.CHUNKED_PREFILL: settings.chunked_prefill,
         KnobMeaning.CHUNKED_PREFILL_SIZE: settings.chunk_size if settings.chunked_prefill else -1,
-        KnobMeaning.MIXED_PREFILL_DECODE: settings.mixed_prefill_decode,
+        KnobMeaning.MIXED_PREFILL_DECODE: settings.regime is SchedulingRegime.MIXED,
         KnobMeaning.OVERLAP_SCHEDULER: settings.overlap_scheduler,
         KnobMeaning.PREFIX_CACHING: settings.prefix_caching and prefix_tokens > 0,
         settings.memory.meaning: settings.memory.fraction,

@@ -32,7 +32,7 @@ from servecast.search.space import (
     unit_ratios,
 )
 from servecast.search.task import SearchTask
-from servecast.serving.aggregated import BudgetVariants, budget_steady_states
+from servecast.serving.aggregated import budget_steady_states
 from servecast.serving.disaggregated import (
     Compositions,
     Pool,
@@ -43,6 +43,7 @@ from servecast.serving.disaggregated import (
     users_for_decode_batch,
 )
 from servecast.serving.estimate import ServerCache, runnable_problems
+from servecast.serving.iterations import BudgetVariants
 from servecast.serving.load import LoadKind, LoadLevels
 from servecast.serving.metrics import ServingPoints
 from servecast.serving.policy import ServerRole

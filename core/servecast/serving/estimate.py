@@ -16,13 +16,13 @@ from servecast.domain.target import Target
 from servecast.domain.vocabulary import ServingMode
 from servecast.domain.workload import LengthDistribution
 from servecast.errors import InputError
-from servecast.ops.estimator import EstimateProvenance
 from servecast.estimate.step import estimate_graph
 from servecast.host.host import PluginHost
 from servecast.json_text import strict
 from servecast.models.graph import build_stage_graph
 from servecast.models.model import Model, load_model
 from servecast.models.step import StepShape
+from servecast.ops.estimator import EstimateProvenance
 from servecast.serving.aggregated import steady_state
 from servecast.serving.disaggregated import Pool, disaggregated_steady_state, kv_transfer_ms
 from servecast.serving.load import Load
@@ -274,8 +274,7 @@ def _settings_summary(server: Server) -> dict[str, Any]:
         "max_num_tokens": settings.max_num_tokens,
         "chunked_prefill": settings.chunked_prefill,
         "chunk_size": settings.chunk_size,
-        "mixed_prefill_decode": settings.mixed_prefill_decode,
-        "prefill_priority": settings.prefill_priority,
+        "regime": settings.regime.value,
         "cuda_graph_max_batch": max(settings.cuda_graph_batch_sizes, default=None),
         "overlap_scheduler": settings.overlap_scheduler,
         "prefix_caching": settings.prefix_caching,

@@ -41,6 +41,17 @@ class ServerRole(StrEnum):
     DECODE = "decode"
 
 
+class SchedulingRegime(StrEnum):
+    """How waiting prompts share the GPU with running decodes; every serving model branches on it."""
+
+    MIXED = "mixed"
+    """Prompt chunks ride next to the decodes in one iteration, in the token budget the decodes leave (in-flight
+    batching: vLLM V1 and V0 with chunked prefill, TensorRT-LLM, SGLang's mixed chunks)."""
+    PREFILL_FIRST = "prefill_first"
+    """Waiting prompts run in prompt-only iterations that pause the decodes (SGLang, vLLM V0 without chunked
+    prefill)."""
+
+
 @dataclass(frozen=True)
 class PolicyContext:
     """What a framework's run-time defaults depend on."""
@@ -64,9 +75,7 @@ class SchedulerSettings:
     chunked_prefill: bool
     chunk_size: int | None
     """Largest prefill chunk per iteration; None: whatever the token budget leaves."""
-    mixed_prefill_decode: bool
-    """Whether prefill tokens share an iteration with decodes."""
-    prefill_priority: bool
+    regime: SchedulingRegime
     kv_output_reservation: float
     cuda_graph_batch_sizes: tuple[int, ...]
     """Captured batch sizes, ascending; empty when the server runs without CUDA graphs."""
@@ -137,7 +146,8 @@ class SchedulerSettings:
 
     def prefill_tokens_per_step(self, decodes: FloatArray) -> FloatArray:
         """Prefill tokens an iteration can carry next to `decodes` decoding sequences (elementwise)."""
-        return prefill_room(self.max_num_tokens, self.chunk_size or np.inf, self.mixed_prefill_decode, decodes)
+        mixed = self.regime is SchedulingRegime.MIXED
+        return prefill_room(self.max_num_tokens, self.chunk_size or np.inf, mixed, decodes)
 
 
 def prefill_room(
@@ -211,6 +221,19 @@ class KnobSchedulingPolicy:
         """Whether prefill tokens ride with decodes; by default the version's knob, else in-flight batching (yes)."""
         value = resolve(KnobMeaning.MIXED_PREFILL_DECODE)
         return True if value is None else bool(value)
+
+    def regime(self, context: PolicyContext, resolve: Resolve) -> SchedulingRegime:
+        """Mixed where prompts ride with decodes; otherwise prefill-first, which the version's scheduling table
+        must declare (`prefill_priority`): a decode-first scheduler that never mixes is not modelled."""
+        if self.mixed_prefill_decode(context, resolve):
+            return SchedulingRegime.MIXED
+        if self.behaviour.prefill_priority:
+            return SchedulingRegime.PREFILL_FIRST
+        raise InputError(
+            f"{self.target.framework} {self.version.version} is configured not to mix prompts with decodes, and its "
+            "scheduler runs decodes first (prefill_priority = false): that regime is not modelled",
+            "leave prompts and decodes mixed (the framework's default), or model the version as prefill-first",
+        )
 
     @property
     def sampler_profiled_apart(self) -> bool:
@@ -299,8 +322,7 @@ class KnobSchedulingPolicy:
             max_num_tokens=max_num_tokens,
             chunked_prefill=chunked,
             chunk_size=chunk_size,
-            mixed_prefill_decode=self.mixed_prefill_decode(context, concept),
-            prefill_priority=self.behaviour.prefill_priority,
+            regime=self.regime(context, concept),
             kv_output_reservation=self.behaviour.kv_output_reservation,
             cuda_graph_batch_sizes=sizes,
             graphs_cover_mixed_steps=self.behaviour.graphs_cover_mixed_steps,

@@ -9,6 +9,7 @@ from collections import deque
 
 import numpy as np
 
+from servecast.serving.policy import SchedulingRegime
 from servecast.serving.server import Server
 from servecast.serving.simulation.requests import SimRequest
 
@@ -93,7 +94,7 @@ class Scheduler:
     def _schedule(self, decoding: list[SimRequest]) -> tuple[list[SimRequest], list[tuple[SimRequest, int]]]:
         settings = self.settings
         prefilling = [r for r in self.running if r.prompt > 0 and not r.remote]
-        mixed = settings.mixed_prefill_decode
+        mixed = settings.regime is SchedulingRegime.MIXED
         budget = int(settings.prefill_tokens_per_step(np.array(len(decoding))))
         chunks: list[tuple[SimRequest, int]] = []
         for request in prefilling:
