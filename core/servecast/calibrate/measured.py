@@ -44,8 +44,7 @@ def read_measured_kernels(folder: str | Path) -> list[CalibrationPoint]:
     return [
         *_decode_attention(frames["attention"]),
         *_paper_attention(frames["attention"]),
-        *_all_reduce(frames["collectives"]),
-        *_send_recv(frames["collectives"]),
+        *_collectives(frames["collectives"]),
     ]
 
 
@@ -120,44 +119,29 @@ def _paper_attention(rows: pd.DataFrame) -> list[CalibrationPoint]:
     return points
 
 
-def _vidur_h100(rows: pd.DataFrame, op: str) -> pd.DataFrame:
-    return rows[(rows["source"] == "vidur") & (rows["gpu"] == "H100-SXM") & (rows["op"] == op)]
-
-
-def _all_reduce(rows: pd.DataFrame) -> list[CalibrationPoint]:
-    sweep = _vidur_h100(rows, "all_reduce")
-    sweep = sweep[sweep["num_nodes"] == 1]
-    return [
-        CalibrationPoint(
-            _row(index),
-            OpKind.ALL_REDUCE.value,
-            OpDtype.FP16,
-            {"message_bytes": float(row["message_bytes"]), "num_gpus": float(row["num_gpus"])},
-            float(row["latency_us"]) / 1e3,
-            f"NCCL all-reduce, DGX H100 (Vidur) [{row['num_gpus']} GPUs, {row['message_bytes']:g} B]",
-            all_reduce_kernel=AllReduceKernel.NCCL,
-            fit=False,
-            best_shape_kernel=False,
-            note="rank 0's NCCL kernel time, waits for peers included; no CUDA graphs",
+def _collectives(rows: pd.DataFrame) -> list[CalibrationPoint]:
+    """Vidur's NCCL sweeps inside one DGX H100: all-reduce on 2, 4 and 8 GPUs, and send/recv between two GPUs."""
+    sweeps = rows[(rows["source"] == "vidur") & (rows["gpu"] == "H100-SXM") & (rows["num_nodes"] == 1)]
+    points = []
+    for index, row in sweeps.iterrows():
+        size = float(row["message_bytes"])
+        all_reduce = row["op"] == "all_reduce"
+        if not all_reduce and row["op"] != "send_recv":
+            continue
+        points.append(
+            CalibrationPoint(
+                _row(index),
+                (OpKind.ALL_REDUCE if all_reduce else OpKind.P2P).value,
+                OpDtype.FP16,
+                {"message_bytes": size, "num_gpus": float(row["num_gpus"])}
+                if all_reduce
+                else {"message_bytes": size, "inter_node": 0.0},
+                float(row["latency_us"]) / 1e3,
+                f"NCCL {row['op']}, DGX H100 (Vidur) [{row['num_gpus']} GPUs, {size:g} B]",
+                all_reduce_kernel=AllReduceKernel.NCCL if all_reduce else None,
+                fit=False,
+                best_shape_kernel=False,
+                note="rank 0's NCCL kernel time, waits for peers included; no CUDA graphs",
+            )
         )
-        for index, row in sweep.iterrows()
-    ]
-
-
-def _send_recv(rows: pd.DataFrame) -> list[CalibrationPoint]:
-    sweep = _vidur_h100(rows, "send_recv")
-    sweep = sweep[sweep["num_nodes"] == 1]
-    return [
-        CalibrationPoint(
-            _row(index),
-            OpKind.P2P.value,
-            OpDtype.FP16,
-            {"message_bytes": float(row["message_bytes"]), "inter_node": 0.0},
-            float(row["latency_us"]) / 1e3,
-            f"NCCL send/recv, DGX H100 (Vidur) [{row['message_bytes']:g} B]",
-            fit=False,
-            best_shape_kernel=False,
-            note="NCCL kernel time of a send/recv pair inside one node",
-        )
-        for index, row in sweep.iterrows()
-    ]
+    return points
