@@ -11,7 +11,7 @@ from servecast.domain.kernels import AllReduceKernel, AttentionKernel, KernelCho
 from servecast.domain.provenance import Source, SourceKind
 from servecast.estimate.calibrated import CalibratedModel
 from servecast.estimate.layered import default_estimator
-from servecast.estimate.roofline import COMMUNICATION, peak_flops_per_s
+from servecast.estimate.roofline import COMMUNICATION, peak_flops_per_s, uncalibrated_warning
 from servecast.ops.dtypes import OpDtype
 from servecast.ops.estimator import EstimateProvenance, OpKind
 from servecast.ops.shapes import ShapeError, normalize_shapes
@@ -195,3 +195,10 @@ def test_crossing_nodes_is_slower_than_staying_inside_one(h100):
 def test_bad_shapes_are_named(h100, shapes, message):
     with pytest.raises(ShapeError, match=message):
         default_estimator(OpKind.GEMM, h100, KernelChoices(), [])(shapes, "bf16")
+
+
+def test_a_system_without_calibration_is_warned_about(h100):
+    assert uncalibrated_warning(h100) is None
+    warning = uncalibrated_warning(h100.model_copy(update={"calibration": None}))
+    assert warning is not None
+    assert "speed of light" in warning and "servecast hardware fit h100_sxm" in warning

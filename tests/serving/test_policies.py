@@ -50,6 +50,16 @@ def test_vllm_v1_on_h100_uses_the_api_server_budgets_and_mixes_decode_first(host
     assert resolved.cuda_graph_batch_sizes[:4] == (1, 2, 4, 8) and resolved.cuda_graph_batch_sizes[-1] == 512
 
 
+def test_vllm_keeps_the_small_budgets_on_a_device_named_a100_whatever_its_memory(host):
+    """vLLM matches the driver's device name: an 80 GB A100 gets the budgets of smaller GPUs."""
+    h100 = host.hardware.get("h100_sxm")
+    a100_named = h100.model_copy(update={"gpu": h100.gpu.model_copy(update={"device_name": "NVIDIA A100-SXM4-80GB"})})
+    context = PolicyContext(a100_named, ParallelLayout(tp=1), Workload(input_tokens=1000, output_tokens=200), 131072)
+    target = Target(hardware="h100_sxm", framework="vllm", framework_version="0.10.2")
+    resolved = host.scheduler(target).settings(context, None)
+    assert (resolved.max_num_tokens, resolved.max_batch_size) == (2048, 256)
+
+
 def test_vllm_v0_chunks_long_context_models_with_a_512_token_budget(host):
     long_context = settings(host, "vllm", "0.6.0", max_model_len=131072)
     assert long_context.chunked_prefill and long_context.max_num_tokens == 512

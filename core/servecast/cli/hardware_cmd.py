@@ -85,7 +85,8 @@ def show_hardware(name: str, as_json: bool) -> None:
             value = value[ComputeDtype(part)] if isinstance(value, dict) else getattr(value, part)
         provenance = spec.provenance[path]
         source = f"{provenance.source.kind.value}: {provenance.source.citation}"
-        rows.append((path, f"{value:g}", source, provenance.note or ""))
+        shown = f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+        rows.append((path, shown, source, provenance.note or ""))
     print_table(
         f"{spec.display_name} ({spec.name}, plugin {entry.owner.name})",
         ["figure", "value", "source", "note"],

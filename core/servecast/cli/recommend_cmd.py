@@ -34,7 +34,9 @@ def recommend_command(
     task = task_from_options(values, gpus=1)
     console = Console(stderr=True)
     nodes = f"1 to {LARGEST_UNIT_NODES}"
-    print_inputs(console, task, host.frameworks.names(), f"units of {nodes} {task.system} nodes")
+    print_inputs(
+        console, task, host.frameworks.names(), host.hardware.get(task.system), f"units of {nodes} {task.system} nodes"
+    )
     with SearchProgressBar(console) as progress:
         result = recommend(host, task, target_request_rate, target_concurrency, progress)
     if as_json:

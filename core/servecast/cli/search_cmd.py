@@ -15,9 +15,11 @@ from servecast.cli.frontier_plot import text_plot
 from servecast.cli.params import COUNT, NON_NEGATIVE_COUNT, POSITIVE_NUMBER
 from servecast.cli.progress import SearchProgressBar
 from servecast.cli.render import print_table
+from servecast.domain.hardware import HardwareSpec
 from servecast.domain.vocabulary import KvCacheDtype, Quantization
 from servecast.domain.workload import REQUESTS_PER_USER, UserPhase, UserStart
 from servecast.errors import NoFeasibleConfiguration
+from servecast.estimate.roofline import uncalibrated_warning
 from servecast.search.describe import describe
 from servecast.search.explain import infeasibility
 from servecast.search.result import SearchResult
@@ -134,7 +136,7 @@ def search_command(gpus: int, top: int, save_dir: Path | None, force: bool, as_j
     task = task_from_options(values, gpus, top)
     host = plugin_host()
     console = Console(stderr=True)
-    print_inputs(console, task, host.frameworks.names())
+    print_inputs(console, task, host.frameworks.names(), host.hardware.get(task.system))
     with SearchProgressBar(console) as progress:
         result = run_search(host, task, progress)
     if save_dir is not None:
@@ -155,8 +157,15 @@ def search_command(gpus: int, top: int, save_dir: Path | None, force: bool, as_j
         )
 
 
-def print_inputs(console: Console, task: SearchTask, installed: list[str], gpus: str | None = None) -> None:
-    """The resolved task on one line; `gpus` replaces `N x system` where the GPU count is still open."""
+def print_inputs(
+    console: Console,
+    task: SearchTask,
+    installed: list[str],
+    hardware: HardwareSpec,
+    gpus: str | None = None,
+) -> None:
+    """The resolved task on one line, and a warning where the system has no calibration; `gpus` replaces
+    `N x system` where the GPU count is still open."""
     sla = task.sla
     targets = [
         f"{label} <= {value:g} ms"
@@ -172,6 +181,9 @@ def print_inputs(console: Console, task: SearchTask, installed: list[str], gpus:
         highlight=False,
     )
     console.print(f"clients: {task.workload.describe_users()}", highlight=False)
+    warning = uncalibrated_warning(hardware)
+    if warning:
+        console.print(f"warning: {warning}", highlight=False)
 
 
 def _metrics_row(rank: str, row: dict[str, Any]) -> list[str]:

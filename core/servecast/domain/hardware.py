@@ -42,6 +42,12 @@ class GpuSpec(FrozenModel):
     )
     sm_count: int = Field(gt=0)
     l2_cache_bytes: int = Field(gt=0)
+    device_name: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The name the driver reports (nvidia-smi, torch.cuda.get_device_name), which some frameworks' "
+        "start-up rules match (vLLM's larger budgets skip devices named 'A100'). None: not stated.",
+    )
 
     @model_validator(mode="after")
     def _figures_are_plausible(self) -> Self:
@@ -110,11 +116,11 @@ class HardwareSpec(FrozenModel):
 
     def figure_paths(self) -> list[str]:
         """Dotted paths of every figure, e.g. 'gpu.dense_tensor_flops_per_s.bf16' ('node.nvswitch' where it is
-        claimed: a node without NVSwitch needs no source)."""
+        claimed: a node without NVSwitch needs no source; optional figures where they are given)."""
         paths = [f"node.{field}" for field in NodeSpec.model_fields if field != "nvswitch" or self.node.nvswitch]
         for field in GpuSpec.model_fields:
             if field == "dense_tensor_flops_per_s":
                 paths += [f"gpu.{field}.{dtype.value}" for dtype in self.gpu.dense_tensor_flops_per_s]
-            else:
+            elif getattr(self.gpu, field) is not None:
                 paths.append(f"gpu.{field}")
         return paths

@@ -16,6 +16,18 @@ from servecast.ops.dtypes import OpDtype
 from servecast.ops.estimator import OpKind
 from servecast.ops.work import op_work
 
+
+def uncalibrated_warning(hardware: HardwareSpec) -> str | None:
+    """What a user must know when `hardware` has no calibration: every op runs at speed of light."""
+    if hardware.calibration is not None:
+        return None
+    return (
+        f"{hardware.name} has no calibration: every op without a measured table is estimated at the datasheet's "
+        "peak rates (speed of light), so latencies come out too low and throughput too high; fit one with "
+        f"`servecast hardware fit {hardware.name}` from tables `servecast collect` measured"
+    )
+
+
 COMMUNICATION = frozenset({OpKind.ALL_REDUCE, OpKind.ALL_GATHER, OpKind.REDUCE_SCATTER, OpKind.ALL_TO_ALL, OpKind.P2P})
 
 

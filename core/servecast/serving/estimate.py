@@ -16,6 +16,7 @@ from servecast.domain.target import Target
 from servecast.domain.vocabulary import ServingMode
 from servecast.domain.workload import LengthDistribution
 from servecast.errors import InputError
+from servecast.estimate.roofline import uncalibrated_warning
 from servecast.estimate.step import estimate_graph
 from servecast.host.host import PluginHost
 from servecast.json_text import strict
@@ -112,7 +113,7 @@ def estimate(
     cache = cache or ServerCache()
     hardware = host.hardware.get(request.system)
     version, version_warning = host.nearest_framework_version(request.framework, request.framework_version)
-    warnings = [version_warning] if version_warning else []
+    warnings = [warning for warning in (version_warning, uncalibrated_warning(hardware)) if warning]
     target = Target(hardware=request.system, framework=request.framework, framework_version=version.version)
     model = cache.model(host, request)
     overrides = _overrides(version, request)

@@ -22,7 +22,9 @@ class VllmPolicy(KnobSchedulingPolicy):
         return Version(self.version.version) >= V1
 
     def runtime_default(self, knob: Knob, context: PolicyContext, resolve: Resolve) -> KnobValue | None:
-        big_gpu = memory_gib(context) >= 70 and "a100" not in context.hardware.name
+        # vLLM matches the driver's device name; a spec that does not state it is matched by its system name
+        device = context.hardware.gpu.device_name or context.hardware.name
+        big_gpu = memory_gib(context) >= 70 and "a100" not in device.lower()
         meaning = knob.meaning
         if meaning is KnobMeaning.CHUNKED_PREFILL:
             # V0: on for contexts beyond 32K unless prefix caching is on; V1: always on.
