@@ -17,6 +17,7 @@ from servecast.files import write_text_atomically
 from servecast.host import Registry
 from servecast.ops.estimator import OpKind
 from servecast.ops.shapes import OP_SHAPES
+from servecast.specfiles.check import check_hardware_files
 
 
 @click.group()
@@ -101,6 +102,36 @@ def show_hardware(name: str, as_json: bool) -> None:
         ["parameter", "value", "origin", "note"],
         [(name, f"{p.value:g}", p.origin.value, p.note) for name, p in sorted(calibration.parameters.items())],
     )
+
+
+@hardware.command("check")
+@click.argument("spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--tables",
+    "tables_folder",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of measured tables (default: tables/ beside the spec).",
+)
+@json_option
+def check_hardware(spec_file: Path, tables_folder: Path | None, as_json: bool) -> None:
+    """Check a hardware spec file, its calibration and its tables before installing the plugin (exit 2 on an
+    error, naming the file and every problem in it)."""
+    report = check_hardware_files(spec_file, tables_folder)
+    spec = report.spec
+    tables = [
+        {"path": str(table.path), "op": table.op.value, "dtypes": list(table.dtypes), "points": table.points}
+        for table in report.tables
+    ]
+    if as_json:
+        figures = len(spec.figure_paths())
+        echo_json({"name": spec.name, "figures": figures, "tables": tables, "findings": list(report.findings)})
+        return
+    calibrated = "no calibration" if spec.calibration is None else f"{len(spec.calibration.parameters)} parameters"
+    click.echo(f"{spec.name}: {len(spec.figure_paths())} sourced figures, {calibrated}, {len(tables)} tables")
+    for table in report.tables:
+        click.echo(f"  {table.op.value}: {table.points} points ({', '.join(table.dtypes)}) in {table.path}")
+    for finding in report.findings:
+        click.echo(f"warning: {finding}")
 
 
 @hardware.command("fit")
