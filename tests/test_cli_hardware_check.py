@@ -64,3 +64,12 @@ def test_a_table_of_another_system_is_refused(tmp_path):
     code, output = check(str(tmp_path / "h100_sxm.toml"))
     assert code == 3
     assert "hardware = 'h200_sxm', but the spec beside it is 'h100_sxm'" in output
+
+
+def test_a_calibration_file_the_spec_names_but_lacks_is_an_authors_error(tmp_path):
+    shutil.copy(H100_DATA / "h100_sxm.toml", tmp_path)
+    code, output = check(str(tmp_path / "h100_sxm.toml"))
+    assert code == 3
+    assert "calibration = 'h100_sxm_calibration.toml', but there is no such file beside the spec" in output
+    assert "servecast hardware fit h100_sxm --write" in output
+    assert "reinstall" not in output

@@ -43,7 +43,15 @@ def _load(path: Path, with_calibration: bool) -> HardwareSpec:
             raise SpecFileError(
                 path, f"calibration = {calibration_file!r}", "name the calibration file by a path relative to this one"
             )
-        data["calibration"] = load_calibration(path.parent / calibration_file, CALIBRATION_PARAMETERS)
+        calibration_path = path.parent / calibration_file
+        if not calibration_path.is_file():
+            raise SpecFileError(
+                path,
+                f"calibration = {calibration_file!r}, but there is no such file beside the spec",
+                f"write it with `servecast hardware fit {data.get('name', '<name>')} --write {calibration_path}` "
+                "from the plugin's measured tables, or fix the name (a path relative to the spec)",
+            )
+        data["calibration"] = load_calibration(calibration_path, CALIBRATION_PARAMETERS)
     try:
         return HardwareSpec.model_validate({**data, "provenance": provenance})
     except ValidationError as error:
