@@ -190,7 +190,28 @@ def assumptions(hardware: HardwareSpec) -> dict[str, Parameter]:
         note=f"one wave of 128x128 output tiles, 512 deep, on all {sms} SMs: smaller kernels cannot fill the GPU; no "
         "measurement in the calibration set is small enough to fit it",
     )
-    return {"compute.flops_scale": wave, **ASSUMPTIONS, **END_TO_END}
+    return {"compute.flops_scale": wave, **ASSUMPTIONS, **end_to_end(hardware)}
+
+
+END_TO_END_SYSTEM = "h100_sxm"
+"""The system whose published serving runs END_TO_END's parameters were swept on."""
+
+
+def end_to_end(hardware: HardwareSpec) -> dict[str, Parameter]:
+    """END_TO_END's parameters: fitted on the system they were swept on; on any other, transferred from it as
+    assumptions, saying so, until that GPU's own serving runs refit them."""
+    if hardware.name == END_TO_END_SYSTEM:
+        return dict(END_TO_END)
+    return {
+        name: parameter.model_copy(
+            update={
+                "origin": ParameterOrigin.ASSUMPTION,
+                "note": f"transferred from {END_TO_END_SYSTEM}, not refitted on {hardware.name}'s serving runs: "
+                + parameter.note,
+            }
+        )
+        for name, parameter in END_TO_END.items()
+    }
 
 
 END_TO_END: dict[str, Parameter] = {
@@ -362,4 +383,14 @@ def _calibration(parameters: dict[str, Parameter], data: Sequence[str], command:
     return Calibration(fitted_by=command, fitted_on=dt.date.today(), data=tuple(data), parameters=parameters)
 
 
-__all__ = ["ASSUMPTIONS", "END_TO_END", "FIT_GROUPS", "FitGroup", "Residual", "assumptions", "fit_calibration"]
+__all__ = [
+    "ASSUMPTIONS",
+    "END_TO_END",
+    "END_TO_END_SYSTEM",
+    "FIT_GROUPS",
+    "FitGroup",
+    "Residual",
+    "assumptions",
+    "end_to_end",
+    "fit_calibration",
+]
