@@ -9,9 +9,10 @@ drain included (about two minutes).
     uv run python benchmarks/e2e_accuracy.py [--rows] [--csv PATH] [--loso]
 
 `--loso` adds leave-one-source-out errors (about forty minutes): the two parameters fitted on these rows across
-sources (`gemm.serving_efficiency` and `decode_attention.head_overhead` of the H100 calibration) are refitted on a
-grid without the source scored, and the parameters fitted on one source alone (SGLang 0.3's CPU time) go back to
-the assumptions they replaced when that source is scored.
+sources (`gemm.serving_efficiency` and `decode_attention.head_overhead` of the H100 calibration, and of H200's,
+transferred from it) are refitted on a grid without the source scored, and the parameters fitted on one source
+alone (SGLang 0.3's CPU time) go back to the assumptions they replaced when that source is scored. H200 rows are
+sources of their own (`[H200]`): H200's calibration is transferred from H100's and none of its rows fit anything.
 """
 
 from __future__ import annotations
@@ -100,7 +101,22 @@ def _int(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+SYSTEMS = {"H100": "h100_sxm", "H200": "h200_sxm"}
+"""The system each published GPU label maps to (H200's calibration is transferred from H100, none of its rows fit
+anything: its rows are out of sample for every parameter)."""
+
+
+def _gpu(row: dict[str, str]) -> str | None:
+    return next((gpu for gpu in SYSTEMS if gpu in row["gpu"]), None)
+
+
 def _source(row: dict[str, str]) -> str:
+    gpu = _gpu(row)
+    name = _source_name(row)
+    return name if gpu in (None, "H100") else f"{name} [{gpu}]"
+
+
+def _source_name(row: dict[str, str]) -> str:
     source = row["source"]
     if "Online Serving" in source:
         return "TRT-LLM 0.14 Triton online"
@@ -120,7 +136,7 @@ def _quant(precision: str) -> str | None:
 
 
 def _trtllm_bench_budgets(
-    host: PluginHost, model_id: str, quant: str, fp8_kv: bool, tp: int, pp: int, isl: int, osl: int
+    host: PluginHost, system: str, model_id: str, quant: str, fp8_kv: bool, tp: int, pp: int, isl: int, osl: int
 ) -> tuple[int, int]:
     """trtllm-bench 0.14's build heuristic (tuning.py, described in the TRT-LLM plugin's data): max batch size and
     max_num_tokens from the KV cache 95 % of the memory left after the weights holds."""
@@ -129,7 +145,7 @@ def _trtllm_bench_budgets(
     stages = stage_memory(model, ParallelLayout(tp=tp, pp=pp))
     weights = max(stage.weight_bytes for stage in stages)
     per_token = max(stage.kv_bytes_per_token + stage.window_kv_bytes_per_token for stage in stages)
-    memory = host.hardware.get("h100_sxm").gpu.memory_bytes
+    memory = host.hardware.get(system).gpu.memory_bytes
     kv_requests = 0.95 * (memory - weights) / (per_token * (isl + osl))
     raw = min(kv_requests, 4096) / pp
     if raw < 256:
@@ -145,8 +161,9 @@ def _trtllm_bench_budgets(
 
 def case_for(host: PluginHost, row: dict[str, str]) -> Case:
     """The request predicting `row`, or why none can."""
-    if "H100" not in row["gpu"]:
-        return Case(row, None, False, "no H200 hardware plugin")
+    gpu = _gpu(row)
+    if gpu is None:
+        return Case(row, None, False, f"no system for {row['gpu']!r}")
     model = MODELS.get(row["model"])
     if model is None:
         return Case(row, None, False, f"model {row['model']!r} is not in the offline catalog")
@@ -155,16 +172,17 @@ def case_for(host: PluginHost, row: dict[str, str]) -> Case:
     isl, osl = _int(row["isl"]), _int(row["osl"])
     if isl is None or osl is None:
         return Case(row, None, False, "ShareGPT lengths: the length distribution is not published")
-    source = _source(row)
+    source = _source_name(row)
     tp, pp = int(row["tp"] or 1), int(row["pp"] or 1)
-    base: dict[str, Any] = {"model": model, "system": "h100_sxm", "isl": isl, "osl": osl, "tp": tp, "pp": pp}
+    system = SYSTEMS[gpu]
+    base: dict[str, Any] = {"model": model, "system": system, "isl": isl, "osl": osl, "tp": tp, "pp": pp}
     quant = _quant(row["precision"])
     if quant:
         base["quant"] = quant
     load = row["concurrency_or_rate"]
     if source == "TRT-LLM 0.14 offline max throughput":
         fp8_kv = quant == "fp8"  # `trtllm-bench build --quantization FP8` also stores the KV cache in FP8
-        batch, tokens = _trtllm_bench_budgets(host, model, quant or "bf16", fp8_kv, tp, pp, isl, osl)
+        batch, tokens = _trtllm_bench_budgets(host, system, model, quant or "bf16", fp8_kv, tp, pp, isl, osl)
         values = {**base, "framework": "trtllm", "framework_version": "0.14.0", "mode": "agg", "batch_size": batch}
         if fp8_kv:
             values["kv_cache_dtype"] = "fp8"
@@ -249,14 +267,17 @@ SOURCE_ONLY = {
 
 
 def with_calibration(host: PluginHost, values: dict[str, float]) -> PluginHost:
-    """A host whose H100 calibration has `values` for the named parameters (every other plugin unchanged)."""
-    hardware = host.hardware.get("h100_sxm")
-    assert hardware.calibration is not None
-    parameters = dict(hardware.calibration.parameters)
-    for name, value in values.items():
-        parameters[name] = parameters[name].model_copy(update={"value": value})
-    calibration = hardware.calibration.model_copy(update={"parameters": parameters})
-    return host.with_hardware(hardware.model_copy(update={"calibration": calibration}))
+    """A host whose H100 calibration, and H200's transferred from it, have `values` for the named parameters (every
+    other plugin unchanged)."""
+    for system in SYSTEMS.values():
+        hardware = host.hardware.get(system)
+        assert hardware.calibration is not None
+        parameters = dict(hardware.calibration.parameters)
+        for name, value in values.items():
+            parameters[name] = parameters[name].model_copy(update={"value": value})
+        calibration = hardware.calibration.model_copy(update={"parameters": parameters})
+        host = host.with_hardware(hardware.model_copy(update={"calibration": calibration}))
+    return host
 
 
 def with_overheads(host: PluginHost, framework: str, version: str, values: dict[str, float]) -> PluginHost:
@@ -375,6 +396,14 @@ def main() -> int:
         print(
             f"{'all':38} {family:13} {len(values):5d} {statistics.fmean(values):8.1f} "
             f"{statistics.median(values):9.1f} {'':7} {out}"
+        )
+    by_gpu: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for entry in table:
+        by_gpu[(_gpu(entry) or "", entry["family"])].append(abs(entry["error_pct"]))
+    for (gpu, family), values in sorted(by_gpu.items()):
+        print(
+            f"{'all ' + gpu:38} {family:13} {len(values):5d} {statistics.fmean(values):8.1f} "
+            f"{statistics.median(values):9.1f}"
         )
     print("\nnot predicted:")
     for reason, count in sorted(skipped.items(), key=lambda item: -item[1]):

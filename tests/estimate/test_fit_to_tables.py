@@ -115,13 +115,13 @@ def test_parameters_no_table_constrains_stay_assumptions(synthetic_tables, h100)
     assert calibration.parameters["inter_node.efficiency"].origin is ParameterOrigin.DERIVED
 
 
-def test_another_gpu_gets_the_h100_end_to_end_parameters_as_transferred_assumptions(synthetic_tables, h100):
+def test_another_gpu_gets_the_h100_end_to_end_parameters_as_transferred(synthetic_tables, h100):
     points = points_from_tables(synthetic_tables)
     other = h100.model_copy(update={"calibration": None, "name": "h200_sxm"})
     calibration, _, _ = fit_calibration(points, other, ["t"], "test", table_fit_groups(points))
     serving = calibration.parameters["gemm.serving_efficiency"]
-    assert serving.origin is ParameterOrigin.ASSUMPTION
-    assert serving.note.startswith("transferred from h100_sxm, not refitted on h200_sxm's serving runs")
+    assert serving.origin is ParameterOrigin.TRANSFERRED
+    assert serving.note.startswith("from h100_sxm, not refitted on h200_sxm's serving runs")
     bare = h100.model_copy(update={"calibration": None})
     own, _, _ = fit_calibration(points, bare, ["t"], "test", table_fit_groups(points))
     assert own.parameters["gemm.serving_efficiency"].origin is ParameterOrigin.FITTED

@@ -198,16 +198,15 @@ END_TO_END_SYSTEM = "h100_sxm"
 
 
 def end_to_end(hardware: HardwareSpec) -> dict[str, Parameter]:
-    """END_TO_END's parameters: fitted on the system they were swept on; on any other, transferred from it as
-    assumptions, saying so, until that GPU's own serving runs refit them."""
+    """END_TO_END's parameters: fitted on the system they were swept on; on any other, transferred from it, saying
+    so, until that GPU's own serving runs refit them."""
     if hardware.name == END_TO_END_SYSTEM:
         return dict(END_TO_END)
     return {
         name: parameter.model_copy(
             update={
-                "origin": ParameterOrigin.ASSUMPTION,
-                "note": f"transferred from {END_TO_END_SYSTEM}, not refitted on {hardware.name}'s serving runs: "
-                + parameter.note,
+                "origin": ParameterOrigin.TRANSFERRED,
+                "note": f"from {END_TO_END_SYSTEM}, not refitted on {hardware.name}'s serving runs: " + parameter.note,
             }
         )
         for name, parameter in END_TO_END.items()

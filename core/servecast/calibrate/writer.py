@@ -7,13 +7,17 @@ from collections.abc import Mapping
 
 from servecast.domain.calibration import Calibration
 
+FIT_SUMMARY = "Fit residuals, |predicted / measured - 1| per fit group:"
 
-def calibration_toml(calibration: Calibration, hardware: str, summaries: Mapping[str, str]) -> str:
-    """The calibration as TOML, with the per-group residual summary as a header comment."""
+
+def calibration_toml(
+    calibration: Calibration, hardware: str, summaries: Mapping[str, str], summary_title: str = FIT_SUMMARY
+) -> str:
+    """The calibration as TOML, with `summaries` (by default the per-group fit residuals) as a header comment."""
     lines = [
         f"# Calibrated efficiency parameters of {hardware}: written by a script, do not edit by hand.",
         f"# Re-create with: {calibration.fitted_by}",
-        "# Fit residuals, |predicted / measured - 1| per fit group:",
+        f"# {summary_title}",
         *(f"#   {group}: {summary}" for group, summary in summaries.items()),
         "schema_version = 1",
         f"fitted_by = {json.dumps(calibration.fitted_by)}",

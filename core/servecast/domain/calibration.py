@@ -20,6 +20,9 @@ class ParameterOrigin(StrEnum):
     """Computed directly from one published measurement or from other parameters (the note says how)."""
     ASSUMPTION = "assumption"
     """No measurement constrains it yet; the note says why the value is plausible."""
+    TRANSFERRED = "transferred"
+    """Taken from another system's calibration, whose GPU shares what the parameter describes (the note says what
+    carries over and how it was obtained there)."""
 
 
 class Parameter(FrozenModel):

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import KernelChoices
-from servecast.errors import SpecFileError
 from servecast.estimate.calibrated import CalibratedModel
 from servecast.ops.estimator import OpKind
 from servecast.perfdb.folder import tables_in
@@ -41,22 +40,19 @@ class HardwareCheck:
 
 def check_hardware_files(spec_path: Path, tables_folder: Path | None = None) -> HardwareCheck:
     """Read the spec at `spec_path` (with its calibration) and every table in `tables_folder` (default: `tables/`
-    beside the spec); a SpecFileError or PerfTableError names the first file that cannot be read."""
+    beside the spec; tables of other systems are read and named, not counted); a SpecFileError or PerfTableError
+    names the first file that cannot be read."""
     spec = load_hardware_spec(spec_path)
     folder = spec_path.parent / "tables" if tables_folder is None else tables_folder
-    tables = []
+    tables, others = [], []
     for ref in tables_in(folder):
-        metadata = load_metadata(ref)
-        if metadata.hardware != spec.name:
-            raise SpecFileError(
-                ref.metadata_path,
-                f"hardware = {metadata.hardware!r}, but the spec beside it is {spec.name!r}",
-                f'set hardware = "{spec.name}" in the sidecar, or move the table to its own system\'s plugin',
-            )
         grids = load_table(ref)
+        if load_metadata(ref).hardware != spec.name:
+            others.append(f"{ref.metadata_path.name} is for {load_metadata(ref).hardware}, not {spec.name}")
+            continue
         points = sum(sum(1 for _ in grid.measured_points()) for grid in grids.values())
         tables.append(TableSummary(ref.csv_path, ref.op, tuple(d.value for d in grids), points))
-    return HardwareCheck(spec, tuple(tables), _findings(spec))
+    return HardwareCheck(spec, tuple(tables), (*_findings(spec), *others))
 
 
 def _findings(spec: HardwareSpec) -> tuple[str, ...]:

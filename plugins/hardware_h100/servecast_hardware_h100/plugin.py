@@ -1,4 +1,4 @@
-"""The H100 plugin's hook implementations: the sourced spec, and the measured tables in data/tables/."""
+"""The Hopper SXM plugin's hook implementations: the sourced H100 and H200 specs, and H100's measured tables."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ DATA = Path(str(files(__package__) / "data"))
 
 @hookimpl
 def servecast_register_hardware() -> list[HardwareSpec]:
-    """H100 SXM (HGX 8-GPU node) from the sourced datasheet file shipped in this package."""
-    return [load_hardware_spec(DATA / "h100_sxm.toml")]
+    """H100 SXM and H200 SXM (HGX 8-GPU nodes) from the sourced datasheet files shipped in this package."""
+    return [load_hardware_spec(DATA / "h100_sxm.toml"), load_hardware_spec(DATA / "h200_sxm.toml")]
 
 
 @hookimpl

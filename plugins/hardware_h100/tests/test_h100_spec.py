@@ -7,7 +7,7 @@ from servecast_hardware_h100.plugin import servecast_register_hardware
 
 
 def h100():
-    (spec,) = servecast_register_hardware()
+    spec, _ = servecast_register_hardware()
     return spec
 
 
