@@ -173,9 +173,7 @@ def _mixed(
     the decodes leave in the budget (`demand`: prompt tokens per ms)."""
     server = variants.server
     settings, steps = server.settings, server.steps
-    prompt = server.workload.input_tokens - server.cached_prefix
-    past = server.cached_prefix
-    kv = server.workload.input_tokens + server.workload.output_tokens / 2
+    prompt, past, kv = _lengths(server)
     levels = len(decoders)
     room = np.maximum(variants.prefill_room(np.ceil(decoders)), 1)
     chunk = np.minimum(prompt, room)
@@ -231,9 +229,7 @@ def _prefill_first(
     prompt-only iterations before the decodes resume (`demand`: prompt tokens per ms)."""
     server = variants.server
     settings, steps = server.settings, server.steps
-    prompt = server.workload.input_tokens - server.cached_prefix
-    past = server.cached_prefix
-    kv = server.workload.input_tokens + server.workload.output_tokens / 2
+    prompt, past, kv = _lengths(server)
     levels = len(decoders)
     zeros = np.zeros(levels)
     budget = variants.prefill_room(zeros)
@@ -284,6 +280,16 @@ def _prefill_first(
         prefill_capacity_per_ms=unbounded,
         in_progress_ms=in_progress,
         prompt_iteration_ms=prefill,
+    )
+
+
+def _lengths(server: Server) -> tuple[int, int, float]:
+    """Prompt tokens a request prefills, its cached prefix, and a decoding sequence's mean KV length."""
+    workload = server.workload
+    return (
+        workload.input_tokens - server.cached_prefix,
+        server.cached_prefix,
+        workload.input_tokens + workload.output_tokens / 2,
     )
 
 
