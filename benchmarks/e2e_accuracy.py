@@ -6,13 +6,14 @@ finite request stream (TRT-LLM 0.14's trtllm-bench offline runs, the Triton onli
 0.6's ShareGPT runs) go through the discrete-event simulation with the published request counts, ramp-up and
 drain included (about two minutes).
 
-    uv run python benchmarks/e2e_accuracy.py [--rows] [--csv PATH] [--loso]
+    uv run python benchmarks/e2e_accuracy.py [--rows] [--csv PATH] [--loso] [--gpu H100|H200]
 
-`--loso` adds leave-one-source-out errors (about forty minutes): the two parameters fitted on these rows across
-sources (`gemm.serving_efficiency` and `decode_attention.head_overhead` of the H100 calibration, and of H200's,
-transferred from it) are refitted on a grid without the source scored, and the parameters fitted on one source
-alone (SGLang 0.3's CPU time) go back to the assumptions they replaced when that source is scored. H200 rows are
-sources of their own (`[H200]`): H200's calibration is transferred from H100's and none of its rows fit anything.
+`--loso` adds leave-one-source-out errors (about forty minutes on the H100 rows alone, `--gpu H100`; twice that
+with the H200 rows): the two parameters fitted on these rows across sources (`gemm.serving_efficiency` and
+`decode_attention.head_overhead` of the H100 calibration, and of H200's, transferred from it) are refitted on a grid
+without the source scored, and the parameters fitted on one source alone (SGLang 0.3's CPU time) go back to the
+assumptions they replaced when that source is scored. H200 rows are sources of their own (`[H200]`): H200's
+calibration is transferred from H100's and none of its rows fit anything.
 """
 
 from __future__ import annotations
@@ -356,9 +357,10 @@ def main() -> int:
     parser.add_argument("--rows", action="store_true", help="Print every predicted row.")
     parser.add_argument("--csv", type=Path, help="Write every row with its prediction and error here.")
     parser.add_argument("--loso", action="store_true", help="Add leave-one-source-out errors (about 40 minutes).")
+    parser.add_argument("--gpu", choices=sorted(SYSTEMS), help="Only the rows measured on this GPU.")
     args = parser.parse_args()
     host = PluginHost.from_entry_points()
-    rows = list(csv.DictReader(DATA.open()))
+    rows = [row for row in csv.DictReader(DATA.open()) if args.gpu is None or _gpu(row) == args.gpu]
     table, skipped = evaluate(host, rows)
     if args.rows:
         for entry in table:
