@@ -11,7 +11,7 @@ from servecast.host import PluginHost
 from servecast.specfiles import load_framework_spec
 
 from .conftest import FRAMEWORK_TOML
-from .test_specfiles import write
+from .specfiles.test_spec_files import write
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from servecast.domain import SourceKind
 from servecast.domain.calibration import ParameterOrigin
 from servecast.specfiles import load_framework_spec
 
-from .test_isolated_install import ROOT, Environment
+from ..test_isolated_install import ROOT, Environment
 
 ESTIMATE = ["--model", "meta-llama/Llama-3.1-8B", "--system", "h100_sxm", "--framework", "myserve"]
 LOAD = ["--isl", "1000", "--osl", "100", "--concurrency", "16", "--tp", "1"]

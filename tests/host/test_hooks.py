@@ -14,7 +14,7 @@ from servecast.launch import Deployment, LaunchArtifacts, WorkerGroup, WorkerRol
 from servecast.ops import OpKind
 from servecast.perfdb import PerfTableRef
 
-from .conftest import FRAMEWORK_TOML
+from ..conftest import FRAMEWORK_TOML
 
 H100 = Target(hardware="h100_sxm", framework="vllm", framework_version="0.11.0")
 

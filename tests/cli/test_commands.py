@@ -6,7 +6,7 @@ import json
 
 from servecast import __version__
 
-from .conftest import FRAMEWORK_TOML
+from ..conftest import FRAMEWORK_TOML
 
 FAILING = "raise RuntimeError('this plugin is broken')\n"
 

@@ -13,8 +13,8 @@ from servecast.perfdb.loading import PerfTableError
 from servecast.scaffold.hardware import hardware_plugin_files
 from servecast.specfiles import load_hardware_spec
 
-from .estimate.conftest import SIDECAR
-from .test_isolated_install import ROOT, Environment
+from ..estimate.conftest import SIDECAR
+from ..test_isolated_install import ROOT, Environment
 
 GEMM_SIDECAR = SIDECAR.replace('"h100_sxm"', '"h200_sxm"')
 

@@ -10,7 +10,7 @@ import pytest
 
 from servecast import hookspecs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("servecast_"))
 
 
@@ -53,6 +53,6 @@ def test_the_hook_reference_documents_the_exact_signature(name):
 
 @pytest.mark.parametrize("name", HOOKS)
 def test_every_hook_has_a_behaviour_test(name):
-    tree = ast.parse((ROOT / "tests" / "test_hooks.py").read_text())
+    tree = ast.parse((ROOT / "tests" / "host" / "test_hooks.py").read_text())
     tests = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert f"test_hook_{name}" in tests

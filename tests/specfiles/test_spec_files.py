@@ -8,7 +8,7 @@ from servecast.domain import KnobMeaning, SourceKind
 from servecast.errors import SpecFileError
 from servecast.specfiles import load_framework_spec, load_hardware_spec
 
-from .conftest import FRAMEWORK_TOML, H100_LIKE_TOML
+from ..conftest import FRAMEWORK_TOML, H100_LIKE_TOML
 
 
 def write(tmp_path, text, name="spec.toml"):
