@@ -10,7 +10,7 @@ model's number. Checked out of sample by leaving each model's shapes out (benchm
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -35,6 +35,9 @@ class NeighbourCorrection:
 
     table: PartitionedTable
     anchor: Anchor
+    _curves: dict[tuple[tuple[str, ...], tuple[float, ...]], tuple[FloatArray, FloatArray] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def _keys(self) -> NDArray[np.float64]:
@@ -55,49 +58,57 @@ class NeighbourCorrection:
 
     def __call__(self, s: Mapping[str, FloatArray]) -> tuple[FloatArray, NDArray[np.bool_]]:
         """The factor to multiply the model's latency by at each shape, and where the neighbours are close enough
-        to give one (elsewhere the factor is 1). Tables with more than one axis lend nothing."""
+        to give one (elsewhere the factor is 1). Tables with more than one axis, or with parameters tied to their
+        axis, lend nothing."""
         count = len(next(iter(s.values())))
         factor, applies = np.ones(count), np.zeros(count, dtype=bool)
-        if not self.table.parts or any(len(grid.axes) != 1 for grid in self._ratios):
+        if not self.table.parts or any(len(grid.axes) != 1 or grid.tied for grid in self._ratios):
             return factor, applies
         axis = self._ratios[0].axes[0]
-        others = sorted(name for name in s if name != axis)
+        others = tuple(sorted(name for name in s if name != axis))
         unique, inverse = np.unique(np.stack([s[name] for name in others], axis=1), axis=0, return_inverse=True)
-        keys = np.log(unique[:, [others.index(name) for name in self.table.names]])
-        for index, key in enumerate(keys):
-            distance = np.sqrt(((self._keys - key) ** 2).sum(axis=1))
-            nearest = np.argsort(distance)[:NEIGHBOURS]
-            weights = np.exp(-((distance[nearest] / BANDWIDTH) ** 2))
-            total = weights.sum() + PRIOR_WEIGHT
-            if weights.sum() / total < MIN_SHARE:
+        for index, row in enumerate(unique):
+            curve = self._curve(others, tuple(row.tolist()), axis)
+            if curve is None:
                 continue
             positions = np.flatnonzero(inverse.reshape(-1) == index)
-            at = {name: value[positions] for name, value in s.items()}
-            if not all(self._ratios[n].covers(at).all() for n in nearest):
-                continue
-            factor[positions] = self._factor(at, axis, weights / total, nearest)
+            factor[positions] = np.exp(np.interp(np.log(s[axis][positions]), *curve))
             applies[positions] = True
         return factor, applies
 
-    def _factor(
-        self, at: Mapping[str, FloatArray], axis: str, weights: FloatArray, nearest: NDArray[np.intp]
-    ) -> FloatArray:
-        """The corrected-to-model factor at shapes `at` of one partition key: the model times the neighbours'
-        weighted ratio on the union of their axis points, its product with the model made non-decreasing along the
-        axis (a larger GEMM never takes less time; single measurements jitter); the factor is interpolated in log
-        space and held at the edges."""
+    def _curve(
+        self, names: tuple[str, ...], values: tuple[float, ...], axis: str
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """Log axis points and log factors of one shape (every parameter but the axis), built on first use: the
+        search asks for the same few GEMM shapes again and again. None where the neighbours lend nothing."""
+        key = (names, values)
+        if key not in self._curves:
+            self._curves[key] = self._build_curve(dict(zip(names, values, strict=True)), axis)
+        return self._curves[key]
+
+    def _build_curve(self, shape: Mapping[str, float], axis: str) -> tuple[FloatArray, FloatArray] | None:
+        """The neighbours' weighted ratio on the union of their axis points, its product with the model made
+        non-decreasing along the axis (a larger GEMM never takes less time; single measurements jitter), as a
+        factor over the model in log space (np.interp holds it at the edges)."""
+        distance = np.sqrt(((self._keys - np.log([shape[name] for name in self.table.names])) ** 2).sum(axis=1))
+        nearest = np.argsort(distance)[:NEIGHBOURS]
+        weights = np.exp(-((distance[nearest] / BANDWIDTH) ** 2))
+        total = weights.sum() + PRIOR_WEIGHT
+        if weights.sum() / total < MIN_SHARE:
+            return None
+        arrays = {name: np.array([value]) for name, value in shape.items()}
+        if not all(self._ratios[n].covers(arrays)[0] for n in nearest):
+            return None
         points = np.unique(np.concatenate([self._ratios[n].points[0] for n in nearest]))
         log_points = np.log(points)
         log_ratio = np.zeros(len(points))
-        for weight, neighbour in zip(weights, nearest, strict=True):
+        for weight, neighbour in zip(weights / total, nearest, strict=True):
             grid = self._ratios[neighbour]
             log_ratio += weight * np.interp(log_points, np.log(grid.points[0]), np.log(grid.latency_ms))
-        on_points = {name: np.full(len(points), value[0]) for name, value in at.items()}
-        on_points[axis] = points
-        model_on_points = self.anchor(on_points)
-        corrected = _non_decreasing(model_on_points * np.exp(log_ratio))
-        log_factor = np.log(corrected / model_on_points)
-        return np.exp(np.interp(np.log(at[axis]), log_points, log_factor))
+        on_points = {name: np.full(len(points), value) for name, value in shape.items()}
+        model = self.anchor({**on_points, axis: points})
+        corrected = _non_decreasing(model * np.exp(log_ratio))
+        return log_points, np.log(corrected / model)
 
 
 def _grid_shapes(grid: GridTable, fixed: Mapping[str, float]) -> dict[str, FloatArray]:
