@@ -47,8 +47,9 @@ def check_hardware_files(spec_path: Path, tables_folder: Path | None = None) -> 
     tables, others = [], []
     for ref in tables_in(folder):
         grids = load_table(ref)
-        if load_metadata(ref).hardware != spec.name:
-            others.append(f"{ref.metadata_path.name} is for {load_metadata(ref).hardware}, not {spec.name}")
+        hardware = load_metadata(ref).hardware
+        if hardware != spec.name:
+            others.append(f"{ref.metadata_path.name} is for {hardware}, not {spec.name}")
             continue
         points = sum(sum(1 for _ in grid.measured_points()) for grid in grids.values())
         tables.append(TableSummary(ref.csv_path, ref.op, tuple(d.value for d in grids), points))
