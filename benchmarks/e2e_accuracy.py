@@ -317,7 +317,8 @@ def evaluate(host: PluginHost, rows: list[dict[str, str]]) -> tuple[list[dict[st
         measured = float(row["value"])
         family = next(name for name, metrics in FAMILIES.items() if row["metric"] in metrics)
         error_pct = (value - measured) / measured * 100
-        table.append({**row, "source_name": source, "predicted": value, "error_pct": error_pct, "family": family})
+        entry = {**row, "source_name": source, "predicted": value, "error_pct": error_pct, "family": family}
+        table.append({**entry, "regime": case.request.mode.value})
     return table, skipped
 
 
@@ -329,27 +330,33 @@ def mape_by_group(table: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
     return {key: statistics.fmean(values) for key, values in groups.items()}
 
 
-def leave_one_source_out(host: PluginHost, rows: list[dict[str, str]]) -> dict[tuple[str, str], float]:
+def leave_one_source_out(
+    host: PluginHost, rows: list[dict[str, str]]
+) -> tuple[dict[tuple[str, str], float], list[dict[str, Any]]]:
     """MAPE per (source, family) with the shared parameters refitted without that source (the grid point with the
-    lowest mean of the other sources' group MAPEs) and its own single-source parameters back at their assumptions."""
+    lowest mean of the other sources' group MAPEs) and its own single-source parameters back at their assumptions;
+    and every row predicted that way (its out-of-sample prediction)."""
     points = [dict(zip(GRID, values, strict=True)) for values in product(*GRID.values())]
-    scored = []
+    tables = []
     for point in points:
         print(f"  grid {point}", file=sys.stderr, flush=True)
-        scored.append(mape_by_group(evaluate(with_calibration(host, point), rows)[0]))
+        tables.append(evaluate(with_calibration(host, point), rows)[0])
+    scored = [mape_by_group(table) for table in tables]
     sources = sorted({source for groups in scored for source, _ in groups})
     result: dict[tuple[str, str], float] = {}
+    predictions: list[dict[str, Any]] = []
     for held_out in sources:
         fits = [statistics.fmean(v for (s, _), v in groups.items() if s != held_out) for groups in scored]
         best = min(range(len(points)), key=fits.__getitem__)
         print(f"  without {held_out}: {points[best]}", file=sys.stderr, flush=True)
-        groups = scored[best]
+        table = [entry for entry in tables[best] if entry["source_name"] == held_out]
         if held_out in SOURCE_ONLY:
             framework, version, values = SOURCE_ONLY[held_out]
             refitted = with_overheads(with_calibration(host, points[best]), framework, version, values)
-            groups = mape_by_group(evaluate(refitted, [row for row in rows if _source(row) == held_out])[0])
-        result.update({key: value for key, value in groups.items() if key[0] == held_out})
-    return result
+            table = evaluate(refitted, [row for row in rows if _source(row) == held_out])[0]
+        result.update({key: value for key, value in mape_by_group(table).items() if key[0] == held_out})
+        predictions += table
+    return result, predictions
 
 
 def main() -> int:
@@ -358,7 +365,14 @@ def main() -> int:
     parser.add_argument("--csv", type=Path, help="Write every row with its prediction and error here.")
     parser.add_argument("--loso", action="store_true", help="Add leave-one-source-out errors (about 40 minutes).")
     parser.add_argument("--gpu", choices=sorted(SYSTEMS), help="Only the rows measured on this GPU.")
+    parser.add_argument(
+        "--loso-csv",
+        type=Path,
+        help="With --loso: write every row's out-of-sample prediction here (scripts/prediction_errors.py reads it).",
+    )
     args = parser.parse_args()
+    if args.loso_csv and not args.loso:
+        parser.error("--loso-csv needs --loso")
     host = PluginHost.from_entry_points()
     rows = [row for row in csv.DictReader(DATA.open()) if args.gpu is None or _gpu(row) == args.gpu]
     table, skipped = evaluate(host, rows)
@@ -375,7 +389,12 @@ def main() -> int:
             writer = csv.DictWriter(handle, fieldnames=list(table[0]))
             writer.writeheader()
             writer.writerows(table)
-    loso = leave_one_source_out(host, rows) if args.loso else {}
+    loso, out_of_sample = leave_one_source_out(host, rows) if args.loso else ({}, [])
+    if args.loso_csv:
+        with args.loso_csv.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(out_of_sample[0]))
+            writer.writeheader()
+            writer.writerows(out_of_sample)
     print(f"{len(table)} of {len(rows)} rows predicted\n")
     print(f"{'source':38} {'metric':13} {'rows':>5} {'MAPE %':>8} {'median %':>9} {'max %':>7} {'LOSO %':>7}")
     errors: dict[tuple[str, str], list[float]] = defaultdict(list)

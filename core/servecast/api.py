@@ -5,13 +5,17 @@ result = api.search(model="Qwen/Qwen3-32B", system="h100_sxm", gpus=16, isl=4000
 result.best_frame          # pandas DataFrame, one row per framework and mode
 api.estimate(model="Qwen/Qwen3-32B", system="h100_sxm", framework="vllm", tp=4, isl=4000, osl=500,
              concurrency=32).metrics.ttft_ms
+api.search(..., calibration="cal.toml")   # a calibration `servecast calibrate` fitted to your own runs
 """
 
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+from servecast.calibrate.user_file import read_user_calibration
+from servecast.domain.user_calibration import UserCalibration
 from servecast.domain.workload import Sla
 from servecast.host.host import PluginHost
 from servecast.search.recommend import Recommendation
@@ -29,6 +33,7 @@ __all__ = [
     "Recommendation",
     "SearchResult",
     "SearchTask",
+    "UserCalibration",
     "estimate",
     "recommend",
     "search",
@@ -38,6 +43,16 @@ __all__ = [
 @cache
 def _installed_host() -> PluginHost:
     return PluginHost.from_entry_points()
+
+
+def _host(host: PluginHost | None, calibration: str | Path | UserCalibration | None) -> PluginHost:
+    """`host` (default: the installed plugins) with the user calibration, given as a file or an object."""
+    chosen = host or _installed_host()
+    if calibration is None:
+        return chosen
+    if not isinstance(calibration, UserCalibration):
+        calibration = read_user_calibration(Path(calibration))
+    return chosen.with_user_calibration(calibration)
 
 
 def _task(
@@ -53,17 +68,23 @@ def search(
     tpot_ms: float | None = None,
     request_latency_ms: float | None = None,
     host: PluginHost | None = None,
+    calibration: str | Path | UserCalibration | None = None,
     **fields: Any,
 ) -> SearchResult:
     """Search the deployments of `model` on `gpus` GPUs of `system` (fields of `SearchTask`)."""
-    return run_search(host or _installed_host(), _task(ttft_ms, tpot_ms, request_latency_ms, fields))
+    return run_search(_host(host, calibration), _task(ttft_ms, tpot_ms, request_latency_ms, fields))
 
 
 def estimate(
-    *, breakdown: bool = False, percentiles: bool = False, host: PluginHost | None = None, **fields: Any
+    *,
+    breakdown: bool = False,
+    percentiles: bool = False,
+    host: PluginHost | None = None,
+    calibration: str | Path | UserCalibration | None = None,
+    **fields: Any,
 ) -> Estimate:
     """Estimate one configuration (fields of `EstimateRequest`, named like the estimate command's flags)."""
-    return estimate_request(host or _installed_host(), EstimateRequest.parse(fields), breakdown, percentiles)
+    return estimate_request(_host(host, calibration), EstimateRequest.parse(fields), breakdown, percentiles)
 
 
 def recommend(
@@ -74,9 +95,10 @@ def recommend(
     tpot_ms: float | None = None,
     request_latency_ms: float | None = None,
     host: PluginHost | None = None,
+    calibration: str | Path | UserCalibration | None = None,
     **fields: Any,
 ) -> Recommendation:
     """The fewest GPUs (and the configuration) serving the target load under the SLA."""
     fields.setdefault("gpus", 1)
     task = _task(ttft_ms, tpot_ms, request_latency_ms, fields)
-    return recommend_units(host or _installed_host(), task, target_request_rate, target_concurrency)
+    return recommend_units(_host(host, calibration), task, target_request_rate, target_concurrency)

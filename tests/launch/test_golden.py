@@ -20,7 +20,7 @@ GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("SERVECAST_UPDATE_GOLDEN") == "1"
 GOLDEN_CASES = ("agg-replicas", "agg-moe-ep-attention-dp", "agg-pp-two-nodes", "disagg")
 FRAMEWORKS = {"vllm": "0.11.0", "sglang": "0.5.23", "trtllm": "1.0.0"}
-UNPINNED = ("servecast_version", "predicted")
+UNPINNED = ("servecast_version", "predicted", "intervals")
 """deployment.json fields that follow the performance model, not the launch (pinned by the accuracy benchmarks)."""
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from servecast import __version__
+from servecast.cli.calibrate_cmd import calibrate_command
 from servecast.cli.collect_cmd import collect_command
 from servecast.cli.context import pass_options
 from servecast.cli.estimate_cmd import estimate_command
@@ -101,6 +102,7 @@ cli.add_command(ops)
 cli.add_command(estimate_command)
 cli.add_command(new_plugin)
 cli.add_command(collect_command)
+cli.add_command(calibrate_command)
 
 
 main = cli

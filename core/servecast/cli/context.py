@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -36,9 +37,30 @@ def plugin_host(*, report_failures: bool = True) -> PluginHost:
                         "`servecast plugins` shows why",
                         err=True,
                     )
+        calibration_path = options.get("calibration")
+        if calibration_path is not None:
+            from servecast.calibrate.user_file import read_user_calibration
+
+            host = host.with_user_calibration(read_user_calibration(calibration_path))
         options["host"] = host
     host_object: PluginHost = options["host"]
     return host_object
+
+
+def _remember_calibration(context: click.Context, _: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        context.ensure_object(dict)["calibration"] = value
+
+
+calibration_option = click.option(
+    "--calibration",
+    type=click.Path(path_type=Path),
+    envvar="SERVECAST_CALIBRATION",
+    expose_value=False,
+    callback=_remember_calibration,
+    help="A calibration `servecast calibrate` fitted to your own benchmark runs (env: SERVECAST_CALIBRATION); "
+    "it corrects the estimates of the system, framework and version it was fitted on.",
+)
 
 
 def registered_json(entry: Registered[Any]) -> dict[str, Any]:

@@ -10,12 +10,13 @@ from typing import Any, Union, get_args, get_origin
 
 import click
 
-from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.context import calibration_option, echo_json, json_option, plugin_host
 from servecast.cli.csv_io import read_csv_rows, write_csv
 from servecast.cli.render import print_lines, print_table
 from servecast.errors import InputError, ServecastError
 from servecast.models.memory import GIB
 from servecast.serving.estimate import Estimate, ServerCache, estimate
+from servecast.serving.intervals import INTERVAL_METRICS
 from servecast.serving.request import EstimateRequest
 
 METRIC_COLUMNS = (
@@ -29,7 +30,9 @@ METRIC_COLUMNS = (
     "num_gpus",
     "running_sequences",
     "limiter",
+    *(f"{metric}_{end}" for metric in INTERVAL_METRICS for end in ("low", "high")),
     "framework_version",
+    "calibration",
     "warnings",
 )
 """Columns the batch form adds after `id`, then `error`."""
@@ -46,15 +49,16 @@ def _click_type(annotation: Any) -> Any:
     return {int: int, float: float}.get(annotation, str)
 
 
-def request_options(function: Any) -> Any:
-    """One option per EstimateRequest field, named like the field (`--prefill-tp` for prefill_tp)."""
+def request_options(function: Any, *, marked_required: bool = True) -> Any:
+    """One option per EstimateRequest field, named like the field (`--prefill-tp` for prefill_tp); with
+    `marked_required`, the help marks the fields a configuration cannot do without."""
     for name, field in reversed(EstimateRequest.model_fields.items()):
         if name == "id":
             continue
         flag = "--" + name.replace("_", "-")
         help_text = field.description or ""
         if field.is_required():
-            help_text += " [required]"
+            help_text += " [required]" if marked_required else ""
         elif isinstance(field.default, Enum):
             help_text += f" [default: {field.default.value}]"
         elif field.default is not None:
@@ -82,6 +86,7 @@ def request_from_flags(given: dict[str, Any], command: str) -> EstimateRequest:
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), help="Batch results CSV.")
 @click.option("--breakdown", is_flag=True, help="Add per-op time shares with their provenance.")
 @click.option("--percentiles", is_flag=True, help="Run the discrete-event simulation for P50/P90/P99.")
+@calibration_option
 @json_option
 def estimate_command(
     input_path: Path | None,
@@ -149,6 +154,13 @@ def _estimate_batch(
             request = EstimateRequest.parse({**values, "id": record["id"]})
             result = estimate(host, request, breakdown, percentiles, cache)
             record.update(result.as_dict())
+            record.update(
+                {
+                    f"{metric}_{end}": value
+                    for metric, interval in result.intervals.items()
+                    for end, value in zip(("low", "high"), interval.as_list(), strict=True)
+                }
+            )
             record["error"] = ""
         except ServecastError as error:
             failures += 1
@@ -159,7 +171,7 @@ def _estimate_batch(
         echo_json(records)
     else:
         assert output_path is not None
-        flat = [{**r, "warnings": " | ".join(r.get("warnings", []))} for r in records]
+        flat = [{**r, "warnings": " | ".join(r.get("warnings", [])), "intervals": None} for r in records]
         write_csv(output_path, ["id", *METRIC_COLUMNS, "error"], flat)
     where = f" -> {output_path}" if output_path else ""
     click.echo(f"{len(rows) - failures} of {len(rows)} configurations estimated{where}", err=True)
@@ -195,9 +207,10 @@ def _print_estimate(result: Estimate) -> None:
     values = metrics.as_dict()
     print_table(
         None,
-        ["TTFT ms", "TPOT ms", "E2E ms", "output tok/s", "tok/s/GPU", "tok/s/user", "req/s", "limited by"],
+        ["", "TTFT ms", "TPOT ms", "E2E ms", "output tok/s", "tok/s/GPU", "tok/s/user", "req/s", "limited by"],
         [
             (
+                "predicted",
                 _fmt(values["ttft_ms"]),
                 _fmt(values["tpot_ms"]),
                 _fmt(values["e2e_ms"]),
@@ -206,9 +219,13 @@ def _print_estimate(result: Estimate) -> None:
                 _fmt(values["tokens_per_s_per_user"]),
                 _fmt(values["requests_per_s"], 3),
                 metrics.limiter.value,
-            )
+            ),
+            _interval_row(result),
         ],
     )
+    click.echo(f"80 % interval: {result.interval_basis}")
+    if result.calibration:
+        click.echo(f"calibrated by user data: {result.calibration}")
     if result.percentiles:
         p = result.percentiles
         print_table(
@@ -229,6 +246,28 @@ def _print_estimate(result: Estimate) -> None:
             )
     for warning in result.warnings:
         click.echo(f"note: {warning}", err=True)
+
+
+def _interval_row(result: Estimate) -> tuple[str, ...]:
+    """The p10-p90 range of each metric with an interval (per-GPU throughput scales with the deployment's)."""
+    intervals = result.intervals
+
+    def span(metric: str, scale: float = 1.0) -> str:
+        interval = intervals.get(metric)
+        return "" if interval is None else f"{_fmt(interval.low * scale)}-{_fmt(interval.high * scale)}"
+
+    gpus = result.metrics.num_gpus
+    return (
+        "80 % interval",
+        span("ttft_ms"),
+        span("tpot_ms"),
+        span("e2e_ms"),
+        span("throughput_tokens_per_s"),
+        span("throughput_tokens_per_s", 1 / gpus),
+        "",
+        "",
+        "",
+    )
 
 
 def _fmt(value: object, digits: int = 1) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from servecast.cli.context import plugin_host
+from servecast.cli.context import calibration_option, plugin_host
 from servecast.cli.estimate_cmd import request_from_flags, request_options
 from servecast.errors import InputError
 from servecast.launch.write import write_launch_for
@@ -38,6 +38,7 @@ def _configuration(path: Path) -> dict[str, Any]:
 )
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
 @click.option("--force", is_flag=True, help="Replace files already in --out.")
+@calibration_option
 def generate_command(source: Path | None, out: Path, force: bool, **flags: Any) -> None:
     """Write launch.sh, the framework's config files, benchmark.sh and deployment.json for one configuration,
     given like `servecast estimate`'s flags or taken from a deployment.json (`--from`).

@@ -35,7 +35,12 @@ def recommend_command(
     console = Console(stderr=True)
     nodes = f"1 to {LARGEST_UNIT_NODES}"
     print_inputs(
-        console, task, host.frameworks.names(), host.hardware.get(task.system), f"units of {nodes} {task.system} nodes"
+        console,
+        task,
+        host.frameworks.names(),
+        host.hardware.get(task.system),
+        f"units of {nodes} {task.system} nodes",
+        host.user_calibration,
     )
     with SearchProgressBar(console) as progress:
         result = recommend(host, task, target_request_rate, target_concurrency, progress)

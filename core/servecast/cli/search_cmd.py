@@ -10,12 +10,13 @@ from typing import Any
 import click
 from rich.console import Console
 
-from servecast.cli.context import echo_json, json_option, plugin_host
+from servecast.cli.context import calibration_option, echo_json, json_option, plugin_host
 from servecast.cli.frontier_plot import text_plot
 from servecast.cli.params import COUNT, NON_NEGATIVE_COUNT, POSITIVE_NUMBER
 from servecast.cli.progress import SearchProgressBar
 from servecast.cli.render import print_table
 from servecast.domain.hardware import HardwareSpec
+from servecast.domain.user_calibration import UserCalibration
 from servecast.domain.vocabulary import KvCacheDtype, Quantization
 from servecast.domain.workload import REQUESTS_PER_USER, UserPhase, UserStart
 from servecast.errors import NoFeasibleConfiguration
@@ -85,6 +86,12 @@ _TASK_OPTIONS = [
     click.option("--quant", type=_quantization(Quantization), help="Override the checkpoint's quantization."),
     click.option("--moe-quant", type=_quantization(Quantization), help="Quantization of the routed experts only."),
     click.option("--kv-cache-dtype", type=_quantization(KvCacheDtype), help="Default: the checkpoint's."),
+    click.option(
+        "--confidence",
+        is_flag=True,
+        help="Meet the SLA and rank at the pessimistic end of each prediction's 80 % interval (latencies at p90, "
+        "throughput at p10) rather than at the prediction.",
+    ),
 ]
 
 
@@ -92,7 +99,7 @@ def task_options(function: Any) -> Any:
     """The options describing a search task (model, system, workload, SLA, frameworks, modes, quantization)."""
     for option in reversed(_TASK_OPTIONS):
         function = option(function)
-    return function
+    return calibration_option(function)
 
 
 def task_from_options(values: dict[str, Any], gpus: int, top: int = 5) -> SearchTask:
@@ -119,6 +126,7 @@ def task_from_options(values: dict[str, Any], gpus: int, top: int = 5) -> Search
             "moe_quant": values["moe_quant"],
             "kv_cache_dtype": values["kv_cache_dtype"],
             "top": top,
+            "confidence": values["confidence"],
         }
     )
 
@@ -136,7 +144,9 @@ def search_command(gpus: int, top: int, save_dir: Path | None, force: bool, as_j
     task = task_from_options(values, gpus, top)
     host = plugin_host()
     console = Console(stderr=True)
-    print_inputs(console, task, host.frameworks.names(), host.hardware.get(task.system))
+    print_inputs(
+        console, task, host.frameworks.names(), host.hardware.get(task.system), calibration=host.user_calibration
+    )
     with SearchProgressBar(console) as progress:
         result = run_search(host, task, progress)
     if save_dir is not None:
@@ -163,9 +173,10 @@ def print_inputs(
     installed: list[str],
     hardware: HardwareSpec,
     gpus: str | None = None,
+    calibration: UserCalibration | None = None,
 ) -> None:
-    """The resolved task on one line, and a warning where the system has no calibration; `gpus` replaces
-    `N x system` where the GPU count is still open."""
+    """The resolved task on one line, the user calibration in use, and a warning where the system has no
+    calibration; `gpus` replaces `N x system` where the GPU count is still open."""
     sla = task.sla
     targets = [
         f"{label} <= {value:g} ms"
@@ -181,6 +192,13 @@ def print_inputs(
         highlight=False,
     )
     console.print(f"clients: {task.workload.describe_users()}", highlight=False)
+    if calibration is not None:
+        covers = f"{calibration.framework} {calibration.framework_version}"
+        if calibration.system != task.system:
+            covers += f" on {calibration.system}, not this system: unused"
+        console.print(f"calibrated by user data: {calibration.label} (applies to {covers})", highlight=False)
+    if task.confidence:
+        console.print("ranked at the pessimistic end of each 80 % prediction interval (--confidence)", highlight=False)
     warning = uncalibrated_warning(hardware)
     if warning:
         console.print(f"warning: {warning}", highlight=False)
@@ -194,11 +212,20 @@ def _metrics_row(rank: str, row: dict[str, Any]) -> list[str]:
         describe(row),
         str(row["num_gpus"]),
         str(row["concurrency"] or row["batch_size"]),
-        _number(row["ttft_ms"], ".0f"),
-        _number(row["tpot_ms"], ".1f"),
-        _number(row["tokens_per_s_per_gpu"], ".0f"),
+        _with_interval(row, "ttft_ms", ".0f"),
+        _with_interval(row, "tpot_ms", ".1f"),
+        _with_interval(row, "tokens_per_s_per_gpu", ".0f"),
         _number(row["tokens_per_s_per_user"], ".1f"),
     ]
+
+
+def _with_interval(row: dict[str, Any], column: str, spec: str) -> str:
+    """A metric and, where it has one, its 80 % interval: `75 [62-92]`."""
+    text = _number(row[column], spec)
+    low, high = row.get(f"{column}_low"), row.get(f"{column}_high")
+    if low is None or high is None:
+        return text
+    return f"{text} [{_number(low, spec)}-{_number(high, spec)}]"
 
 
 def _number(value: float, spec: str) -> str:
@@ -242,4 +269,5 @@ def _print_report(result: SearchResult) -> None:
     tpot = result.task.sla.tpot_ms
     click.echo("\nPareto frontiers (meeting TTFT / latency targets):")
     click.echo(text_plot(frontier_series(result), x_limit=1000.0 / tpot if tpot else None))
+    click.echo("[low-high]: the 80 % interval of each prediction, from the model's out-of-sample errors")
     click.echo(f"\nevaluated {result.evaluated:,} configurations in {result.elapsed_s:.2f} s")

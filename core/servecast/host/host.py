@@ -15,8 +15,10 @@ from servecast.domain.framework import FrameworkSpec, FrameworkVersion
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import KernelChoices
 from servecast.domain.target import Target
+from servecast.domain.user_calibration import UserCalibration
 from servecast.errors import InputError, PluginError, PluginLoadError
 from servecast.estimate.layered import LayeredEstimator, TableGrids, default_estimator
+from servecast.estimate.user_scaled import user_scaled
 from servecast.host.discovery import PluginSource, builtin_plugins, discover_plugins
 from servecast.host.loading import LoadedPlugin, PluginFailure, load_plugin, remedy
 from servecast.host.placeholders import placeholder_warnings
@@ -72,6 +74,7 @@ class PluginHost:
         self._estimators: dict[tuple[OpKind, Target], OpEstimator] = {}
         self._schedulers: dict[Target, SchedulingPolicy] = {}
         self._replaced_frameworks: frozenset[str] = frozenset()
+        self.user_calibration: UserCalibration | None = None
         self._tables: dict[tuple[str, str | None, str | None, OpKind], TableGrids] = {}
         self._raise_if_strict()
 
@@ -210,6 +213,37 @@ class PluginHost:
         twin._estimators, twin._schedulers = {}, {}
         return twin
 
+    def with_user_calibration(self, calibration: UserCalibration | None) -> PluginHost:
+        """A copy whose estimates for the calibration's system, framework and version carry its corrections (the
+        kernel speeds, front-end and iteration costs, memory reserve it fits), caches empty; None removes it."""
+        if calibration is not None:
+            if calibration.system not in self.hardware:
+                raise InputError(
+                    f"the calibration is for system {calibration.system!r}, which no installed plugin describes",
+                    "install its hardware plugin, or calibrate on a system `servecast hardware list` shows",
+                )
+            self.framework_version(calibration.framework, calibration.framework_version)
+        twin = copy.copy(self)
+        twin.user_calibration = calibration
+        twin._estimators, twin._schedulers = {}, {}
+        return twin
+
+    def calibrated_release(self, system: str, framework: str) -> str | None:
+        """The framework version the user calibration was fitted on, where it is for `framework` on `system`: the
+        version a command that is not told one estimates (the version the user runs)."""
+        calibration = self.user_calibration
+        if calibration is None or (calibration.system, calibration.framework) != (system, framework):
+            return None
+        return calibration.framework_version
+
+    def user_calibration_covers(self, target: Target) -> bool:
+        """Whether the user calibration was fitted on `target`'s system, framework and (modelled) version."""
+        calibration = self.user_calibration
+        if calibration is None or target.hardware != calibration.system or target.framework != calibration.framework:
+            return False
+        modelled, _ = self.nearest_framework_version(target.framework, target.framework_version)
+        return modelled.version == calibration.framework_version
+
     # -- firstresult hooks, resolved once per argument ------------------------------------------------------
 
     def op_estimator(self, op: OpKind, target: Target) -> OpEstimator:
@@ -220,7 +254,10 @@ class PluginHost:
             estimator: OpEstimator | None = self._first_result(
                 "servecast_op_estimator", {"op": op, "target": target}, OpEstimator, "an OpEstimator"
             )
-            self._estimators[key] = estimator or self.default_estimator(op, target)
+            estimator = estimator or self.default_estimator(op, target)
+            if self.user_calibration is not None and self.user_calibration_covers(target):
+                estimator = user_scaled(op, estimator, self.user_calibration)
+            self._estimators[key] = estimator
         return self._estimators[key]
 
     def default_estimator(self, op: OpKind, target: Target) -> LayeredEstimator:
@@ -255,6 +292,7 @@ class PluginHost:
         framework's spec does not model, before any plugin is asked."""
         # imported here, not at the top: serving builds on the host
         from servecast.serving.policy import KnobSchedulingPolicy, SchedulingPolicy
+        from servecast.serving.user_calibrated import UserCalibratedPolicy
 
         if target not in self._schedulers:
             if target.framework is not None and target.framework in self.frameworks:
@@ -271,6 +309,8 @@ class PluginHost:
                 # a what-if spec: the plugin's policy, reading the replaced version's knobs and overheads
                 spec = self.frameworks.get(target.framework)
                 policy = type(policy)(policy.target, spec.version(policy.version.version))
+            if self.user_calibration is not None and self.user_calibration_covers(target):
+                policy = UserCalibratedPolicy(policy, self.user_calibration)
             self._schedulers[target] = policy
         return self._schedulers[target]
 

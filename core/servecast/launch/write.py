@@ -194,12 +194,18 @@ def _benchmark_script(artifacts: LaunchArtifacts) -> str:
 
 
 def deployment_document(plan: LaunchPlan, artifacts: LaunchArtifacts) -> dict[str, Any]:
-    """`deployment.json`: the configuration (the estimate request), the predicted metrics, the deployment and
-    exactly what each role launches."""
+    """`deployment.json`: the configuration (the estimate request), the predicted metrics with their intervals and
+    the user calibration behind them, the deployment and exactly what each role launches."""
+    estimate = plan.estimate
     return {
         "servecast_version": __version__,
         "configuration": plan.request.model_dump(mode="json", exclude_none=True),
-        "predicted": plan.estimate.metrics.as_dict(),
+        "predicted": estimate.metrics.as_dict(),
+        "intervals": {
+            "basis": estimate.interval_basis,
+            **{metric: interval.as_list() for metric, interval in estimate.intervals.items()},
+        },
+        "calibration": estimate.calibration,
         "deployment": plan.deployment.model_dump(mode="json"),
         "roles": [role.model_dump(mode="json") for role in artifacts.roles],
         "benchmark": [list(argv) for argv in artifacts.benchmark],

@@ -101,6 +101,8 @@ class MemoryPolicy:
     """Whether the start-up profile runs the sampler after the forward pass rather than within it (vLLM V1)."""
     nccl_nvls: bool = False
     """Whether the framework leaves NCCL's NVLink SHARP on, whose buffers NVSwitch nodes then hold (vLLM)."""
+    reserve_bytes: int = 0
+    """Memory a user calibration keeps from the KV cache beyond this model (negative: the cache is larger)."""
 
 
 @dataclass(frozen=True)
@@ -156,13 +158,14 @@ def kv_capacity(
     best: KvCapacity | None = None
     for stage in stage_memory(model, layout):
         kv_bytes = _kv_budget(policy, memory_bytes, stage.weight_bytes, activations, overhead, graphs)
+        kv_bytes -= policy.reserve_bytes
         per_token = stage.kv_bytes_per_token + stage.window_kv_bytes_per_token
         tokens = max(kv_bytes, 0) // per_token if per_token else 0
         candidate = KvCapacity(
             total_bytes=memory_bytes,
             weight_bytes=stage.weight_bytes,
             activation_bytes=activations,
-            overhead_bytes=overhead + graphs,
+            overhead_bytes=overhead + graphs + policy.reserve_bytes,
             kv_cache_bytes=kv_bytes,
             kv_capacity_tokens=int(tokens),
             binding_stage=stage.stage,

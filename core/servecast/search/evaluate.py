@@ -275,7 +275,7 @@ def evaluate_space(
     done = 0
 
     for framework in frameworks:
-        version = host.framework_version(framework)
+        version = host.framework_version(framework, host.calibrated_release(task.system, framework))
         evaluation.versions[framework] = version.version
         space = _FrameworkSpace(host, task, model, hardware, version, framework, cache, evaluation.rejections)
         constants: dict[str, object] = {

@@ -9,7 +9,7 @@ import numpy as np
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.vocabulary import ComputeDtype
 from servecast.host.host import PluginHost
-from servecast.search.result import SearchResult, sla_mask
+from servecast.search.result import SearchResult, ranking_view, sla_mask
 from servecast.serving.estimate import estimate
 from servecast.serving.request import EstimateRequest
 
@@ -96,7 +96,7 @@ def _limit(
 
 def infeasibility(result: SearchResult) -> dict[str, Any]:
     """Which constraint binds when nothing is feasible, the closest points, and what would make one feasible."""
-    columns = result.columns
+    columns = ranking_view(result.task, result.columns)
     sla = result.task.sla
     advice: list[str] = []
     if not result.evaluated:

@@ -10,7 +10,7 @@ import numpy as np
 from servecast.errors import InputError, NoFeasibleConfiguration
 from servecast.host.host import PluginHost
 from servecast.search.evaluate import Progress
-from servecast.search.result import SearchResult
+from servecast.search.result import SearchResult, ranking_view
 from servecast.search.runner import run_search
 from servecast.search.task import MOST_GPUS, SearchTask
 
@@ -30,7 +30,13 @@ class Recommendation:
     search: SearchResult
 
     def as_dict(self) -> dict[str, Any]:
-        return {"gpus": self.gpus, "copies": self.copies, "target": self.target, "unit": self.unit}
+        return {
+            "gpus": self.gpus,
+            "copies": self.copies,
+            "target": self.target,
+            "unit": self.unit,
+            "calibration": self.search.calibration,
+        }
 
 
 def recommend(
@@ -58,7 +64,7 @@ def recommend(
             f"no deployment unit of up to {node * nodes} GPUs meets the targets",
             "loosen the SLA or use a smaller quantization",
         )
-    columns = result.columns
+    columns = ranking_view(result.task, result.columns)
     if request_rate_per_s is not None:
         copies = np.ceil(request_rate_per_s / columns["requests_per_s"][feasible])
         target = f"{request_rate_per_s:g} requests/s"

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from servecast.arrays import IntArray
 from servecast.domain.workload import Sla
+from servecast.search.confidence import INTERVAL_COLUMNS, pessimistic
 from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS, Columns, Rejection
 from servecast.search.pareto import pareto_front
 from servecast.search.task import SearchTask
@@ -48,6 +49,16 @@ class SearchResult:
     versions: dict[str, str]
     elapsed_s: float
     explanation: dict[str, Any] = field(default_factory=dict)
+    calibration: str | None = None
+    """The user calibration the search used, in words (None: the shipped model)."""
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The task, the framework versions evaluated and the user calibration: what the results depend on."""
+        return self.task.model_dump(mode="json") | {
+            "framework_versions": self.versions,
+            "calibration": self.calibration,
+        }
 
     @property
     def evaluated(self) -> int:
@@ -62,7 +73,7 @@ class SearchResult:
         """The winner's tokens/s per GPU over the runner-up's (the best of another framework or mode)."""
         if len(self.best) < 2:
             return None
-        per_gpu = self.columns["tokens_per_s_per_gpu"]
+        per_gpu = ranking_view(self.task, self.columns)["tokens_per_s_per_gpu"]
         return float(per_gpu[self.best[0]] / per_gpu[self.best[1]])
 
     def top(self, count: int) -> list[int]:
@@ -72,7 +83,8 @@ class SearchResult:
             return []
         columns = self.columns
         rows = np.flatnonzero(self.feasible)
-        order = rows[np.argsort(-columns["tokens_per_s_per_gpu"][rows], kind="stable")]
+        ranked = ranking_view(self.task, columns)["tokens_per_s_per_gpu"]
+        order = rows[np.argsort(-ranked[rows], kind="stable")]
         load = {"concurrency", "batch_size", "decode_batch_size"}
         names = [name for name in CONFIG_COLUMNS if name not in load]
         outcome_names = ("framework", "mode", "num_gpus", "ttft_ms", "tpot_ms", "tokens_per_s_per_gpu")
@@ -90,7 +102,9 @@ class SearchResult:
 
     def pareto_candidates(self) -> IntArray:
         """Rows the frontiers are drawn from: those meeting the TTFT and request-latency targets."""
-        return _pareto_candidates(self.columns, self.task.sla) if self.evaluated else np.zeros(0, dtype=np.int64)
+        if not self.evaluated:
+            return np.zeros(0, dtype=np.int64)
+        return _pareto_candidates(ranking_view(self.task, self.columns), self.task.sla)
 
     def _task_values(self) -> dict[str, Any]:
         task = self.task
@@ -126,6 +140,10 @@ class SearchResult:
                 record[name] = int(value)
             else:
                 record[name] = float(value)
+        for name in INTERVAL_COLUMNS:
+            if name in self.columns:
+                value = float(self.columns[name][index])
+                record[name] = None if np.isnan(value) else value
         record["meets_sla"] = bool(self.feasible[index])
         return record
 
@@ -135,7 +153,8 @@ class SearchResult:
         import pandas as pd
 
         if not self.evaluated:
-            return pd.DataFrame(columns=[*self._task_values(), *CONFIG_COLUMNS, *METRIC_COLUMNS, "meets_sla"])
+            names = [*self._task_values(), *CONFIG_COLUMNS, *METRIC_COLUMNS, *INTERVAL_COLUMNS, "meets_sla"]
+            return pd.DataFrame(columns=names)
         index = np.arange(self.evaluated) if rows is None else np.asarray(list(rows), dtype=np.int64)
         data: dict[str, Any] = {name: [value] * len(index) for name, value in self._task_values().items()}
         for name in CONFIG_COLUMNS:
@@ -150,6 +169,9 @@ class SearchResult:
                 data[name] = column.astype(np.int64)
             else:
                 data[name] = np.where(np.isfinite(column), column, np.nan)
+        for name in INTERVAL_COLUMNS:
+            if name in self.columns:
+                data[name] = self.columns[name][index]
         data["meets_sla"] = self.feasible[index]
         return pd.DataFrame(data)
 
@@ -171,6 +193,11 @@ def _pareto_candidates(columns: Columns, sla: Sla) -> IntArray:
     return np.flatnonzero(sla_mask(columns, sla.model_copy(update={"tpot_ms": None})))
 
 
+def ranking_view(task: SearchTask, columns: Columns) -> Columns:
+    """The columns the SLA and the ranking read: the predictions, or with `confidence` their pessimistic ends."""
+    return pessimistic(columns) if task.confidence and "ttft_ms_high" in columns else columns
+
+
 def select(
     task: SearchTask, columns: Columns, rejections: list[Rejection], versions: dict[str, str], elapsed_s: float
 ) -> SearchResult:
@@ -178,9 +205,10 @@ def select(
     if not columns:
         empty = np.zeros(0, dtype=bool)
         return SearchResult(task, columns, empty, (), (), tuple(rejections), versions, elapsed_s)
-    feasible = sla_mask(columns, task.sla)
-    per_gpu = columns["tokens_per_s_per_gpu"]
-    per_user = columns["tokens_per_s_per_user"]
+    view = ranking_view(task, columns)
+    feasible = sla_mask(view, task.sla)
+    per_gpu = view["tokens_per_s_per_gpu"]
+    per_user = view["tokens_per_s_per_user"]
     groups = np.char.add(columns["framework"].astype(str), np.char.add("/", columns["mode"].astype(str)))
     best = []
     for group in dict.fromkeys(groups.tolist()):
@@ -189,7 +217,7 @@ def select(
             order = np.lexsort((-per_user[candidates], -per_gpu[candidates]))
             best.append(int(candidates[order[0]]))
     best.sort(key=lambda index: (-per_gpu[index], -per_user[index]))
-    candidates = _pareto_candidates(columns, task.sla)
+    candidates = _pareto_candidates(view, task.sla)
     front = candidates[pareto_front(per_gpu[candidates], per_user[candidates])]
     return SearchResult(
         task, columns, feasible, tuple(best), tuple(int(i) for i in front), tuple(rejections), versions, elapsed_s

@@ -8,6 +8,7 @@ from dataclasses import replace
 from servecast.errors import InputError
 from servecast.host.host import PluginHost
 from servecast.models.model import load_model
+from servecast.search.confidence import errors_by_framework, interval_columns
 from servecast.search.evaluate import Progress, evaluate_space
 from servecast.search.explain import explain_winner
 from servecast.search.result import SearchResult, select
@@ -42,6 +43,10 @@ def run_search(
     model = load_model(task.model, host.architectures, task.quant, task.kv_cache_dtype, task.moe_quant)
     check_context(model, task.workload)
     evaluation = evaluate_space(host, task, model, frameworks, progress)
+    if evaluation.columns:
+        errors = errors_by_framework(host, task.system, evaluation.versions)
+        evaluation.columns.update(interval_columns(evaluation.columns, errors))
     result = select(task, evaluation.columns, evaluation.rejections, evaluation.versions, 0.0)
     explanation = explain_winner(host, result, hardware) if explain else {}
-    return replace(result, explanation=explanation, elapsed_s=time.perf_counter() - started)
+    calibration = host.user_calibration.label if host.user_calibration is not None else None
+    return replace(result, explanation=explanation, elapsed_s=time.perf_counter() - started, calibration=calibration)

@@ -19,13 +19,14 @@ from servecast.files import locked_folder, staged_folder
 from servecast.host.host import PluginHost
 from servecast.json_text import json_text
 from servecast.launch.write import write_launch_for
+from servecast.search.confidence import INTERVAL_COLUMNS
 from servecast.search.describe import slug
 from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS
 from servecast.search.explain import infeasibility, request_from_row
 from servecast.search.pareto import pareto_front
-from servecast.search.result import TASK_COLUMNS, SearchResult
+from servecast.search.result import TASK_COLUMNS, SearchResult, ranking_view
 
-COLUMNS = (*TASK_COLUMNS, *CONFIG_COLUMNS, *METRIC_COLUMNS, "meets_sla")
+COLUMNS = (*TASK_COLUMNS, *CONFIG_COLUMNS, *METRIC_COLUMNS, *INTERVAL_COLUMNS, "meets_sla")
 RESULT_FILES = ("points.csv", "pareto.csv", "best.csv", "inputs.json", "infeasible.json", "frontier.png", "configs")
 
 
@@ -63,8 +64,7 @@ def _write_all(result: SearchResult, folder: Path, host: PluginHost | None) -> N
     frame.to_csv(folder / "points.csv", columns=list(COLUMNS), index=False)
     frame.iloc[list(result.pareto)].to_csv(folder / "pareto.csv", columns=list(COLUMNS), index=False)
     frame.iloc[list(result.best)].to_csv(folder / "best.csv", columns=list(COLUMNS), index=False)
-    inputs = result.task.model_dump(mode="json") | {"framework_versions": result.versions}
-    (folder / "inputs.json").write_text(json_text(inputs))
+    (folder / "inputs.json").write_text(json_text(result.inputs))
     if not result.best:
         (folder / "infeasible.json").write_text(json_text(infeasibility(result)))
     _plot(result, folder / "frontier.png")
@@ -90,7 +90,7 @@ def frontier_series(result: SearchResult) -> dict[str, list[tuple[float, float]]
     user, of one-token outputs, is not drawn)."""
     if not result.evaluated:
         return {}
-    columns = result.columns
+    columns = ranking_view(result.task, result.columns)
     candidates = result.pareto_candidates()
     keys = columns["framework"][candidates].astype(str) + "/" + columns["mode"][candidates].astype(str)
     per_gpu = columns["tokens_per_s_per_gpu"][candidates]
@@ -135,7 +135,7 @@ def _plot(result: SearchResult, path: Path) -> None:
 def summary(result: SearchResult) -> dict[str, Any]:
     """The `--json` document: inputs, best, pareto, evaluated and elapsed_s."""
     return {
-        "inputs": result.task.model_dump(mode="json") | {"framework_versions": result.versions},
+        "inputs": result.inputs,
         "best": [result.row(index) for index in result.best],
         "pareto": [result.row(index) for index in result.pareto],
         "top": [result.row(index) for index in result.top(result.task.top)],

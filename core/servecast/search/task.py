@@ -39,6 +39,11 @@ class SearchTask(FrozenModel):
     replicate: bool = Field(
         default=True, description="Fill the GPUs with replicas of each configuration (False: one unit each)."
     )
+    confidence: bool = Field(
+        default=False,
+        description="Check the SLA and rank by the pessimistic end of each prediction's interval (latencies at "
+        "their p90, throughput at its p10) instead of the prediction.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

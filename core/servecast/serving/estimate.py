@@ -26,6 +26,7 @@ from servecast.models.step import StepShape
 from servecast.ops.estimator import EstimateProvenance
 from servecast.serving.aggregated import steady_state
 from servecast.serving.disaggregated import Pool, disaggregated_steady_state, kv_transfer_ms
+from servecast.serving.intervals import Interval, prediction_intervals, shipped_errors, user_errors
 from servecast.serving.load import Load
 from servecast.serving.metrics import ServingMetrics
 from servecast.serving.policy import ServerRole
@@ -47,6 +48,11 @@ class Estimate:
     breakdown: dict[str, Any] | None = None
     percentiles: dict[str, Any] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    intervals: dict[str, Interval] = field(default_factory=dict)
+    """Per metric, where the measurement is expected in 8 of 10 deployments (the model's out-of-sample errors)."""
+    interval_basis: str = ""
+    calibration: str | None = None
+    """The user calibration the estimate used, in words (None: the shipped model)."""
 
     @property
     def clients(self) -> str | None:
@@ -67,6 +73,11 @@ class Estimate:
             result["clients"] = self.clients
         result["settings"] = self.settings
         result["warnings"] = list(self.warnings)
+        result["intervals"] = {
+            "basis": self.interval_basis,
+            **{metric: interval.as_list() for metric, interval in self.intervals.items()},
+        }
+        result["calibration"] = self.calibration
         if self.breakdown is not None:
             result["breakdown"] = self.breakdown
         if self.percentiles is not None:
@@ -112,7 +123,8 @@ def estimate(
     """Estimate `request`; an InputError (what, why, what to do) when it cannot run or is not understood."""
     cache = cache or ServerCache()
     hardware = host.hardware.get(request.system)
-    version, version_warning = host.nearest_framework_version(request.framework, request.framework_version)
+    release = request.framework_version or host.calibrated_release(request.system, request.framework)
+    version, version_warning = host.nearest_framework_version(request.framework, release)
     warnings = [warning for warning in (version_warning, uncalibrated_warning(hardware)) if warning]
     target = Target(hardware=request.system, framework=request.framework, framework_version=version.version)
     model = cache.model(host, request)
@@ -142,6 +154,14 @@ def estimate(
     for server in servers.values():
         warnings += [f"{server.role.value} server: {note}" for note in server.settings.notes]
     warnings += metrics.warnings
+    calibration = host.user_calibration
+    covered = calibration is not None and host.user_calibration_covers(target)
+    if calibration is not None and not covered:
+        warnings.append(
+            f"the calibration ({calibration.label}) does not cover {request.framework} {version.version} on "
+            f"{request.system}: this estimate is the shipped model's"
+        )
+    errors = user_errors(calibration) if calibration is not None and covered else shipped_errors()
     result = Estimate(
         request=request,
         framework_version=version.version,
@@ -149,6 +169,9 @@ def estimate(
         servers=servers,
         warnings=tuple(warnings),
         settings={name: _settings_summary(server) for name, server in servers.items()},
+        intervals=prediction_intervals(errors, request.mode.value, metrics),
+        interval_basis=errors.basis,
+        calibration=calibration.label if calibration is not None and covered else None,
     )
     if breakdown:
         result = _with_breakdown(result, host, target)

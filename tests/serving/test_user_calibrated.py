@@ -1,0 +1,82 @@
+"""A user calibration applied: the kernel families it speeds up, the runtime costs it replaces, the memory it keeps
+from the KV cache, only on the system, framework and version it was fitted on, and named in the estimate."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from servecast.domain.target import Target
+from servecast.domain.user_calibration import FittedValue, UserCalibration
+from servecast.host import PluginHost
+from servecast.ops import OpKind
+from servecast.serving.estimate import estimate
+from servecast.serving.request import EstimateRequest
+
+
+@pytest.fixture(scope="module")
+def host() -> PluginHost:
+    return PluginHost.from_entry_points()
+
+
+def calibration(host: PluginHost, framework: str = "vllm", **values: float) -> UserCalibration:
+    return UserCalibration(
+        system="h100_sxm",
+        framework=framework,
+        framework_version=host.framework_version(framework).version,
+        fitted_by="a test",
+        fitted_on=dt.date(2026, 12, 7),
+        data=("runs.json",),
+        rows=3,
+        parameters={name: FittedValue(value=v, shipped=0.0, sigma=0.1, note="test") for name, v in values.items()},
+        errors={},
+        mape={},
+    )
+
+
+def request(**changes: object) -> EstimateRequest:
+    values = {"model": "meta-llama/Llama-3.1-8B", "system": "h100_sxm", "framework": "vllm", "isl": 1000, "osl": 100}
+    return EstimateRequest.parse({**values, "concurrency": 1, **changes})
+
+
+def test_slower_gemms_make_decoding_slower_and_say_so_in_the_provenance(host):
+    shipped = estimate(host, request(), breakdown=True)
+    calibrated_host = host.with_user_calibration(calibration(host, **{"gemm.efficiency_scale": 0.5}))
+    calibrated = estimate(calibrated_host, request(), breakdown=True)
+    assert calibrated.metrics.tpot_ms > 1.3 * shipped.metrics.tpot_ms
+    assert calibrated.calibration is not None and "vllm" in calibrated.calibration
+    target = Target(hardware="h100_sxm", framework="vllm", framework_version=calibrated.framework_version)
+    gemm = calibrated_host.op_estimator(OpKind.GEMM, target)({"m": 8, "n": 4096, "k": 4096}, "bf16")
+    assert "calibrated by user data: gemm.efficiency_scale 0.5" in gemm.source_of(0)
+
+
+def test_front_end_time_is_added_to_every_online_request(host):
+    shipped = estimate(host, request())
+    calibrated = estimate(host.with_user_calibration(calibration(host, **{"frontend.request_ms": 100.0})), request())
+    assert calibrated.metrics.ttft_ms == pytest.approx(shipped.metrics.ttft_ms + 100.0, abs=5.0)
+
+
+def test_memory_reserve_shrinks_the_kv_cache_by_that_much(host):
+    shipped = estimate(host, request())
+    calibrated = estimate(host.with_user_calibration(calibration(host, **{"memory.reserve_gib": 10.0})), request())
+    shrink = shipped.servers["server"].capacity.kv_cache_bytes - calibrated.servers["server"].capacity.kv_cache_bytes
+    assert shrink == 10 * 2**30
+
+
+def test_other_frameworks_keep_the_shipped_model_and_are_told_so(host):
+    calibrated_host = host.with_user_calibration(calibration(host, **{"gemm.efficiency_scale": 0.5}))
+    shipped = estimate(host, request(framework="sglang"))
+    other = estimate(calibrated_host, request(framework="sglang"))
+    assert other.metrics == shipped.metrics
+    assert other.calibration is None
+    assert any("does not cover sglang" in warning for warning in other.warnings)
+
+
+def test_every_estimate_carries_an_interval_around_its_prediction(host):
+    result = estimate(host, request())
+    for metric in ("ttft_ms", "tpot_ms", "throughput_tokens_per_s"):
+        interval = result.intervals[metric]
+        assert interval.low < getattr(result.metrics, metric) * 1.5
+        assert interval.low < interval.high
+    assert result.as_dict()["intervals"]["basis"]
