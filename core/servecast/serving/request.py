@@ -28,6 +28,10 @@ _POOL_FIELDS = tuple(
 """The disaggregated pools' layouts and batches; aggregated and static servers have none."""
 
 
+INT32_MAX = 2**31 - 1
+"""The largest budget a framework's settings hold (32-bit integers in their schedulers and CUDA graphs)."""
+
+
 class EstimateRequest(FrozenModel):
     """A model served by one framework on one system in one mode, under one load.
 
@@ -66,8 +70,12 @@ class EstimateRequest(FrozenModel):
     moe_quant: Quantization | None = Field(default=None, description="Quantization of the routed experts only.")
     kv_cache_dtype: KvCacheDtype | None = Field(default=None, description="Default: the checkpoint's.")
     memory_fraction: float | None = Field(default=None, gt=0, le=1, description="In the framework's own meaning.")
-    max_batch_size: int | None = Field(default=None, gt=0, description="Override the framework's batch limit.")
-    max_num_tokens: int | None = Field(default=None, gt=0, description="Override the framework's token budget.")
+    max_batch_size: int | None = Field(
+        default=None, gt=0, le=INT32_MAX, description="Override the framework's batch limit."
+    )
+    max_num_tokens: int | None = Field(
+        default=None, gt=0, le=INT32_MAX, description="Override the framework's token budget."
+    )
     max_model_len: int | None = Field(
         default=None, gt=0, description="Longest request the server accepts (default: the model's context)."
     )
