@@ -1,10 +1,11 @@
-"""The development environment has the four in-repo plugins installed, loading cleanly through their entry points."""
+"""The development environment has the five in-repo plugins installed, loading cleanly through their entry points."""
 
 from __future__ import annotations
 
 from servecast.host import PluginHost, PluginSettings, PluginStatus
 
 IN_REPO = {
+    "hardware_blackwell": "servecast-hardware-blackwell",
     "hardware_h100": "servecast-hardware-h100",
     "sglang": "servecast-sglang",
     "trtllm": "servecast-trtllm",
@@ -12,10 +13,10 @@ IN_REPO = {
 }
 
 
-def test_the_four_in_repo_plugins_load_in_strict_mode():
+def test_the_in_repo_plugins_load_in_strict_mode():
     host = PluginHost.from_entry_points(PluginSettings(strict=True))
     ours = {record.name: record for record in host.records if record.name in IN_REPO}
     assert {name: record.distribution for name, record in ours.items()} == IN_REPO
     assert {record.status for record in ours.values()} == {PluginStatus.OK}
-    assert {"h100_sxm"} <= set(host.hardware.names())
+    assert {"h100_sxm", "h200_sxm", "b200_sxm"} <= set(host.hardware.names())
     assert {"sglang", "trtllm", "vllm"} <= set(host.frameworks.names())

@@ -69,6 +69,12 @@ def launched_versions(host: PluginHost, framework: str) -> list[str]:
     return [v for v in versions if first is None or versions.index(v) >= versions.index(first)]
 
 
+def system_for(host: PluginHost, framework: str, version: str, quantization: Quantization) -> str:
+    """H100, or B200 for a quantization the version runs only on tensor cores H100 lacks (NVFP4 on FP4)."""
+    capabilities = host.frameworks.get(framework).version(version).capabilities
+    return "b200_sxm" if quantization in capabilities.tensor_core_only else "h100_sxm"
+
+
 def value_problems(artifacts: LaunchArtifacts, schema: LaunchSchema | None) -> list[str]:
     """Every flag value the version's snapshot refuses, in every command it has a snapshot of."""
     problems: list[str] = []
@@ -106,7 +112,10 @@ def test_a_16_bit_checkpoint_is_quantized_at_load_with_a_value_the_version_accep
     host, tmp_path, framework, version, quantization
 ):
     model = checkpoint(tmp_path / "bf16", Quantization.BF16)
-    plan = plan_launch(host, request(model=model, framework=framework, framework_version=version, quant=quantization))
+    system = system_for(host, framework, version, quantization)
+    plan = plan_launch(
+        host, request(model=model, system=system, framework=framework, framework_version=version, quant=quantization)
+    )
     schema = LaunchSchema.shipped(PACKAGES[framework], version)
     try:
         artifacts = render_launch(host, plan.deployment)
@@ -128,7 +137,10 @@ def test_a_checkpoint_quantized_beforehand_is_launched_with_no_quantization_flag
     host, tmp_path, framework, version, quantization
 ):
     model = checkpoint(tmp_path / quantization.value, quantization)
-    plan = plan_launch(host, request(model=model, framework=framework, framework_version=version, quant=quantization))
+    system = system_for(host, framework, version, quantization)
+    plan = plan_launch(
+        host, request(model=model, system=system, framework=framework, framework_version=version, quant=quantization)
+    )
     assert plan.deployment.quantization is None
     artifacts = render_launch(host, plan.deployment)
     assert quantization_values(artifacts) == set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from servecast.domain import KvCacheDtype, ParallelLayout, Quantization
+from servecast.domain import ComputeDtype, KvCacheDtype, ParallelLayout, Quantization
 from servecast.models.memory import stage_memory
 from servecast.models.weights import WeightRole, parameter_counts
 
@@ -109,6 +109,8 @@ def test_gpt_oss_keeps_attention_in_bf16_and_experts_in_mxfp4(load):
     assert plan.scheme(WeightRole.ROUTED_EXPERTS).weight_only
 
 
-def test_nvfp4_is_recognised_but_flagged_as_not_native_on_hopper(load):
+def test_nvfp4_is_recognised_and_runs_natively_on_fp4_tensor_cores_only(load):
     plan = load("meta-llama/Llama-3.1-8B", quantization=Quantization.NVFP4).quantization
-    assert not plan.scheme(WeightRole.ATTENTION).hopper_native
+    scheme = plan.scheme(WeightRole.ATTENTION)
+    assert scheme.native_dtype is ComputeDtype.FP4
+    assert scheme.compute_dtype is ComputeDtype.BF16 and scheme.weight_only

@@ -12,6 +12,7 @@ from servecast.cli.context import echo_json, json_option, plugin_host, registere
 from servecast.cli.render import print_table
 from servecast.collect.plan import shape_value
 from servecast.domain import ComputeDtype, HardwareSpec
+from servecast.domain.calibration import ParameterOrigin
 from servecast.errors import InputError
 from servecast.files import write_text_atomically
 from servecast.host import Registry
@@ -28,6 +29,15 @@ def hardware() -> None:
 def _tflops(spec: HardwareSpec, dtype: ComputeDtype) -> str:
     rate = spec.gpu.dense_tensor_flops_per_s.get(dtype)
     return "-" if rate is None else f"{rate / 1e12:,.0f}"
+
+
+def _calibration_level(spec: HardwareSpec) -> str:
+    """How a system's efficiencies were obtained, in a word: fitted to its own measurements, transferred from
+    another system's, or none (the pure roofline)."""
+    if spec.calibration is None:
+        return "none"
+    origins = {parameter.origin for parameter in spec.calibration.parameters.values()}
+    return "fitted" if ParameterOrigin.FITTED in origins else "transferred"
 
 
 @hardware.command("list")
@@ -48,8 +58,10 @@ def list_hardware(as_json: bool) -> None:
             "HBM TB/s",
             "bf16 TFLOPS",
             "fp8 TFLOPS",
+            "fp4 TFLOPS",
             "GPUs/node",
             "NVLink GB/s",
+            "calibration",
             "plugin",
         ],
         [
@@ -60,8 +72,10 @@ def list_hardware(as_json: bool) -> None:
                 f"{entry.value.gpu.mem_bw_bytes_per_s / 1e12:.2f}",
                 _tflops(entry.value, ComputeDtype.BF16),
                 _tflops(entry.value, ComputeDtype.FP8),
+                _tflops(entry.value, ComputeDtype.FP4),
                 entry.value.node.gpus_per_node,
                 f"{entry.value.node.intra_node_bw_bytes_per_s / 1e9:.0f}",
+                _calibration_level(entry.value),
                 entry.owner.name,
             )
             for entry in entries

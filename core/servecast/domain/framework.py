@@ -173,6 +173,11 @@ class FrameworkCapabilities(FrozenModel):
     quantizations: frozenset[Quantization]
     kv_cache_dtypes: frozenset[KvCacheDtype]
     serving_modes: frozenset[ServingMode]
+    tensor_core_only: frozenset[Quantization] = Field(
+        default=frozenset(),
+        description="Quantizations this version runs only on tensor cores of their own precision, with no "
+        "dequantizing fallback (TensorRT-LLM's NVFP4 needs Blackwell's FP4 tensor cores): refused on other GPUs.",
+    )
 
     @model_validator(mode="after")
     def _tensor_parallel_is_always_there(self) -> Self:

@@ -19,8 +19,9 @@ class QuantScheme:
     """Tensor-core input dtype of the matmul on Hopper."""
     weight_only: bool
     """Activations stay in 16 bits; weights are dequantized inside the kernel."""
-    hopper_native: bool = True
-    """False when Hopper has no tensor-core path and runs a weight-only fallback (NVFP4)."""
+    native_dtype: ComputeDtype | None = None
+    """The tensor-core dtype the scheme runs on natively where a GPU has it (NVFP4: FP4 on Blackwell), instead of
+    `compute_dtype`'s dequantizing path; None where `compute_dtype` is the only path."""
 
     @property
     def weight_bytes(self) -> float:
@@ -44,7 +45,7 @@ SCHEMES: dict[Quantization, QuantScheme] = {
         # e2m1 with one e8m0 scale per 32 weights; Hopper dequantizes to bf16
         QuantScheme(Quantization.MXFP4, 4 + 8 / 32, ComputeDtype.BF16, weight_only=True),
         # e2m1 with one e4m3 scale per 16 weights; FP4 tensor cores exist on Blackwell only
-        QuantScheme(Quantization.NVFP4, 4 + 8 / 16, ComputeDtype.BF16, weight_only=True, hopper_native=False),
+        QuantScheme(Quantization.NVFP4, 4 + 8 / 16, ComputeDtype.BF16, weight_only=True, native_dtype=ComputeDtype.FP4),
     )
 }
 

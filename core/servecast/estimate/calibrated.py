@@ -16,7 +16,7 @@ from servecast.arrays import FloatArray
 from servecast.domain.calibration import Calibration
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.kernels import AllReduceKernel, AttentionKernel, KernelChoices
-from servecast.estimate.roofline import peak_flops_per_s
+from servecast.estimate.roofline import native_fp4, peak_flops_per_s
 from servecast.ops.dtypes import OpDtype
 from servecast.ops.estimator import OpKind
 from servecast.ops.work import ACTIVATION_BYTES, attended_kv, attention_pairs, causal_pairs, moe_routing, op_work
@@ -87,6 +87,8 @@ class CalibratedModel:
         return np.maximum(compute, memory) + self.p("kernel.floor_ms")
 
     def gemm_efficiency(self, dtype: OpDtype) -> float:
+        if native_fp4(self.hardware, dtype):  # no FP4 GEMM is measured: the FP8 fraction of the peak, assumed
+            return self.p("gemm.efficiency.fp8")
         if dtype.weight_only:
             return self.p("gemm.efficiency.bf16") * self.p("gemm.weight_only_efficiency")
         name = f"gemm.efficiency.{dtype.value}"

@@ -12,6 +12,7 @@ import numpy as np
 
 from servecast.arrays import FloatArray
 from servecast.domain.hardware import HardwareSpec
+from servecast.domain.vocabulary import ComputeDtype
 from servecast.ops.dtypes import OpDtype
 from servecast.ops.estimator import OpKind
 from servecast.ops.work import op_work
@@ -72,10 +73,19 @@ def roofline_ms(kind: OpKind, s: Mapping[str, FloatArray], dtype: OpDtype, hardw
     return np.maximum(compute, memory) * 1e3
 
 
+def native_fp4(hardware: HardwareSpec, dtype: OpDtype) -> bool:
+    """Whether `dtype`'s matmuls run on FP4 tensor cores: NVFP4 (e2m1 weights and activations with e4m3 block
+    scales, the W4A4 GEMM of TensorRT-LLM, vLLM's CUTLASS and FlashInfer kernels) on a GPU with an FP4 peak
+    (Blackwell). Elsewhere NVFP4 weights are dequantized to 16 bits inside the kernel."""
+    native = dtype.scheme.native_dtype
+    return native is ComputeDtype.FP4 and native in hardware.gpu.dense_tensor_flops_per_s
+
+
 def peak_flops_per_s(hardware: HardwareSpec, dtype: OpDtype) -> float:
-    """The dense tensor-core peak the op's math runs at (fp16 falls back to bf16 and vice versa)."""
+    """The dense tensor-core peak the op's math runs at (fp16 falls back to bf16 and vice versa; NVFP4 at the FP4
+    peak where the GPU has one)."""
     rates = hardware.gpu.dense_tensor_flops_per_s
-    compute = dtype.compute_dtype
+    compute = ComputeDtype.FP4 if native_fp4(hardware, dtype) else dtype.compute_dtype
     if compute in rates:
         return rates[compute]
     for fallback in (OpDtype.BF16, OpDtype.FP16):

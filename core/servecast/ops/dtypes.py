@@ -28,7 +28,8 @@ class OpDtype(StrEnum):
     MXFP4 = "mxfp4"
     """OCP microscaling FP4 weights; Hopper dequantizes them to 16 bits."""
     NVFP4 = "nvfp4"
-    """NVIDIA FP4 weights; no FP4 tensor cores on Hopper, so a weight-only path."""
+    """NVIDIA FP4 weights; no FP4 tensor cores on Hopper, so a weight-only path there; W4A4 at the FP4 rate on
+    GPUs that have one (`servecast.estimate.roofline.native_fp4`)."""
 
     @property
     def scheme(self) -> QuantScheme:

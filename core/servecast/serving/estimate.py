@@ -12,6 +12,7 @@ from servecast.domain.candidate import Candidate
 from servecast.domain.framework import FrameworkVersion, KnobMeaning, KnobValue
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.layout import ParallelLayout
+from servecast.domain.quantization import SCHEMES
 from servecast.domain.target import Target
 from servecast.domain.vocabulary import ServingMode
 from servecast.domain.workload import LengthDistribution
@@ -267,6 +268,13 @@ def runnable_problems(
     quantization = model.quantization.name
     if quantization not in capabilities.quantizations:
         problems.append(f"no quantization {quantization.value!r} (it has: {_names(capabilities.quantizations)})")
+    native = SCHEMES[quantization].native_dtype
+    rates = host.hardware.get(target.hardware).gpu.dense_tensor_flops_per_s
+    if quantization in capabilities.tensor_core_only and native is not None and native not in rates:
+        problems.append(
+            f"{quantization.value} runs only on {native.value} tensor cores, which {target.hardware} does not have "
+            f"(its tensor cores: {_names(rates)})"
+        )
     if model.kv_cache_dtype not in capabilities.kv_cache_dtypes:
         problems.append(
             f"no KV-cache dtype {model.kv_cache_dtype.value!r} (it has: {_names(capabilities.kv_cache_dtypes)})"
