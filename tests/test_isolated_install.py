@@ -88,5 +88,10 @@ def test_core_plus_vllm_lists_only_vllm_and_adding_h100_adds_its_hardware(tmp_pa
     assert venv.servecast_json("hardware", "list") == []
 
     venv.install(ROOT / "plugins" / "hardware_h100")
-    assert [h["name"] for h in venv.servecast_json("hardware", "list")] == ["h100_sxm", "h200_sxm"]
+    assert [h["name"] for h in venv.servecast_json("hardware", "list")] == [
+        "h100_nvl",
+        "h100_pcie",
+        "h100_sxm",
+        "h200_sxm",
+    ]
     assert sorted(p["name"] for p in venv.servecast_json("plugins")) == ["core", "hardware_h100", "vllm"]

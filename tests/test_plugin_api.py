@@ -38,7 +38,13 @@ def internal_imports(source: str, where: str) -> list[str]:
 
 
 def test_the_shipped_plugins_are_found():
-    assert {path.relative_to(ROOT).parts[1] for path in PLUGIN_FILES} == {"hardware_h100", "vllm", "sglang", "trtllm"}
+    assert {path.relative_to(ROOT).parts[1] for path in PLUGIN_FILES} == {
+        "hardware_blackwell",
+        "hardware_h100",
+        "vllm",
+        "sglang",
+        "trtllm",
+    }
 
 
 @pytest.mark.parametrize("path", PLUGIN_FILES, ids=lambda path: str(path.relative_to(ROOT / "plugins")))

@@ -60,7 +60,7 @@ def list_hardware(as_json: bool) -> None:
             "fp8 TFLOPS",
             "fp4 TFLOPS",
             "GPUs/node",
-            "NVLink GB/s",
+            "GPU-GPU GB/s",
             "calibration",
             "plugin",
         ],

@@ -8,8 +8,8 @@ from servecast_hardware_h100.plugin import servecast_register_hardware
 
 
 def specs():
-    h100, h200 = servecast_register_hardware()
-    return h100, h200
+    by_name = {spec.name: spec for spec in servecast_register_hardware()}
+    return by_name["h100_sxm"], by_name["h200_sxm"]
 
 
 def test_memory_is_hbm3e_and_the_rest_is_the_h100s():
