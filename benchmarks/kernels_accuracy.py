@@ -11,7 +11,7 @@ were used to fit the calibration, so their errors are in-sample; 'check' rows we
 |error| <= 10 % for GEMM and attention, <= 15 % for communication.
 
 gemm: every H100 GEMM row Vidur published (`measured/gemm.csv.gz`, six models, m = 1..4096, fp16), estimated in bf16
-on h100_sxm. The plugin's measured table (scripts/build_h100_tables.py) is built from these very rows, so
+on h100_sxm. The plugin's measured table (scripts/build_vidur_tables.py) is built from these very rows, so
   * current: the installed estimator is in-sample wherever the table covers a shape;
   * calibrated roofline: the model without any table is out of sample (fitted to kernels.csv, which has no Vidur row);
   * leave one model out: the table rebuilt without a model, then that model's rows estimated; shapes whose (n, k)
@@ -46,7 +46,7 @@ from servecast.ops.estimator import EstimateProvenance, OpEstimator, OpKind
 from servecast.perfdb.loading import read_grid, read_metadata
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import build_h100_tables as tables  # noqa: E402
+import build_vidur_tables as tables  # noqa: E402
 
 TARGETS = {"gemm": 0.10, "attention": 0.10, "communication": 0.15}
 DEFAULT_KERNELS = Path(__file__).resolve().parents[2] / "shared" / "calibration" / "kernels.csv"

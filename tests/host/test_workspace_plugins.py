@@ -1,10 +1,11 @@
-"""The development environment has the five in-repo plugins installed, loading cleanly through their entry points."""
+"""The development environment has the in-repo plugins installed, loading cleanly through their entry points."""
 
 from __future__ import annotations
 
 from servecast.host import PluginHost, PluginSettings, PluginStatus
 
 IN_REPO = {
+    "hardware_ampere": "servecast-hardware-ampere",
     "hardware_blackwell": "servecast-hardware-blackwell",
     "hardware_h100": "servecast-hardware-h100",
     "sglang": "servecast-sglang",
@@ -18,5 +19,5 @@ def test_the_in_repo_plugins_load_in_strict_mode():
     ours = {record.name: record for record in host.records if record.name in IN_REPO}
     assert {name: record.distribution for name, record in ours.items()} == IN_REPO
     assert {record.status for record in ours.values()} == {PluginStatus.OK}
-    assert {"h100_sxm", "h200_sxm", "b200_sxm"} <= set(host.hardware.names())
+    assert {"a100_sxm", "h100_sxm", "h100_pcie", "h100_nvl", "h200_sxm", "b200_sxm"} <= set(host.hardware.names())
     assert {"sglang", "trtllm", "vllm"} <= set(host.frameworks.names())

@@ -21,5 +21,5 @@ def servecast_register_hardware() -> list[HardwareSpec]:
 
 @hookimpl
 def servecast_register_perf_tables() -> list[PerfTableRef]:
-    """Published kernel measurements on H100, built by scripts/build_h100_tables.py (each CSV with its sidecar)."""
+    """Published kernel measurements on H100, built by scripts/build_vidur_tables.py (each CSV with its sidecar)."""
     return tables_in(DATA / "tables")

@@ -38,6 +38,6 @@ def test_llama_70b_gemms_are_measured_and_other_shapes_calibrated(gemm):
 
 @pytest.mark.skipif(not MEASURED.exists(), reason="the published measurements (../shared) are not beside this clone")
 def test_the_committed_table_is_what_the_build_script_makes_of_its_source():
-    script = REPO / "scripts" / "build_h100_tables.py"
+    script = REPO / "scripts" / "build_vidur_tables.py"
     result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -1,13 +1,14 @@
-"""Build the H100 plugin's measured GEMM table from Vidur's published per-op profiles.
+"""Build a hardware plugin's measured GEMM table from Vidur's published per-op profiles (H100 or A100).
 
-    uv run python scripts/build_h100_tables.py [--measured ../shared/calibration/measured] \
-        [--out plugins/hardware_h100/servecast_hardware_h100/data/tables] [--exclude-model NAME ...] [--check]
+    uv run python scripts/build_vidur_tables.py [--gpu H100|A100] [--measured ../shared/calibration/measured] \
+        [--out PLUGIN/data/tables] [--exclude-model NAME ...] [--check]
 
-Reads the `vidur` H100 rows of `gemm.csv.gz` (six models' transformer-block GEMMs, per-TP-shard (n, k), 259 token
+Reads the `vidur` rows of one GPU in `gemm.csv.gz` (the models' transformer-block GEMMs, per-TP-shard (n, k), token
 counts m from 1 to 4096; fp16, median of 20 repeats of Kineto kernel time; see SOURCES.md#vidur) and writes
 `gemm.csv` with its `gemm.toml` sidecar: a table partitioned by (n, k) with m as its one axis. Rows measured more
-than once (the same (n, k, m) in several models, or twice in one profile) take their median. The fp16 numbers stand
-for bf16 as well: on H100 both get the same tensor-core rate and move the same bytes.
+than once (the same (n, k, m) in several models, or twice in one profile) take their median. Token counts beyond
+4,096 (A100's Llama-3 profiles go to 32,768) are left out, so that every partition holds the same m values. The fp16
+numbers stand for bf16 as well: both get the same tensor-core rate and move the same bytes on H100 and A100.
 
 `--check` compares what would be written with the files in `--out` and exits 1 if they differ, so the committed
 table can be tested against its source. The functions are importable: `benchmarks/kernels_accuracy.py` rebuilds the
@@ -28,19 +29,54 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MEASURED = REPO.parent / "shared" / "calibration" / "measured"
-DEFAULT_OUT = REPO / "plugins" / "hardware_h100" / "servecast_hardware_h100" / "data" / "tables"
 
 SOURCE = "vidur"
-GPU = "H100"
 DTYPES = ("bf16", "fp16")
 """The CSV's dtype blocks, in the sidecar's order: the fp16 measurements written once per dtype."""
 VIDUR_COMMIT = "7d47513363ec447a741ac5e47241580b47724fbf"
-PROFILE_DATE = "2024-05-14"
-"""Vidur commit e26eb8f, which added the H100 compute profiles (SOURCES.md#vidur)."""
-GPU_DESCRIPTION = (
-    "H100 80GB (form factor not stated by the source; very probably SXM: its fp16 GEMMs reach 894 TFLOPS, "
-    "above the H100 PCIe and NVL dense peaks)"
-)
+LARGEST_M = 4096
+"""The token counts every profile measures up to; larger ones (A100's Llama-3 profiles) are left out."""
+
+
+@dataclass(frozen=True)
+class VidurGpu:
+    """One GPU's Vidur profiles and the plugin table they become."""
+
+    label: str
+    """The GPU as gemm.csv.gz labels it."""
+    hardware: str
+    """The servecast system the table is registered for."""
+    profile: str
+    """Vidur's profile folder (data/profiling/compute/<profile>/)."""
+    date: str
+    """When Vidur committed the profiles (SOURCES.md#vidur)."""
+    description: str
+    out: Path
+
+
+GPUS = {
+    "H100": VidurGpu(
+        "H100",
+        "h100_sxm",
+        "h100",
+        "2024-05-14",
+        "H100 80GB (form factor not stated by the source; very probably SXM: its fp16 GEMMs reach 894 TFLOPS, "
+        "above the H100 PCIe and NVL dense peaks)",
+        REPO / "plugins" / "hardware_h100" / "servecast_hardware_h100" / "data" / "tables",
+    ),
+    "A100": VidurGpu(
+        "A100",
+        "a100_sxm",
+        "a100",
+        "2024-07-24",
+        "A100 80GB (form factor not stated by the source; very probably SXM: its fp16 GEMMs reach 272 TFLOPS, the "
+        "A100 SXM's best published matmul rate (271 TFLOPS) and above the PCIe card's (253 TFLOPS))",
+        REPO / "plugins" / "hardware_ampere" / "servecast_hardware_ampere" / "data" / "tables",
+    ),
+}
+"""The GPUs Vidur profiled (commit e26eb8f on 2024-05-14; A100's Llama-3 profiles in 2bb7a08 on 2024-07-24)."""
+H100 = GPUS["H100"]
+
 METHOD = "Kineto kernel-time sum per op, median of 20 repeats, no CUDA graphs; per-TP-shard shapes on one GPU"
 KEY = ["n", "k", "m"]
 
@@ -78,12 +114,14 @@ class GemmTable:
         return int(self.rows["m"].nunique())
 
 
-def read_measured(measured: Path) -> pd.DataFrame:
-    """The Vidur H100 GEMM rows of `measured`/gemm.csv.gz: model, n, k, m and latency_us."""
+def read_measured(measured: Path, gpu: VidurGpu = H100) -> pd.DataFrame:
+    """The Vidur GEMM rows of one GPU in `measured`/gemm.csv.gz, m up to LARGEST_M: model, n, k, m and latency_us."""
     frame = pd.read_csv(measured / "gemm.csv.gz", low_memory=False)
-    rows = frame[(frame["source"] == SOURCE) & (frame["gpu"] == GPU)]
+    rows = frame[(frame["source"] == SOURCE) & (frame["gpu"] == gpu.label) & (frame["m"] <= LARGEST_M)]
     if rows.empty:
-        raise click.ClickException(f"{measured / 'gemm.csv.gz'} has no rows with source={SOURCE!r} and gpu={GPU!r}")
+        raise click.ClickException(
+            f"{measured / 'gemm.csv.gz'} has no rows with source={SOURCE!r} and gpu={gpu.label!r}"
+        )
     dtypes = set(rows["dtype"])
     if dtypes != {"fp16"}:
         raise click.ClickException(f"expected fp16 Vidur rows only, found {sorted(dtypes)}")
@@ -160,12 +198,12 @@ def _toml(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def gemm_toml(table: GemmTable, excluded: Sequence[str] = ()) -> str:
+def gemm_toml(table: GemmTable, excluded: Sequence[str] = (), gpu: VidurGpu = H100) -> str:
     """The sidecar: what the numbers are, where they come from, and how the table was put together."""
     models = ", ".join(model.split("/")[-1] for model in table.models)
     rows = len(table.rows)
     notes = (
-        "fp16 measurements also stand for bf16 (same tensor-core rate and bytes on H100). "
+        f"fp16 measurements also stand for bf16 (same tensor-core rate and bytes on {gpu.label}). "
         "Duplicates across models (same n, k, m) take their median; bias is included for Qwen-72B and phi-2 "
         "where Vidur's op has it (QKV, and phi-2's up projection). "
         f"{table.partitions} (n, k) partitions x {table.m_values} m values = {rows} rows per dtype, "
@@ -175,10 +213,11 @@ def gemm_toml(table: GemmTable, excluded: Sequence[str] = ()) -> str:
         notes += f" Built without {', '.join(excluded)}."
     dtypes = ", ".join(_toml(dtype) for dtype in DTYPES)
     lines = [
-        "# Built by `uv run python scripts/build_h100_tables.py` from Vidur's published H100 profiles; the numbers are",
-        "# in gemm.csv beside this file.",
+        f"# Built by `uv run python scripts/build_vidur_tables.py --gpu {gpu.label}` from Vidur's published "
+        f"{gpu.label} profiles;",
+        "# the numbers are in gemm.csv beside this file.",
         "schema_version = 1",
-        'hardware = "h100_sxm"',
+        f"hardware = {_toml(gpu.hardware)}",
         'framework = "any"',
         'framework_version = "any"',
         'op = "gemm"',
@@ -191,19 +230,19 @@ def gemm_toml(table: GemmTable, excluded: Sequence[str] = ()) -> str:
         "[measurement]",
         'kind = "published_measurement"',
         f'tool = "Vidur compute profiler (microsoft/vidur@{VIDUR_COMMIT[:7]})"',
-        f"date = {PROFILE_DATE}",
-        f"gpu = {_toml(GPU_DESCRIPTION)}",
+        f"date = {gpu.date}",
+        f"gpu = {_toml(gpu.description)}",
         'software = "PyTorch and cuBLAS versions not recorded by the source"',
         f"method = {_toml(METHOD)}",
-        f'by = "microsoft/vidur@{VIDUR_COMMIT} data/profiling/compute/h100/<model>/mlp.csv"',
+        f'by = "microsoft/vidur@{VIDUR_COMMIT} data/profiling/compute/{gpu.profile}/<model>/mlp.csv"',
         f"notes = {_toml(notes)}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def table_files(table: GemmTable, excluded: Sequence[str] = ()) -> dict[str, str]:
+def table_files(table: GemmTable, excluded: Sequence[str] = (), gpu: VidurGpu = H100) -> dict[str, str]:
     """File name -> text of everything the table is written as."""
-    return {"gemm.csv": gemm_csv(table), "gemm.toml": gemm_toml(table, excluded)}
+    return {"gemm.csv": gemm_csv(table), "gemm.toml": gemm_toml(table, excluded, gpu)}
 
 
 def write_tables(files: dict[str, str], out: Path) -> None:
@@ -213,10 +252,12 @@ def write_tables(files: dict[str, str], out: Path) -> None:
         (out / name).write_text(text, encoding="utf-8")
 
 
-def build_files(measured: Path, exclude: Sequence[str] = (), warn: bool = True) -> tuple[GemmTable, dict[str, str]]:
-    """Read, filter and merge the measurements, and render the table's files."""
-    table = build_table(select_models(read_measured(measured), exclude), warn=warn)
-    return table, table_files(table, exclude)
+def build_files(
+    measured: Path, exclude: Sequence[str] = (), warn: bool = True, gpu: VidurGpu = H100
+) -> tuple[GemmTable, dict[str, str]]:
+    """Read, filter and merge one GPU's measurements, and render the table's files."""
+    table = build_table(select_models(read_measured(measured, gpu), exclude), warn=warn)
+    return table, table_files(table, exclude, gpu)
 
 
 def summary(table: GemmTable) -> str:
@@ -240,6 +281,7 @@ def summary(table: GemmTable) -> str:
 
 
 @click.command()
+@click.option("--gpu", "label", type=click.Choice(sorted(GPUS)), default="H100", show_default=True)
 @click.option(
     "--measured",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -250,14 +292,14 @@ def summary(table: GemmTable) -> str:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_OUT,
-    show_default=True,
-    help="Where to write gemm.csv and gemm.toml.",
+    help="Where to write gemm.csv and gemm.toml (default: the GPU's plugin's data/tables).",
 )
 @click.option("--exclude-model", "exclude", multiple=True, help="Leave out a model (full or short name); repeatable.")
 @click.option("--check", is_flag=True, help="Compare with the files in --out instead of writing; exit 1 if different.")
-def main(measured: Path, out: Path, exclude: tuple[str, ...], check: bool) -> None:
-    table, files = build_files(measured, exclude)
+def main(label: str, measured: Path, out: Path | None, exclude: tuple[str, ...], check: bool) -> None:
+    gpu = GPUS[label]
+    out = out or gpu.out
+    table, files = build_files(measured, exclude, gpu=gpu)
     click.echo(summary(table))
     if check:
         stale = [name for name, text in files.items() if not (out / name).is_file() or (out / name).read_text() != text]
