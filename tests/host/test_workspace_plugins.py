@@ -5,6 +5,7 @@ from __future__ import annotations
 from servecast.host import PluginHost, PluginSettings, PluginStatus
 
 IN_REPO = {
+    "hardware_ada": "servecast-hardware-ada",
     "hardware_ampere": "servecast-hardware-ampere",
     "hardware_blackwell": "servecast-hardware-blackwell",
     "hardware_h100": "servecast-hardware-h100",
@@ -19,5 +20,6 @@ def test_the_in_repo_plugins_load_in_strict_mode():
     ours = {record.name: record for record in host.records if record.name in IN_REPO}
     assert {name: record.distribution for name, record in ours.items()} == IN_REPO
     assert {record.status for record in ours.values()} == {PluginStatus.OK}
-    assert {"a100_sxm", "h100_sxm", "h100_pcie", "h100_nvl", "h200_sxm", "b200_sxm"} <= set(host.hardware.names())
+    systems = {"a100_sxm", "a100_sxm_40gb", "l40s", "l4", "h100_sxm", "h100_pcie", "h100_nvl", "h200_sxm", "b200_sxm"}
+    assert systems <= set(host.hardware.names())
     assert {"sglang", "trtllm", "vllm"} <= set(host.frameworks.names())

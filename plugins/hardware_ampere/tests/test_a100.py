@@ -19,9 +19,8 @@ REPO = Path(__file__).resolve().parents[3]
 MEASURED = REPO.parent / "shared" / "calibration" / "measured"
 
 
-def a100():
-    (spec,) = servecast_register_hardware()
-    return spec
+def a100(name="a100_sxm"):
+    return next(spec for spec in servecast_register_hardware() if spec.name == name)
 
 
 def test_dense_peaks_memory_and_links_match_the_datasheet():
@@ -31,6 +30,12 @@ def test_dense_peaks_memory_and_links_match_the_datasheet():
     assert ComputeDtype.FP8 not in rates and ComputeDtype.FP4 not in rates
     assert (spec.gpu.memory_bytes, spec.gpu.mem_bw_bytes_per_s) == (80 * 2**30, 2.039e12)
     assert spec.node.intra_node_bw_bytes_per_s == 600e9 / 2
+
+
+def test_the_40gb_part_has_hbm2_and_the_same_peaks():
+    small, large = a100("a100_sxm_40gb"), a100()
+    assert (small.gpu.memory_bytes, small.gpu.mem_bw_bytes_per_s) == (40 * 2**30, 1.555e12)
+    assert small.gpu.dense_tensor_flops_per_s == large.gpu.dense_tensor_flops_per_s
 
 
 def test_the_calibration_is_transferred_from_h100():

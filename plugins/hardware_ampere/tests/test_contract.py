@@ -6,4 +6,4 @@ from servecast.testing import HardwarePluginContract
 class TestHardwareContract(HardwarePluginContract):
     plugin_name = "hardware_ampere"
     distribution = "servecast-hardware-ampere"
-    hardware_names = ("a100_sxm",)
+    hardware_names = ("a100_sxm", "a100_sxm_40gb")
