@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import textwrap
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from servecast.domain.user_calibration import UserCalibration
 from servecast.host import PluginHost, PluginSettings, discover_plugins
 
 H100_LIKE_TOML = textwrap.dedent(
@@ -190,3 +192,26 @@ def run_cli(fake_site: FakeSite, monkeypatch: pytest.MonkeyPatch) -> Callable[..
         return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def make_user_calibration() -> Callable[..., UserCalibration]:
+    """A factory of user calibrations of vLLM 0.11.0 on h100_sxm: `changes` replace any field (nothing fitted, no
+    errors by default)."""
+
+    def make(**changes: object) -> UserCalibration:
+        fields: dict[str, object] = {
+            "system": "h100_sxm",
+            "framework": "vllm",
+            "framework_version": "0.11.0",
+            "fitted_by": "a test",
+            "fitted_on": dt.date(2026, 12, 7),
+            "data": ("runs.json",),
+            "rows": 12,
+            "parameters": {},
+            "errors": {},
+            "mape": {},
+        }
+        return UserCalibration.model_validate(fields | changes)
+
+    return make

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable
 
 import pytest
 
@@ -11,14 +11,10 @@ from servecast.domain.user_calibration import ErrorQuantiles, FittedValue, UserC
 from servecast.errors import InputError
 
 
-def calibration() -> UserCalibration:
-    return UserCalibration(
-        system="h100_sxm",
-        framework="vllm",
-        framework_version="0.11.0",
+@pytest.fixture
+def calibration(make_user_calibration: Callable[..., UserCalibration]) -> UserCalibration:
+    return make_user_calibration(
         fitted_by='servecast calibrate --input "runs.json"',
-        fitted_on=dt.date(2026, 12, 7),
-        data=("runs.json",),
         rows=6,
         parameters={
             "gemm.efficiency_scale": FittedValue(value=0.9, shipped=1.0, sigma=0.02, note="GEMM speed"),
@@ -29,27 +25,27 @@ def calibration() -> UserCalibration:
     )
 
 
-def test_a_written_calibration_reads_back_equal(tmp_path):
+def test_a_written_calibration_reads_back_equal(tmp_path, calibration):
     path = tmp_path / "cal.toml"
-    path.write_text(user_calibration_toml(calibration()))
-    assert read_user_calibration(path) == calibration()
+    path.write_text(user_calibration_toml(calibration))
+    assert read_user_calibration(path) == calibration
 
 
-def test_a_parameter_left_at_the_shipped_value_has_no_effect():
-    assert calibration().value("memory.reserve_gib") is None
-    assert calibration().value("gemm.efficiency_scale") == 0.9
+def test_a_parameter_left_at_the_shipped_value_has_no_effect(calibration):
+    assert calibration.value("memory.reserve_gib") is None
+    assert calibration.value("gemm.efficiency_scale") == 0.9
 
 
-def test_an_unknown_parameter_is_refused_naming_the_file(tmp_path):
+def test_an_unknown_parameter_is_refused_naming_the_file(tmp_path, calibration):
     path = tmp_path / "cal.toml"
-    path.write_text(user_calibration_toml(calibration()).replace("gemm.efficiency_scale", "gemm.speedup"))
+    path.write_text(user_calibration_toml(calibration).replace("gemm.efficiency_scale", "gemm.speedup"))
     with pytest.raises(InputError, match=r"cal\.toml.*unknown parameter\(s\) gemm\.speedup"):
         read_user_calibration(path)
 
 
-def test_a_value_outside_its_bounds_is_refused(tmp_path):
+def test_a_value_outside_its_bounds_is_refused(tmp_path, calibration):
     path = tmp_path / "cal.toml"
-    path.write_text(user_calibration_toml(calibration()).replace("value = 0.9,", "value = 40,"))
+    path.write_text(user_calibration_toml(calibration).replace("value = 0.9,", "value = 40,"))
     with pytest.raises(InputError, match=r"gemm\.efficiency_scale = 40"):
         read_user_calibration(path)
 

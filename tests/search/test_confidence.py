@@ -3,13 +3,11 @@ and a user calibration moves the calibrated framework to its version and its own
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pytest
 
 from servecast import api
-from servecast.domain.user_calibration import ErrorQuantiles, FittedValue, UserCalibration
+from servecast.domain.user_calibration import ErrorQuantiles, FittedValue
 
 TASK = {"model": "meta-llama/Llama-3.1-8B", "system": "h100_sxm", "gpus": 2, "isl": 1000, "osl": 200}
 
@@ -36,18 +34,10 @@ def test_confidence_meets_the_sla_at_the_pessimistic_end_of_each_interval():
     assert winner["tokens_per_s_per_gpu"] <= plain.row(plain.best[0])["tokens_per_s_per_gpu"]
 
 
-def test_a_calibration_searches_its_framework_at_its_version_with_its_own_intervals():
-    calibration = UserCalibration(
-        system="h100_sxm",
-        framework="vllm",
-        framework_version="0.11.0",
-        fitted_by="a test",
-        fitted_on=dt.date(2026, 12, 7),
-        data=("runs.json",),
-        rows=12,
+def test_a_calibration_searches_its_framework_at_its_version_with_its_own_intervals(make_user_calibration):
+    calibration = make_user_calibration(
         parameters={"gemm.efficiency_scale": FittedValue(value=0.8, shipped=1.0, sigma=0.02, note="test")},
         errors={"ttft_ms": ErrorQuantiles(p10=-0.5, p50=0.0, p90=0.5, rows=12)},
-        mape={},
     )
     result = api.search(**TASK, frameworks=("vllm", "sglang"), modes=("agg",), calibration=calibration)
     assert result.versions["vllm"] == "0.11.0"

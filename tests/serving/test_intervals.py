@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 
 import pytest
 
-from servecast.domain.user_calibration import ErrorQuantiles, UserCalibration
+from servecast.domain.user_calibration import ErrorQuantiles
 from servecast.serving.intervals import POOLED, PredictionErrors, shipped_errors, user_errors
 
 
@@ -38,19 +37,8 @@ def test_the_interval_scales_the_prediction_and_an_unbounded_one_has_none():
     assert errors.interval("ttft_ms", "agg", 10.0) is None
 
 
-def test_a_calibration_with_few_runs_of_a_metric_takes_the_shipped_errors_for_it():
-    calibration = UserCalibration(
-        system="h100_sxm",
-        framework="vllm",
-        framework_version="0.11.0",
-        fitted_by="a test",
-        fitted_on=dt.date(2026, 12, 7),
-        data=("runs.json",),
-        rows=12,
-        parameters={},
-        errors={"ttft_ms": quantiles(0.3, 12), "tpot_ms": quantiles(0.3, 4)},
-        mape={},
-    )
+def test_a_calibration_with_few_runs_of_a_metric_takes_the_shipped_errors_for_it(make_user_calibration):
+    calibration = make_user_calibration(errors={"ttft_ms": quantiles(0.3, 12), "tpot_ms": quantiles(0.3, 4)})
     errors = user_errors(calibration)
     assert errors.quantiles_of("ttft_ms", "agg") == quantiles(0.3, 12)
     assert errors.quantiles_of("tpot_ms", "agg") == shipped_errors().quantiles_of("tpot_ms", "agg")

@@ -3,7 +3,7 @@ from the KV cache, only on the system, framework and version it was fitted on, a
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable
 
 import pytest
 
@@ -20,19 +20,17 @@ def host() -> PluginHost:
     return PluginHost.from_entry_points()
 
 
-def calibration(host: PluginHost, framework: str = "vllm", **values: float) -> UserCalibration:
-    return UserCalibration(
-        system="h100_sxm",
-        framework=framework,
-        framework_version=host.framework_version(framework).version,
-        fitted_by="a test",
-        fitted_on=dt.date(2026, 12, 7),
-        data=("runs.json",),
-        rows=3,
-        parameters={name: FittedValue(value=v, shipped=0.0, sigma=0.1, note="test") for name, v in values.items()},
-        errors={},
-        mape={},
-    )
+@pytest.fixture
+def calibration(
+    host: PluginHost, make_user_calibration: Callable[..., UserCalibration]
+) -> Callable[..., UserCalibration]:
+    """A calibration of the newest vLLM fitting `values` (parameter name: value)."""
+
+    def make(**values: float) -> UserCalibration:
+        parameters = {name: FittedValue(value=v, shipped=0.0, sigma=0.1, note="test") for name, v in values.items()}
+        return make_user_calibration(framework_version=host.framework_version("vllm").version, parameters=parameters)
+
+    return make
 
 
 def request(**changes: object) -> EstimateRequest:
@@ -40,9 +38,9 @@ def request(**changes: object) -> EstimateRequest:
     return EstimateRequest.parse({**values, "concurrency": 1, **changes})
 
 
-def test_slower_gemms_make_decoding_slower_and_say_so_in_the_provenance(host):
+def test_slower_gemms_make_decoding_slower_and_say_so_in_the_provenance(host, calibration):
     shipped = estimate(host, request(), breakdown=True)
-    calibrated_host = host.with_user_calibration(calibration(host, **{"gemm.efficiency_scale": 0.5}))
+    calibrated_host = host.with_user_calibration(calibration(**{"gemm.efficiency_scale": 0.5}))
     calibrated = estimate(calibrated_host, request(), breakdown=True)
     assert calibrated.metrics.tpot_ms > 1.3 * shipped.metrics.tpot_ms
     assert calibrated.calibration is not None and "vllm" in calibrated.calibration
@@ -51,21 +49,21 @@ def test_slower_gemms_make_decoding_slower_and_say_so_in_the_provenance(host):
     assert "calibrated by user data: gemm.efficiency_scale 0.5" in gemm.source_of(0)
 
 
-def test_front_end_time_is_added_to_every_online_request(host):
+def test_front_end_time_is_added_to_every_online_request(host, calibration):
     shipped = estimate(host, request())
-    calibrated = estimate(host.with_user_calibration(calibration(host, **{"frontend.request_ms": 100.0})), request())
+    calibrated = estimate(host.with_user_calibration(calibration(**{"frontend.request_ms": 100.0})), request())
     assert calibrated.metrics.ttft_ms == pytest.approx(shipped.metrics.ttft_ms + 100.0, abs=5.0)
 
 
-def test_memory_reserve_shrinks_the_kv_cache_by_that_much(host):
+def test_memory_reserve_shrinks_the_kv_cache_by_that_much(host, calibration):
     shipped = estimate(host, request())
-    calibrated = estimate(host.with_user_calibration(calibration(host, **{"memory.reserve_gib": 10.0})), request())
+    calibrated = estimate(host.with_user_calibration(calibration(**{"memory.reserve_gib": 10.0})), request())
     shrink = shipped.servers["server"].capacity.kv_cache_bytes - calibrated.servers["server"].capacity.kv_cache_bytes
     assert shrink == 10 * 2**30
 
 
-def test_other_frameworks_keep_the_shipped_model_and_are_told_so(host):
-    calibrated_host = host.with_user_calibration(calibration(host, **{"gemm.efficiency_scale": 0.5}))
+def test_other_frameworks_keep_the_shipped_model_and_are_told_so(host, calibration):
+    calibrated_host = host.with_user_calibration(calibration(**{"gemm.efficiency_scale": 0.5}))
     shipped = estimate(host, request(framework="sglang"))
     other = estimate(calibrated_host, request(framework="sglang"))
     assert other.metrics == shipped.metrics
