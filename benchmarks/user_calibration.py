@@ -105,7 +105,7 @@ def main() -> int:
         version = host.nearest_framework_version(request.framework, request.framework_version)[0].version
         try:
             report = fit_user_calibration(
-                host, chosen, version, None, ["e2e.csv"], "benchmarks/user_calibration.py", lambda _: None
+                host, chosen, [version], None, ["e2e.csv"], "benchmarks/user_calibration.py", lambda _: None
             )
         except ServecastError as error:
             print(f"{source}: {len(chosen)} configurations, no calibration: {error.message}")

@@ -203,7 +203,7 @@ def make_user_calibration() -> Callable[..., UserCalibration]:
         fields: dict[str, object] = {
             "system": "h100_sxm",
             "framework": "vllm",
-            "framework_version": "0.11.0",
+            "framework_versions": ("0.11.0",),
             "fitted_by": "a test",
             "fitted_on": dt.date(2026, 12, 7),
             "data": ("runs.json",),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from servecast.calibrate.user_fit import fit_user_calibration, shipped_values
+from servecast.calibrate.user_fit import SHIPPED, fit_user_calibration
 from servecast.calibrate.user_rows import CalibrationRow
 from servecast.domain.user_calibration import FittedValue, UserCalibration
 from servecast.errors import InputError
@@ -42,11 +42,10 @@ def _requests(concurrencies: tuple[int, ...], lengths: tuple[int, ...]) -> list[
 def _measured_runs(host: PluginHost, truth: dict[str, float], requests: list[EstimateRequest], noise: float):
     """Runs measured on a 'GPU' whose kernels and front end differ from the shipped model by `truth`."""
     version = host.framework_version("vllm").version
-    shipped = shipped_values(host, [CalibrationRow("x", requests[0], {})], version)
     calibration = UserCalibration(
         system="h100_sxm",
         framework="vllm",
-        framework_version=version,
+        framework_versions=(version,),
         fitted_by="the truth",
         fitted_on="2026-01-01",
         data=("synthetic",),
@@ -54,7 +53,7 @@ def _measured_runs(host: PluginHost, truth: dict[str, float], requests: list[Est
         errors={},
         mape={},
         parameters={
-            name: FittedValue(value=v, shipped=shipped[name], sigma=0.0, note="truth") for name, v in truth.items()
+            name: FittedValue(value=v, shipped=SHIPPED[name], sigma=0.0, note="truth") for name, v in truth.items()
         },
     )
     measuring = host.with_user_calibration(calibration)
@@ -70,7 +69,7 @@ def _measured_runs(host: PluginHost, truth: dict[str, float], requests: list[Est
 def test_known_kernel_speed_and_front_end_time_are_recovered_from_noisy_runs(host):
     truth = {"gemm.efficiency_scale": 0.8, "frontend.request_ms": 30.0}
     version, rows = _measured_runs(host, truth, _requests((1, 8, 64), (500, 2000)), noise=0.03)
-    report = fit_user_calibration(host, rows, version, list(truth), ["synthetic"], "test", prior_widths=(1.0,))
+    report = fit_user_calibration(host, rows, [version], list(truth), ["synthetic"], "test", prior_widths=(1.0,))
     fitted = report.calibration.parameters
     assert fitted["gemm.efficiency_scale"].value == pytest.approx(0.8, rel=0.05)
     assert fitted["frontend.request_ms"].value == pytest.approx(30.0, rel=0.25)
@@ -82,7 +81,7 @@ def test_known_kernel_speed_and_front_end_time_are_recovered_from_noisy_runs(hos
 def test_reported_errors_and_intervals_are_the_cross_validated_ones(host):
     truth = {"gemm.efficiency_scale": 0.85, "frontend.request_ms": 20.0}
     version, rows = _measured_runs(host, truth, _requests((1, 8, 64), (500, 2000)), noise=0.1)
-    report = fit_user_calibration(host, rows, version, list(truth), ["synthetic"], "test", prior_widths=(1.0,))
+    report = fit_user_calibration(host, rows, [version], list(truth), ["synthetic"], "test", prior_widths=(1.0,))
     calibration = report.calibration
     for metric in METRICS:
         cross = report.cross_validated[metric]
@@ -100,7 +99,7 @@ def test_reported_errors_and_intervals_are_the_cross_validated_ones(host):
 
 def test_the_prior_width_chosen_never_cross_validates_worse_than_the_shipped_model(host):
     version, rows = _measured_runs(host, {}, _requests((1, 16), (500, 2000)), noise=0.05)
-    report = fit_user_calibration(host, rows, version, ["gemm.efficiency_scale"], ["synthetic"], "test")
+    report = fit_user_calibration(host, rows, [version], ["gemm.efficiency_scale"], ["synthetic"], "test")
     calibration = report.calibration
     assert calibration.prior_width in (0.0, 1.0, 0.5, 0.25)
     shipped = sum(errors["shipped"] for errors in calibration.mape.values())
@@ -110,4 +109,4 @@ def test_the_prior_width_chosen_never_cross_validates_worse_than_the_shipped_mod
 def test_runs_that_cannot_move_a_requested_parameter_are_refused(host):
     version, rows = _measured_runs(host, {}, _requests((1, 4, 8), (1000,)), noise=0.02)
     with pytest.raises(InputError, match="do not identify communication.efficiency_scale"):
-        fit_user_calibration(host, rows, version, ["communication.efficiency_scale"], ["synthetic"], "test")
+        fit_user_calibration(host, rows, [version], ["communication.efficiency_scale"], ["synthetic"], "test")

@@ -28,7 +28,8 @@ def calibration(
 
     def make(**values: float) -> UserCalibration:
         parameters = {name: FittedValue(value=v, shipped=0.0, sigma=0.1, note="test") for name, v in values.items()}
-        return make_user_calibration(framework_version=host.framework_version("vllm").version, parameters=parameters)
+        version = host.framework_version("vllm").version
+        return make_user_calibration(framework_versions=(version,), parameters=parameters)
 
     return make
 

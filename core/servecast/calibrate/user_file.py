@@ -29,7 +29,7 @@ def user_calibration_toml(calibration: UserCalibration) -> str:
         f"schema_version = {SCHEMA_VERSION}",
         f"system = {json.dumps(calibration.system)}",
         f"framework = {json.dumps(calibration.framework)}",
-        f"framework_version = {json.dumps(calibration.framework_version)}",
+        f"framework_versions = [{', '.join(json.dumps(version) for version in calibration.framework_versions)}]",
         f"fitted_by = {json.dumps(calibration.fitted_by)}",
         f"fitted_on = {calibration.fitted_on.isoformat()}",
         f"data = [{', '.join(json.dumps(item) for item in calibration.data)}]",

@@ -37,6 +37,9 @@ FAILED_RESIDUAL = np.log(10.0) / NOISE
 
 FOLDS = 5
 
+SHIPPED = {name: 1.0 if p.correction is Correction.SCALE else 0.0 for name, p in USER_PARAMETERS.items()}
+"""Every user parameter's value in the shipped model: speeds of 1, offsets of 0."""
+
 PRIOR_WIDTHS = (1.0, 0.5, 0.25)
 """Widths of the priors, relative to USER_PARAMETERS', that cross-validation chooses among (and the shipped model):
 errors that vary from one configuration to the next are not a correction the runs can fit, and a narrower prior
@@ -72,11 +75,10 @@ class FitReport:
 class _Space:
     """The parameters being fitted, in prior-sigma units around the shipped values (0 is the shipped model)."""
 
-    def __init__(self, names: Sequence[str], shipped: dict[str, float], width: float = 1.0) -> None:
+    def __init__(self, names: Sequence[str], width: float = 1.0) -> None:
         self.names = list(names)
-        self.shipped = shipped
-        self.sigma = np.array([_prior_sigma(name, shipped[name]) * width for name in self.names])
-        self.centre = np.array([_natural(name, shipped[name]) for name in self.names])
+        self.sigma = np.array([USER_PARAMETERS[name].prior_sigma * width for name in self.names])
+        self.centre = np.array([_natural(name, SHIPPED[name]) for name in self.names])
         low, high = zip(*(USER_PARAMETERS[name].bounds for name in self.names), strict=True) if names else ((), ())
         natural_low = np.array([_natural(n, v) for n, v in zip(self.names, low, strict=True)])
         natural_high = np.array([_natural(n, v) for n, v in zip(self.names, high, strict=True)])
@@ -96,30 +98,13 @@ def _from_natural(name: str, x: float) -> float:
     return float(np.exp(x)) if USER_PARAMETERS[name].correction is Correction.SCALE else x
 
 
-def _prior_sigma(name: str, shipped: float) -> float:
-    """A prior wide enough to let the runs move a framework cost by half its shipped value."""
-    parameter = USER_PARAMETERS[name]
-    if parameter.correction is Correction.VALUE:
-        return max(parameter.prior_sigma, 0.5 * shipped)
-    return parameter.prior_sigma
-
-
 class UserFit:
     """Predicts calibration rows under trial parameters and fits them."""
 
-    def __init__(
-        self,
-        host: PluginHost,
-        rows: Sequence[CalibrationRow],
-        framework_version: str,
-        shipped: dict[str, float],
-        progress: Callable[[str], None] = lambda _: None,
-    ) -> None:
+    def __init__(self, host: PluginHost, rows: Sequence[CalibrationRow], framework_versions: Sequence[str]) -> None:
         self.host = host
         self.rows = list(rows)
-        self.framework_version = framework_version
-        self.shipped = shipped
-        self.progress = progress
+        self.framework_versions = tuple(framework_versions)
         self.evaluations = 0
         self.metrics = [(index, name) for index, row in enumerate(self.rows) for name in row.measured]
         self.measured = np.log([self.rows[index].measured[name] for index, name in self.metrics])
@@ -147,13 +132,13 @@ class UserFit:
         return UserCalibration(
             system=self.rows[0].request.system,
             framework=self.rows[0].request.framework,
-            framework_version=self.framework_version,
+            framework_versions=self.framework_versions,
             fitted_by="servecast calibrate (trial)",
             fitted_on=dt.date.today(),
             data=("trial",),
             rows=len(self.rows),
             parameters={
-                name: FittedValue(value=value, shipped=self.shipped[name], sigma=0.0, note="trial")
+                name: FittedValue(value=value, shipped=SHIPPED[name], sigma=0.0, note="trial")
                 for name, value in values.items()
             },
             errors={},
@@ -185,7 +170,7 @@ class UserFit:
 
     def identify(self, names: Sequence[str]) -> tuple[Identification, ...]:
         """The share of each parameter's precision the runs carry, at the shipped values (the prior's is 1)."""
-        space = _Space(names, self.shipped)
+        space = _Space(names)
         everything = range(len(self.rows))
         jacobian = self.jacobian(space, np.zeros(len(names)), everything)[: len(self.metrics)]
         fisher = jacobian.T @ jacobian
@@ -197,7 +182,7 @@ class UserFit:
     ) -> tuple[_Space, np.ndarray]:
         """The parameters `names` fitted to the metrics of `rows` under priors `width` times their default width
         (soft-L1 loss: one wrong run cannot drag them)."""
-        space = _Space(names, self.shipped, width)
+        space = _Space(names, width)
         if not names:
             return space, np.zeros(0)
         result = least_squares(
@@ -251,17 +236,6 @@ def folds(count: int, k: int = FOLDS) -> list[list[int]]:
     return [sorted(int(i) for i in order[j::k]) for j in range(k)]
 
 
-def shipped_values(host: PluginHost, rows: Sequence[CalibrationRow], framework_version: str) -> dict[str, float]:
-    """Every user parameter's value in the shipped model for the runs' framework version."""
-    spec = host.framework_version(rows[0].request.framework, framework_version)
-    values = {name: 1.0 for name, p in USER_PARAMETERS.items() if p.correction is Correction.SCALE}
-    values["memory.reserve_gib"] = 0.0
-    overheads = spec.scheduling.overheads if spec.scheduling is not None else None
-    values["frontend.request_ms"] = overheads.request_ms.value if overheads else 0.0
-    values["scheduler.iteration_cpu_ms"] = overheads.iteration_cpu_ms.value if overheads else 0.0
-    return values
-
-
 def _mape(log_predicted: np.ndarray, measured: np.ndarray, fit: UserFit) -> dict[str, float]:
     """Mean |predicted / measured - 1| in % per metric (runs the model cannot serve count as 100 %)."""
     errors = np.where(np.isnan(log_predicted), 1.0, np.abs(np.expm1(log_predicted - measured)))
@@ -276,7 +250,7 @@ def _mape(log_predicted: np.ndarray, measured: np.ndarray, fit: UserFit) -> dict
 def fit_user_calibration(
     host: PluginHost,
     rows: Sequence[CalibrationRow],
-    framework_version: str,
+    framework_versions: Sequence[str],
     names: Sequence[str] | None,
     data: Sequence[str],
     command: str,
@@ -285,9 +259,9 @@ def fit_user_calibration(
 ) -> FitReport:
     """Fit `names` (every parameter the runs identify when None) under the prior width, of `prior_widths` and none
     (the shipped model), that cross-validates best; an InputError when the runs identify none of them, or not one
-    that was asked for by name."""
-    shipped = shipped_values(host, rows, framework_version)
-    fit = UserFit(host, rows, framework_version, shipped, progress)
+    that was asked for by name. The runs may span several modelled `framework_versions`: the corrections are
+    shared by all of them."""
+    fit = UserFit(host, rows, framework_versions)
     candidates = list(names) if names is not None else list(USER_PARAMETERS)
     progress(f"identifying {len(candidates)} parameters from {len(rows)} runs")
     identification = fit.identify(candidates)
@@ -329,8 +303,8 @@ def fit_user_calibration(
     cross_mape = _mape(cross_log, fit.measured, fit)
     parameters = {
         name: FittedValue(
-            value=values.get(name, shipped[name]),
-            shipped=shipped[name],
+            value=values.get(name, SHIPPED[name]),
+            shipped=SHIPPED[name],
             sigma=float(sigma[chosen.index(name)]) if name in chosen else None,
             note=USER_PARAMETERS[name].description + _kept(name, chosen, identification),
         )
@@ -339,7 +313,7 @@ def fit_user_calibration(
     calibration = UserCalibration(
         system=rows[0].request.system,
         framework=rows[0].request.framework,
-        framework_version=framework_version,
+        framework_versions=tuple(framework_versions),
         fitted_by=command,
         fitted_on=dt.date.today(),
         data=tuple(data),

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from servecast.calibrate.runs import MeasuredRun
-from servecast.domain.framework import FrameworkVersion
 from servecast.errors import InputError
 from servecast.host import PluginHost
 from servecast.serving.request import EstimateRequest
@@ -34,13 +33,20 @@ class CalibrationRow:
 
 
 def calibration_rows(
-    runs: Sequence[MeasuredRun], defaults: Mapping[str, object], system: str, framework: str
+    runs: Sequence[MeasuredRun],
+    defaults: Mapping[str, object],
+    system: str,
+    framework: str,
+    versions: Mapping[int, str],
 ) -> list[CalibrationRow]:
     """Each run's request: its file's settings, then `defaults` (the command line's options) for what the file does
-    not state (and for REPLACEABLE settings, in place of the file's); an InputError naming the file and line where a
-    run contradicts the options, belongs to another system or framework, cannot be predicted, or contradicts another
-    run."""
-    rows = [_row(run, defaults, system, framework) for run in runs]
+    not state (and for REPLACEABLE settings, in place of the file's), at its modelled version of `versions` (by
+    index); an InputError naming the file and line where a run contradicts the options, belongs to another system or
+    framework, cannot be predicted, or contradicts another run."""
+    rows = [
+        _row(run, {**defaults, "framework_version": versions[index]}, system, framework)
+        for index, run in enumerate(runs)
+    ]
     if len(rows) < MIN_RUNS:
         raise InputError(
             f"{len(rows)} measured run(s) read; a calibration needs at least {MIN_RUNS}",
@@ -50,23 +56,31 @@ def calibration_rows(
     return rows
 
 
-def calibrated_version(
+def calibrated_versions(
     host: PluginHost, runs: Sequence[MeasuredRun], framework: str, release: str | None
-) -> tuple[FrameworkVersion, str | None]:
-    """The modelled version the runs are predicted with: `release` (the command line's) or the one release the
-    files state, with a note when another modelled version stands for it; an InputError naming a run whose
-    release maps to another modelled version."""
-    stated = [(run, str(run.settings["framework_version"])) for run in runs if "framework_version" in run.settings]
-    chosen = release or (stated[0][1] if stated else None)
-    version, note = host.nearest_framework_version(framework, chosen)
-    for run, other in stated:
-        if host.nearest_framework_version(framework, other)[0].version != version.version:
-            raise InputError(
-                f"{run.origin}: a run of {framework} {other}, but the calibration is for {framework} {chosen} "
-                f"(modelled as {version.version})",
-                "calibrate each version separately: pass only runs of one release",
-            )
-    return version, note
+) -> tuple[dict[int, str], list[str]]:
+    """The modelled version each run is predicted with (by its index), and the notes saying where another modelled
+    version stands for a release. With `release` (the command line's) every run is that release's, and a run whose
+    file states a release of another modelled version is an InputError; otherwise each run is its file's release,
+    and the newest modelled version where its file states none."""
+    chosen = host.nearest_framework_version(framework, release) if release is not None else None
+    versions: dict[int, str] = {}
+    notes: set[str] = set()
+    for index, run in enumerate(runs):
+        stated = run.settings.get("framework_version")
+        modelled, note = host.nearest_framework_version(framework, None if stated is None else str(stated))
+        if chosen is not None:
+            if stated is not None and modelled.version != chosen[0].version:
+                raise InputError(
+                    f"{run.origin}: a run of {framework} {stated}, but --framework-version is {release} "
+                    f"(modelled as {chosen[0].version})",
+                    "drop --framework-version (each run is then its own release's), or pass runs of that release",
+                )
+            modelled, note = chosen
+        versions[index] = modelled.version
+        if note:
+            notes.add(note)
+    return versions, sorted(notes)
 
 
 def _row(run: MeasuredRun, defaults: Mapping[str, object], system: str, framework: str) -> CalibrationRow:
@@ -78,7 +92,7 @@ def _row(run: MeasuredRun, defaults: Mapping[str, object], system: str, framewor
                 f"{run.origin}: a run on {name} {stated!r}, but the calibration is for {name} {expected!r}",
                 f"calibrate each {name} separately: pass only runs on {expected!r}",
             )
-    settings.pop("framework_version", None)  # checked by calibrated_version
+    settings.pop("framework_version", None)  # resolved by calibrated_versions
     for name, value in defaults.items():
         stated = settings.get(name)
         if name in REPLACEABLE:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from packaging.version import Version
 
 from servecast.cli.context import echo_json, json_option, plugin_host
 from servecast.cli.estimate_cmd import request_options
@@ -56,7 +57,7 @@ def calibrate_command(
     inputs: tuple[Path, ...], output: Path, fit_names: str | None, as_json: bool, **flags: Any
 ) -> None:
     """Fit a few interpretable corrections (kernel speeds, front-end and per-iteration CPU time, memory reserve) to
-    measured runs of one framework version on one system, cross-validate them, and write OUTPUT for
+    measured runs of one framework on one system, cross-validate them, and write OUTPUT for
     `--calibration` (estimate, search, recommend, generate). --system and --framework are required; options like
     `estimate`'s fill in what the files do not state (the model, the layout): a value a file states wins, a
     contradiction is an error, and --model replaces a file's model name (often a local path).
@@ -72,7 +73,7 @@ def calibrate_command(
     from servecast.calibrate.formats import read_runs  # the fit needs scipy: imported by this command only
     from servecast.calibrate.user_file import user_calibration_toml
     from servecast.calibrate.user_fit import fit_user_calibration
-    from servecast.calibrate.user_rows import calibrated_version, calibration_rows
+    from servecast.calibrate.user_rows import calibrated_versions, calibration_rows
 
     given = {name: value for name, value in flags.items() if value is not None}
     for name in ("system", "framework"):
@@ -84,15 +85,15 @@ def calibrate_command(
     host = plugin_host().with_user_calibration(None)
     host.hardware.get(given["system"])
     runs = [run for path in inputs for run in read_runs(path)]
-    version, note = calibrated_version(host, runs, given["framework"], given.pop("framework_version", None))
-    if note:
+    versions, notes = calibrated_versions(host, runs, given["framework"], given.pop("framework_version", None))
+    for note in notes:
         click.echo(f"note: {note}", err=True)
-    rows = calibration_rows(runs, {**given, "framework_version": version.version}, given["system"], given["framework"])
+    rows = calibration_rows(runs, given, given["system"], given["framework"], versions)
     command = "servecast calibrate " + shlex.join(sys.argv[2:]) if len(sys.argv) > 1 else "servecast calibrate"
     report = fit_user_calibration(
         host,
         rows,
-        version.version,
+        sorted(set(versions.values()), key=Version),
         names,
         [str(path) for path in inputs],
         command,

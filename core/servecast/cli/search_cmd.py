@@ -193,10 +193,8 @@ def print_inputs(
     )
     console.print(f"clients: {task.workload.describe_users()}", highlight=False)
     if calibration is not None:
-        covers = f"{calibration.framework} {calibration.framework_version}"
-        if calibration.system != task.system:
-            covers += f" on {calibration.system}, not this system: unused"
-        console.print(f"calibrated by user data: {calibration.label} (applies to {covers})", highlight=False)
+        unused = "" if calibration.system == task.system else f" (not to {task.system}: unused here)"
+        console.print(f"calibrated by user data: {calibration.label}{unused}", highlight=False)
     if task.confidence:
         console.print("ranked at the pessimistic end of each 80 % prediction interval (--confidence)", highlight=False)
     warning = uncalibrated_warning(hardware)

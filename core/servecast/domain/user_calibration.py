@@ -18,10 +18,9 @@ class Correction(StrEnum):
 
     SCALE = "scale"
     """Divides the time of a family of kernels: 1.1 means they run 10 % faster than the shipped model says."""
-    VALUE = "value"
-    """Replaces one of the framework version's costs (the shipped value is the prior)."""
     OFFSET = "offset"
-    """Adds to a quantity the shipped model computes (0 is the prior)."""
+    """Adds to a quantity the shipped model computes, whatever the framework version (0 is the prior); the sum is
+    never below zero."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +30,7 @@ class UserParameter:
     correction: Correction
     unit: str
     prior_sigma: float
-    """One standard deviation of the prior: in log units for a scale, in `unit` otherwise (for a VALUE, this or
-    half the shipped value, whichever is larger)."""
+    """One standard deviation of the prior: in log units for a scale, in `unit` otherwise."""
     bounds: tuple[float, float]
     description: str
 
@@ -60,18 +58,20 @@ USER_PARAMETERS: dict[str, UserParameter] = {
         "speed of the collectives and pipeline sends relative to the shipped estimate",
     ),
     "frontend.request_ms": UserParameter(
-        Correction.VALUE,
+        Correction.OFFSET,
         "ms",
         20.0,
-        (0.0, 2000.0),
-        "front-end time of one online request outside the engine (HTTP, tokenizing, first-token return)",
+        (-50.0, 2000.0),
+        "front-end time of one online request outside the engine (HTTP, tokenizing, first-token return), added to "
+        "the framework version's",
     ),
     "scheduler.iteration_cpu_ms": UserParameter(
-        Correction.VALUE,
+        Correction.OFFSET,
         "ms",
         2.0,
-        (0.0, 100.0),
-        "CPU time of one engine iteration independent of the batch (scheduling, input preparation, outputs)",
+        (-5.0, 100.0),
+        "CPU time of one engine iteration independent of the batch (scheduling, input preparation, outputs), added "
+        "to the framework version's",
     ),
     "memory.reserve_gib": UserParameter(
         Correction.OFFSET,
@@ -117,7 +117,9 @@ class UserCalibration(FrozenModel):
 
     system: str = Field(min_length=1)
     framework: str = Field(min_length=1)
-    framework_version: str = Field(min_length=1, description="The modelled version the runs were predicted with.")
+    framework_versions: tuple[str, ...] = Field(
+        min_length=1, description="The modelled versions the runs were predicted with: the versions it corrects."
+    )
     fitted_by: str = Field(min_length=3)
     fitted_on: dt.date
     data: tuple[str, ...] = Field(min_length=1, description="The benchmark files the fit read.")
@@ -158,6 +160,6 @@ class UserCalibration(FrozenModel):
     def label(self) -> str:
         """The calibration in a few words, for outputs: what it covers and when it was fitted."""
         return (
-            f"{self.framework} {self.framework_version} on {self.system}, fitted {self.fitted_on.isoformat()} "
-            f"to {self.rows} measured runs"
+            f"{self.framework} {' / '.join(self.framework_versions)} on {self.system}, fitted "
+            f"{self.fitted_on.isoformat()} to {self.rows} measured runs"
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pluggy
+from packaging.version import Version
 
 from servecast import PROJECT_NAME, hookspecs
 from servecast.domain.candidate import Candidate
@@ -222,19 +223,20 @@ class PluginHost:
                     f"the calibration is for system {calibration.system!r}, which no installed plugin describes",
                     "install its hardware plugin, or calibrate on a system `servecast hardware list` shows",
                 )
-            self.framework_version(calibration.framework, calibration.framework_version)
+            for version in calibration.framework_versions:
+                self.framework_version(calibration.framework, version)
         twin = copy.copy(self)
         twin.user_calibration = calibration
         twin._estimators, twin._schedulers = {}, {}
         return twin
 
     def calibrated_release(self, system: str, framework: str) -> str | None:
-        """The framework version the user calibration was fitted on, where it is for `framework` on `system`: the
-        version a command that is not told one estimates (the version the user runs)."""
+        """The newest framework version the user calibration was fitted on, where it is for `framework` on `system`:
+        the version a command that is not told one estimates (the version the user runs)."""
         calibration = self.user_calibration
         if calibration is None or (calibration.system, calibration.framework) != (system, framework):
             return None
-        return calibration.framework_version
+        return max(calibration.framework_versions, key=Version)
 
     def user_calibration_covers(self, target: Target) -> bool:
         """Whether the user calibration was fitted on `target`'s system, framework and (modelled) version."""
@@ -242,7 +244,7 @@ class PluginHost:
         if calibration is None or target.hardware != calibration.system or target.framework != calibration.framework:
             return False
         modelled, _ = self.nearest_framework_version(target.framework, target.framework_version)
-        return modelled.version == calibration.framework_version
+        return modelled.version in calibration.framework_versions
 
     # -- firstresult hooks, resolved once per argument ------------------------------------------------------
 

@@ -26,18 +26,13 @@ def errors_by_framework(host: PluginHost, system: str, versions: Mapping[str, st
     """The errors behind each framework's intervals: the user calibration's where it covers the framework's
     evaluated version on `system`, the shipped model's elsewhere."""
     result = {}
+    calibration = host.user_calibration
     for framework, version in versions.items():
-        calibration = host.user_calibration
-        covered = calibration is not None and (
-            calibration.system,
-            calibration.framework,
-            calibration.framework_version,
-        ) == (
-            system,
-            framework,
-            version,
-        )
-        result[framework] = user_errors(calibration) if calibration is not None and covered else shipped_errors()
+        covered = calibration is not None and (calibration.system, calibration.framework) == (system, framework)
+        if calibration is not None and covered and version in calibration.framework_versions:
+            result[framework] = user_errors(calibration)
+        else:
+            result[framework] = shipped_errors()
     return result
 
 

@@ -1,5 +1,5 @@
-"""A user calibration's runtime corrections: the framework's per-request and per-iteration costs and the memory kept
-from the KV cache, applied to the settings its scheduling policy resolves."""
+"""A user calibration's runtime corrections: offsets to the framework's per-request and per-iteration costs and the
+memory kept from the KV cache, applied to the settings its scheduling policy resolves."""
 
 from __future__ import annotations
 
@@ -31,16 +31,14 @@ class UserCalibratedPolicy:
 
 
 def calibrated_settings(settings: SchedulerSettings, calibration: UserCalibration) -> SchedulerSettings:
-    """`settings` with every runtime parameter the calibration fits in place of the framework version's."""
-    request_ms = calibration.value("frontend.request_ms")
-    iteration_ms = calibration.value("scheduler.iteration_cpu_ms")
-    reserve_gib = calibration.value("memory.reserve_gib")
-    memory = settings.memory
-    if reserve_gib is not None:
-        memory = replace(memory, reserve_bytes=memory.reserve_bytes + int(reserve_gib * GIB))
+    """`settings` with the calibration's runtime offsets added to the framework version's costs (never below 0)."""
+    request_ms = calibration.value("frontend.request_ms") or 0.0
+    iteration_ms = calibration.value("scheduler.iteration_cpu_ms") or 0.0
+    reserve_gib = calibration.value("memory.reserve_gib") or 0.0
+    memory = replace(settings.memory, reserve_bytes=settings.memory.reserve_bytes + int(reserve_gib * GIB))
     return replace(
         settings,
-        request_ms=settings.request_ms if request_ms is None else request_ms,
-        iteration_cpu_ms=settings.iteration_cpu_ms if iteration_ms is None else iteration_ms,
+        request_ms=max(settings.request_ms + request_ms, 0.0),
+        iteration_cpu_ms=max(settings.iteration_cpu_ms + iteration_ms, 0.0),
         memory=memory,
     )
