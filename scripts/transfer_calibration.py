@@ -7,7 +7,8 @@
         --output plugins/hardware_h100/servecast_hardware_h100/data/h200_sxm_calibration.toml
 
 Every parameter of the source spec's calibration becomes `transferred`, its note naming the source, the reason and
-how the source obtained it. A GPU's own tables (`servecast collect`, `servecast hardware fit`) replace it.
+how the source obtained it, except those `--derive NAME=VALUE` sets from this GPU's own measurements (`derived`,
+with `--why`). A GPU's own tables (`servecast collect`, `servecast hardware fit`) replace it.
 """
 
 from __future__ import annotations
@@ -31,16 +32,40 @@ EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--spec", "spec_path", type=EXISTING, required=True, help="The spec file of the system to calibrate.")
 @click.option("--reason", required=True, help="Why the source's parameters carry over to this GPU.")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def main(source_path: Path, spec_path: Path, reason: str, output_path: Path) -> None:
+@click.option(
+    "--derive",
+    "derived",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter this system's own measurements set instead (repeatable; needs --why).",
+)
+@click.option("--why", default="", help="How the --derive values follow from this system's measurements.")
+def main(
+    source_path: Path, spec_path: Path, reason: str, output_path: Path, derived: tuple[str, ...], why: str
+) -> None:
     source = load_hardware_spec(source_path)
     if source.calibration is None:
         raise click.ClickException(f"{source_path} names no calibration to transfer")
     target = hardware_spec_without_calibration(spec_path)
+    if derived and not why:
+        raise click.ClickException("--derive needs --why: how the values follow from this system's measurements")
+    values = {}
+    for item in derived:
+        name, _, value = item.partition("=")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            raise click.ClickException(f"--derive {item!r}: give NAME=NUMBER") from None
     command = (
         f"uv run python scripts/transfer_calibration.py --from {source_path.as_posix()} --spec {spec_path.as_posix()} "
         f"--reason {reason!r} --output {output_path.as_posix()}"
+        + "".join(f" --derive {item}" for item in derived)
+        + (f" --why {why!r}" if why else "")
     )
-    calibration = transfer_calibration(source.calibration, source.name, reason, command)
+    try:
+        calibration = transfer_calibration(source.calibration, source.name, reason, command, values, why)
+    except KeyError as error:
+        raise click.ClickException(str(error.args[0])) from None
     summary = {"transferred": f"{len(calibration.parameters)} parameters from {source.name}: {reason}"}
     text = calibration_toml(calibration, target.name, summary, "Not fitted on this system:")
     write_text_atomically(output_path, text)

@@ -40,6 +40,7 @@ def internal_imports(source: str, where: str) -> list[str]:
 def test_the_shipped_plugins_are_found():
     assert {path.relative_to(ROOT).parts[1] for path in PLUGIN_FILES} == {
         "hardware_ada",
+        "hardware_amd",
         "hardware_ampere",
         "hardware_blackwell",
         "hardware_h100",

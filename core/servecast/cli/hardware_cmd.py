@@ -32,12 +32,15 @@ def _tflops(spec: HardwareSpec, dtype: ComputeDtype) -> str:
 
 
 def _calibration_level(spec: HardwareSpec) -> str:
-    """How a system's efficiencies were obtained, in a word: fitted to its own measurements, transferred from
-    another system's, or none (the pure roofline)."""
+    """How a system's efficiencies were obtained, in a word or two: fitted to its own measurements, some derived
+    from its own published measurements and the rest transferred from another system's, transferred, or none (the
+    pure roofline)."""
     if spec.calibration is None:
         return "none"
     origins = {parameter.origin for parameter in spec.calibration.parameters.values()}
-    return "fitted" if ParameterOrigin.FITTED in origins else "transferred"
+    if ParameterOrigin.FITTED in origins:
+        return "fitted"
+    return "derived + transferred" if ParameterOrigin.DERIVED in origins else "transferred"
 
 
 @hardware.command("list")

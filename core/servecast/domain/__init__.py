@@ -14,7 +14,7 @@ from servecast.domain.hardware import GpuSpec, HardwareSpec, NodeSpec
 from servecast.domain.layout import ParallelLayout
 from servecast.domain.provenance import Provenance, Source, SourceKind
 from servecast.domain.target import Target
-from servecast.domain.vocabulary import ComputeDtype, KvCacheDtype, ParallelMode, Quantization, ServingMode
+from servecast.domain.vocabulary import ComputeDtype, GpuVendor, KvCacheDtype, ParallelMode, Quantization, ServingMode
 from servecast.domain.workload import LengthDistribution, Sla, Workload
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "FrameworkVersion",
     "FrozenModel",
     "GpuSpec",
+    "GpuVendor",
     "HardwareSpec",
     "Knob",
     "KnobMeaning",

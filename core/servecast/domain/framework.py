@@ -15,6 +15,7 @@ from servecast.domain.kernels import KernelChoices
 from servecast.domain.provenance import Source
 from servecast.domain.scheduling import SchedulingBehaviour
 from servecast.domain.vocabulary import (
+    GpuVendor,
     KvCacheDtype,
     ParallelMode,
     Quantization,
@@ -173,6 +174,10 @@ class FrameworkCapabilities(FrozenModel):
     quantizations: frozenset[Quantization]
     kv_cache_dtypes: frozenset[KvCacheDtype]
     serving_modes: frozenset[ServingMode]
+    vendors: frozenset[GpuVendor] = Field(
+        default=frozenset({GpuVendor.NVIDIA}),
+        description="The GPU makers whose GPUs the version runs on (NVIDIA through CUDA, AMD through ROCm).",
+    )
     tensor_core_only: frozenset[Quantization] = Field(
         default=frozenset(),
         description="Quantizations this version runs only on tensor cores of their own precision, with no "

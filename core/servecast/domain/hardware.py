@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from servecast.domain.base import FrozenModel
 from servecast.domain.calibration import Calibration
 from servecast.domain.provenance import Provenance
-from servecast.domain.vocabulary import ComputeDtype
+from servecast.domain.vocabulary import ComputeDtype, GpuVendor
 
 # Plausible ranges catch unit slips (TB/s typed as bytes/s, GB as bytes) at load time.
 _PLAUSIBLE: dict[str, tuple[float, float, str]] = {
@@ -96,6 +96,7 @@ class HardwareSpec(FrozenModel):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Short id used on the command line, e.g. 'h100_sxm'.")
     display_name: str = Field(min_length=3)
+    vendor: GpuVendor = Field(default=GpuVendor.NVIDIA, description="Who makes the GPU (NVIDIA: CUDA; AMD: ROCm).")
     gpu: GpuSpec
     node: NodeSpec
     provenance: dict[str, Provenance]

@@ -61,6 +61,13 @@ class KvCacheDtype(StrEnum):
     INT8 = "int8"
 
 
+class GpuVendor(StrEnum):
+    """Who makes a GPU: it decides which frameworks and kernels run on it."""
+
+    NVIDIA = "nvidia"
+    AMD = "amd"
+
+
 class ServingMode(StrEnum):
     """How requests are served."""
 

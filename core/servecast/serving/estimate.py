@@ -268,8 +268,13 @@ def runnable_problems(
     quantization = model.quantization.name
     if quantization not in capabilities.quantizations:
         problems.append(f"no quantization {quantization.value!r} (it has: {_names(capabilities.quantizations)})")
+    hardware = host.hardware.get(target.hardware)
+    if hardware.vendor not in capabilities.vendors:
+        problems.append(
+            f"it runs on {_names(capabilities.vendors)} GPUs only, and {target.hardware} is {hardware.vendor.value}'s"
+        )
     native = SCHEMES[quantization].native_dtype
-    rates = host.hardware.get(target.hardware).gpu.dense_tensor_flops_per_s
+    rates = hardware.gpu.dense_tensor_flops_per_s
     if quantization in capabilities.tensor_core_only and native is not None and native not in rates:
         problems.append(
             f"{quantization.value} runs only on {native.value} tensor cores, which {target.hardware} does not have "

@@ -1,0 +1,9 @@
+"""The AMD Instinct plugin (MI300X, MI325X) passes the public hardware-plugin contract."""
+
+from servecast.testing import HardwarePluginContract
+
+
+class TestHardwareContract(HardwarePluginContract):
+    plugin_name = "hardware_amd"
+    distribution = "servecast-hardware-amd"
+    hardware_names = ("mi300x", "mi325x")
