@@ -22,6 +22,6 @@ def test_the_in_repo_plugins_load_in_strict_mode():
     assert {name: record.distribution for name, record in ours.items()} == IN_REPO
     assert {record.status for record in ours.values()} == {PluginStatus.OK}
     systems = {"a100_sxm", "a100_sxm_40gb", "l40s", "l4", "h100_sxm", "h100_pcie", "h100_nvl", "h200_sxm", "b200_sxm"}
-    systems |= {"mi300x", "mi325x"}
+    systems |= {"mi300x", "mi325x", "mi355x"}
     assert systems <= set(host.hardware.names())
     assert {"sglang", "trtllm", "vllm"} <= set(host.frameworks.names())

@@ -1,4 +1,4 @@
-"""The AMD Instinct plugin (MI300X, MI325X) passes the public hardware-plugin contract."""
+"""The AMD Instinct plugin (MI300X, MI325X, MI355X) passes the public hardware-plugin contract."""
 
 from servecast.testing import HardwarePluginContract
 
@@ -6,4 +6,4 @@ from servecast.testing import HardwarePluginContract
 class TestHardwareContract(HardwarePluginContract):
     plugin_name = "hardware_amd"
     distribution = "servecast-hardware-amd"
-    hardware_names = ("mi300x", "mi325x")
+    hardware_names = ("mi300x", "mi325x", "mi355x")

@@ -22,7 +22,14 @@ def test_peaks_memory_and_vendor_match_the_datasheets(name, memory_gib, bandwidt
     assert system.vendor is GpuVendor.AMD and not system.node.nvswitch
 
 
-@pytest.mark.parametrize("name", ["mi300x", "mi325x"])
+def test_mi355x_doubles_the_matrix_rates_and_has_hbm3e():
+    system = spec("mi355x")
+    rates = system.gpu.dense_tensor_flops_per_s
+    assert rates[ComputeDtype.BF16] == 2.5e15 and rates[ComputeDtype.FP8] == 5.0e15
+    assert (system.gpu.memory_bytes, system.gpu.mem_bw_bytes_per_s) == (288 * 2**30, 8.0e12)
+
+
+@pytest.mark.parametrize("name", ["mi300x", "mi325x", "mi355x"])
 def test_gemm_efficiencies_are_derived_and_the_rest_transferred(name):
     calibration = spec(name).calibration
     assert calibration is not None
