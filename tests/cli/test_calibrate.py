@@ -135,3 +135,12 @@ def test_a_run_of_another_release_than_the_one_given_is_refused(tmp_path):
     result = calibrate(path, tmp_path / "cal.toml", "--framework-version", "0.11.0")
     assert result.exit_code == 2
     assert "runs.csv, line 3: a run of vllm 0.6.0, but --framework-version is 0.11.0" in result.output
+
+
+def test_a_run_stating_no_load_asks_for_one(tmp_path):
+    path = tmp_path / "runs.csv"
+    path.write_text(f"model,isl,osl,ttft_ms\n{MODEL},1000,200,20\n{MODEL},2000,200,30\n{MODEL},500,200,15\n")
+    result = calibrate(path, tmp_path / "cal.toml")
+    assert result.exit_code == 2
+    assert "runs.csv, line 2: the file does not state the load" in result.output
+    assert "--concurrency N" in result.output

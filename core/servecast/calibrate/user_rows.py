@@ -18,6 +18,9 @@ CONTRADICTION_RATIO = 1.5
 """Two runs of one configuration whose means of a metric differ by more than this factor contradict each other."""
 
 
+LOADS = ("concurrency", "request_rate", "batch_size")
+"""The fields that state a run's load; one of them must be known."""
+
 REPLACEABLE = frozenset({"model"})
 """Settings the command line replaces rather than contradicts: a file names the model as it was served (a local
 path, a served-model name), which need not be a model servecast knows."""
@@ -42,7 +45,7 @@ def calibration_rows(
     """Each run's request: its file's settings, then `defaults` (the command line's options) for what the file does
     not state (and for REPLACEABLE settings, in place of the file's), at its modelled version of `versions` (by
     index); an InputError naming the file and line where a run contradicts the options, belongs to another system or
-    framework, cannot be predicted, or contradicts another run."""
+    framework, states no load, cannot be predicted, or contradicts another run."""
     rows = [
         _row(run, {**defaults, "framework_version": versions[index]}, system, framework)
         for index, run in enumerate(runs)
@@ -57,16 +60,18 @@ def calibration_rows(
 
 
 def calibrated_versions(
-    host: PluginHost, runs: Sequence[MeasuredRun], framework: str, release: str | None
+    host: PluginHost, runs: Sequence[MeasuredRun], system: str, framework: str, release: str | None
 ) -> tuple[dict[int, str], list[str]]:
     """The modelled version each run is predicted with (by its index), and the notes saying where another modelled
     version stands for a release. With `release` (the command line's) every run is that release's, and a run whose
     file states a release of another modelled version is an InputError; otherwise each run is its file's release,
-    and the newest modelled version where its file states none."""
+    and the newest modelled version where its file states none. A run of another system or framework is an
+    InputError (its release would be another framework's)."""
     chosen = host.nearest_framework_version(framework, release) if release is not None else None
     versions: dict[int, str] = {}
     notes: set[str] = set()
     for index, run in enumerate(runs):
+        check_belongs(run, system, framework)
         stated = run.settings.get("framework_version")
         modelled, note = host.nearest_framework_version(framework, None if stated is None else str(stated))
         if chosen is not None:
@@ -83,15 +88,20 @@ def calibrated_versions(
     return versions, sorted(notes)
 
 
-def _row(run: MeasuredRun, defaults: Mapping[str, object], system: str, framework: str) -> CalibrationRow:
-    settings = dict(run.settings)
+def check_belongs(run: MeasuredRun, system: str, framework: str) -> None:
+    """An InputError when the run's file states another system or framework than the calibration's."""
     for name, expected in (("system", system), ("framework", framework)):
-        stated = settings.get(name)
+        stated = run.settings.get(name)
         if stated is not None and str(stated) != expected:
             raise InputError(
                 f"{run.origin}: a run on {name} {stated!r}, but the calibration is for {name} {expected!r}",
                 f"calibrate each {name} separately: pass only runs on {expected!r}",
             )
+
+
+def _row(run: MeasuredRun, defaults: Mapping[str, object], system: str, framework: str) -> CalibrationRow:
+    check_belongs(run, system, framework)
+    settings = dict(run.settings)
     settings.pop("framework_version", None)  # resolved by calibrated_versions
     for name, value in defaults.items():
         stated = settings.get(name)
@@ -105,6 +115,12 @@ def _row(run: MeasuredRun, defaults: Mapping[str, object], system: str, framewor
             )
         settings.setdefault(name, value)
     settings.update(system=system, framework=framework)
+    if not any(name in settings for name in LOADS):
+        raise InputError(
+            f"{run.origin}: the file does not state the load the run was measured under",
+            "give --concurrency N (closed-loop users), --request-rate R or --batch-size N (every request at once); "
+            "trtllm-bench's report, for one, does not record its --concurrency",
+        )
     missing = [name for name in ("model", "isl", "osl") if name not in settings]
     if missing:
         flags = ", ".join(f"--{name}" for name in missing)

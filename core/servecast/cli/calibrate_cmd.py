@@ -85,7 +85,8 @@ def calibrate_command(
     host = plugin_host().with_user_calibration(None)
     host.hardware.get(given["system"])
     runs = [run for path in inputs for run in read_runs(path)]
-    versions, notes = calibrated_versions(host, runs, given["framework"], given.pop("framework_version", None))
+    release = given.pop("framework_version", None)
+    versions, notes = calibrated_versions(host, runs, given["system"], given["framework"], release)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     rows = calibration_rows(runs, given, given["system"], given["framework"], versions)
