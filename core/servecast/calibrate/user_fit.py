@@ -36,6 +36,7 @@ FAILED_RESIDUAL = np.log(10.0) / NOISE
 """The residual of a run the model cannot serve at some parameter value (its cache too small, say)."""
 
 FOLDS = 5
+"""Cross-validation folds (leave-one-out below five runs)."""
 
 SHIPPED = {name: 1.0 if p.correction is Correction.SCALE else 0.0 for name, p in USER_PARAMETERS.items()}
 """Every user parameter's value in the shipped model: speeds of 1, offsets of 0."""
