@@ -9,13 +9,13 @@ Empty cells state nothing (the command line fills them); numeric fields become i
 from __future__ import annotations
 
 import csv
-import io
 import math
 import typing
 from pathlib import Path
 
 from servecast.calibrate.formats.fields import measured
 from servecast.calibrate.runs import MEASURED_METRICS, MeasuredRun
+from servecast.csv_table import parse_csv
 from servecast.errors import InputError
 from servecast.serving.request import EstimateRequest
 
@@ -32,16 +32,11 @@ def header_is_known(text: str) -> bool:
 
 def read_rows(path: Path, text: str) -> list[MeasuredRun]:
     """One measured run per row of the CSV `text` read from `path`."""
-    try:
-        table = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as error:
-        raise InputError(f"{path}: not a readable CSV: {error}", "save it as plain comma-separated text") from None
-    records = [(number, cells) for number, cells in enumerate(table, start=1) if any(cell.strip() for cell in cells)]
-    if not records:
+    table = parse_csv(text, str(path))
+    if not table.header:
         raise InputError(f"{path}: empty", "the first row names the columns, each further row is one run")
-    header = [name.strip() for name in records[0][1]]
-    _check_header(path, header)
-    runs = [_run(f"{path}, line {number}", header, cells) for number, cells in records[1:]]
+    _check_header(path, table.header)
+    runs = [_run(f"{path}, line {number}", table.header, cells) for number, cells in table.rows]
     if not runs:
         raise InputError(f"{path}: no rows under the header", "add one row per measured run")
     return runs
@@ -55,9 +50,6 @@ def _check_header(path: Path, header: list[str]) -> None:
             f"name the columns after EstimateRequest's fields ({', '.join(FIELDS)}) and the measured means "
             f"({', '.join(MEASURED_METRICS)})",
         )
-    repeated = sorted({name for name in header if name and header.count(name) > 1})
-    if repeated:
-        raise InputError(f"{path}: column(s) {', '.join(map(repr, repeated))} appear more than once", "keep one each")
     if not any(name in MEASURED_METRICS for name in header):
         raise InputError(
             f"{path}: no measured column (header: {', '.join(name for name in header if name)})",
@@ -66,11 +58,6 @@ def _check_header(path: Path, header: list[str]) -> None:
 
 
 def _run(origin: str, header: list[str], cells: list[str]) -> MeasuredRun:
-    if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header) :]):
-        raise InputError(
-            f"{origin}: {len(cells)} fields under a header of {len(header)} columns",
-            "remove the extra fields, or quote a value that holds a comma",
-        )
     settings: dict[str, object] = {}
     means: dict[str, float | None] = {}
     for name, cell in zip(header, cells, strict=False):
