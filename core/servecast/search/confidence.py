@@ -6,9 +6,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from servecast.domain.target import Target
 from servecast.host.host import PluginHost
 from servecast.search.evaluate import Columns
-from servecast.serving.intervals import PredictionErrors, shipped_errors, user_errors
+from servecast.serving.intervals import PredictionErrors, errors_for
 
 INTERVALS = {
     "ttft_ms": "ttft_ms",
@@ -25,15 +26,10 @@ INTERVAL_COLUMNS = tuple(f"{column}_{end}" for column in INTERVALS for end in ("
 def errors_by_framework(host: PluginHost, system: str, versions: Mapping[str, str]) -> dict[str, PredictionErrors]:
     """The errors behind each framework's intervals: the user calibration's where it covers the framework's
     evaluated version on `system`, the shipped model's elsewhere."""
-    result = {}
-    calibration = host.user_calibration
-    for framework, version in versions.items():
-        covered = calibration is not None and (calibration.system, calibration.framework) == (system, framework)
-        if calibration is not None and covered and version in calibration.framework_versions:
-            result[framework] = user_errors(calibration)
-        else:
-            result[framework] = shipped_errors()
-    return result
+    return {
+        framework: errors_for(host, Target(hardware=system, framework=framework, framework_version=version))
+        for framework, version in versions.items()
+    }
 
 
 def interval_columns(columns: Columns, errors: Mapping[str, PredictionErrors]) -> Columns:

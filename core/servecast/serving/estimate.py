@@ -27,7 +27,7 @@ from servecast.models.step import StepShape
 from servecast.ops.estimator import EstimateProvenance
 from servecast.serving.aggregated import steady_state
 from servecast.serving.disaggregated import Pool, disaggregated_steady_state, kv_transfer_ms
-from servecast.serving.intervals import Interval, prediction_intervals, shipped_errors, user_errors
+from servecast.serving.intervals import Interval, errors_for, prediction_intervals
 from servecast.serving.load import Load
 from servecast.serving.metrics import ServingMetrics
 from servecast.serving.policy import ServerRole
@@ -162,7 +162,7 @@ def estimate(
             f"the calibration ({calibration.label}) does not cover {request.framework} {version.version} on "
             f"{request.system}: this estimate is the shipped model's"
         )
-    errors = user_errors(calibration) if calibration is not None and covered else shipped_errors()
+    errors = errors_for(host, target)
     result = Estimate(
         request=request,
         framework_version=version.version,

@@ -9,7 +9,9 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from servecast.domain.target import Target
 from servecast.domain.user_calibration import ErrorQuantiles, UserCalibration
+from servecast.host.host import PluginHost
 from servecast.toml_file import read_toml
 
 INTERVAL_METRICS = ("ttft_ms", "tpot_ms", "e2e_ms", "throughput_tokens_per_s")
@@ -74,6 +76,15 @@ def prediction_intervals(errors: PredictionErrors, regime: str, metrics: object)
         if interval is not None:
             result[metric] = interval
     return result
+
+
+def errors_for(host: PluginHost, target: Target) -> PredictionErrors:
+    """The errors behind `target`'s intervals: the user calibration's where it covers the target, the shipped
+    model's elsewhere."""
+    calibration = host.user_calibration
+    if calibration is not None and host.user_calibration_covers(target):
+        return user_errors(calibration)
+    return shipped_errors()
 
 
 def user_errors(calibration: UserCalibration) -> PredictionErrors:
