@@ -92,6 +92,7 @@ def test_core_plus_vllm_lists_only_vllm_and_adding_h100_adds_its_hardware(tmp_pa
         "h100_nvl",
         "h100_pcie",
         "h100_sxm",
+        "h20",
         "h200_sxm",
     ]
     assert sorted(p["name"] for p in venv.servecast_json("plugins")) == ["core", "hardware_h100", "vllm"]

@@ -183,6 +183,16 @@ def test_crossing_nodes_is_slower_than_staying_inside_one(h100):
     assert across > 3 * inside
 
 
+def test_a_scale_up_domain_wider_than_the_node_keeps_collectives_on_nvlink(h100):
+    """An NVL72-style rack of 4-GPU trays: 16 GPUs across four trays stay inside one NVLink domain."""
+    node = h100.node.model_copy(update={"gpus_per_node": 4, "scale_up_domain_gpus": 72})
+    rack = h100.model_copy(update={"node": node})
+    shapes = {"message_bytes": 32e6, "num_gpus": 16}
+    on_boards = default_estimator(OpKind.ALL_TO_ALL, h100, KernelChoices(), [])(shapes, "bf16").latency_ms[0]
+    in_rack = default_estimator(OpKind.ALL_TO_ALL, rack, KernelChoices(), [])(shapes, "bf16").latency_ms[0]
+    assert on_boards > 3 * in_rack
+
+
 @pytest.mark.parametrize(
     ("shapes", "message"),
     [

@@ -19,6 +19,7 @@ _PLAUSIBLE: dict[str, tuple[float, float, str]] = {
     "sm_count": (1, 1024, "streaming multiprocessors"),
     "l2_cache_bytes": (1e5, 1e9, "bytes (50 MB is 5.0e7)"),
     "gpus_per_node": (1, 1024, "GPUs"),
+    "scale_up_domain_gpus": (1, 1024, "GPUs"),
     "intra_node_bw_bytes_per_s": (1e9, 1e13, "bytes per second per GPU and direction (450 GB/s is 4.5e11)"),
     "inter_node_bw_bytes_per_s": (1e8, 1e13, "bytes per second per GPU and direction (50 GB/s is 5.0e10)"),
     "intra_node_latency_s": (1e-7, 1e-3, "seconds (2 µs is 2e-6)"),
@@ -70,9 +71,16 @@ class GpuSpec(FrozenModel):
 
 
 class NodeSpec(FrozenModel):
-    """A node of identical GPUs: how many, and the per-GPU bandwidth and latency inside and between nodes."""
+    """A node of identical GPUs: how many, the scale-up domain they belong to (NVLink, xGMI), and the per-GPU
+    bandwidth and latency inside that domain and over the scale-out network."""
 
-    gpus_per_node: int = Field(gt=0)
+    gpus_per_node: int = Field(gt=0, description="GPUs one host drives: one launch script, one process group.")
+    scale_up_domain_gpus: int | None = Field(
+        default=None,
+        gt=0,
+        description="GPUs that reach each other over NVLink/xGMI without the network: 72 on a GB200 NVL72 rack of "
+        "4-GPU trays; None: the node (an HGX board's 8).",
+    )
     intra_node_bw_bytes_per_s: float = Field(gt=0, description="Per GPU, one direction (NVLink).")
     intra_node_latency_s: float = Field(gt=0)
     inter_node_bw_bytes_per_s: float = Field(gt=0, description="Per GPU, one direction (the scale-out NIC).")
@@ -86,9 +94,19 @@ class NodeSpec(FrozenModel):
     @model_validator(mode="after")
     def _figures_are_plausible(self) -> Self:
         for field in type(self).model_fields:
-            if field in _PLAUSIBLE:
-                _check_plausible(field, getattr(self, field))
+            value = getattr(self, field)
+            if field in _PLAUSIBLE and value is not None:
+                _check_plausible(field, value)
+        if self.domain_gpus % self.gpus_per_node:
+            raise ValueError(
+                f"scale_up_domain_gpus={self.domain_gpus} is not a whole number of {self.gpus_per_node}-GPU nodes"
+            )
         return self
+
+    @property
+    def domain_gpus(self) -> int:
+        """GPUs in one scale-up domain: collectives inside it run on `intra_node_bw_bytes_per_s`."""
+        return self.scale_up_domain_gpus or self.gpus_per_node
 
 
 class HardwareSpec(FrozenModel):
@@ -118,7 +136,11 @@ class HardwareSpec(FrozenModel):
     def figure_paths(self) -> list[str]:
         """Dotted paths of every figure, e.g. 'gpu.dense_tensor_flops_per_s.bf16' ('node.nvswitch' where it is
         claimed: a node without NVSwitch needs no source; optional figures where they are given)."""
-        paths = [f"node.{field}" for field in NodeSpec.model_fields if field != "nvswitch" or self.node.nvswitch]
+        paths = [
+            f"node.{field}"
+            for field in NodeSpec.model_fields
+            if (field != "nvswitch" or self.node.nvswitch) and getattr(self.node, field) is not None
+        ]
         for field in GpuSpec.model_fields:
             if field == "dense_tensor_flops_per_s":
                 paths += [f"gpu.{field}.{dtype.value}" for dtype in self.gpu.dense_tensor_flops_per_s]

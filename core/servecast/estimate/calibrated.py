@@ -156,9 +156,9 @@ class CalibratedModel:
         return traffic / (rate * efficiency) * 1e3
 
     def spans(self, s: Mapping[str, FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """GPUs, GPUs per node taking part, and nodes."""
+        """GPUs, GPUs per scale-up domain taking part, and domains (the network joins domains)."""
         gpus = np.maximum(s["num_gpus"], 1)
-        per_node = float(self.hardware.node.gpus_per_node)
+        per_node = float(self.hardware.node.domain_gpus)
         return gpus, np.minimum(gpus, per_node), np.ceil(gpus / per_node)
 
     def inter_node_ms(self, s: Mapping[str, FloatArray], phases: float) -> FloatArray:
@@ -243,7 +243,7 @@ def _mla_decode(m: CalibratedModel, s: Mapping[str, FloatArray], dtype: OpDtype)
 
 def _moe(m: CalibratedModel, s: Mapping[str, FloatArray], dtype: OpDtype) -> FloatArray:
     """Gate/up and down grouped GEMMs over the experts that receive tokens, plus the activation between them."""
-    pairs, hit, _ = moe_routing(s)
+    pairs, hit, _ = moe_routing(s, busiest=True)
     rows = pairs / np.maximum(hit, 1e-9)
     width = s["intermediate"] / s["moe_tp"]
     up = m.gemm_ms(rows, (1 + s["gated"]) * width, s["hidden"], hit, dtype, grouped=True)

@@ -40,15 +40,15 @@ class LinkTraffic:
     inter_bytes: FloatArray
 
 
-def link_traffic(kind: OpKind, s: Mapping[str, FloatArray], gpus_per_node: int) -> LinkTraffic:
-    """Per-GPU traffic of a collective: hierarchical (inside the node first) when it spans nodes."""
+def link_traffic(kind: OpKind, s: Mapping[str, FloatArray], domain_gpus: int) -> LinkTraffic:
+    """Per-GPU traffic of a collective: hierarchical (inside the scale-up domain first) when it spans domains."""
     size = s["message_bytes"]
     if kind is OpKind.P2P:
         crosses = s["inter_node"] > 0
         return LinkTraffic(np.where(crosses, 0, size), np.where(crosses, size, 0))
     gpus = np.maximum(s["num_gpus"], 1)
-    local = np.minimum(gpus, gpus_per_node)
-    nodes = np.ceil(gpus / gpus_per_node)
+    local = np.minimum(gpus, domain_gpus)
+    nodes = np.ceil(gpus / domain_gpus)
     if kind is OpKind.ALL_TO_ALL:
         return LinkTraffic(size * (local - 1) / gpus, size * (gpus - local) / gpus)
     # ring / two-phase algorithms: (n-1)/n of the buffer per phase; all-reduce has two phases
@@ -61,7 +61,7 @@ def link_traffic(kind: OpKind, s: Mapping[str, FloatArray], gpus_per_node: int) 
 def roofline_ms(kind: OpKind, s: Mapping[str, FloatArray], dtype: OpDtype, hardware: HardwareSpec) -> FloatArray:
     """Milliseconds at peak rates: max(compute, memory) for kernels, the busiest link for communication."""
     if kind in COMMUNICATION:
-        traffic = link_traffic(kind, s, hardware.node.gpus_per_node)
+        traffic = link_traffic(kind, s, hardware.node.domain_gpus)
         node = hardware.node
         seconds = np.maximum(
             traffic.intra_bytes / node.intra_node_bw_bytes_per_s, traffic.inter_bytes / node.inter_node_bw_bytes_per_s

@@ -53,9 +53,9 @@ class Pool:
 def kv_transfer_ms(prefill: Pool, decode: Pool, hardware: HardwareSpec) -> float:
     """Time to move one request's KV cache from a prefill worker to a decode worker, fixed cost included."""
     node = hardware.node
-    one_node = prefill.gpus + decode.gpus <= node.gpus_per_node
-    link = node.intra_node_bw_bytes_per_s if one_node else node.inter_node_bw_bytes_per_s
-    latency = node.intra_node_latency_s if one_node else node.inter_node_latency_s
+    one_domain = prefill.gpus + decode.gpus <= node.domain_gpus
+    link = node.intra_node_bw_bytes_per_s if one_domain else node.inter_node_bw_bytes_per_s
+    latency = node.intra_node_latency_s if one_domain else node.inter_node_latency_s
     lanes = min(prefill.server.gpus, decode.server.gpus)  # each GPU sends its shard over its own link
     seconds = prefill.server.kv_bytes_per_request / (link * lanes) + latency
     return seconds * 1000.0 + decode.server.settings.kv_transfer_ms

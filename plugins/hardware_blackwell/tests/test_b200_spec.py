@@ -9,8 +9,7 @@ from servecast_hardware_blackwell.plugin import servecast_register_hardware
 
 
 def b200():
-    (spec,) = servecast_register_hardware()
-    return spec
+    return next(spec for spec in servecast_register_hardware() if spec.name == "b200_sxm")
 
 
 def test_dense_peaks_are_an_eighth_of_half_the_sparse_system_figures():
