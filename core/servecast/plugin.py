@@ -20,7 +20,7 @@ from servecast.launch import Deployment, Endpoint, LaunchArtifacts, RoleLaunch, 
 from servecast.launch.artifacts import literal, node_address
 from servecast.launch.benchmark import ClientLoad, client_loads
 from servecast.launch.checkpoint import load_quantization_value, loading_flags
-from servecast.launch.knobs import config_tree, flag_arguments
+from servecast.launch.knobs import config_tree, environment, flag_arguments
 from servecast.launch.placement import FRONTEND_PORT, WorkerPlacement, address_variables, node_span, place, worker_host
 from servecast.launch.schema import LaunchSchema, check_launch
 from servecast.models.family import ModelFamily
@@ -86,6 +86,7 @@ __all__ = [
     "ClientLoad",
     "client_loads",
     "config_tree",
+    "environment",
     "flag_arguments",
     "loading_flags",
     "load_quantization_value",

@@ -77,10 +77,15 @@ def test_an_unmodelled_framework_version_uses_the_nearest_and_says_so():
     assert any("0.10.5 is not modelled" in warning for warning in data["warnings"])
 
 
-def test_a_layout_wider_than_a_node_is_rejected():
-    result = run_cli(*BASE, "--framework", "vllm", "--concurrency", "4", "--tp", "16")
-    assert result.exit_code != 0
-    assert "more than the 8 GPUs" in result.stderr
+def test_a_tensor_parallel_group_across_nodes_pays_the_network_for_its_all_reduces():
+    def all_reduce_ms(tp):
+        args = ["--framework", "vllm", "--concurrency", "4", "--tp", str(tp), "--breakdown", "--json"]
+        result = run_cli(*BASE, *args)
+        assert result.exit_code == 0, result.output
+        ops = json.loads(result.stdout)["breakdown"]["decode"]["ops"]
+        return sum(op["ms"] for op in ops if op["kind"] == "all_reduce")
+
+    assert all_reduce_ms(16) > 1.5 * all_reduce_ms(8)
 
 
 def test_a_model_that_does_not_fit_is_rejected_with_the_numbers():

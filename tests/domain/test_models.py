@@ -42,11 +42,18 @@ def test_expert_and_tensor_parallel_can_be_combined_inside_experts():
         ({"tp": 4, "ep": 3}, "pick ep dividing 4"),
         ({"tp": 4, "ep": 2, "moe_tp": 4}, "moe_tp \\(4\\) x ep \\(2\\) must equal"),
         ({"tp": 0}, "greater than or equal to 1"),
+        ({"tp": 8, "redundant_experts": 32}, "redundant_experts=32 needs expert parallelism"),
     ],
 )
 def test_inconsistent_layouts_are_rejected_with_the_arithmetic(fields, message):
     with pytest.raises(ValidationError, match=message):
         ParallelLayout(**fields)
+
+
+def test_redundant_experts_are_part_of_the_layout_name():
+    layout = ParallelLayout(tp=1, attention_dp=72, ep=72, redundant_experts=32)
+    assert str(layout) == "tp1-dp72-ep72-r32"
+    assert layout.gpus == 72
 
 
 def test_a_prefix_must_leave_at_least_one_prompt_token_to_compute():

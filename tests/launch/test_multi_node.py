@@ -20,6 +20,7 @@ from servecast.launch.write import render_launch, write_launch
 from .conftest import request
 
 FRAMEWORKS = ("vllm", "sglang", "trtllm")
+MOE = "Qwen/Qwen3-30B-A3B"
 LAYOUTS: dict[str, dict[str, object]] = {
     "agg-pp2": {"mode": "agg", "tp": 8, "pp": 2, "concurrency": 32},
     "agg-pp2-x2": {"mode": "agg", "tp": 8, "pp": 2, "replicas": 2, "concurrency": 64},
@@ -34,15 +35,25 @@ LAYOUTS: dict[str, dict[str, object]] = {
         **{"mode": "disagg", "prefill_tp": 4, "prefill_workers": 3},
         **{"decode_tp": 8, "decode_pp": 2, "decode_workers": 1, "concurrency": 64},
     },
+    "agg-wide-ep16": {"model": MOE, "mode": "agg", "dp": 16, "ep": 16, "moe_all_to_all": True, "concurrency": 256},
+    "disagg-wide-ep": {
+        **{"model": MOE, "mode": "disagg", "prefill_dp": 16, "prefill_ep": 16, "prefill_moe_all_to_all": True},
+        **{"decode_dp": 24, "decode_ep": 24, "decode_redundant_experts": 16, "decode_moe_all_to_all": True},
+        "concurrency": 512,
+    },
 }
-"""Layouts of Qwen3-32B on 8-GPU nodes: instances spanning nodes, several of them, and pools sharing nodes."""
+"""Layouts on 8-GPU nodes: Qwen3-32B instances spanning nodes, several of them, and pools sharing nodes; Qwen3-30B-A3B
+(128 experts) with expert parallelism over two and three nodes, all-to-all, and EPLB's redundant experts."""
 STUBBED = ("mpirun", "ray", "vllm", "python", "trtllm-serve", "curl")
 """Every program a launch.sh or benchmark.sh starts (after `env`), replaced in the tests by a stub that logs its
 arguments (and succeeds: curl's poll answers at once)."""
 
 
-def written(host: PluginHost, tmp_path: Path, framework: str, layout: str) -> tuple[LaunchArtifacts, Path]:
-    plan = plan_launch(host, request(model="Qwen/Qwen3-32B", framework=framework, isl=1000, osl=100, **LAYOUTS[layout]))
+def written(
+    host: PluginHost, tmp_path: Path, framework: str, layout: str, **changes: object
+) -> tuple[LaunchArtifacts, Path]:
+    values = {"model": "Qwen/Qwen3-32B", "framework": framework, "isl": 1000, "osl": 100, **LAYOUTS[layout], **changes}
+    plan = plan_launch(host, request(**values))
     artifacts = render_launch(host, plan.deployment)
     folder = tmp_path / "deploy"
     write_launch(plan, artifacts, folder)
@@ -98,7 +109,7 @@ def test_launch_and_benchmark_scripts_parse_for_every_layout_replica_count_and_m
         assert parsed.returncode == 0, f"{script}: {parsed.stderr}"
 
 
-@pytest.mark.parametrize("layout", ["agg-pp2-x2", "agg-tp4-x3", "disagg-mixed"])
+@pytest.mark.parametrize("layout", ["agg-pp2-x2", "agg-tp4-x3", "disagg-mixed", "disagg-wide-ep"])
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_each_node_rank_starts_exactly_the_processes_placed_on_that_node(host, tmp_path, framework, layout):
     artifacts, folder = written(host, tmp_path, framework, layout)
@@ -244,3 +255,46 @@ def test_a_node_address_that_could_break_a_config_file_is_refused(host, tmp_path
     assert result.returncode == 2
     assert "HEAD_ADDR='10.0.0.1|x' is not a node address" in result.stderr
     assert not (folder / "disagg.yml").exists()
+
+
+def test_sglang_wide_ep_runs_deepep_and_eplb_on_every_node_of_the_pool(host, tmp_path):
+    artifacts, _ = written(host, tmp_path, "sglang", "disagg-wide-ep", decode_two_batch_overlap=True)
+    decode = [role for role in artifacts.roles if role.role.startswith("decode-0")]
+    assert len(decode) == 3
+    for rank, role in enumerate(decode):
+        argv = " ".join(role.argv)
+        assert "--moe-a2a-backend deepep --enable-two-batch-overlap" in argv
+        assert "--ep-num-redundant-experts 16 --enable-eplb" in argv
+        assert "--tp-size 24 --dp-size 24 --enable-dp-attention --moe-dense-tp-size 1 --ep-size 24" in argv
+        assert f"--nnodes 3 --dist-init-addr {{NODE2_ADDR}}:5000 --node-rank {rank}" in argv
+
+
+def test_vllm_runs_data_parallel_nodes_headless_behind_the_head_and_prefill_on_high_throughput_kernels(host, tmp_path):
+    artifacts, _ = written(host, tmp_path, "vllm", "disagg-wide-ep")
+    decode = [role for role in artifacts.roles if role.role.startswith("decode-0")]
+    assert [role.role for role in decode] == ["decode-0", "decode-0-node1", "decode-0-node2"]
+    for rank, role in enumerate(decode):
+        argv = " ".join(role.argv)
+        assert "--data-parallel-size 24 --enable-expert-parallel" in argv
+        assert '--enable-eplb --eplb-config {"num_redundant_experts":16}' in argv
+        assert "--all2all-backend deepep_low_latency" in argv
+        assert "--data-parallel-size-local 8 --data-parallel-address {NODE2_ADDR}" in argv
+        assert ("--headless" in role.argv) == (rank > 0) and ("--port" in role.argv) == (rank == 0)
+    prefill = next(role for role in artifacts.roles if role.role.startswith("prefill-0"))
+    assert "--all2all-backend deepep_high_throughput" in " ".join(prefill.argv)
+
+
+def test_vllm_before_the_all_to_all_flag_sets_it_in_the_environment(host, tmp_path):
+    artifacts, _ = written(host, tmp_path, "vllm", "agg-wide-ep16", framework_version="0.11.0")
+    server = next(role for role in artifacts.roles if role.role == "agg-0")
+    assert server.env["VLLM_ALL2ALL_BACKEND"] == "deepep_low_latency"
+    assert "--all2all-backend" not in server.argv
+
+
+def test_tensorrt_llm_wide_ep_exports_deepep_to_every_rank_and_sizes_the_expert_slots(host, tmp_path):
+    artifacts, folder = written(host, tmp_path, "trtllm", "disagg-wide-ep")
+    decode = next(role for role in artifacts.roles if role.role == "decode-0")
+    assert decode.env["TRTLLM_CAN_USE_DEEP_EP"] == "1"
+    assert decode.argv[:1] == ("mpirun",) and "TRTLLM_CAN_USE_DEEP_EP" in decode.argv
+    options = yaml.safe_load((folder / "extra-llm-api-decode-0.yml").read_text())
+    assert options["moe_config"] == {"backend": "WIDEEP", "load_balancer": {"num_slots": 144}}

@@ -77,7 +77,7 @@ def test_an_unknown_version_lists_the_modelled_ones(tmp_path):
         (('version = "2.0.0"\n', 'version = "two"\n'), "'two' is not a PEP 440 version"),
         (("negates = true\ndefault = false", "negates = true\ndefault = 0"), "must be true or false"),
         (('default_note = "8192 on GPUs with 70 GiB or more, else 2048"\n', ""), "has no default"),
-        (('config_key = "scheduler.budget"\n', ""), "needs a 'flag' or a 'config_key'"),
+        (('config_key = "scheduler.budget"\n', ""), "needs a 'flag', 'config_key' or 'env'"),
     ],
 )
 def test_framework_file_mistakes_name_the_file_and_the_field(tmp_path, edit, message):

@@ -46,7 +46,7 @@ def _click_type(annotation: Any) -> Any:
         annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return click.Choice([member.value for member in annotation])
-    return {int: int, float: float}.get(annotation, str)
+    return {int: int, float: float, bool: click.BOOL}.get(annotation, str)
 
 
 def request_options(function: Any, *, marked_required: bool = True) -> Any:

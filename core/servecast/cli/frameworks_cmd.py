@@ -80,7 +80,7 @@ def show_framework(name: str, version: str | None, as_json: bool) -> None:
             (
                 knob.name,
                 knob.meaning.value + (" (negated)" if knob.negates else ""),
-                " / ".join(item for item in (knob.flag, knob.config_key) if item),
+                " / ".join(item for item in (knob.flag, knob.config_key, knob.env and f"${knob.env}") if item),
                 _default(knob),
                 knob.source.citation,
             )

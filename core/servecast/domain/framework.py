@@ -70,6 +70,11 @@ class KnobMeaning(StrEnum):
     """Longest request (prompt + output) the server accepts; some budgets are sized from it."""
     SCHEDULER_STEPS = "scheduler_steps"
     """Decode iterations run per scheduling pass (multi-step scheduling); 1 schedules every iteration."""
+    MOE_ALL_TO_ALL = "moe_all_to_all"
+    """Whether expert-parallel MoE layers under attention DP send each token to its experts' ranks and back
+    (all-to-all dispatch and combine: DeepEP and kin) instead of all-gathering every token and reduce-scattering."""
+    TWO_BATCH_OVERLAP = "two_batch_overlap"
+    """Whether a step runs as two micro-batches, one's all-to-all overlapping the other's compute."""
     OTHER = "other"
     """A knob with no servecast concept yet; kept so the documentation stays complete."""
 
@@ -82,6 +87,14 @@ class Knob(FrozenModel):
     flag: str | None = Field(default=None, description="Command-line flag, when the setting has one.")
     config_key: str | None = Field(
         default=None, description="Dotted key in the framework's config file, when the setting lives there."
+    )
+    env: str | None = Field(
+        default=None, description="Environment variable, when the setting is read from the process environment."
+    )
+    values: dict[str, KnobValue] | None = Field(
+        default=None,
+        description="What each of the framework's own values means as the concept (SGLang's moe_a2a_backend: "
+        "'deepep' → true, 'none' → false); a launch writes the first value listed for a concept value.",
     )
     negates: bool = Field(
         default=False,
@@ -98,8 +111,13 @@ class Knob(FrozenModel):
 
     @model_validator(mode="after")
     def _default_fits_its_meaning(self) -> Self:
-        if self.default is not None and not self.negates:
-            problem = _default_problem(self.meaning, self.default)
+        if self.values is not None and self.default is not None and str(self.default) not in self.values:
+            raise ValueError(
+                f"knob {self.name!r}: default {self.default!r} is not among its values ({', '.join(self.values)})"
+            )
+        concept = self.concept_value()
+        if concept is not None and not self.negates:
+            problem = _default_problem(self.meaning, concept)
             if problem:
                 raise ValueError(f"knob {self.name!r}: default {self.default!r} is not a {problem}")
         return self
@@ -110,8 +128,8 @@ class Knob(FrozenModel):
             raise ValueError(
                 f"knob {self.name!r} has no default: say in 'default_note' how the framework picks it at run time"
             )
-        if self.flag is None and self.config_key is None:
-            raise ValueError(f"knob {self.name!r} needs a 'flag' or a 'config_key' so a user can set it")
+        if self.flag is None and self.config_key is None and self.env is None:
+            raise ValueError(f"knob {self.name!r} needs a 'flag', 'config_key' or 'env' so a user can set it")
         if self.negates and not isinstance(self.default, bool):
             raise ValueError(f"knob {self.name!r} negates its concept, so its default must be true or false")
         return self
@@ -119,9 +137,19 @@ class Knob(FrozenModel):
     def concept_value(self, value: KnobValue | None = None) -> KnobValue | None:
         """The value of the servecast concept when the knob is set to `value` (its default when omitted)."""
         raw = self.default if value is None else value
+        if self.values is not None and raw is not None:
+            return self.values.get(str(raw), raw)
         if self.negates and isinstance(raw, bool):
             return not raw
         return raw
+
+    def framework_value(self, concept: KnobValue) -> KnobValue:
+        """The value to give the framework for the concept value `concept` (the inverse of `concept_value`)."""
+        if self.values is not None:
+            return next((name for name, meant in self.values.items() if meant == concept), str(concept))
+        if self.negates and isinstance(concept, bool):
+            return not concept
+        return concept
 
 
 MEMORY_FRACTION_MEANINGS = (
@@ -145,6 +173,8 @@ _SWITCHES = {
     KnobMeaning.CUDA_GRAPH,
     KnobMeaning.OVERLAP_SCHEDULER,
     KnobMeaning.PREFIX_CACHING,
+    KnobMeaning.MOE_ALL_TO_ALL,
+    KnobMeaning.TWO_BATCH_OVERLAP,
 }
 
 

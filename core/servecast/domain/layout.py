@@ -25,6 +25,12 @@ class ParallelLayout(FrozenModel):
     moe_tp: int = Field(
         default=1, ge=1, description="Tensor-parallel ranks inside each expert; derived when not given."
     )
+    redundant_experts: int = Field(
+        default=0,
+        ge=0,
+        description="Extra copies of the busiest experts that expert-parallel load balancing (EPLB) places, so that "
+        "experts plus copies split evenly over ep ranks (256 + 32 over EP 72).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -47,6 +53,11 @@ class ParallelLayout(FrozenModel):
             raise ValueError(
                 f"moe_tp ({self.moe_tp}) x ep ({self.ep}) must equal tp ({self.tp}) x attention_dp "
                 f"({self.attention_dp}) = {stage}, the GPUs of one pipeline stage; pick ep dividing {stage}"
+            )
+        if self.redundant_experts and self.ep == 1:
+            raise ValueError(
+                f"redundant_experts={self.redundant_experts} needs expert parallelism: copies of experts go to "
+                "other expert-parallel ranks; give ep > 1 or leave redundant experts out"
             )
         return self
 
@@ -75,4 +86,5 @@ class ParallelLayout(FrozenModel):
         parts += [f"dp{self.attention_dp}"] if self.attention_dp > 1 else []
         parts += [f"ep{self.ep}"] if self.ep > 1 else []
         parts += [f"moetp{self.moe_tp}"] if self.ep > 1 and self.moe_tp > 1 else []
+        parts += [f"r{self.redundant_experts}"] if self.redundant_experts else []
         return "-".join(parts)

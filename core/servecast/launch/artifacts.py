@@ -60,6 +60,9 @@ class Deployment(FrozenModel):
     mode: ServingMode
     workers: tuple[WorkerGroup, ...] = Field(min_length=1)
     gpus_per_node: int = Field(default=8, ge=1)
+    routed_experts: int | None = Field(
+        default=None, ge=1, description="The model's routed experts (MoE models): with redundant copies, the slots."
+    )
     quantization: Quantization | None = Field(
         default=None,
         description="Quantization the framework applies to the 16-bit checkpoint as it loads; None: the checkpoint's "

@@ -38,6 +38,10 @@ def concept_values(settings: SchedulerSettings, max_batch_size: int, prefix_toke
     if settings.cuda_graph_batch_sizes:
         values[KnobMeaning.CUDA_GRAPH_BATCH_SIZES] = tuple(settings.cuda_graph_batch_sizes)
         values[KnobMeaning.CUDA_GRAPH_MAX_BATCH_SIZE] = max(settings.cuda_graph_batch_sizes)
+    if settings.moe_all_to_all:
+        values[KnobMeaning.MOE_ALL_TO_ALL] = True
+    if settings.two_batch_overlap:
+        values[KnobMeaning.TWO_BATCH_OVERLAP] = True
     return values
 
 
@@ -62,7 +66,7 @@ def knob_values(version: FrameworkVersion, concepts: Mapping[KnobMeaning, Any]) 
         knob = knob_for(version, meaning)
         if knob is None:
             continue
-        values[knob.name] = (not value) if knob.negates and isinstance(value, bool) else value
+        values[knob.name] = knob.framework_value(value)
     return values
 
 
@@ -80,7 +84,7 @@ def flag_arguments(version: FrameworkVersion, knobs: Mapping[str, KnobValue], ne
         knob = version.knob(name)
         if not knob.flag:
             continue
-        if isinstance(value, bool):
+        if isinstance(value, bool) and knob.values is None:
             if value:
                 argv.append(knob.flag)
             elif knob.default is None and negative_prefix is None:
@@ -97,6 +101,16 @@ def flag_arguments(version: FrameworkVersion, knobs: Mapping[str, KnobValue], ne
         else:
             argv += [knob.flag, str(value)]
     return argv
+
+
+def environment(version: FrameworkVersion, knobs: Mapping[str, KnobValue]) -> dict[str, str]:
+    """The knobs read from the process environment, as its variables (switches as 1 and 0)."""
+    variables = {}
+    for name, value in knobs.items():
+        knob = version.knob(name)
+        if knob.env and not knob.flag and not knob.config_key:
+            variables[knob.env] = str(int(value)) if isinstance(value, bool) else str(value)
+    return variables
 
 
 def config_tree(version: FrameworkVersion, knobs: Mapping[str, KnobValue]) -> dict[str, Any]:

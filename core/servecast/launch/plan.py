@@ -82,6 +82,7 @@ def plan_launch(host: PluginHost, request: EstimateRequest) -> LaunchPlan:
         mode=request.mode,
         workers=workers,
         gpus_per_node=host.hardware.get(request.system).node.gpus_per_node,
+        routed_experts=_routed_experts(result),
         quantization=quantization,
         kv_cache_dtype=request.kv_cache_dtype,
         workload=request.workload,
@@ -89,3 +90,9 @@ def plan_launch(host: PluginHost, request: EstimateRequest) -> LaunchPlan:
         request_rate=request.request_rate,
     )
     return LaunchPlan(request=request, estimate=result, deployment=deployment, warnings=tuple(warnings))
+
+
+def _routed_experts(result: Estimate) -> int | None:
+    """The estimated model's routed experts, None for a dense model."""
+    moe = next(iter(result.servers.values())).model.architecture.moe
+    return moe.num_experts if moe is not None else None

@@ -298,6 +298,7 @@ def _moe_ops(b: _Builder, count: int, suffix: str) -> None:
         "top_k": b._ints(moe.top_k),
         "ep": b._ints(layout.ep),
         "moe_tp": b._ints(layout.moe_tp),
+        "redundant": b._ints(layout.redundant_experts),
         "imbalance": b._arr(b.options.moe_imbalance),
         "gated": b._ints(1 if arch.gated_mlp else 0),
     }
@@ -310,13 +311,21 @@ def _moe_ops(b: _Builder, count: int, suffix: str) -> None:
         payload = b.tokens * hidden * ACTIVATION_BYTES
         b.collective(f"moe_all_reduce{suffix}", OpKind.ALL_REDUCE, count, payload, stage_gpus)
     elif layout.ep > 1 and b.options.moe_all_to_all:
-        sent = b.tokens / layout.tp * moe.top_k * hidden * ACTIVATION_BYTES
-        b.collective(f"moe_dispatch{suffix}", OpKind.ALL_TO_ALL, count, sent, stage_gpus)
-        b.collective(f"moe_combine{suffix}", OpKind.ALL_TO_ALL, count, sent, stage_gpus)
+        copies = b.tokens / layout.tp * moe.top_k * hidden
+        b.collective(f"moe_dispatch{suffix}", OpKind.ALL_TO_ALL, count, copies * dispatch_bytes(dtype), stage_gpus)
+        b.collective(f"moe_combine{suffix}", OpKind.ALL_TO_ALL, count, copies * ACTIVATION_BYTES, stage_gpus)
     else:
         gathered = stage_tokens * hidden * ACTIVATION_BYTES
         b.collective(f"moe_all_gather{suffix}", OpKind.ALL_GATHER, count, gathered, stage_gpus)
         b.collective(f"moe_reduce_scatter{suffix}", OpKind.REDUCE_SCATTER, count, gathered, stage_gpus)
+
+
+def dispatch_bytes(dtype: OpDtype) -> float:
+    """Bytes per element an all-to-all dispatch sends: experts with 8-bit activations get tokens quantized before
+    they leave (DeepEP's FP8 dispatch, one fp32 scale per 128 elements); the combine returns 16-bit outputs."""
+    if dtype.activation_bytes == 1:
+        return 1 + 4 / 128
+    return ACTIVATION_BYTES
 
 
 def _head_ops(b: _Builder) -> None:

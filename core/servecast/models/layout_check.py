@@ -26,9 +26,12 @@ def layout_problems(arch: ModelArchitecture, layout: ParallelLayout) -> list[str
         problems.append(f"tp={layout.tp} does not divide the MLP width {arch.intermediate_size}")
     moe = arch.moe
     if moe is not None and any(arch.layer_is_moe):
-        if moe.num_experts % layout.ep:
+        slots = moe.num_experts + layout.redundant_experts
+        if slots % layout.ep:
+            copies = f" + {layout.redundant_experts} redundant" if layout.redundant_experts else ""
             problems.append(
-                f"ep={layout.ep} does not divide the {moe.num_experts} experts (ep can be {_divisors(moe.num_experts)})"
+                f"ep={layout.ep} does not divide the {moe.num_experts}{copies} experts (ep can be {_divisors(slots)}, "
+                f"or give {(-moe.num_experts) % layout.ep} redundant experts)"
             )
         if moe.expert_intermediate_size % layout.moe_tp:
             problems.append(f"moe_tp={layout.moe_tp} does not divide the expert width {moe.expert_intermediate_size}")

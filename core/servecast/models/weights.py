@@ -156,7 +156,8 @@ def shard_fraction(group: WeightGroup, arch: ModelArchitecture, layout: Parallel
     if group.sharding is Sharding.KV_HEADS:
         return math.ceil(arch.num_kv_heads / layout.tp) / arch.num_kv_heads
     if group.sharding is Sharding.EXPERTS:
-        return 1 / (layout.ep * layout.moe_tp)
+        experts = arch.moe.num_experts if arch.moe is not None else 1
+        return (experts + layout.redundant_experts) / experts / (layout.ep * layout.moe_tp)
     return 1.0
 
 

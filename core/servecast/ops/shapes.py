@@ -76,7 +76,12 @@ OP_SHAPES: dict[OpKind, tuple[ShapeKey, ...]] = {
         ShapeKey("top_k", "experts each token is routed to"),
         ShapeKey("ep", "expert-parallel ranks the experts are spread over", 1),
         ShapeKey("moe_tp", "tensor-parallel ranks each expert is split over", 1),
-        ShapeKey("imbalance", "tokens on the busiest rank relative to the mean (1: balanced routing)", 1),
+        ShapeKey("redundant", "extra expert copies placed by load balancing (EPLB) over the ep ranks", 0),
+        ShapeKey(
+            "imbalance",
+            "tokens on the busiest rank beyond the spread of uniform routing (1: experts equally popular)",
+            1,
+        ),
         ShapeKey("gated", "1 for gated (SwiGLU) experts with a fused gate/up projection, 0 otherwise", 1),
     ),
     OpKind.ALL_REDUCE: _COLLECTIVE,

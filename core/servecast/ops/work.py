@@ -47,10 +47,22 @@ def attended_kv(kv_len: FloatArray, window: FloatArray) -> FloatArray:
     return np.where(window > 0, np.minimum(kv_len, window), kv_len)
 
 
-def moe_routing(s: Mapping[str, FloatArray]) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Token-expert pairs on the busiest GPU, the experts it holds that receive tokens, and one expert's weights."""
-    pairs = s["tokens"] * s["top_k"] / s["ep"] * s["imbalance"]
-    experts_here = s["experts"] / s["ep"]
+def busiest_rank_pairs(mean: FloatArray, ranks: FloatArray) -> FloatArray:
+    """The expected largest of `ranks` loads of `mean` token-expert pairs each under independent uniform routing:
+    the mean plus its Poisson spread times the Gaussian maximum's sqrt(2 ln n). Every expert-parallel step waits
+    for this rank, so even perfectly popular-balanced experts (what EPLB aims at) leave this much imbalance."""
+    spread = np.sqrt(2 * mean * np.log(np.maximum(ranks, 1)))
+    return mean + spread
+
+
+def moe_routing(s: Mapping[str, FloatArray], busiest: bool = False) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Token-expert pairs on a GPU (the mean, or with `busiest` the busiest GPU's, which every expert-parallel step
+    waits for), the expert slots it holds that receive tokens, and one expert's weights. The `imbalance` shape
+    scales both."""
+    experts_here = (s["experts"] + s["redundant"]) / s["ep"]
+    mean = s["tokens"] * s["top_k"] / s["ep"]
+    pairs = (busiest_rank_pairs(mean, s["ep"]) if busiest else mean) * s["imbalance"]
+    pairs = np.minimum(pairs, s["tokens"] * np.minimum(s["top_k"], experts_here) * s["imbalance"])
     hit = experts_here * -np.expm1(s["tokens"] * s["top_k"] * np.log1p(-1 / np.maximum(s["experts"], 2)))
     hit = np.minimum(np.maximum(hit, np.minimum(pairs, 1)), experts_here)
     width = s["intermediate"] / s["moe_tp"]

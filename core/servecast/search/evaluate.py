@@ -15,7 +15,7 @@ from functools import partial
 
 import numpy as np
 
-from servecast.domain.framework import FrameworkVersion, KnobMeaning
+from servecast.domain.framework import FrameworkVersion, KnobMeaning, KnobValue
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.layout import ParallelLayout
 from servecast.domain.target import Target
@@ -42,7 +42,7 @@ from servecast.serving.disaggregated import (
     solve_compositions,
     users_for_decode_batch,
 )
-from servecast.serving.estimate import ServerCache, runnable_problems
+from servecast.serving.estimate import ServerCache, exchange_overrides, runnable_problems
 from servecast.serving.iterations import BudgetVariants
 from servecast.serving.load import LoadKind, LoadLevels
 from servecast.serving.metrics import ServingPoints
@@ -68,7 +68,8 @@ class SearchProgress:
 
 Progress = Callable[[SearchProgress], None]
 
-LAYOUT_FIELDS = ("tp", "pp", "dp", "ep", "moe_tp")
+LAYOUT_FIELDS = ("tp", "pp", "dp", "ep", "moe_tp", "redundant_experts", "moe_all_to_all", "two_batch_overlap")
+"""A server's layout and how its MoE layers exchange tokens (NaN where the layout has no attention DP with EP)."""
 CONFIG_COLUMNS = (
     "framework",
     "framework_version",
@@ -123,8 +124,19 @@ class SpaceEvaluation:
         return len(self.columns["framework"]) if self.columns else 0
 
 
-def _layout_values(layout: ParallelLayout) -> dict[str, float]:
-    values = (layout.tp, layout.pp, layout.attention_dp, layout.ep, layout.moe_tp)
+def _layout_values(server: Server) -> dict[str, float]:
+    layout, settings = server.layout, server.settings
+    exchanges = layout.attention_dp > 1 and layout.ep > 1
+    values = (
+        layout.tp,
+        layout.pp,
+        layout.attention_dp,
+        layout.ep,
+        layout.moe_tp,
+        layout.redundant_experts,
+        float(settings.moe_all_to_all) if exchanges else np.nan,
+        float(settings.two_batch_overlap) if exchanges else np.nan,
+    )
     return dict(zip(LAYOUT_FIELDS, (float(v) for v in values), strict=True))
 
 
@@ -189,21 +201,35 @@ class _FrameworkSpace:
         self._problems: dict[tuple[ServingMode, ParallelLayout, int | None], list[str]] = {}
 
     def servers(self, mode: ServingMode, role: ServerRole, gpus: int) -> list[Server]:
-        """Runnable servers of `role`, over stage layouts and pipeline depths up to one step past the first fit."""
+        """Runnable servers of `role`, over stage layouts and pipeline depths up to one step past the first fit;
+        an attention-DP layout with expert parallelism also as wide EP (all-to-all, two-batch overlap where the
+        version has them) when that is not the framework's default."""
         arch = self.model.architecture
-        node = self.hardware.node.gpus_per_node
         built = []
-        for stage in stage_layouts(arch, self.modes, node, gpus):
+        for stage in stage_layouts(arch, self.modes, self.hardware.node.domain_gpus, gpus):
             fitted = 0
             for pp in pipeline_depths(stage, arch, gpus, self.modes):
                 layout = stage.model_copy(update={"pp": pp})
                 server = self._server(mode, role, layout)
                 if server is not None:
                     built.append(server)
+                    wide = self._wide_ep(mode, role, server)
+                    built += [wide] if wide is not None else []
                     fitted += 1
                     if fitted == 2:
                         break
         return built
+
+    def _wide_ep(self, mode: ServingMode, role: ServerRole, server: Server) -> Server | None:
+        """`server` with its MoE tokens sent by all-to-all and two micro-batches overlapping it, where its layout
+        exchanges tokens, the version can, and its defaults do not already."""
+        layout = server.layout
+        if layout.attention_dp == 1 or layout.ep == 1 or server.settings.moe_all_to_all:
+            return None
+        if not self.version.knobs_for(KnobMeaning.MOE_ALL_TO_ALL):
+            return None
+        overlap = bool(self.version.knobs_for(KnobMeaning.TWO_BATCH_OVERLAP))
+        return self._server(mode, role, layout, exchange=exchange_overrides(True, overlap or None))
 
     def budget_variants(self, mode: ServingMode, server: Server) -> list[Server]:
         """`server` and its variants at the search's other token budgets: those the framework accepts, and only
@@ -214,16 +240,21 @@ class _FrameworkSpace:
             settings = server.settings
             if budget == settings.max_num_tokens or (not settings.chunked_prefill and budget < prompt):
                 continue
-            variant = self._server(mode, server.role, server.layout, budget)
+            variant = self._server(mode, server.role, server.layout, budget, _exchange_of(server))
             if variant is not None:
                 variants.append(variant)
         return variants
 
     def _server(
-        self, mode: ServingMode, role: ServerRole, layout: ParallelLayout, budget: int | None = None
+        self,
+        mode: ServingMode,
+        role: ServerRole,
+        layout: ParallelLayout,
+        budget: int | None = None,
+        exchange: dict[KnobMeaning, KnobValue] | None = None,
     ) -> Server | None:
-        """The server (at the framework's token budget, or `budget`), or None after recording why it cannot run
-        (each reason once per mode, layout and budget)."""
+        """The server (at the framework's token budget, or `budget`; with the framework's MoE exchange, or
+        `exchange`), or None after recording why it cannot run (each reason once per mode, layout and budget)."""
         key = (mode, layout, budget)
         if key not in self._problems:
             self._problems[key] = runnable_problems(
@@ -233,7 +264,9 @@ class _FrameworkSpace:
         if self._problems[key]:
             self._reject(mode, shape, "; ".join(self._problems[key]))
             return None
-        overrides = None if budget is None else {KnobMeaning.MAX_NUM_TOKENS: budget}
+        overrides: dict[KnobMeaning, KnobValue] = dict(exchange or {})
+        if budget is not None:
+            overrides[KnobMeaning.MAX_NUM_TOKENS] = budget
         build = partial(
             build_server,
             self.host,
@@ -247,7 +280,7 @@ class _FrameworkSpace:
             self.cache.step_tables,
         )
         try:
-            return self.cache.server((self.target, layout, role, budget), build)
+            return self.cache.server((self.target, layout, role, budget, tuple(sorted(overrides.items()))), build)
         except InputError as error:
             self._reject(mode, shape, error.message)
             return None
@@ -256,6 +289,14 @@ class _FrameworkSpace:
         rejection = Rejection(self.framework, mode, shape, reason)
         if rejection not in self.rejections:
             self.rejections.append(rejection)
+
+
+def _exchange_of(server: Server) -> dict[KnobMeaning, KnobValue] | None:
+    """The MoE exchange `server` was built with, to build its variants the same way (None: the defaults)."""
+    layout, settings = server.layout, server.settings
+    if layout.attention_dp == 1 or layout.ep == 1:
+        return None
+    return exchange_overrides(settings.moe_all_to_all, settings.two_batch_overlap)
 
 
 def evaluate_space(
@@ -307,7 +348,7 @@ def _single_server(
     blocks = []
     for server in space.servers(mode, ServerRole.AGGREGATED, task.gpus):
         replicas = task.gpus // server.gpus if task.replicate else 1
-        config = {**constants, **_layout_values(server.layout), "replicas": float(replicas)}
+        config = {**constants, **_layout_values(server), "replicas": float(replicas)}
         config["max_num_tokens"] = float(server.settings.max_num_tokens)
         if mode is ServingMode.STATIC:
             longest = task.isl + task.osl
@@ -406,7 +447,7 @@ def _disaggregated(
         "decode_batch_size": arrays["n"],
     }
     for role, servers, index in (("prefill", prefills, prefill_index), ("decode", decodes, decode_index)):
-        table = np.array([list(_layout_values(server.layout).values()) for server in servers])
+        table = np.array([list(_layout_values(server).values()) for server in servers])
         for column, name in enumerate(LAYOUT_FIELDS):
             per_point[f"{role}_{name}"] = table[index, column]
     return [_block(len(users), constants, per_point, points)]

@@ -1,8 +1,8 @@
 """The search space: the parallel layouts that can split a model, and the load levels and compositions to try.
 
 Layouts come from the model's divisibility (heads, KV heads, MLP and expert widths) and the framework's parallel
-modes, with tensor and attention-DP groups inside one node; pipeline depth grows only until the model fits
-(and one step more, for KV-cache room), so no layout that cannot run is ever evaluated.
+modes, with groups of any width up to the GPUs given (priced by the links they cross); pipeline depth grows only
+until the model fits (and one step more, for KV-cache room), so no layout that cannot run is ever evaluated.
 """
 
 from __future__ import annotations
@@ -31,23 +31,45 @@ def _powers_of_two(largest: int) -> list[int]:
     return [1 << i for i in range(max(largest, 1).bit_length()) if 1 << i <= largest]
 
 
+def _redundant(arch: ModelArchitecture, ep: int) -> int:
+    """Expert copies that make the experts split evenly over `ep` ranks (EPLB's redundant experts), else none."""
+    return (-arch.moe.num_experts) % ep if arch.moe is not None and ep > 1 else 0
+
+
+def _is_power_of_two(value: int) -> bool:
+    return value > 0 and value & (value - 1) == 0
+
+
+def _divisors(value: int) -> list[int]:
+    return [d for d in range(1, value + 1) if value % d == 0]
+
+
 def stage_layouts(
-    arch: ModelArchitecture, parallel_modes: frozenset[ParallelMode], node_gpus: int, gpus: int
+    arch: ModelArchitecture, parallel_modes: frozenset[ParallelMode], domain_gpus: int, gpus: int
 ) -> list[ParallelLayout]:
-    """Single-stage layouts (pp 1) that split the model and use only `parallel_modes`, within one node.
+    """Single-stage layouts (pp 1) of up to `gpus` GPUs that split the model and use only `parallel_modes`.
 
     Dense models vary tp. MoE models also run attention data-parallel with the experts split over the whole stage
-    (tp x dp = ep), or tensor-parallel experts (ep 1) and full expert parallelism (ep = tp).
+    (tp x dp = ep), or tensor-parallel experts (ep 1) and full expert parallelism (ep = tp); their stages may also
+    be whole scale-up domains that are no power of two (EP 72 on nine 8-GPU nodes). A tensor-parallel group wider
+    than a scale-up domain is left out where pipeline parallelism can take its place: splitting the same GPUs into
+    stages moves one activation per stage boundary over the network instead of two all-reduces per layer, with the
+    same weights and compute per GPU, so it is never slower.
     """
     moe = arch.moe is not None and any(arch.layer_is_moe)
+    sizes = set(_powers_of_two(gpus))
+    if moe:
+        sizes |= set(range(domain_gpus, gpus + 1, domain_gpus))
     layouts = []
-    for stage in _powers_of_two(min(node_gpus, gpus)):
+    for stage in sorted(sizes):
         shapes = [(stage, 1, 1)]
         if moe:
             shapes.append((stage, 1, stage))
-            shapes += [(stage // dp, dp, stage) for dp in _powers_of_two(stage) if dp > 1]
+            shapes += [(stage // dp, dp, stage) for dp in _divisors(stage) if dp > 1 and _is_power_of_two(stage // dp)]
         for tp, dp, ep in dict.fromkeys(shapes):
-            layout = ParallelLayout(tp=tp, attention_dp=dp, ep=ep)
+            layout = ParallelLayout(tp=tp, attention_dp=dp, ep=ep, redundant_experts=_redundant(arch, ep))
+            if tp > domain_gpus and ParallelMode.PP in parallel_modes:
+                continue
             if layout.modes <= parallel_modes and not layout_problems(arch, layout):
                 layouts.append(layout)
     return layouts

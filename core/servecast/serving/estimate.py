@@ -137,7 +137,9 @@ def estimate(
     )
     servers: dict[str, Server] = {}
     for name, role in roles.items():
-        layout = request.layout("" if role is ServerRole.AGGREGATED else name)
+        prefix = "" if role is ServerRole.AGGREGATED else name
+        layout = request.layout(prefix)
+        server_overrides = {**overrides, **exchange_overrides(*request.exchange(prefix))}
         problems = runnable_problems(
             host, version, target, request.mode, model, layout, request.max_batch_size, request.max_num_tokens
         )
@@ -148,8 +150,8 @@ def estimate(
                 "lists them), or change what a plugin objects to",
             )
         key = (*ServerCache.model_key(request), request.system, version.version, layout, role)
-        key += (request.workload, tuple(sorted(overrides.items())))
-        build = partial(build_server, host, model, hardware, target, layout, request.workload, role, overrides)
+        key += (request.workload, tuple(sorted(server_overrides.items())))
+        build = partial(build_server, host, model, hardware, target, layout, request.workload, role, server_overrides)
         servers[name] = cache.server(key, partial(build, cache.step_tables))
     metrics = _run_mode(request, servers, hardware)
     for server in servers.values():
@@ -244,6 +246,16 @@ def _overrides(version: FrameworkVersion, request: EstimateRequest) -> dict[Knob
             )
         overrides[KnobMeaning.SCHEDULER_STEPS] = request.scheduler_steps
     return overrides
+
+
+def exchange_overrides(all_to_all: bool | None, overlap: bool | None) -> dict[KnobMeaning, KnobValue]:
+    """The MoE exchange a request or search point asks of one server, by knob meaning (nothing: the defaults)."""
+    asked: dict[KnobMeaning, KnobValue] = {}
+    if all_to_all is not None:
+        asked[KnobMeaning.MOE_ALL_TO_ALL] = all_to_all
+    if overlap is not None:
+        asked[KnobMeaning.TWO_BATCH_OVERLAP] = overlap
+    return asked
 
 
 def runnable_problems(

@@ -95,6 +95,11 @@ class SchedulerSettings:
     """Front-end time per streamed output token, for every running stream."""
     async_output_processing: bool = False
     """Outputs processed while the next iteration runs, without an overlap scheduler (vLLM V0)."""
+    moe_all_to_all: bool = False
+    """Expert-parallel MoE layers under attention DP exchange tokens by all-to-all (else all-gather and
+    reduce-scatter); False on layouts without both."""
+    two_batch_overlap: bool = False
+    """Steps run as two micro-batches, one's all-to-all hidden behind the other's compute."""
 
     @property
     def delayed_output(self) -> bool:
@@ -316,6 +321,7 @@ class KnobSchedulingPolicy:
             sampler_profiled_apart=self.sampler_profiled_apart,
             nccl_nvls=self.nccl_nvls,
         )
+        all_to_all, overlap_batches = self._expert_exchange(context, given, concept)
         overheads = self.behaviour.overheads
         return SchedulerSettings(
             max_batch_size=max_batch_size,
@@ -339,8 +345,43 @@ class KnobSchedulingPolicy:
             stream_token_us=overheads.stream_token_us.value if overheads.stream_token_us else 0.0,
             scheduler_steps=steps,
             max_model_len=_positive(concept(KnobMeaning.MAX_MODEL_LEN)),
+            moe_all_to_all=all_to_all,
+            two_batch_overlap=overlap_batches,
             notes=tuple(notes),
         )
+
+    def _expert_exchange(
+        self, context: PolicyContext, given: Mapping[KnobMeaning, KnobValue], concept: Resolve
+    ) -> tuple[bool, bool]:
+        """Whether MoE tokens move by all-to-all, and whether two micro-batches overlap it: only where the layout
+        has both attention DP and expert parallelism; an InputError for asking either of a layout or version that
+        cannot."""
+        layout = context.layout
+        exchanges = layout.attention_dp > 1 and layout.ep > 1
+        framework = f"{self.target.framework} {self.version.version}"
+        for meaning in (KnobMeaning.MOE_ALL_TO_ALL, KnobMeaning.TWO_BATCH_OVERLAP):
+            if given.get(meaning) is True and not self._has(meaning):
+                raise InputError(
+                    f"{framework} has no {meaning.value.replace('_', ' ')}",
+                    "leave it out, or pick a version that has it "
+                    f"(`servecast frameworks show {self.target.framework}`)",
+                )
+            if given.get(meaning) is True and not exchanges:
+                raise InputError(
+                    f"{meaning.value.replace('_', ' ')} needs attention data parallelism and expert parallelism "
+                    f"(dp > 1 and ep > 1); layout {layout} has {'no ep' if layout.ep == 1 else 'no dp'}",
+                    "give --dp and --ep, or leave it out",
+                )
+        all_to_all = exchanges and self._has(KnobMeaning.MOE_ALL_TO_ALL) and bool(concept(KnobMeaning.MOE_ALL_TO_ALL))
+        overlap = self._has(KnobMeaning.TWO_BATCH_OVERLAP) and bool(concept(KnobMeaning.TWO_BATCH_OVERLAP))
+        if overlap and exchanges and not all_to_all:
+            if given.get(KnobMeaning.TWO_BATCH_OVERLAP) is True:
+                raise InputError(
+                    f"two-batch overlap hides the MoE all-to-all, and this {framework} server all-gathers instead",
+                    "add --moe-all-to-all, or leave two-batch overlap out",
+                )
+            overlap = False
+        return all_to_all, overlap and all_to_all
 
     def _budget_overrides(self, given: dict[KnobMeaning, KnobValue]) -> dict[KnobMeaning, KnobValue]:
         """Overrides with a token budget translated for versions without one budget knob (SGLang): there the

@@ -20,10 +20,13 @@ from servecast.domain.workload import (
 )
 from servecast.errors import InputError
 
-_SERVER_LAYOUT_FIELDS = ("tp", "pp", "dp", "ep", "moe_tp")
+_EXCHANGE_FIELDS = ("moe_all_to_all", "two_batch_overlap")
+_SERVER_LAYOUT_FIELDS = ("tp", "pp", "dp", "ep", "moe_tp", "redundant_experts", *_EXCHANGE_FIELDS)
 """The aggregated or static server's layout; a disaggregated deployment has none."""
 _POOL_FIELDS = tuple(
-    f"{role}_{name}" for role in ("prefill", "decode") for name in ("tp", "pp", "dp", "ep", "moe_tp", "workers")
+    f"{role}_{name}"
+    for role in ("prefill", "decode")
+    for name in ("tp", "pp", "dp", "ep", "moe_tp", "redundant_experts", *_EXCHANGE_FIELDS, "workers")
 ) + ("prefill_batch_size", "decode_batch_size")
 """The disaggregated pools' layouts and batches; aggregated and static servers have none."""
 
@@ -66,6 +69,9 @@ class EstimateRequest(FrozenModel):
     dp: int = Field(default=1, gt=0, description="Attention data-parallel groups (MoE models).")
     ep: int = Field(default=1, gt=0, description="Expert-parallel ranks.")
     moe_tp: int | None = Field(default=None, gt=0, description="Tensor-parallel ranks per expert (default: derived).")
+    redundant_experts: int = Field(
+        default=0, ge=0, description="Extra expert copies load balancing (EPLB) spreads over the ep ranks."
+    )
     quant: Quantization | None = Field(default=None, description="Override the checkpoint's quantization.")
     moe_quant: Quantization | None = Field(default=None, description="Quantization of the routed experts only.")
     kv_cache_dtype: KvCacheDtype | None = Field(default=None, description="Default: the checkpoint's.")
@@ -82,11 +88,24 @@ class EstimateRequest(FrozenModel):
     scheduler_steps: int | None = Field(
         default=None, gt=0, description="Decode iterations per scheduling pass (vLLM V0's --num-scheduler-steps)."
     )
+    moe_all_to_all: bool | None = Field(
+        default=None,
+        description="MoE tokens sent to their experts' ranks by all-to-all (DeepEP) under dp and ep, instead of "
+        "all-gathered (default: the framework's).",
+    )
+    two_batch_overlap: bool | None = Field(
+        default=None,
+        description="Two micro-batches per step, one's all-to-all overlapping the other's compute (SGLang TBO, "
+        "vLLM DBO; default: the framework's).",
+    )
     prefill_tp: int = Field(default=1, gt=0)
     prefill_pp: int = Field(default=1, gt=0)
     prefill_dp: int = Field(default=1, gt=0)
     prefill_ep: int = Field(default=1, gt=0)
     prefill_moe_tp: int | None = Field(default=None, gt=0)
+    prefill_redundant_experts: int = Field(default=0, ge=0)
+    prefill_moe_all_to_all: bool | None = None
+    prefill_two_batch_overlap: bool | None = None
     prefill_workers: int = Field(default=1, gt=0)
     prefill_batch_size: int = Field(default=1, gt=0, description="Prompts per prefill step.")
     decode_tp: int = Field(default=1, gt=0)
@@ -94,6 +113,9 @@ class EstimateRequest(FrozenModel):
     decode_dp: int = Field(default=1, gt=0)
     decode_ep: int = Field(default=1, gt=0)
     decode_moe_tp: int | None = Field(default=None, gt=0)
+    decode_redundant_experts: int = Field(default=0, ge=0)
+    decode_moe_all_to_all: bool | None = None
+    decode_two_batch_overlap: bool | None = None
     decode_workers: int = Field(default=1, gt=0)
     decode_batch_size: int | None = Field(default=None, gt=0, description="Most sequences per decode worker.")
     length_distribution: LengthDistribution = Field(
@@ -200,6 +222,12 @@ class EstimateRequest(FrozenModel):
             return REQUESTS_PER_USER
         return self.num_requests / self.concurrency
 
+    def exchange(self, role: str = "") -> tuple[bool | None, bool | None]:
+        """Whether the aggregated server, or the `prefill` / `decode` pool, is asked to move MoE tokens by
+        all-to-all and to overlap two micro-batches (None: the framework's default)."""
+        prefix = f"{role}_" if role else ""
+        return getattr(self, f"{prefix}moe_all_to_all"), getattr(self, f"{prefix}two_batch_overlap")
+
     def layout(self, role: str = "") -> ParallelLayout:
         """The layout of the aggregated server, or of the `prefill` / `decode` pool's workers."""
         prefix = f"{role}_" if role else ""
@@ -209,6 +237,7 @@ class EstimateRequest(FrozenModel):
             "attention_dp": getattr(self, f"{prefix}dp"),
             "ep": getattr(self, f"{prefix}ep"),
             "moe_tp": getattr(self, f"{prefix}moe_tp"),
+            "redundant_experts": getattr(self, f"{prefix}redundant_experts"),
         }
         try:
             return ParallelLayout.model_validate(values)

@@ -14,6 +14,7 @@ from servecast.domain.target import Target
 from servecast.domain.workload import LengthDistribution, Workload
 from servecast.errors import InputError
 from servecast.host.host import PluginHost
+from servecast.models.graph import GraphOptions
 from servecast.models.layout_check import check_layout
 from servecast.models.memory import GIB, KvCapacity, kv_capacity, max_sequences, stage_memory, visible_memory_bytes
 from servecast.models.model import Model
@@ -216,12 +217,6 @@ def build_server(
     """Resolve the framework's settings for this instance, check it fits, and tabulate its step times (or take
     them from `table_cache`, which must not outlive `model`: servers differing only in budgets share tables)."""
     check_layout(model.model_id, model.architecture, layout)
-    if layout.gpus > hardware.node.gpus_per_node and layout.tp * layout.attention_dp > hardware.node.gpus_per_node:
-        raise InputError(
-            f"layout {layout} puts {layout.tp * layout.attention_dp} GPUs in one pipeline stage, more than the "
-            f"{hardware.node.gpus_per_node} GPUs of a {hardware.display_name} node",
-            "keep tensor/attention-DP groups inside a node and span nodes with pp",
-        )
     limit = (overrides or {}).get(KnobMeaning.MAX_MODEL_LEN)
     max_model_len = check_context(model, workload, limit if isinstance(limit, int) else None)
     context = PolicyContext(hardware, layout, workload, max_model_len, role)
@@ -243,11 +238,12 @@ def build_server(
         decodes=max(settings.max_batch_size, 1),
         kv_len=longest,
     )
-    key = (id(model), layout, target, settings.kernel_launch_us, limits)
+    options = GraphOptions(moe_all_to_all=settings.moe_all_to_all)
+    key = (id(model), layout, target, settings.kernel_launch_us, limits, options)
     tables = table_cache.get(key) if table_cache is not None else None
     if tables is None:
         estimator_for = partial(host.op_estimator, target=target)
-        tables = StepTables(model, layout, estimator_for, settings.kernel_launch_us, limits)
+        tables = StepTables(model, layout, estimator_for, settings.kernel_launch_us, limits, options)
         if table_cache is not None:
             table_cache[key] = tables
     steps = StepTimeModel(tables, settings)

@@ -3,21 +3,21 @@
 An iteration's GPU time is the sum of its ops, and every op scales with one thing (`OpPart`): the tokens through
 the layers, the rows reaching the LM head, the prompt chunks' attention, or the decodes' attention. Each part is
 estimated once over a grid (every pipeline stage, with and without CUDA graphs) and interpolated in log space;
-the iteration then adds CUDA-graph padding, attention-DP imbalance, pipeline microbatching and the framework's
-CPU time per iteration.
+the iteration then adds CUDA-graph padding, attention-DP imbalance, pipeline microbatching, two-batch overlap of
+the MoE all-to-all, and the framework's CPU time per iteration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from servecast.arrays import FloatArray
 from servecast.domain.layout import ParallelLayout
-from servecast.models.graph import build_stage_graph
+from servecast.models.graph import GraphOptions, build_stage_graph
 from servecast.models.model import Model
 from servecast.models.ops import OpPart
 from servecast.models.step import StepShape
@@ -100,9 +100,11 @@ class StepTables:
         estimator_for: Callable[[OpKind], OpEstimator],
         kernel_launch_us: float,
         limits: StepLimits,
+        options: GraphOptions | None = None,
     ) -> None:
         self.layout = layout
         self._model = model
+        self._options = options or GraphOptions()
         self._estimator_for = estimator_for
         self._launch_ms = kernel_launch_us / 1000.0
         tokens = _grid(limits.tokens, 40)
@@ -111,27 +113,37 @@ class StepTables:
         prompt = _grid(limits.tokens, 16)
         past = np.concatenate([[0], _grid(limits.kv_len, 12)])
         flat = StepShape.decode(seqs=tokens, kv_len=1)
-        layers = self._part_times(flat, (OpPart.TOKENS, OpPart.LOGITS))
+        layers = self._part_times(flat, (OpPart.TOKENS, OpPart.LOGITS), exchange=True)
         self.tokens = tuple(_Table1D(tokens, times) for times in layers[OpPart.TOKENS])
         self.logits = tuple(_Table1D(tokens, times) for times in layers[OpPart.LOGITS])
+        self.exchange = tuple(_Table1D(tokens, times) for times in self._exchange)
+        """The MoE all-to-all's share of `tokens`: what two-batch overlap can hide behind compute."""
         d, k = np.meshgrid(decodes, kv, indexing="ij")
         self.decode = self._tabulate_2d(decodes, kv, StepShape.decode(d.ravel(), k.ravel()), OpPart.DECODE)
         q, p = np.meshgrid(prompt, past, indexing="ij")
         chunks = StepShape.prefill(tokens=q.ravel(), past=p.ravel())
         self.context = self._tabulate_2d(prompt, past + 1, chunks, OpPart.CONTEXT)
 
-    def _part_times(self, step: StepShape, parts: tuple[OpPart, ...]) -> dict[OpPart, tuple[FloatArray, FloatArray]]:
+    def _part_times(
+        self, step: StepShape, parts: tuple[OpPart, ...], exchange: bool = False
+    ) -> dict[OpPart, tuple[FloatArray, FloatArray]]:
         """Per part and stage, from one graph build per stage: the time with CUDA graphs (kernels only) and eager
-        (each kernel at least a launch)."""
+        (each kernel at least a launch); with `exchange`, the all-to-all ops' time goes to `_exchange` as well."""
         graphed = {part: np.zeros((self.layout.pp, step.points)) for part in parts}
         eager = {part: np.zeros((self.layout.pp, step.points)) for part in parts}
+        moved = np.zeros((2, self.layout.pp, step.points))
         for stage in range(self.layout.pp):
-            for op in build_stage_graph(self._model, self.layout, step, stage).ops:
+            for op in build_stage_graph(self._model, self.layout, step, stage, self._options).ops:
                 if op.part in graphed:
                     latency = self._estimator_for(op.kind)(op.shape, op.dtype).latency_ms
                     graphed[op.part][stage] += op.count * latency
                     eager[op.part][stage] += op.count * np.maximum(latency, self._launch_ms)
+                    if exchange and op.kind is OpKind.ALL_TO_ALL:
+                        moved[0, stage] += op.count * latency
+                        moved[1, stage] += op.count * np.maximum(latency, self._launch_ms)
         floor = 1e-9  # keeps the log-space interpolation finite for parts a stage does not have
+        if exchange:
+            self._exchange = (np.maximum(moved[0], floor), np.maximum(moved[1], floor))
         return {part: (np.maximum(graphed[part], floor), np.maximum(eager[part], floor)) for part in parts}
 
     def _tabulate_2d(
@@ -139,6 +151,27 @@ class StepTables:
     ) -> tuple[_Table2D, ...]:
         shape = (self.layout.pp, len(rows), len(columns))
         return tuple(_Table2D(rows, columns, times.reshape(shape)) for times in self._part_times(step, (part,))[part])
+
+
+@dataclass(frozen=True)
+class _RankLoad:
+    """One attention-DP rank's share of an iteration (per pipeline microbatch): the tokens through the layers, the
+    rows reaching the LM head, the decodes and their mean KV length, the prompts, each prompt's tokens and its
+    cached past."""
+
+    tokens: FloatArray
+    rows: FloatArray
+    decodes: FloatArray
+    kv: FloatArray
+    prompts: FloatArray
+    prompt_tokens: FloatArray
+    past: FloatArray
+
+    def halved(self) -> _RankLoad:
+        """Each of two equal micro-batches: half the sequences and tokens, the same lengths."""
+        return replace(
+            self, tokens=self.tokens / 2, rows=self.rows / 2, decodes=self.decodes / 2, prompts=self.prompts / 2
+        )
 
 
 class StepTimeModel:
@@ -161,8 +194,9 @@ class StepTimeModel:
         """GPU time of iterations: `decodes` sequences at mean KV length `decode_kv`, plus `prefill_tokens` prompt
         tokens spread over `prefill_seqs` sequences with `prefill_past` tokens already cached on average.
 
-        The attention-DP rank holding the prompt is the slowest; pipeline stages run `pp` microbatches, so an
-        iteration (every sequence advancing one token) lasts `pp` times the slowest stage's microbatch.
+        Attention-DP ranks take whole prompts, spread evenly (each rank schedules its own requests), and the rank
+        holding the most is the slowest; pipeline stages run `pp` microbatches, so an iteration (every sequence
+        advancing one token) lasts `pp` times the slowest stage's microbatch.
         """
         d, kv, q, n, past = (
             np.atleast_1d(np.asarray(v, dtype=np.float64))
@@ -172,8 +206,9 @@ class StepTimeModel:
         layout = self.layout
         micro = float(layout.pp)
         rank_decodes = np.ceil(d / layout.attention_dp / micro)
-        rank_prompt = np.ceil(q / micro)
-        rank_seqs = np.ceil(n / micro)
+        rank_seqs = np.ceil(n / layout.attention_dp / micro)
+        spread = np.divide(rank_seqs * micro, n, out=np.ones_like(n), where=n > 0)
+        rank_prompt = np.ceil(q * np.minimum(spread, 1.0) / micro)
         tokens = rank_decodes + rank_prompt
         sizes = self.settings.cuda_graph_batch_sizes
         graphable = (q == 0) | self.settings.graphs_cover_mixed_steps
@@ -181,36 +216,40 @@ class StepTimeModel:
         use_graph = graphable & (tokens <= captured) & (tokens > 0)
         padded = np.where(use_graph, self._pad(tokens), tokens) if sizes else tokens
         per_seq = np.divide(rank_prompt, rank_seqs, out=np.zeros_like(rank_prompt), where=rank_seqs > 0)
-        rows = rank_decodes + rank_seqs
+        load = _RankLoad(tokens, rank_decodes + rank_seqs, rank_decodes, kv, rank_seqs, per_seq, past)
         variants = []
         if use_graph.any():
-            variants.append(
-                self._stage_ms(0, padded, padded - tokens + rows, rank_decodes, kv, rank_seqs, per_seq, past)
-            )
+            variants.append(self._stage_ms(0, replace(load, tokens=padded, rows=padded - tokens + load.rows)))
         if not use_graph.all():
-            variants.append(self._stage_ms(1, tokens, rows, rank_decodes, kv, rank_seqs, per_seq, past))
+            variants.append(self._stage_ms(1, load))
         stages = variants[0] if len(variants) == 1 else np.where(use_graph, variants[0], variants[1])
+        if self.settings.two_batch_overlap:
+            stages = np.where(tokens >= 2, self._overlapped_ms(use_graph, load), stages)
         slowest: FloatArray = stages.max(axis=0) * micro
         return slowest
 
-    def _stage_ms(
-        self,
-        variant: int,
-        tokens: FloatArray,
-        rows: FloatArray,
-        decodes: FloatArray,
-        kv: FloatArray,
-        prompts: FloatArray,
-        prompt_tokens: FloatArray,
-        past: FloatArray,
-    ) -> FloatArray:
+    def _overlapped_ms(self, use_graph: NDArray[np.bool_], load: _RankLoad) -> FloatArray:
+        """Per stage, a step split into two micro-batches of half the tokens (SGLang's two-batch overlap, vLLM's
+        dual-batch overlap): while one exchanges tokens with the other ranks, the other computes, so each half
+        costs the longer of its compute and its all-to-all, and the step two of those."""
+        half_load = load.halved()
+        halves = [self._stage_ms(variant, half_load) for variant in (0, 1)]
+        exchange = [self.tables.exchange[variant](half_load.tokens) for variant in (0, 1)]
+        half = np.where(use_graph, halves[0], halves[1])
+        moved = np.where(use_graph, exchange[0], exchange[1])
+        overlapped: FloatArray = 2 * np.maximum(half - moved, moved)
+        return overlapped
+
+    def _stage_ms(self, variant: int, load: _RankLoad) -> FloatArray:
         """Per stage: the GPU time of the parts, with CUDA graphs (variant 0) or eager (variant 1)."""
         tables = self.tables
         time: FloatArray = (
-            tables.tokens[variant](tokens) + tables.logits[variant](rows) + tables.decode[variant](decodes, kv)
+            tables.tokens[variant](load.tokens)
+            + tables.logits[variant](load.rows)
+            + tables.decode[variant](load.decodes, load.kv)
         )
-        if prompts.any():
-            time = time + prompts * tables.context[variant](prompt_tokens, past + 1)
+        if load.prompts.any():
+            time = time + load.prompts * tables.context[variant](load.prompt_tokens, load.past + 1)
         return time
 
     def _pad(self, tokens: FloatArray) -> FloatArray:
@@ -226,9 +265,11 @@ class StepTimeModel:
         prefill_seqs: ArrayLike = 0,
         prefill_past: ArrayLike = 0,
     ) -> FloatArray:
-        """Wall time of iterations: GPU time plus the framework's CPU time (overlapped by an overlap scheduler)."""
+        """Wall time of iterations: GPU time plus the framework's CPU time (overlapped by an overlap scheduler).
+        Each attention-DP rank has its own scheduler process, so the CPU time is that of one rank's sequences."""
         gpu = self.gpu_ms(decodes, decode_kv, prefill_tokens, prefill_seqs, prefill_past)
-        prompts = np.asarray(prefill_seqs, dtype=np.float64)
-        cpu = self.settings.cpu_ms(np.asarray(decodes, dtype=np.float64) + prompts, prompts)
+        ranks = self.layout.attention_dp
+        prompts = np.asarray(prefill_seqs, dtype=np.float64) / ranks
+        cpu = self.settings.cpu_ms(np.asarray(decodes, dtype=np.float64) / ranks + prompts, prompts)
         result: FloatArray = np.maximum(gpu, cpu) if self.settings.overlap_scheduler else gpu + cpu
         return result

@@ -58,12 +58,19 @@ def loading_arguments(deployment: Deployment, version: FrameworkVersion, schema:
 
 
 def _parallel(worker: WorkerPlacement) -> list[str]:
+    """The layout as SGLang's flags: tp_size spans the attention-DP ranks; with attention TP 1, the dense MLP layers
+    run data-parallel too (--moe-dense-tp-size 1, what servecast simulates), and redundant experts are placed and
+    rebalanced by EPLB."""
     layout = worker.group.layout
     argv = ["--tp-size", str(layout.tp * layout.attention_dp)]
     if layout.attention_dp > 1:
         argv += ["--dp-size", str(layout.attention_dp), "--enable-dp-attention"]
+        if layout.tp == 1:
+            argv += ["--moe-dense-tp-size", "1"]
     if layout.ep > 1:
         argv += ["--ep-size", str(layout.ep)]
+    if layout.redundant_experts:
+        argv += ["--ep-num-redundant-experts", str(layout.redundant_experts), "--enable-eplb"]
     if layout.pp > 1:
         argv += ["--pp-size", str(layout.pp)]
     return argv

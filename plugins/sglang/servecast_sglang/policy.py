@@ -56,7 +56,8 @@ class SglangPolicy(KnobSchedulingPolicy):
 
     def _memory_fraction_static(self, context: PolicyContext, resolve: Resolve) -> float:
         gib = memory_gib(context)
-        parallel = context.layout.tp * context.layout.pp
+        layout = context.layout
+        parallel = layout.tp * layout.attention_dp * layout.pp  # SGLang's tp_size spans the DP-attention ranks
         if self._release < Version("0.4"):
             tp = context.layout.tp
             return 0.79 if tp >= 16 else 0.83 if tp >= 8 else 0.85 if tp >= 4 else 0.87 if tp >= 2 else 0.88

@@ -30,6 +30,7 @@ from servecast.plugin import (
     check_launch,
     client_loads,
     config_tree,
+    environment,
     flag_arguments,
     literal,
     load_quantization_value,
@@ -63,6 +64,10 @@ def _options(deployment: Deployment, version: FrameworkVersion, worker: WorkerPl
     if layout.ep > 1:
         options["moe_expert_parallel_size"] = layout.ep
         options["moe_tensor_parallel_size"] = layout.moe_tp
+    if layout.redundant_experts and deployment.routed_experts:
+        # examples/wide_ep: the WIDEEP MoE with EPLB's expert slots (experts plus their redundant copies)
+        slots = deployment.routed_experts + layout.redundant_experts
+        options["moe_config"] = {"backend": "WIDEEP", "load_balancer": {"num_slots": slots}}
     if deployment.kv_cache_dtype is not None:
         options.setdefault("kv_cache_config", {})["dtype"] = KV_CACHE_DTYPES[deployment.kv_cache_dtype]
     if worker.role is not WorkerRole.AGGREGATED:
@@ -91,11 +96,13 @@ def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPla
     ]
     argv += flag_arguments(version, worker.group.knobs, None)
     argv += ["--extra_llm_api_options", options_file]
-    env = {"CUDA_VISIBLE_DEVICES": worker.cuda_visible_devices}
+    variables = environment(version, worker.group.knobs)
+    env = {"CUDA_VISIBLE_DEVICES": worker.cuda_visible_devices, **variables}
     if worker.nodes > 1:
         per_node = len(worker.gpu_ids)
         hosts = ",".join(f"{node_address(worker.first_node + rank)}:{per_node}" for rank in range(worker.nodes))
-        argv = ["mpirun", "-H", hosts, "-n", str(layout.gpus), "trtllm-llmapi-launch", *argv]
+        exported = [item for name in sorted(env) for item in ("-x", name)]  # mpirun passes them to remote ranks
+        argv = ["mpirun", "-H", hosts, "-n", str(layout.gpus), *exported, "trtllm-llmapi-launch", *argv]
     role = RoleLaunch(
         role=worker.name,
         framework="trtllm",

@@ -43,6 +43,11 @@ class TrtllmPolicy(KnobSchedulingPolicy):
     def runtime_default(self, knob: Knob, context: PolicyContext, resolve: Resolve) -> KnobValue | None:
         if knob.meaning is KnobMeaning.KV_CACHE_FREE_MEMORY_FRACTION:
             return 0.9  # the KvCacheConfig default the field description states
+        if knob.meaning is KnobMeaning.MOE_ALL_TO_ALL:
+            # the wide-EP MoE's MNNVL all-to-all, where an NVLink domain joins several trays and holds the group
+            node, layout = context.hardware.node, context.layout
+            multi_node_nvlink = node.domain_gpus > node.gpus_per_node
+            return "1" if multi_node_nvlink and layout.tp * layout.attention_dp <= node.domain_gpus else "0"
         return None
 
     def settings(

@@ -13,6 +13,7 @@ from servecast.plugin import (
     Deployment,
     Endpoint,
     FrameworkVersion,
+    KnobValue,
     KvCacheDtype,
     LaunchArtifacts,
     LaunchSchema,
@@ -26,6 +27,7 @@ from servecast.plugin import (
     check_launch,
     client_loads,
     config_tree,
+    environment,
     flag_arguments,
     literal,
     loading_flags,
@@ -90,6 +92,13 @@ def loading_arguments(deployment: Deployment, version: FrameworkVersion, schema:
     return loading_flags(deployment, framework, SERVE, schema, quantizations_at_load(version), KV_CACHE_DTYPES)
 
 
+DP_RPC_PORT = 13345
+"""The data-parallel coordinator's port on the head node of a multi-node data-parallel worker."""
+PREFILL_ALL_TO_ALL = {"deepep_low_latency": "deepep_high_throughput"}
+"""The all-to-all backend a prefill worker uses instead (the expert-parallel deployment guide: high-throughput
+kernels for prefill, low-latency ones with CUDA graphs for decode)."""
+
+
 def _parallel(worker: WorkerPlacement) -> list[str]:
     layout = worker.group.layout
     argv = ["--tensor-parallel-size", str(layout.tp)]
@@ -99,13 +108,27 @@ def _parallel(worker: WorkerPlacement) -> list[str]:
         argv += ["--data-parallel-size", str(layout.attention_dp)]
     if layout.ep > 1:
         argv.append("--enable-expert-parallel")
+    if layout.redundant_experts:
+        eplb = {"num_redundant_experts": layout.redundant_experts}
+        argv += ["--enable-eplb", "--eplb-config", json.dumps(eplb, separators=(",", ":"))]
     return argv
+
+
+def _knobs(worker: WorkerPlacement) -> dict[str, KnobValue]:
+    """The worker's knobs, with a prefill worker's low-latency all-to-all swapped for the high-throughput one."""
+    knobs = dict(worker.group.knobs)
+    if worker.role is WorkerRole.PREFILL:
+        for name in ("all2all_backend", "VLLM_ALL2ALL_BACKEND"):
+            value = knobs.get(name)
+            if isinstance(value, str):
+                knobs[name] = PREFILL_ALL_TO_ALL.get(value, value)
+    return knobs
 
 
 def _worker(
     deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement, loading: list[str]
 ) -> list[RoleLaunch]:
-    knobs = worker.group.knobs
+    knobs = _knobs(worker)
     argv = [*SERVE.split(), literal(deployment.model), "--host", "0.0.0.0", "--port", str(worker.port)]
     argv += _parallel(worker)
     argv += flag_arguments(version, knobs, "--no-" if Version(version.version) >= BENCH_CLI else None)
@@ -113,7 +136,7 @@ def _worker(
     if "compilation_config" in tree:
         argv += ["--compilation-config", json.dumps(tree["compilation_config"], separators=(",", ":"))]
     argv += loading
-    env = {"CUDA_VISIBLE_DEVICES": worker.cuda_visible_devices}
+    env = {"CUDA_VISIBLE_DEVICES": worker.cuda_visible_devices, **environment(version, knobs)}
     if worker.role is not WorkerRole.AGGREGATED:
         argv += ["--kv-transfer-config", json.dumps({"kv_connector": "NixlConnector", "kv_role": "kv_both"})]
         env["VLLM_NIXL_SIDE_CHANNEL_PORT"] = str(NIXL_SIDE_CHANNEL_BASE_PORT + worker.port - 8100)
@@ -124,6 +147,10 @@ def _worker(
                 role=worker.name, gpus=len(worker.gpu_ids), argv=tuple(argv), env=env, node=worker.first_node, **common
             )
         ]
+    layout = worker.group.layout
+    per_node = len(worker.gpu_ids)
+    if layout.attention_dp > 1 and per_node % (layout.tp * layout.pp) == 0:
+        return _data_parallel_nodes(worker, argv, env, common)
     ray_head = (*RAY.split(), "--head", "--block", "--port", str(RAY_PORT))
     ray_join = (*RAY.split(), "--block", "--address", f"{node_address(worker.first_node)}:{RAY_PORT}")
     per_node = len(worker.gpu_ids)
@@ -152,6 +179,51 @@ def _worker(
     serve = (*argv, "--distributed-executor-backend", "ray")
     roles.append(RoleLaunch(role=worker.name, gpus=0, argv=serve, env=env, node=worker.first_node, **common))
     return roles
+
+
+def _data_parallel_nodes(
+    worker: WorkerPlacement, argv: list[str], env: dict[str, str], common: dict[str, str]
+) -> list[RoleLaunch]:
+    """A data-parallel worker over several nodes as vLLM runs one: a `vllm serve` per node, each with its local
+    data-parallel ranks, the head answering HTTP and the others `--headless` (the data-parallel deployment guide)."""
+    local = len(worker.gpu_ids) // (worker.group.layout.tp * worker.group.layout.pp)
+    shared = [
+        "--data-parallel-size-local",
+        str(local),
+        "--data-parallel-address",
+        node_address(worker.first_node),
+        "--data-parallel-rpc-port",
+        str(DP_RPC_PORT),
+    ]
+    headless = _without_server_address(argv)
+    roles = []
+    for rank in range(worker.nodes):
+        extra = ["--headless", "--data-parallel-start-rank", str(rank * local)] if rank else []
+        roles.append(
+            RoleLaunch(
+                role=worker.name if rank == 0 else f"{worker.name}-node{rank}",
+                gpus=len(worker.gpu_ids),
+                argv=(*(headless if rank else argv), *shared, *extra),
+                env=env,
+                node=worker.first_node + rank,
+                **common,
+            )
+        )
+    return roles
+
+
+def _without_server_address(argv: list[str]) -> list[str]:
+    """`argv` without `--host` and `--port`: a headless node runs engines only, no API server."""
+    kept: list[str] = []
+    skip = False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item in ("--host", "--port"):
+            skip = True
+        else:
+            kept.append(item)
+    return kept
 
 
 def _benchmark(

@@ -9,7 +9,7 @@ case "$NODE_RANK" in
   0)
     HEAD_ADDR="${HEAD_ADDR:?set HEAD_ADDR: the head node address, reachable from every node}"
     NODE1_ADDR="${NODE1_ADDR:?set NODE1_ADDR: node 1 address}"
-    env CUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7 mpirun -H "$HEAD_ADDR":8,"$NODE1_ADDR":8 -n 16 trtllm-llmapi-launch trtllm-serve Qwen/Qwen3-32B --host 0.0.0.0 --port 8000 --backend pytorch --tp_size 8 --pp_size 2 --ep_size 1 --max_batch_size 64 --max_num_tokens 8192 --kv_cache_free_gpu_memory_fraction 0.9 --extra_llm_api_options extra-llm-api-agg-0.yml > logs/agg-0.log 2>&1 &
+    env CUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7 mpirun -H "$HEAD_ADDR":8,"$NODE1_ADDR":8 -n 16 -x CUDA_VISIBLE_DEVICES trtllm-llmapi-launch trtllm-serve Qwen/Qwen3-32B --host 0.0.0.0 --port 8000 --backend pytorch --tp_size 8 --pp_size 2 --ep_size 1 --max_batch_size 64 --max_num_tokens 8192 --kv_cache_free_gpu_memory_fraction 0.9 --extra_llm_api_options extra-llm-api-agg-0.yml > logs/agg-0.log 2>&1 &
     ;;
   1)
     echo "launch.sh: node $NODE_RANK starts nothing itself: a launcher on another node starts its processes"
