@@ -53,6 +53,6 @@ def estimate_graph(graph: OpGraph, estimator_for: Callable[[OpKind], OpEstimator
     """Estimate every op of `graph` with the estimator of its kind (one vectorised call per op)."""
     timings = []
     for op in graph.ops:
-        estimate = estimator_for(op.kind)(op.shape, op.dtype)
+        estimate = estimator_for(op.kind)(op.estimator_shape, op.dtype)
         timings.append(OpTiming(op, estimate.latency_ms, estimate.provenance, estimate.source_of(0)))
     return StepEstimate(tuple(timings))

@@ -64,8 +64,9 @@ class _Builder:
         part: OpPart = OpPart.TOKENS,
     ) -> None:
         """Append an op; its FLOPs and bytes come from the estimators' own cost model."""
-        work = op_work(kind, normalize_shapes(kind, shape), dtype)
-        self.ops.append(Op(name, kind, count, dtype.value, shape, work.flops, work.bytes, replicated, part))
+        inputs = normalize_shapes(kind, shape)
+        work = op_work(kind, inputs, dtype)
+        self.ops.append(Op(name, kind, count, dtype.value, shape, work.flops, work.bytes, replicated, part, inputs))
 
     def gemm(
         self,

@@ -29,9 +29,15 @@ def layout_problems(arch: ModelArchitecture, layout: ParallelLayout) -> list[str
         slots = moe.num_experts + layout.redundant_experts
         if slots % layout.ep:
             copies = f" + {layout.redundant_experts} redundant" if layout.redundant_experts else ""
+            needed = (-moe.num_experts) % layout.ep
+            fix = (
+                f"give {needed} redundant experts (or {needed} plus a multiple of {layout.ep})"
+                if needed
+                else ("leave the redundant experts out")
+            )
             problems.append(
-                f"ep={layout.ep} does not divide the {moe.num_experts}{copies} experts (ep can be {_divisors(slots)}, "
-                f"or give {(-moe.num_experts) % layout.ep} redundant experts)"
+                f"ep={layout.ep} does not divide the {moe.num_experts}{copies} experts (ep can be {_divisors(slots)}; "
+                f"to keep ep={layout.ep}, {fix})"
             )
         if moe.expert_intermediate_size % layout.moe_tp:
             problems.append(f"moe_tp={layout.moe_tp} does not divide the expert width {moe.expert_intermediate_size}")

@@ -46,6 +46,13 @@ class Op:
     replicated: bool = False
     """Every GPU of the stage computes the same thing (routers, MLA down-projections, norms)."""
     part: OpPart = OpPart.TOKENS
+    inputs: Mapping[str, FloatArray] | None = field(default=None, repr=False, compare=False)
+    """`shape` as the estimators take it (checked, defaults filled in), when the graph builder has it."""
+
+    @property
+    def estimator_shape(self) -> Mapping[str, NDArray[np.int64] | FloatArray]:
+        """What to hand the op's estimator: the checked shape where there is one."""
+        return self.inputs if self.inputs is not None else self.shape
 
     @property
     def total_flops(self) -> FloatArray:

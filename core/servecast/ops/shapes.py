@@ -145,8 +145,19 @@ class ShapeError(ValueError):
     """Shapes that do not fit an op kind: a missing or unknown parameter, a negative or non-finite value."""
 
 
-def normalize_shapes(kind: OpKind, shapes: Mapping[str, ArrayLike]) -> dict[str, FloatArray]:
+class NormalizedShapes(dict[str, FloatArray]):
+    """Shapes `normalize_shapes` has checked and filled in for one op kind: passed on between internal callers
+    (the op graph to the estimators) without being checked again."""
+
+    def __init__(self, kind: OpKind) -> None:
+        super().__init__()
+        self.kind = kind
+
+
+def normalize_shapes(kind: OpKind, shapes: Mapping[str, ArrayLike]) -> NormalizedShapes:
     """Float arrays of one length for every parameter of `kind`, defaults filled in."""
+    if isinstance(shapes, NormalizedShapes) and shapes.kind is kind:
+        return shapes
     keys = OP_SHAPES[kind]
     known = {key.name for key in keys}
     unknown = sorted(set(shapes) - known)
@@ -163,7 +174,7 @@ def normalize_shapes(kind: OpKind, shapes: Mapping[str, ArrayLike]) -> dict[str,
         described = ", ".join(f"{name!r} has {count}" for name, count in lengths.items())
         raise ShapeError(f"{kind.value}: shape parameters must have one length (or a single value): {described}")
     length = max(lengths.values(), default=1)
-    out: dict[str, FloatArray] = {}
+    out = NormalizedShapes(kind)
     for key in keys:
         array = arrays.get(key.name)
         if array is None:

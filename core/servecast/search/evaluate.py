@@ -222,9 +222,13 @@ class _FrameworkSpace:
 
     def _wide_ep(self, mode: ServingMode, role: ServerRole, server: Server) -> Server | None:
         """`server` with its MoE tokens sent by all-to-all and two micro-batches overlapping it, where its layout
-        exchanges tokens, the version can, and its defaults do not already."""
+        gathers more than an all-to-all would send, the version can, and its defaults do not already. Gathering
+        gives every rank all `dp` ranks' tokens, an all-to-all each token to its `top_k` experts' ranks: over at
+        most `top_k` ranks the all-to-all moves no less (TensorRT-LLM's wide-EP MoE stays on all-gather there for
+        that reason)."""
         layout = server.layout
-        if layout.attention_dp == 1 or layout.ep == 1 or server.settings.moe_all_to_all:
+        moe = self.model.architecture.moe
+        if layout.attention_dp == 1 or server.settings.moe_all_to_all or moe is None or layout.ep <= moe.top_k:
             return None
         if not self.version.knobs_for(KnobMeaning.MOE_ALL_TO_ALL):
             return None

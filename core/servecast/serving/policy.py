@@ -359,16 +359,16 @@ class KnobSchedulingPolicy:
         layout = context.layout
         exchanges = layout.attention_dp > 1 and layout.ep > 1
         framework = f"{self.target.framework} {self.version.version}"
-        for meaning in (KnobMeaning.MOE_ALL_TO_ALL, KnobMeaning.TWO_BATCH_OVERLAP):
+        for meaning, what in _EXCHANGES.items():
             if given.get(meaning) is True and not self._has(meaning):
                 raise InputError(
-                    f"{framework} has no {meaning.value.replace('_', ' ')}",
+                    f"{framework} has no {what}",
                     "leave it out, or pick a version that has it "
                     f"(`servecast frameworks show {self.target.framework}`)",
                 )
             if given.get(meaning) is True and not exchanges:
                 raise InputError(
-                    f"{meaning.value.replace('_', ' ')} needs attention data parallelism and expert parallelism "
+                    f"{what} needs attention data parallelism and expert parallelism "
                     f"(dp > 1 and ep > 1); layout {layout} has {'no ep' if layout.ep == 1 else 'no dp'}",
                     "give --dp and --ep, or leave it out",
                 )
@@ -438,6 +438,13 @@ class KnobSchedulingPolicy:
                 "pass --memory-fraction with the value the server would take",
             )
         return float(value)
+
+
+_EXCHANGES = {
+    KnobMeaning.MOE_ALL_TO_ALL: "all-to-all MoE dispatch (--moe-all-to-all)",
+    KnobMeaning.TWO_BATCH_OVERLAP: "two-batch overlap (--two-batch-overlap)",
+}
+"""How an error names what a user asked of the MoE exchange."""
 
 
 def _positive(value: KnobValue | None) -> int | None:

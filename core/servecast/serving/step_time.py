@@ -9,6 +9,7 @@ the MoE all-to-all, and the framework's CPU time per iteration.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -21,6 +22,7 @@ from servecast.models.graph import GraphOptions, build_stage_graph
 from servecast.models.model import Model
 from servecast.models.ops import OpPart
 from servecast.models.step import StepShape
+from servecast.models.weights import stage_layers
 from servecast.ops.estimator import OpEstimator, OpKind
 from servecast.serving.policy import SchedulerSettings
 
@@ -127,15 +129,23 @@ class StepTables:
     def _part_times(
         self, step: StepShape, parts: tuple[OpPart, ...], exchange: bool = False
     ) -> dict[OpPart, tuple[FloatArray, FloatArray]]:
-        """Per part and stage, from one graph build per stage: the time with CUDA graphs (kernels only) and eager
-        (each kernel at least a launch); with `exchange`, the all-to-all ops' time goes to `_exchange` as well."""
+        """Per part and stage, from one graph build per distinct stage (stages with the same layers and neither end
+        of the pipeline share it): the time with CUDA graphs (kernels only) and eager (each kernel at least a
+        launch); with `exchange`, the all-to-all ops' time goes to `_exchange` as well."""
         graphed = {part: np.zeros((self.layout.pp, step.points)) for part in parts}
         eager = {part: np.zeros((self.layout.pp, step.points)) for part in parts}
         moved = np.zeros((2, self.layout.pp, step.points))
+        built: dict[object, int] = {}
         for stage in range(self.layout.pp):
+            same = built.setdefault(self._stage_kind(stage), stage)
+            if same != stage:
+                for part in parts:
+                    graphed[part][stage], eager[part][stage] = graphed[part][same], eager[part][same]
+                moved[:, stage] = moved[:, same]
+                continue
             for op in build_stage_graph(self._model, self.layout, step, stage, self._options).ops:
                 if op.part in graphed:
-                    latency = self._estimator_for(op.kind)(op.shape, op.dtype).latency_ms
+                    latency = self._estimator_for(op.kind)(op.estimator_shape, op.dtype).latency_ms
                     graphed[op.part][stage] += op.count * latency
                     eager[op.part][stage] += op.count * np.maximum(latency, self._launch_ms)
                     if exchange and op.kind is OpKind.ALL_TO_ALL:
@@ -145,6 +155,13 @@ class StepTables:
         if exchange:
             self._exchange = (np.maximum(moved[0], floor), np.maximum(moved[1], floor))
         return {part: (np.maximum(graphed[part], floor), np.maximum(eager[part], floor)) for part in parts}
+
+    def _stage_kind(self, stage: int) -> object:
+        """What makes a stage's graph: its layers' kinds (window, MoE) and whether it embeds or holds the head."""
+        arch = self._model.architecture
+        layers = stage_layers(arch.num_layers, self.layout.pp)[stage]
+        kinds = Counter((arch.layer_windows[i], arch.layer_is_moe[i]) for i in layers)
+        return (tuple(sorted(kinds.items(), key=repr)), stage == 0, stage == self.layout.pp - 1)
 
     def _tabulate_2d(
         self, rows: NDArray[np.int64], columns: NDArray[np.int64], step: StepShape, part: OpPart
