@@ -250,10 +250,11 @@ class StepTimeModel:
         dual-batch overlap): while one exchanges tokens with the other ranks, the other computes, so each half
         costs the longer of its compute and its all-to-all, and the step two of those."""
         half_load = load.halved()
-        halves = [self._stage_ms(variant, half_load) for variant in (0, 1)]
-        exchange = [self.tables.exchange[variant](half_load.tokens) for variant in (0, 1)]
-        half = np.where(use_graph, halves[0], halves[1])
-        moved = np.where(use_graph, exchange[0], exchange[1])
+        needed = [variant for variant, used in ((0, use_graph.any()), (1, not use_graph.all())) if used]
+        halves = {variant: self._stage_ms(variant, half_load) for variant in needed}
+        exchange = {variant: self.tables.exchange[variant](half_load.tokens) for variant in needed}
+        half = np.where(use_graph, halves[needed[0]], halves[needed[-1]])
+        moved = np.where(use_graph, exchange[needed[0]], exchange[needed[-1]])
         overlapped: FloatArray = 2 * np.maximum(half - moved, moved)
         return overlapped
 
