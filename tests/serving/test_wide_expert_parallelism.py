@@ -86,3 +86,13 @@ def test_ep72_needs_redundant_experts_and_they_cost_the_memory_of_their_copies(h
 def test_an_exchange_the_layout_or_version_cannot_run_is_refused(host, fields, message):
     with pytest.raises(InputError, match=message):
         servers(host, **fields)
+
+
+@pytest.mark.parametrize(("framework", "ranks"), [("vllm", 4), ("trtllm", 4), ("sglang", 1)])
+def test_batch_and_token_budgets_are_each_ranks_where_the_framework_schedules_per_rank(server, framework, ranks):
+    """vLLM's DP engines and TensorRT-LLM's attention-DP ranks each hold the whole budgets; SGLang divides them."""
+    one = server(framework, model="Qwen/Qwen3-30B-A3B", tp=4, ep=4).settings
+    four = server(framework, model="Qwen/Qwen3-30B-A3B", attention_dp=4, ep=4).settings
+    assert four.budget_ranks == ranks
+    assert four.max_batch_size == ranks * one.max_batch_size
+    assert four.max_num_tokens == ranks * one.max_num_tokens

@@ -56,6 +56,12 @@ class SchedulingBehaviour(FrozenModel):
     graphs_cover_mixed_steps: bool = Field(
         description="Whether steps carrying prefill tokens also replay CUDA graphs (vLLM V1 piecewise graphs)."
     )
+    budgets_per_rank: bool = Field(
+        default=False,
+        description="Whether each attention-DP rank schedules with the whole batch and token budgets (vLLM's "
+        "data-parallel engines, TensorRT-LLM's attention-DP ranks), so that a server of dp ranks holds dp times "
+        "them; False: the budgets are the server's, split over its ranks (SGLang divides them by dp_size).",
+    )
     async_output_processing: bool = Field(
         default=False,
         description="Whether an iteration's outputs are processed while the next runs even without an overlap "

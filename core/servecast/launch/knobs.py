@@ -19,10 +19,11 @@ def concept_values(settings: SchedulerSettings, max_batch_size: int, prefix_toke
     """The simulated server's settings by concept; `max_batch_size` is the simulated batch, and prefix caching is
     kept on only where the workload shares a prefix (it changes nothing in the simulation otherwise). The KV block
     size is left to the framework: attention backends (MLA) choose their own, and it only rounds the capacity."""
+    ranks = settings.budget_ranks  # knobs that each attention-DP rank holds
     values: dict[KnobMeaning, Any] = {
-        KnobMeaning.MAX_BATCH_SIZE: max_batch_size,
-        KnobMeaning.MAX_NUM_TOKENS: settings.max_num_tokens,
-        KnobMeaning.MAX_PREFILL_TOKENS: settings.max_num_tokens,
+        KnobMeaning.MAX_BATCH_SIZE: -(-max_batch_size // ranks),
+        KnobMeaning.MAX_NUM_TOKENS: settings.max_num_tokens // ranks,
+        KnobMeaning.MAX_PREFILL_TOKENS: settings.max_num_tokens // ranks,
         KnobMeaning.CHUNKED_PREFILL: settings.chunked_prefill,
         KnobMeaning.CHUNKED_PREFILL_SIZE: settings.chunk_size if settings.chunked_prefill else -1,
         KnobMeaning.MIXED_PREFILL_DECODE: settings.regime is SchedulingRegime.MIXED,

@@ -47,7 +47,8 @@ def plan_launch(host: PluginHost, request: EstimateRequest) -> LaunchPlan:
         server = result.servers["server"]
         batch = simulated_batch(request, server)
         if batch is not None and batch < server.settings.max_batch_size:
-            request = request.model_copy(update={"max_batch_size": batch})
+            ranks = server.settings.budget_ranks  # the knob is each attention-DP rank's where the framework's is
+            request = request.model_copy(update={"max_batch_size": -(-batch // ranks)})
             result = estimate(host, request)
     version = host.framework_version(request.framework, result.framework_version)
     prefix = request.prefix

@@ -100,6 +100,9 @@ class SchedulerSettings:
     reduce-scatter); False on layouts without both."""
     two_batch_overlap: bool = False
     """Steps run as two micro-batches, one's all-to-all hidden behind the other's compute."""
+    budget_ranks: int = 1
+    """Attention-DP ranks that each hold `max_batch_size / budget_ranks` and `max_num_tokens / budget_ranks` (the
+    framework's knobs are per rank), or 1 where the knobs are the server's."""
 
     @property
     def delayed_output(self) -> bool:
@@ -322,10 +325,12 @@ class KnobSchedulingPolicy:
             nccl_nvls=self.nccl_nvls,
         )
         all_to_all, overlap_batches = self._expert_exchange(context, given, concept)
+        ranks = context.layout.attention_dp if self.behaviour.budgets_per_rank else 1
         overheads = self.behaviour.overheads
         return SchedulerSettings(
-            max_batch_size=max_batch_size,
-            max_num_tokens=max_num_tokens,
+            max_batch_size=max_batch_size * ranks,
+            max_num_tokens=max_num_tokens * ranks,
+            budget_ranks=ranks,
             chunked_prefill=chunked,
             chunk_size=chunk_size,
             regime=self.regime(context, concept),
@@ -378,7 +383,8 @@ class KnobSchedulingPolicy:
             if given.get(KnobMeaning.TWO_BATCH_OVERLAP) is True:
                 raise InputError(
                     f"two-batch overlap hides the MoE all-to-all, and this {framework} server all-gathers instead",
-                    "add --moe-all-to-all, or leave two-batch overlap out",
+                    "add --moe-all-to-all true (--prefill-/--decode-moe-all-to-all for a pool), "
+                    "or leave the overlap out",
                 )
             overlap = False
         return all_to_all, overlap and all_to_all

@@ -77,10 +77,16 @@ class EstimateRequest(FrozenModel):
     kv_cache_dtype: KvCacheDtype | None = Field(default=None, description="Default: the checkpoint's.")
     memory_fraction: float | None = Field(default=None, gt=0, le=1, description="In the framework's own meaning.")
     max_batch_size: int | None = Field(
-        default=None, gt=0, le=INT32_MAX, description="Override the framework's batch limit."
+        default=None,
+        gt=0,
+        le=INT32_MAX,
+        description="Override the framework's batch limit (each attention-DP rank's where the framework's is).",
     )
     max_num_tokens: int | None = Field(
-        default=None, gt=0, le=INT32_MAX, description="Override the framework's token budget."
+        default=None,
+        gt=0,
+        le=INT32_MAX,
+        description="Override the framework's token budget (each attention-DP rank's where the framework's is).",
     )
     max_model_len: int | None = Field(
         default=None, gt=0, description="Longest request the server accepts (default: the model's context)."

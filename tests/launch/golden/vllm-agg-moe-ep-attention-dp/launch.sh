@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p logs
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
-env CUDA_VISIBLE_DEVICES=0,1,2,3 vllm serve Qwen/Qwen3-30B-A3B --host 0.0.0.0 --port 8000 --tensor-parallel-size 1 --data-parallel-size 4 --enable-expert-parallel --max-num-seqs 128 --max-num-batched-tokens 8192 --enable-chunked-prefill --no-enable-prefix-caching --gpu-memory-utilization 0.9 --compilation-config '{"cudagraph_capture_sizes":[1,2,4,8,16,24,32,40,48,56,64,72,80,88,96,104,112,120,128,136,144,152,160,168,176,184,192,200,208,216,224,232,240,248,256]}' > logs/agg-0.log 2>&1 &
+env CUDA_VISIBLE_DEVICES=0,1,2,3 vllm serve Qwen/Qwen3-30B-A3B --host 0.0.0.0 --port 8000 --tensor-parallel-size 1 --data-parallel-size 4 --enable-expert-parallel --max-num-seqs 32 --max-num-batched-tokens 8192 --enable-chunked-prefill --no-enable-prefix-caching --gpu-memory-utilization 0.9 --compilation-config '{"cudagraph_capture_sizes":[1,2,4,8,16,24,32,40,48,56,64]}' > logs/agg-0.log 2>&1 &
 wait
