@@ -13,6 +13,13 @@ Sources:
 - GB200 NVL72, LMSYS 2025-06-16 (lmsys.org/blog/2025-06-16-gb200-part-1): decode on 48 GPUs (12 trays), 7,583 output
   tokens/s per GPU at 2,000-token inputs, two-batch overlap off (all-NVLink); the batch per GPU is not stated:
   256, as on H100, is assumed.
+- vLLM on H200 (llm-d 0.3 release blog, 2025-10-10, "Wide-EP Performance", the charts the vLLM blog of 2025-12-17
+  reuses; values read off the bars, about +-20): decode at 2,000-token prompts, 2,000 output tokens on average and
+  256 requests per EP rank: about 2,180 / 2,070 / 1,970 output tokens/s per GPU at EP 32 / 72 / 96; prefill of
+  2,000-token prompts at an unlimited rate: about 6,500 / 7,000 / 5,100 prompt tokens/s per GPU at EP 8 / 16 / 32.
+  DeepEP (low-latency for decode, high-throughput for prefill), dual-batch overlap in decode, EPLB with 32 redundant
+  experts (llm-d's wide-EP guide). Decode is predicted at the mean KV length of 3,000, prefill at 8,000 tokens per
+  rank (vLLM's per-rank budget, 8,192).
 """
 
 from __future__ import annotations
@@ -24,18 +31,26 @@ from servecast.serving.request import EstimateRequest
 MODEL = "deepseek-ai/DeepSeek-V3"
 
 
-def pools(system: str, prefill: tuple[int, int], decode: tuple[int, int], overlap: bool, fraction: float) -> dict:
+def pools(
+    system: str,
+    prefill: tuple[int, int],
+    decode: tuple[int, int],
+    overlap: bool,
+    fraction: float | None,
+    framework: str = "sglang",
+) -> dict:
     """Prefill and decode pools of (GPUs, redundant experts) with DeepEP, and two-batch overlap if `overlap`."""
     fields: dict[str, object] = {
         "model": MODEL,
         "system": system,
-        "framework": "sglang",
+        "framework": framework,
         "mode": "disagg",
         "isl": 2000,
         "osl": 100,
         "concurrency": 1024,
-        "memory_fraction": fraction,
     }
+    if fraction is not None:
+        fields["memory_fraction"] = fraction
     for role, (gpus, redundant) in (("prefill", prefill), ("decode", decode)):
         fields |= {f"{role}_dp": gpus, f"{role}_ep": gpus, f"{role}_redundant_experts": redundant}
         fields |= {f"{role}_moe_all_to_all": True, f"{role}_two_batch_overlap": overlap}
@@ -47,9 +62,14 @@ def prefill_tokens_per_s(server, prompts_per_rank: int = 8) -> float:
     return prompts * 2000 / server.steps.iteration_ms(0, 0, prompts * 2000, prompts)[0] * 1000
 
 
-def decode_tokens_per_s(server, per_rank: int = 256) -> float:
+def decode_tokens_per_s(server, per_rank: int = 256, kv_len: int = 2000) -> float:
     sequences = server.layout.attention_dp * per_rank
-    return sequences / server.steps.iteration_ms(sequences, 2000)[0] * 1000
+    return sequences / server.steps.iteration_ms(sequences, kv_len)[0] * 1000
+
+
+def _redundant(ep: int) -> int:
+    """EPLB's 32 redundant experts where they divide (256 + 32 over EP 8, 16, 32, 72, 96), none elsewhere."""
+    return 32 if (256 + 32) % ep == 0 else 0
 
 
 def report(name: str, predicted: float, published: float, unit: str) -> None:
@@ -71,6 +91,23 @@ def main() -> None:
         7_583,
         "tok/s/GPU",
     )
+    for ep, decode_published, prefill_ep, prefill_published in (
+        (32, 2_180, 8, 6_500),
+        (72, 2_070, 16, 7_000),
+        (96, 1_970, 32, 5_100),
+    ):
+        for overlap in (True, False):
+            vllm = pools("h200_sxm", (prefill_ep, _redundant(prefill_ep)), (ep, 32), overlap, None, "vllm")
+            label = "dual-batch overlap" if overlap else "no overlap"
+            per_gpu = decode_tokens_per_s(vllm["decode"], kv_len=3000) / ep
+            report(f"vLLM H200 decode EP{ep}, {label}", per_gpu, decode_published, "tok/s/GPU")
+        prefill = pools("h200_sxm", (prefill_ep, _redundant(prefill_ep)), (32, 32), False, None, "vllm")["prefill"]
+        report(
+            f"vLLM H200 prefill EP{prefill_ep}",
+            prefill_tokens_per_s(prefill, 4) / prefill_ep,
+            prefill_published,
+            "tok/s/GPU",
+        )
     print("no-overlap H100 'published' rows: the blog's figures over its stated overlap gains (prefill +27-35 %,")
     print("taken as +30 %; decode +25.5 %): derived, not measured.")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 
 from click.testing import CliRunner
 from rich.console import Console
@@ -150,3 +152,17 @@ def test_the_progress_bar_shows_stages_done_and_configurations_only_on_a_termina
         for event in events:
             bar(event)
     assert piped.getvalue() == ""
+
+
+def test_a_search_imports_no_dataframe_scipy_or_plotting_library():
+    """Those cost a search about a second of start-up; it needs none of them (saving a plot or a frame does)."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from servecast.cli import cli\n"
+        f"result = CliRunner().invoke(cli, {[*SEARCH, '--frameworks', 'vllm', '--ttft', '2000', '--tpot', '30']!r})\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(name for name in ('pandas', 'scipy', 'matplotlib') if name in sys.modules))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

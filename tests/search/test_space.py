@@ -54,6 +54,6 @@ def test_the_search_offers_wide_ep_across_nodes_and_estimate_reproduces_it(deeps
     wide = np.flatnonzero((columns["moe_all_to_all"] == 1) & (columns["dp"] * columns["tp"] > 8))
     assert len(wide)
     row = result.row(int(wide[len(wide) // 2]))
-    assert row["two_batch_overlap"] == 1
+    assert row["two_batch_overlap"] == 0  # not chosen: its model overstates the published gains
     metrics = estimate(host, request_from_row(row)).metrics.as_dict()
     assert metrics["tpot_ms"] == pytest.approx(row["tpot_ms"], rel=1e-6)

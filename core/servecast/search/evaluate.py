@@ -221,19 +221,19 @@ class _FrameworkSpace:
         return built
 
     def _wide_ep(self, mode: ServingMode, role: ServerRole, server: Server) -> Server | None:
-        """`server` with its MoE tokens sent by all-to-all and two micro-batches overlapping it, where its layout
-        gathers more than an all-to-all would send, the version can, and its defaults do not already. Gathering
-        gives every rank all `dp` ranks' tokens, an all-to-all each token to its `top_k` experts' ranks: over at
-        most `top_k` ranks the all-to-all moves no less (TensorRT-LLM's wide-EP MoE stays on all-gather there for
-        that reason)."""
+        """`server` with its MoE tokens sent by all-to-all, where its layout gathers more than an all-to-all would
+        send, the version can, and its defaults do not already. Gathering gives every rank all `dp` ranks' tokens,
+        an all-to-all each token to its `top_k` experts' ranks: over at most `top_k` ranks the all-to-all moves no
+        less (TensorRT-LLM's wide-EP MoE stays on all-gather there for that reason). Two-batch overlap is left at
+        the framework's default: its model (ideal overlap) predicts 1.6-2.3 times the decode throughput SGLang and
+        vLLM publish with it (benchmarks/wide_ep_published.py), so the search does not choose it."""
         layout = server.layout
         moe = self.model.architecture.moe
         if layout.attention_dp == 1 or server.settings.moe_all_to_all or moe is None or layout.ep <= moe.top_k:
             return None
         if not self.version.knobs_for(KnobMeaning.MOE_ALL_TO_ALL):
             return None
-        overlap = bool(self.version.knobs_for(KnobMeaning.TWO_BATCH_OVERLAP))
-        return self._server(mode, role, layout, exchange=exchange_overrides(True, overlap or None))
+        return self._server(mode, role, layout, exchange=exchange_overrides(True, None))
 
     def budget_variants(self, mode: ServingMode, server: Server) -> list[Server]:
         """`server` and its variants at the search's other token budgets: those the framework accepts, and only

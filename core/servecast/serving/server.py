@@ -233,9 +233,12 @@ def build_server(
             f"{capacity.kv_capacity_tokens * layout.attention_dp:,} tokens",
             "use more GPUs per instance, a smaller quantization or KV-cache dtype, or shorter requests",
         )
+    ranks = settings.budget_ranks  # the tables hold one attention-DP rank's share of a step
     limits = StepLimits(
-        tokens=max(settings.max_num_tokens, settings.max_batch_size, workload.longest_input, TABLE_TOKENS),
-        decodes=max(settings.max_batch_size, 1),
+        tokens=max(
+            settings.max_num_tokens // ranks, settings.max_batch_size // ranks, workload.longest_input, TABLE_TOKENS
+        ),
+        decodes=max(settings.max_batch_size // ranks, 1),
         kv_len=longest,
     )
     options = GraphOptions(moe_all_to_all=settings.moe_all_to_all)
