@@ -50,6 +50,17 @@ def test_model_show_json_has_the_documented_keys_and_numbers():
     assert {"qkv_proj", "decode_attention", "attn_all_reduce", "lm_head"} <= names
 
 
+def test_redundant_experts_add_their_copies_to_the_weights_of_each_gpu():
+    def weights(*layout):
+        result = run("model", "show", "deepseek-ai/DeepSeek-V3", *layout, "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["weight_bytes_per_gpu"]
+
+    plain = weights("--dp", "32", "--ep", "32")
+    copies = weights("--dp", "32", "--ep", "32", "--redundant-experts", "32")
+    assert copies > plain  # nine experts a GPU instead of eight
+
+
 def test_model_show_without_a_system_leaves_capacity_empty_and_prints_tables():
     result = run("model", "show", "Qwen/Qwen3-30B-A3B", "--tp", "2", "--ep", "2")
     assert result.exit_code == 0, result.output

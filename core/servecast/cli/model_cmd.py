@@ -116,6 +116,13 @@ def _print_ops(title: str, graph: OpGraph, step: StepEstimate | None) -> None:
 @click.option("--ep", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--moe-tp", type=click.IntRange(min=1), default=None, help="Default: derived from tp x dp / ep.")
 @click.option(
+    "--redundant-experts",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Extra expert copies load balancing (EPLB) spreads over the ep ranks.",
+)
+@click.option(
     "--quant",
     type=click.Choice([q.value for q in Quantization]),
     default=None,
@@ -144,6 +151,7 @@ def show_model(
     attention_dp: int,
     ep: int,
     moe_tp: int | None,
+    redundant_experts: int,
     quant: str | None,
     kv_cache_dtype: str | None,
     system: str | None,
@@ -164,7 +172,14 @@ def show_model(
         KvCacheDtype(kv_cache_dtype) if kv_cache_dtype else None,
     )
     layout = ParallelLayout.parse_input(
-        {"tp": tp, "pp": pp, "attention_dp": attention_dp, "ep": ep, "moe_tp": moe_tp},
+        {
+            "tp": tp,
+            "pp": pp,
+            "attention_dp": attention_dp,
+            "ep": ep,
+            "moe_tp": moe_tp,
+            "redundant_experts": redundant_experts,
+        },
         "layout",
         "see `servecast model show --help`",
     )
