@@ -75,7 +75,8 @@ def test_ep72_needs_redundant_experts_and_they_cost_the_memory_of_their_copies(h
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"tp": 8, "moe_all_to_all": True}, "needs attention data parallelism and expert parallelism"),
+        ({"tp": 8, "moe_all_to_all": True}, "needs attention data parallelism and whole experts"),
+        ({"tp": 2, "dp": 4, "ep": 4, "moe_all_to_all": True}, "splits every expert over moe_tp=2 ranks"),
         ({"dp": 8, "ep": 8, "two_batch_overlap": True}, "two-batch overlap hides the MoE all-to-all"),
         (
             {"dp": 8, "ep": 8, "moe_all_to_all": True, "framework": "sglang", "framework_version": "0.3.0"},
@@ -96,3 +97,9 @@ def test_batch_and_token_budgets_are_each_ranks_where_the_framework_schedules_pe
     assert four.budget_ranks == ranks
     assert four.max_batch_size == ranks * one.max_batch_size
     assert four.max_num_tokens == ranks * one.max_num_tokens
+
+
+def test_vllm_spreads_experts_over_every_rank_so_a_split_of_experts_and_ranks_is_refused(host):
+    """--enable-expert-parallel makes EP = TP x DP: experts are all tensor-split or all expert-parallel."""
+    with pytest.raises(InputError, match="no parallelism moe_tp"):
+        servers(host, framework="vllm", tp=8, ep=4)

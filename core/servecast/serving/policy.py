@@ -364,6 +364,13 @@ class KnobSchedulingPolicy:
         layout = context.layout
         exchanges = layout.attention_dp > 1 and layout.ep > 1
         framework = f"{self.target.framework} {self.version.version}"
+        if given.get(KnobMeaning.MOE_ALL_TO_ALL) is True and exchanges and layout.moe_tp > 1:
+            raise InputError(
+                f"an all-to-all sends each token to the ranks holding its whole experts, and layout {layout} splits "
+                f"every expert over moe_tp={layout.moe_tp} ranks",
+                f"give ep = tp x dp = {layout.tp * layout.attention_dp}, or leave the all-to-all out",
+            )
+        exchanges = exchanges and layout.moe_tp == 1
         for meaning, what in _EXCHANGES.items():
             if given.get(meaning) is True and not self._has(meaning):
                 raise InputError(
@@ -372,9 +379,12 @@ class KnobSchedulingPolicy:
                     f"(`servecast frameworks show {self.target.framework}`)",
                 )
             if given.get(meaning) is True and not exchanges:
+                lacks = (
+                    "no ep" if layout.ep == 1 else "no dp" if layout.attention_dp == 1 else "experts split by moe_tp"
+                )
                 raise InputError(
-                    f"{what} needs attention data parallelism and expert parallelism "
-                    f"(dp > 1 and ep > 1); layout {layout} has {'no ep' if layout.ep == 1 else 'no dp'}",
+                    f"{what} needs attention data parallelism and whole experts on each expert-parallel rank "
+                    f"(dp > 1, ep = tp x dp); layout {layout} has {lacks}",
                     "give --dp and --ep, or leave it out",
                 )
         all_to_all = exchanges and self._has(KnobMeaning.MOE_ALL_TO_ALL) and bool(concept(KnobMeaning.MOE_ALL_TO_ALL))
