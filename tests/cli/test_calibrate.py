@@ -103,14 +103,6 @@ def test_bad_runs_are_refused_naming_the_file_and_nothing_is_written(tmp_path, r
     assert not output.exists()
 
 
-def test_a_run_on_another_system_is_refused(tmp_path):
-    path = tmp_path / "runs.csv"
-    path.write_text(f"model,system,isl,osl,concurrency,ttft_ms\n{MODEL},a100_sxm,1000,200,1,20\n")
-    result = calibrate(path, tmp_path / "cal.toml")
-    assert result.exit_code == 2
-    assert "runs.csv, line 2: a run on system 'a100_sxm'" in result.output
-
-
 def test_an_unknown_parameter_to_fit_is_refused(tmp_path):
     runs = write_runs(tmp_path / "runs.csv", [[MODEL, 1000, 200, 1, 20, 7, 140]] * 3)
     result = calibrate(runs, tmp_path / "cal.toml", "--fit", "gemm.speed")
@@ -126,21 +118,36 @@ def test_a_broken_calibration_file_is_bad_input(tmp_path):
     assert "not a servecast calibration" in result.output
 
 
-def test_a_run_of_another_release_than_the_one_given_is_refused(tmp_path):
-    path = tmp_path / "runs.csv"
-    lines = [
-        f"{MODEL},{version},1000,200,{users},20,7" for version, users in (("0.11.0", 1), ("0.6.0", 4), ("0.11.0", 8))
-    ]
-    path.write_text("model,framework_version,isl,osl,concurrency,ttft_ms,tpot_ms\n" + "\n".join(lines) + "\n")
-    result = calibrate(path, tmp_path / "cal.toml", "--framework-version", "0.11.0")
-    assert result.exit_code == 2
-    assert "runs.csv, line 3: a run of vllm 0.6.0, but --framework-version is 0.11.0" in result.output
+RELEASES = "".join(
+    f"{MODEL},{version},1000,200,{users},20,7\n" for version, users in (("0.11.0", 1), ("0.6.0", 4), ("0.11.0", 8))
+)
 
 
-def test_a_run_stating_no_load_asks_for_one(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "args", "messages"),
+    [
+        (
+            f"model,system,isl,osl,concurrency,ttft_ms\n{MODEL},a100_sxm,1000,200,1,20\n",
+            (),
+            ["runs.csv, line 2: a run on system 'a100_sxm'"],
+        ),
+        (
+            "model,framework_version,isl,osl,concurrency,ttft_ms,tpot_ms\n" + RELEASES,
+            ("--framework-version", "0.11.0"),
+            ["runs.csv, line 3: a run of vllm 0.6.0, but --framework-version is 0.11.0"],
+        ),
+        (
+            f"model,isl,osl,ttft_ms\n{MODEL},1000,200,20\n{MODEL},2000,200,30\n{MODEL},500,200,15\n",
+            (),
+            ["runs.csv, line 2: the file does not state the load", "--concurrency N"],
+        ),
+    ],
+    ids=["another-system", "another-release", "no-load"],
+)
+def test_a_run_that_does_not_belong_or_says_too_little_is_refused(tmp_path, text, args, messages):
     path = tmp_path / "runs.csv"
-    path.write_text(f"model,isl,osl,ttft_ms\n{MODEL},1000,200,20\n{MODEL},2000,200,30\n{MODEL},500,200,15\n")
-    result = calibrate(path, tmp_path / "cal.toml")
+    path.write_text(text)
+    result = calibrate(path, tmp_path / "cal.toml", *args)
     assert result.exit_code == 2
-    assert "runs.csv, line 2: the file does not state the load" in result.output
-    assert "--concurrency N" in result.output
+    for message in messages:
+        assert message in result.output
