@@ -115,10 +115,10 @@ class StepTables:
         prompt = _grid(limits.tokens, 16)
         past = np.concatenate([[0], _grid(limits.kv_len, 12)])
         flat = StepShape.decode(seqs=tokens, kv_len=1)
-        layers = self._part_times(flat, (OpPart.TOKENS, OpPart.LOGITS), exchange=True)
+        layers, exchange = self._part_times(flat, (OpPart.TOKENS, OpPart.LOGITS))
         self.tokens = tuple(_Table1D(tokens, times) for times in layers[OpPart.TOKENS])
         self.logits = tuple(_Table1D(tokens, times) for times in layers[OpPart.LOGITS])
-        self.exchange = tuple(_Table1D(tokens, times) for times in self._exchange)
+        self.exchange = tuple(_Table1D(tokens, times) for times in exchange)
         """The MoE all-to-all's share of `tokens`: what two-batch overlap can hide behind compute."""
         d, k = np.meshgrid(decodes, kv, indexing="ij")
         self.decode = self._tabulate_2d(decodes, kv, StepShape.decode(d.ravel(), k.ravel()), OpPart.DECODE)
@@ -127,11 +127,11 @@ class StepTables:
         self.context = self._tabulate_2d(prompt, past + 1, chunks, OpPart.CONTEXT)
 
     def _part_times(
-        self, step: StepShape, parts: tuple[OpPart, ...], exchange: bool = False
-    ) -> dict[OpPart, tuple[FloatArray, FloatArray]]:
+        self, step: StepShape, parts: tuple[OpPart, ...]
+    ) -> tuple[dict[OpPart, tuple[FloatArray, FloatArray]], tuple[FloatArray, FloatArray]]:
         """Per part and stage, from one graph build per distinct stage (stages with the same layers and neither end
         of the pipeline share it): the time with CUDA graphs (kernels only) and eager (each kernel at least a
-        launch); with `exchange`, the all-to-all ops' time goes to `_exchange` as well."""
+        launch); and the same for the all-to-all ops among them."""
         graphed = {part: np.zeros((self.layout.pp, step.points)) for part in parts}
         eager = {part: np.zeros((self.layout.pp, step.points)) for part in parts}
         moved = np.zeros((2, self.layout.pp, step.points))
@@ -148,13 +148,12 @@ class StepTables:
                     latency = self._estimator_for(op.kind)(op.estimator_shape, op.dtype).latency_ms
                     graphed[op.part][stage] += op.count * latency
                     eager[op.part][stage] += op.count * np.maximum(latency, self._launch_ms)
-                    if exchange and op.kind is OpKind.ALL_TO_ALL:
+                    if op.kind is OpKind.ALL_TO_ALL:
                         moved[0, stage] += op.count * latency
                         moved[1, stage] += op.count * np.maximum(latency, self._launch_ms)
         floor = 1e-9  # keeps the log-space interpolation finite for parts a stage does not have
-        if exchange:
-            self._exchange = (np.maximum(moved[0], floor), np.maximum(moved[1], floor))
-        return {part: (np.maximum(graphed[part], floor), np.maximum(eager[part], floor)) for part in parts}
+        times = {part: (np.maximum(graphed[part], floor), np.maximum(eager[part], floor)) for part in parts}
+        return times, (np.maximum(moved[0], floor), np.maximum(moved[1], floor))
 
     def _stage_kind(self, stage: int) -> object:
         """What makes a stage's graph: its layers' kinds (window, MoE) and whether it embeds or holds the head."""
@@ -167,7 +166,8 @@ class StepTables:
         self, rows: NDArray[np.int64], columns: NDArray[np.int64], step: StepShape, part: OpPart
     ) -> tuple[_Table2D, ...]:
         shape = (self.layout.pp, len(rows), len(columns))
-        return tuple(_Table2D(rows, columns, times.reshape(shape)) for times in self._part_times(step, (part,))[part])
+        times, _ = self._part_times(step, (part,))
+        return tuple(_Table2D(rows, columns, variant.reshape(shape)) for variant in times[part])
 
 
 @dataclass(frozen=True)
