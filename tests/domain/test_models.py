@@ -26,6 +26,7 @@ def test_a_dense_layout_derives_moe_tp_from_the_stage():
 def test_an_attention_dp_layout_spreads_experts_over_the_whole_stage():
     layout = ParallelLayout(tp=1, attention_dp=8, ep=8)
     assert (layout.moe_tp, layout.gpus) == (1, 8)
+    assert layout.exchanges_tokens and not ParallelLayout(tp=8, ep=8).exchanges_tokens
     assert layout.modes == {ParallelMode.ATTENTION_DP, ParallelMode.EP}
 
 

@@ -67,6 +67,12 @@ class ParallelLayout(FrozenModel):
         return self.tp * self.attention_dp * self.pp
 
     @property
+    def exchanges_tokens(self) -> bool:
+        """Whether its MoE layers move tokens between attention-DP ranks (dp > 1 and ep > 1): by all-gather and
+        reduce-scatter, or by all-to-all."""
+        return self.attention_dp > 1 and self.ep > 1
+
+    @property
     def modes(self) -> frozenset[ParallelMode]:
         """The parallel modes this layout uses (a framework must support all of them)."""
         used = {ParallelMode.TP} if self.tp > 1 else set()

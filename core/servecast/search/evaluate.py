@@ -126,7 +126,7 @@ class SpaceEvaluation:
 
 def _layout_values(server: Server) -> dict[str, float]:
     layout, settings = server.layout, server.settings
-    exchanges = layout.attention_dp > 1 and layout.ep > 1
+    exchanges = layout.exchanges_tokens
     values = (
         layout.tp,
         layout.pp,
@@ -201,9 +201,8 @@ class _FrameworkSpace:
         self._problems: dict[tuple[ServingMode, ParallelLayout, int | None], list[str]] = {}
 
     def servers(self, mode: ServingMode, role: ServerRole, gpus: int) -> list[Server]:
-        """Runnable servers of `role`, over stage layouts and pipeline depths up to one step past the first fit;
-        an attention-DP layout with expert parallelism also as wide EP (all-to-all, two-batch overlap where the
-        version has them) when that is not the framework's default."""
+        """Runnable servers of `role`, over stage layouts and pipeline depths up to one step past the first fit,
+        each also with the all-to-all where `_wide_ep` offers it."""
         arch = self.model.architecture
         built = []
         for stage in stage_layouts(arch, self.modes, self.hardware.node.domain_gpus, gpus):
@@ -229,7 +228,7 @@ class _FrameworkSpace:
         vLLM publish with it (benchmarks/wide_ep_published.py), so the search does not choose it."""
         layout = server.layout
         moe = self.model.architecture.moe
-        if layout.attention_dp == 1 or server.settings.moe_all_to_all or moe is None or layout.ep <= moe.top_k:
+        if not layout.exchanges_tokens or server.settings.moe_all_to_all or moe is None or layout.ep <= moe.top_k:
             return None
         if not self.version.knobs_for(KnobMeaning.MOE_ALL_TO_ALL):
             return None
@@ -298,7 +297,7 @@ class _FrameworkSpace:
 def _exchange_of(server: Server) -> dict[KnobMeaning, KnobValue] | None:
     """The MoE exchange `server` was built with, to build its variants the same way (None: the defaults)."""
     layout, settings = server.layout, server.settings
-    if layout.attention_dp == 1 or layout.ep == 1:
+    if not layout.exchanges_tokens:
         return None
     return exchange_overrides(settings.moe_all_to_all, settings.two_batch_overlap)
 

@@ -362,7 +362,7 @@ class KnobSchedulingPolicy:
         has both attention DP and expert parallelism; an InputError for asking either of a layout or version that
         cannot."""
         layout = context.layout
-        exchanges = layout.attention_dp > 1 and layout.ep > 1
+        exchanges = layout.exchanges_tokens
         framework = f"{self.target.framework} {self.version.version}"
         if given.get(KnobMeaning.MOE_ALL_TO_ALL) is True and exchanges and layout.moe_tp > 1:
             raise InputError(
