@@ -25,6 +25,31 @@ from servecast.serving.waves import first_wave, wave_mix
 
 _ITERATIONS = 200
 _TOLERANCE = 1e-4
+_FIRST_STEP = 0.5
+"""The first relaxation step: half way to the target."""
+_ACCELERATED = 12
+"""Iterations whose relaxation steps follow the secant (see `_next_step`)."""
+_STUCK_STEP = 2.0**-12
+"""A relaxation step this small means the level sits on a jump of the step times (no exact fixed point)."""
+_FLIPS = 4
+"""Iterations in a row a level's rate may stay put while its iteration length flips back and forth across a jump
+before it counts as settled there."""
+
+
+def _next_step(step: FloatArray, gap: FloatArray, previous_gap: FloatArray, accelerate: bool) -> FloatArray:
+    """Each level's next relaxation step, from how its last one changed the gap (target minus rate).
+
+    A step s that took the gap from g0 to g1 = rho g0 implies the gap falls by (1 - rho) / s per unit moved, so
+    s / (1 - rho) would have closed it (the secant step). While `accelerate`, steps follow it, up to the whole gap:
+    they grow where the gap shrinks slowly and shrink where it changes sign. Step times jump at CUDA-graph sizes
+    and whole sequences per rank, so a level can straddle a jump and cycle, which secant steps can sustain;
+    afterwards a step only halves, on each change of sign, which settles such a level at the jump.
+    """
+    if not accelerate:
+        return np.where(gap * previous_gap < 0, 0.5 * step, step)
+    rho = np.divide(gap, previous_gap, out=np.zeros_like(gap), where=previous_gap != 0)
+    secant = np.divide(step, 1.0 - rho, out=4.0 * step, where=rho < 0.75)
+    return np.minimum(secant, 1.0)
 
 
 def _with_first_wave(
@@ -83,16 +108,18 @@ def _fixed_point(
     rate = running / (mix.ttft_service_ms + decodes * mix.tpot_ms + front)
     decoders = rate * decodes * mix.tpot_ms
     active = np.ones(levels, dtype=bool)
-    step = np.full(levels, 0.5)
+    step = np.full(levels, _FIRST_STEP)
     previous_gap = np.zeros(levels)
-    for _ in range(_ITERATIONS):
+    previous_change = np.zeros(levels)
+    flipped_for = np.zeros(levels, dtype=np.int64)
+    for iteration in range(_ITERATIONS):
         before = mix.mean_iteration_ms
         index = np.flatnonzero(active)  # only the levels still moving are evaluated again
         share = None if arrivals is None else arrivals[index]
         moving = iteration_mix(
             variants.take(index), rate[index], decoders[index], share, recomputed[index], mix.take(index)
         )
-        mix = mix.put(index, moving)
+        last, mix = mix, mix.put(index, moving)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
         if offered is not None:
             target = np.minimum(offered / 1000.0, cap / service)
@@ -101,17 +128,23 @@ def _fixed_point(
         target = np.minimum(target, mix.prefill_capacity_per_ms)  # beyond it, prompts queue for the budget
         new_decoders = target * decodes * mix.tpot_ms
         gap = target - rate
-        # Step times jump at CUDA-graph sizes and whole sequences per rank, so a level can straddle a jump and
-        # cycle; halving its step whenever the update changes direction settles it at the jump.
-        step = np.where(gap * previous_gap < 0, 0.5 * step, step)
+        turned = gap * previous_gap < 0
+        step = _next_step(step, gap, previous_gap, iteration < _ACCELERATED)
         previous_gap = gap
         # The iteration length feeds the next evaluation too (prompt tokens carried per iteration): a level has
-        # converged only when that inner fixed point has settled as well as the rate.
-        settled = np.abs(mix.mean_iteration_ms - before) <= _TOLERANCE * mix.mean_iteration_ms
-        converged = settled & (step * np.abs(gap) <= 0.5 * _TOLERANCE * np.maximum(rate, 1e-12))
+        # converged once that inner fixed point has settled as well as the rate, or once it is stuck on a jump:
+        # its step has shrunk to nothing, or its rate stays put while the iteration length flips between sides.
+        change = mix.mean_iteration_ms - before
+        settled = np.abs(change) <= _TOLERANCE * mix.mean_iteration_ms
+        pinned = step * np.abs(gap) <= 0.5 * _TOLERANCE * np.maximum(rate, 1e-12)
+        flipped_for = np.where(pinned & (change * previous_change < 0), flipped_for + 1, 0)
+        previous_change = change
+        stuck = pinned & ~settled & ((step <= _STUCK_STEP) | (flipped_for >= _FLIPS))
+        # a level left on a jump reports the side whose target the rate does not exceed (the engine sustains it)
+        mix = select(mix, last, active & stuck & turned & (gap < 0))
         rate = np.where(active, rate + step * gap, rate)
         decoders = np.where(active, decoders + step * (new_decoders - decoders), decoders)
-        active &= ~converged
+        active &= ~(pinned & settled | stuck)
         if not active.any():
             break
     return mix, rate
