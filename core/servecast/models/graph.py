@@ -21,8 +21,8 @@ from servecast.models.step import StepShape
 from servecast.models.weights import WeightRole, stage_layers
 from servecast.ops.dtypes import OpDtype, op_dtype
 from servecast.ops.estimator import OpKind
-from servecast.ops.shapes import normalize_shapes
-from servecast.ops.work import ACTIVATION_BYTES, op_work
+from servecast.ops.shapes import fill_shapes
+from servecast.ops.work import ACTIVATION_BYTES
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,14 @@ class _Builder:
         self.tokens = step.tokens.astype(np.float64)
 
     def _arr(self, value: float | NDArray[Any]) -> FloatArray:
-        return np.broadcast_to(np.asarray(value, dtype=np.float64), (self.step.points,)).copy()
+        if np.ndim(value) == 0:
+            return np.full(self.step.points, value, dtype=np.float64)
+        return np.asarray(value, dtype=np.float64)
 
     def _ints(self, value: int | IntArray) -> IntArray:
-        return np.broadcast_to(np.asarray(value, dtype=np.int64), (self.step.points,)).copy()
+        if np.ndim(value) == 0:
+            return np.full(self.step.points, value, dtype=np.int64)
+        return np.asarray(value, dtype=np.int64)
 
     def add(
         self,
@@ -63,10 +67,12 @@ class _Builder:
         replicated: bool = False,
         part: OpPart = OpPart.TOKENS,
     ) -> None:
-        """Append an op; its FLOPs and bytes come from the estimators' own cost model."""
-        inputs = normalize_shapes(kind, shape)
-        work = op_work(kind, inputs, dtype)
-        self.ops.append(Op(name, kind, count, dtype.value, shape, work.flops, work.bytes, replicated, part, inputs))
+        """Append an op; its shapes hold by construction (one length, finite, non-negative), so they are filled in
+        for the estimators without being checked."""
+        inputs = fill_shapes(
+            kind, {key: np.asarray(value, dtype=np.float64) for key, value in shape.items()}, self.step.points
+        )
+        self.ops.append(Op(name, kind, count, dtype.value, shape, replicated, part, inputs))
 
     def gemm(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from servecast.domain.framework import KnobMeaning
@@ -60,8 +61,8 @@ def stage_memory(model: Model, layout: ParallelLayout) -> tuple[StageMemory, ...
     for index, layers in enumerate(stages):
         weights = 0.0
         for group in groups:
-            if group.layers:
-                held = sum(1 for layer in group.layers if layer in layers)
+            if group.layers:  # sorted layer indices, of which the stage holds those in its range
+                held = bisect_left(group.layers, layers.stop) - bisect_left(group.layers, layers.start)
             else:
                 first, last = index == 0, index == len(stages) - 1
                 tied_head = arch.tie_word_embeddings and last and not first

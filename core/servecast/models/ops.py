@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
 from servecast.arrays import FloatArray
+from servecast.ops.dtypes import OpDtype
 from servecast.ops.estimator import OpKind
+from servecast.ops.shapes import normalize_shapes
+from servecast.ops.work import Work, op_work
 
 
 class OpPart(StrEnum):
@@ -33,7 +37,7 @@ class Op:
     `shape` holds the kind-specific parameters (a GEMM's m, n, k; an attention's batch, lengths, heads; a
     collective's bytes and participants) as arrays over the step's points. `flops` and `bytes` are per
     occurrence: for compute ops the arithmetic and the memory traffic (weights plus activations), for
-    communication ops `bytes` is the payload one GPU contributes.
+    communication ops `bytes` is the payload one GPU contributes; they are worked out when first asked for.
     """
 
     name: str
@@ -41,8 +45,6 @@ class Op:
     count: int
     dtype: str
     shape: Mapping[str, NDArray[np.int64] | FloatArray]
-    flops: FloatArray
-    bytes: FloatArray
     replicated: bool = False
     """Every GPU of the stage computes the same thing (routers, MLA down-projections, norms)."""
     part: OpPart = OpPart.TOKENS
@@ -53,6 +55,18 @@ class Op:
     def estimator_shape(self) -> Mapping[str, NDArray[np.int64] | FloatArray]:
         """What to hand the op's estimator: the checked shape where there is one."""
         return self.inputs if self.inputs is not None else self.shape
+
+    @cached_property
+    def _work(self) -> Work:
+        return op_work(self.kind, normalize_shapes(self.kind, self.estimator_shape), OpDtype(self.dtype))
+
+    @property
+    def flops(self) -> FloatArray:
+        return self._work.flops
+
+    @property
+    def bytes(self) -> FloatArray:
+        return self._work.bytes
 
     @property
     def total_flops(self) -> FloatArray:

@@ -45,7 +45,8 @@ class WeightGroup:
     sharding: Sharding
     params_per_layer: int
     layers: tuple[int, ...]
-    """Indices of the layers holding this group; empty for the embedding (first stage) and LM head (last stage)."""
+    """Indices of the layers holding this group, ascending; empty for the embedding (first stage) and LM head (last
+    stage)."""
     active_fraction: float = 1.0
     """Share of the group a token uses (top_k / num_experts for routed experts; 0 for the embedding lookup table)."""
 

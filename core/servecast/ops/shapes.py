@@ -173,21 +173,31 @@ def normalize_shapes(kind: OpKind, shapes: Mapping[str, ArrayLike]) -> Normalize
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{name!r} has {count}" for name, count in lengths.items())
         raise ShapeError(f"{kind.value}: shape parameters must have one length (or a single value): {described}")
-    length = max(lengths.values(), default=1)
+    for name, array in arrays.items():
+        bad = ~np.isfinite(array) | (array < 0)
+        if bad.any():
+            raise ShapeError(f"{kind.value}: {name!r} must be a finite number >= 0, got {float(array[bad][0])!r}")
+    out = fill_shapes(kind, arrays, max(lengths.values(), default=1))
+    for name, other in ZERO_MEANS_SAME_AS.get(kind, {}).items():
+        if (out[name] < out[other]).any():
+            raise ShapeError(f"{kind.value}: {name} counts the new tokens too, so it cannot be below {other}")
+    return out
+
+
+def fill_shapes(kind: OpKind, arrays: Mapping[str, FloatArray], length: int) -> NormalizedShapes:
+    """`arrays` (float arrays of `length` or 1, parameters of `kind` only) with the defaults filled in, unchecked:
+    for internal callers whose shapes hold by construction (the op graph builder)."""
     out = NormalizedShapes(kind)
-    for key in keys:
+    for key in OP_SHAPES[kind]:
         array = arrays.get(key.name)
         if array is None:
             out[key.name] = np.full(length, key.default, dtype=np.float64)
-            continue
-        bad = ~np.isfinite(array) | (array < 0)
-        if bad.any():
-            raise ShapeError(f"{kind.value}: {key.name!r} must be a finite number >= 0, got {float(array[bad][0])!r}")
-        out[key.name] = np.broadcast_to(array, (length,)).astype(np.float64)
+        elif len(array) == length:
+            out[key.name] = np.asarray(array, dtype=np.float64)
+        else:
+            out[key.name] = np.full(length, array[0], dtype=np.float64)
     for name, other in ZERO_MEANS_SAME_AS.get(kind, {}).items():
         out[name] = np.where(out[name] == 0, out[other], out[name])
-        if (out[name] < out[other]).any():
-            raise ShapeError(f"{kind.value}: {name} counts the new tokens too, so it cannot be below {other}")
     return out
 
 
