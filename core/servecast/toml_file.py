@@ -4,9 +4,11 @@ checking its schema version."""
 from __future__ import annotations
 
 import tomllib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from servecast.disk_cache import DiskCache, file_identity
 from servecast.errors import SpecFileError
 
 SCHEMA_VERSION = 1
@@ -14,14 +16,14 @@ SCHEMA_VERSION = 1
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Parse `path` and check its schema version."""
+    """Parse `path` (or take the parse from the disk cache, where the file is unchanged) and check its schema
+    version."""
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise SpecFileError(path, "file not found", "check the path, or reinstall the plugin that ships it") from None
-    except tomllib.TOMLDecodeError as error:
-        raise SpecFileError(path, f"not valid TOML: {error}", "fix the syntax at the position given") from None
+        identity = file_identity(path)
+    except OSError:  # parsing says what is wrong
+        data = _parse(path)
+    else:
+        data = DiskCache.default().fetch("toml", identity, partial(_parse, path))
     version = data.pop("schema_version", None)
     if version != SCHEMA_VERSION:
         raise SpecFileError(
@@ -30,3 +32,13 @@ def read_toml(path: Path) -> dict[str, Any]:
             f"set schema_version = {SCHEMA_VERSION}, or upgrade servecast if the file is newer",
         )
     return data
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise SpecFileError(path, "file not found", "check the path, or reinstall the plugin that ships it") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SpecFileError(path, f"not valid TOML: {error}", "fix the syntax at the position given") from None

@@ -15,7 +15,7 @@ from servecast.serving.aggregated import budget_steady_states, steady_state, ste
 from servecast.serving.iterations import BudgetVariants
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import Limiter
-from servecast.serving.server import build_server
+from servecast.serving.server import StepTableCache, build_server
 from servecast.serving.simulation import simulate
 
 FRAMEWORKS = [("vllm", "0.10.2"), ("sglang", "0.4.10"), ("trtllm", "1.0.0")]
@@ -323,7 +323,7 @@ def test_the_front_end_time_delays_online_requests_but_not_offline_batches(serve
 def test_servers_solved_together_across_budgets_match_each_solved_alone(host, framework, version):
     target = Target(hardware="h100_sxm", framework=framework, framework_version=version)
     model = load_model("meta-llama/Llama-3.1-8B", host.architectures)
-    hardware, tables = host.hardware.get("h100_sxm"), {}
+    hardware, tables = host.hardware.get("h100_sxm"), StepTableCache()
     workload = Workload(input_tokens=3000, output_tokens=300)
     servers = [
         build_server(host, model, hardware, target, ParallelLayout(), workload, overrides=budget, table_cache=tables)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 from packaging.version import Version
 
 from servecast import PROJECT_NAME, hookspecs
+from servecast.disk_cache import DiskCache, code_fingerprint, file_identity
 from servecast.domain.candidate import Candidate
 from servecast.domain.framework import FrameworkSpec, FrameworkVersion
 from servecast.domain.hardware import HardwareSpec
@@ -284,9 +287,16 @@ class PluginHost:
         return default_estimator(op, hardware, kernels, tables)
 
     def _table(self, ref: PerfTableRef) -> TableGrids:
-        """A registered table, read and validated once however many targets use it."""
+        """A registered table, read and validated once however many targets use it (and kept on disk, parsed, until
+        its files or servecast's change)."""
         if ref.key not in self._tables:
-            self._tables[ref.key] = load_table(ref)
+            try:
+                files = [file_identity(Path(path)) for path in (ref.csv_path, ref.metadata_path)]
+            except OSError:  # a missing file: reading it says so
+                self._tables[ref.key] = load_table(ref)
+            else:
+                key = (code_fingerprint(), ref, *files)
+                self._tables[ref.key] = DiskCache.default().fetch("measured-tables", key, partial(load_table, ref))
         return self._tables[ref.key]
 
     def scheduler(self, target: Target) -> SchedulingPolicy:

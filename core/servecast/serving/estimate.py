@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, cast
 
+from servecast.disk_cache import DiskCache
 from servecast.domain.candidate import Candidate
 from servecast.domain.framework import FrameworkVersion, KnobMeaning, KnobValue
 from servecast.domain.hardware import HardwareSpec
@@ -92,7 +93,7 @@ class ServerCache:
     def __init__(self) -> None:
         self._servers: dict[tuple[object, ...], Server] = {}
         self._models: dict[tuple[object, ...], Model] = {}
-        self.step_tables: StepTableCache = {}
+        self.step_tables = StepTableCache(DiskCache.default())
         """Shared by this cache's servers; keyed by the identity of models this cache keeps alive."""
 
     @staticmethod

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, partial
 
+from servecast.disk_cache import DiskCache, code_fingerprint, digest
 from servecast.domain.framework import KnobMeaning, KnobValue
 from servecast.domain.hardware import HardwareSpec
 from servecast.domain.layout import ParallelLayout
@@ -19,10 +20,41 @@ from servecast.models.layout_check import check_layout
 from servecast.models.memory import GIB, KvCapacity, kv_capacity, max_sequences, stage_memory, visible_memory_bytes
 from servecast.models.model import Model
 from servecast.serving.policy import PolicyContext, SchedulerSettings, ServerRole
-from servecast.serving.step_time import TABLE_TOKENS, StepLimits, StepTables, StepTimeModel
+from servecast.serving.step_time import TABLE_TOKENS, StepLimits, StepTables, StepTimeModel, tabulate_steps
 
-StepTableCache = dict[tuple[object, ...], StepTables]
-"""Step tables by model identity, layout, target, launch cost and limits."""
+
+class StepTableCache:
+    """Step tables already built: in memory by the model's identity (so the cache must not outlive the models it
+    saw), and in `disk` across runs by what the tables follow from: servecast's and the loaded plugins' files, the
+    model, the layout and target, the host's user calibration, the launch cost, the limits and the graph options."""
+
+    def __init__(self, disk: DiskCache | None = None) -> None:
+        self._tables: dict[tuple[object, ...], StepTables] = {}
+        self._models: dict[int, str] = {}
+        self._disk = disk if disk is not None else DiskCache(None)
+
+    def tables(
+        self,
+        host: PluginHost,
+        model: Model,
+        layout: ParallelLayout,
+        target: Target,
+        kernel_launch_us: float,
+        limits: StepLimits,
+        options: GraphOptions,
+    ) -> StepTables:
+        key = (id(model), layout, target, kernel_launch_us, limits, options)
+        if key not in self._tables:
+            if id(model) not in self._models:
+                self._models[id(model)] = digest(model)
+            lasting = (code_fingerprint(), self._models[id(model)], *key[1:], host.user_calibration)
+            estimator_for = partial(host.op_estimator, target=target)
+            self._tables[key] = self._disk.fetch(
+                "step-tables",
+                lasting,
+                partial(tabulate_steps, model, layout, estimator_for, kernel_launch_us, limits, options),
+            )
+        return self._tables[key]
 
 
 @dataclass(frozen=True)
@@ -242,13 +274,8 @@ def build_server(
         kv_len=longest,
     )
     options = GraphOptions(moe_all_to_all=settings.moe_all_to_all)
-    key = (id(model), layout, target, settings.kernel_launch_us, limits, options)
-    tables = table_cache.get(key) if table_cache is not None else None
-    if tables is None:
-        estimator_for = partial(host.op_estimator, target=target)
-        tables = StepTables(model, layout, estimator_for, settings.kernel_launch_us, limits, options)
-        if table_cache is not None:
-            table_cache[key] = tables
+    cache = table_cache if table_cache is not None else StepTableCache()
+    tables = cache.tables(host, model, layout, target, settings.kernel_launch_us, limits, options)
     steps = StepTimeModel(tables, settings)
     return Server(model, layout, role, settings, capacity, steps, workload, max_model_len)
 

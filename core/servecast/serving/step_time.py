@@ -10,8 +10,9 @@ the MoE all-to-all, and the framework's CPU time per iteration.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -25,6 +26,8 @@ from servecast.models.step import StepShape
 from servecast.models.weights import stage_layers
 from servecast.ops.estimator import OpEstimator, OpKind
 from servecast.serving.policy import SchedulerSettings
+
+_T = TypeVar("_T")
 
 
 def _grid(largest: int, points: int, start: int = 1) -> NDArray[np.int64]:
@@ -44,10 +47,14 @@ class _Table1D:
         self.largest = float(axis[-1])
         self.log_axis = _log(axis)
         self.log_times = np.log(times)
+        self.slopes = np.diff(self.log_times, axis=1) / np.diff(self.log_axis)
+        """Per stage, the log-log slope of each interval."""
 
     def __call__(self, x: FloatArray) -> FloatArray:
-        at = _log(np.minimum(x, self.largest))
-        logs = np.array([np.interp(at, self.log_axis, row) for row in self.log_times])
+        axis = self.log_axis
+        at = np.log(np.maximum(np.minimum(x, self.largest), 1.0))
+        i = np.minimum(np.maximum(np.searchsorted(axis, at) - 1, 0), len(axis) - 2)
+        logs = self.log_times[:, i] + self.slopes[:, i] * (at - axis[i])
         beyond = np.maximum(x / self.largest, 1.0)
         return np.where(x > 0, np.exp(logs) * beyond, 0.0)
 
@@ -58,20 +65,21 @@ class _Table2D:
     def __init__(self, rows: NDArray[np.int64], columns: NDArray[np.int64], times: FloatArray) -> None:
         self.largest_row, self.largest_column = float(rows[-1]), float(columns[-1])
         self.log_rows, self.log_columns = _log(rows), _log(columns)
-        self.log_times = np.log(times)
+        self.log_times = np.log(times).reshape(len(times), -1)
+        """Per stage, the log times row after row (a flat index per grid point)."""
 
     def __call__(self, row: FloatArray, column: FloatArray) -> FloatArray:
         # np.minimum/np.maximum rather than np.clip: these arrays are small and clip's overhead dominates
         rs, cs = self.log_rows, self.log_columns
-        r = _log(np.minimum(row, self.largest_row))
-        c = _log(np.minimum(column, self.largest_column))
+        r = np.log(np.maximum(np.minimum(row, self.largest_row), 1.0))
+        c = np.log(np.maximum(np.minimum(column, self.largest_column), 1.0))
         i = np.minimum(np.maximum(np.searchsorted(rs, r) - 1, 0), len(rs) - 2)
         j = np.minimum(np.maximum(np.searchsorted(cs, c) - 1, 0), len(cs) - 2)
         u = np.minimum(np.maximum((r - rs[i]) / (rs[i + 1] - rs[i]), 0), 1)
         v = np.minimum(np.maximum((c - cs[j]) / (cs[j + 1] - cs[j]), 0), 1)
-        logs = self.log_times
-        value = (logs[:, i, j] * (1 - v) + logs[:, i, j + 1] * v) * (1 - u) + (
-            logs[:, i + 1, j] * (1 - v) + logs[:, i + 1, j + 1] * v
+        logs, at, width = self.log_times, i * len(cs) + j, len(cs)
+        value = (logs[:, at] * (1 - v) + logs[:, at + 1] * v) * (1 - u) + (
+            logs[:, at + width] * (1 - v) + logs[:, at + width + 1] * v
         ) * u
         beyond = np.maximum(row / self.largest_row, 1.0)
         return np.where(row > 0, np.exp(value) * beyond, 0.0)
@@ -91,9 +99,58 @@ class StepLimits:
     kv_len: int
 
 
+@dataclass(frozen=True)
 class StepTables:
     """The tabulated op-graph parts of one model on one layout under one framework's kernels: what servers with
-    different budgets but the same kernels, launch cost and table limits share."""
+    different budgets but the same kernels, launch cost and table limits share. Each part holds two tables, with
+    CUDA graphs (kernels only) and eager (each kernel at least a launch)."""
+
+    layout: ParallelLayout
+    tokens: tuple[_Table1D, _Table1D]
+    logits: tuple[_Table1D, _Table1D]
+    exchange: tuple[_Table1D, _Table1D]
+    """The MoE all-to-all's share of `tokens`: what two-batch overlap can hide behind compute."""
+    decode: tuple[_Table2D, _Table2D]
+    context: tuple[_Table2D, _Table2D]
+
+
+def tabulate_steps(
+    model: Model,
+    layout: ParallelLayout,
+    estimator_for: Callable[[OpKind], OpEstimator],
+    kernel_launch_us: float,
+    limits: StepLimits,
+    options: GraphOptions | None = None,
+) -> StepTables:
+    """The step tables of `model` on `layout`, each part estimated op by op over a grid up to `limits`."""
+    tabulation = _Tabulation(model, layout, estimator_for, kernel_launch_us, options or GraphOptions())
+    tokens = _grid(limits.tokens, 40)
+    decodes = _grid(limits.decodes, 18)
+    kv = _grid(limits.kv_len, 16)
+    prompt = _grid(limits.tokens, 16)
+    past = np.concatenate([[0], _grid(limits.kv_len, 12)])
+    flat = StepShape.decode(seqs=tokens, kv_len=1)
+    layers, exchange = tabulation.part_times(flat, (OpPart.TOKENS, OpPart.LOGITS))
+    d, k = np.meshgrid(decodes, kv, indexing="ij")
+    q, p = np.meshgrid(prompt, past, indexing="ij")
+    chunks = StepShape.prefill(tokens=q.ravel(), past=p.ravel())
+    return StepTables(
+        layout=layout,
+        tokens=_pair(_Table1D(tokens, times) for times in layers[OpPart.TOKENS]),
+        logits=_pair(_Table1D(tokens, times) for times in layers[OpPart.LOGITS]),
+        exchange=_pair(_Table1D(tokens, times) for times in exchange),
+        decode=tabulation.table_2d(decodes, kv, StepShape.decode(d.ravel(), k.ravel()), OpPart.DECODE),
+        context=tabulation.table_2d(prompt, past + 1, chunks, OpPart.CONTEXT),
+    )
+
+
+def _pair(tables: Iterable[_T]) -> tuple[_T, _T]:
+    graphed, eager = tables
+    return graphed, eager
+
+
+class _Tabulation:
+    """What tabulating one server's step parts works from: the model, layout, kernels and launch cost."""
 
     def __init__(
         self,
@@ -101,32 +158,13 @@ class StepTables:
         layout: ParallelLayout,
         estimator_for: Callable[[OpKind], OpEstimator],
         kernel_launch_us: float,
-        limits: StepLimits,
-        options: GraphOptions | None = None,
+        options: GraphOptions,
     ) -> None:
-        self.layout = layout
-        self._model = model
-        self._options = options or GraphOptions()
-        self._estimator_for = estimator_for
-        self._launch_ms = kernel_launch_us / 1000.0
-        tokens = _grid(limits.tokens, 40)
-        decodes = _grid(limits.decodes, 18)
-        kv = _grid(limits.kv_len, 16)
-        prompt = _grid(limits.tokens, 16)
-        past = np.concatenate([[0], _grid(limits.kv_len, 12)])
-        flat = StepShape.decode(seqs=tokens, kv_len=1)
-        layers, exchange = self._part_times(flat, (OpPart.TOKENS, OpPart.LOGITS))
-        self.tokens = tuple(_Table1D(tokens, times) for times in layers[OpPart.TOKENS])
-        self.logits = tuple(_Table1D(tokens, times) for times in layers[OpPart.LOGITS])
-        self.exchange = tuple(_Table1D(tokens, times) for times in exchange)
-        """The MoE all-to-all's share of `tokens`: what two-batch overlap can hide behind compute."""
-        d, k = np.meshgrid(decodes, kv, indexing="ij")
-        self.decode = self._tabulate_2d(decodes, kv, StepShape.decode(d.ravel(), k.ravel()), OpPart.DECODE)
-        q, p = np.meshgrid(prompt, past, indexing="ij")
-        chunks = StepShape.prefill(tokens=q.ravel(), past=p.ravel())
-        self.context = self._tabulate_2d(prompt, past + 1, chunks, OpPart.CONTEXT)
+        self.model, self.layout, self.options = model, layout, options
+        self.estimator_for = estimator_for
+        self.launch_ms = kernel_launch_us / 1000.0
 
-    def _part_times(
+    def part_times(
         self, step: StepShape, parts: tuple[OpPart, ...]
     ) -> tuple[dict[OpPart, tuple[FloatArray, FloatArray]], tuple[FloatArray, FloatArray]]:
         """Per part and stage, from one graph build per distinct stage (stages with the same layers and neither end
@@ -143,31 +181,31 @@ class StepTables:
                     graphed[part][stage], eager[part][stage] = graphed[part][same], eager[part][same]
                 moved[:, stage] = moved[:, same]
                 continue
-            for op in build_stage_graph(self._model, self.layout, step, stage, self._options).ops:
+            for op in build_stage_graph(self.model, self.layout, step, stage, self.options).ops:
                 if op.part in graphed:
-                    latency = self._estimator_for(op.kind)(op.estimator_shape, op.dtype).latency_ms
+                    latency = self.estimator_for(op.kind)(op.estimator_shape, op.dtype).latency_ms
                     graphed[op.part][stage] += op.count * latency
-                    eager[op.part][stage] += op.count * np.maximum(latency, self._launch_ms)
+                    eager[op.part][stage] += op.count * np.maximum(latency, self.launch_ms)
                     if op.kind is OpKind.ALL_TO_ALL:
                         moved[0, stage] += op.count * latency
-                        moved[1, stage] += op.count * np.maximum(latency, self._launch_ms)
+                        moved[1, stage] += op.count * np.maximum(latency, self.launch_ms)
         floor = 1e-9  # keeps the log-space interpolation finite for parts a stage does not have
         times = {part: (np.maximum(graphed[part], floor), np.maximum(eager[part], floor)) for part in parts}
         return times, (np.maximum(moved[0], floor), np.maximum(moved[1], floor))
 
     def _stage_kind(self, stage: int) -> object:
         """What makes a stage's graph: its layers' kinds (window, MoE) and whether it embeds or holds the head."""
-        arch = self._model.architecture
+        arch = self.model.architecture
         layers = stage_layers(arch.num_layers, self.layout.pp)[stage]
         kinds = Counter((arch.layer_windows[i], arch.layer_is_moe[i]) for i in layers)
         return (tuple(sorted(kinds.items(), key=repr)), stage == 0, stage == self.layout.pp - 1)
 
-    def _tabulate_2d(
+    def table_2d(
         self, rows: NDArray[np.int64], columns: NDArray[np.int64], step: StepShape, part: OpPart
-    ) -> tuple[_Table2D, ...]:
+    ) -> tuple[_Table2D, _Table2D]:
         shape = (self.layout.pp, len(rows), len(columns))
-        times, _ = self._part_times(step, (part,))
-        return tuple(_Table2D(rows, columns, variant.reshape(shape)) for variant in times[part])
+        times, _ = self.part_times(step, (part,))
+        return _pair(_Table2D(rows, columns, variant.reshape(shape)) for variant in times[part])
 
 
 @dataclass(frozen=True)

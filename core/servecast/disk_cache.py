@@ -1,0 +1,123 @@
+"""A disk cache for what is costly to rebuild and follows from files and inputs alone (parsed measured tables, the
+step tables of servers): pickles under the user's cache directory, keyed by a digest of everything they follow
+from, written atomically, and rebuilt whenever missing or unreadable.
+
+`SERVECAST_CACHE_DIR` moves the cache (default: `$XDG_CACHE_HOME/servecast`, else `~/.cache/servecast`); set to
+`off` (or empty) it turns the cache off. Deleting the directory at any time is safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
+from pathlib import Path
+from typing import TypeVar
+
+from servecast import __version__
+
+T = TypeVar("T")
+
+CACHE_DIR_VARIABLE = "SERVECAST_CACHE_DIR"
+_OFF = ("", "off", "0", "none")
+
+
+def cache_directory() -> Path | None:
+    """Where the cache lives, or None where `SERVECAST_CACHE_DIR` turns it off."""
+    chosen = os.environ.get(CACHE_DIR_VARIABLE)
+    if chosen is not None:
+        return None if chosen.strip().lower() in _OFF else Path(chosen).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "servecast"
+
+
+def digest(key: object) -> str:
+    """A stable name for `key`: the SHA-256 of its repr (keys are tuples of strings, numbers, enums and frozen
+    dataclasses or models, whose reprs are deterministic)."""
+    return hashlib.sha256(repr(key).encode()).hexdigest()
+
+
+class DiskCache:
+    """Values by (namespace, key) under one directory for this servecast version; a no-op without a directory."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = None if directory is None else directory / __version__
+
+    @classmethod
+    def default(cls) -> DiskCache:
+        return cls(cache_directory())
+
+    def fetch(self, namespace: str, key: object, build: Callable[[], T]) -> T:
+        """The value stored for `key`, or `build()`'s, stored for next time. A file that cannot be read (another
+        version's pickle, a torn or foreign file) counts as missing; one that cannot be written is skipped: the
+        cache only ever saves time."""
+        if self.directory is None:
+            return build()
+        path = self.directory / namespace / f"{digest(key)}.pickle"
+        try:
+            with path.open("rb") as handle:
+                value: T = pickle.load(handle)
+            return value
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+            pass
+        value = build()
+        _write_atomically(path, value)
+        return value
+
+
+def _write_atomically(path: Path, value: object) -> None:
+    """Pickle `value` to `path` through a temporary file, so that readers see the whole file or none."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    except OSError:
+        return
+
+
+def file_identity(path: Path) -> tuple[str, int, int]:
+    """What changes when a file does: its resolved path, size and modification time (ns)."""
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def code_fingerprint() -> str:
+    """A digest of every file of servecast and of the plugin packages imported so far (sources and data): cached
+    results follow from them, so any edit, upgrade or newly loaded plugin invalidates them."""
+    return _fingerprint(frozenset(_package_roots()))
+
+
+@cache
+def _fingerprint(roots: frozenset[Path]) -> str:
+    return digest((__version__, tuple(sorted(_identities(roots)))))
+
+
+def _package_roots() -> set[Path]:
+    """The directories (or single files) of the top-level modules named servecast* imported so far: servecast's
+    and the plugin distributions' packages."""
+    roots = set()
+    for name in [name for name in sys.modules if "." not in name and name.startswith("servecast")]:
+        location = getattr(sys.modules[name], "__file__", None)
+        if location is not None:
+            path = Path(location)
+            roots.add(path.parent if path.name == "__init__.py" else path)
+    return roots
+
+
+def _identities(roots: Iterable[Path]) -> Iterator[tuple[str, int, int]]:
+    for root in roots:
+        files = [root] if root.is_file() else (path for path in root.rglob("*") if path.is_file())
+        for path in files:
+            if "__pycache__" not in path.parts:
+                stat = path.stat()
+                yield (str(path), stat.st_size, stat.st_mtime_ns)
