@@ -39,8 +39,7 @@ from servecast.serving.disaggregated import (
     decode_curve,
     kv_transfer_ms,
     prefill_curve,
-    solve_compositions,
-    users_for_decode_batch,
+    solve_at_decode_batches,
 )
 from servecast.serving.estimate import ServerCache, exchange_overrides, runnable_problems
 from servecast.serving.iterations import BudgetVariants
@@ -440,8 +439,7 @@ def _disaggregated(
         first_wave_share=prefills[0].workload.first_wave_share,
         requests_per_user=prefills[0].workload.requests_per_user,
     )
-    users = np.maximum(1.0, np.ceil(users_for_decode_batch(deployments, task.osl, arrays["n"]) - 1e-9))
-    points = solve_compositions(deployments, task.osl, LoadLevels(LoadKind.CONCURRENCY, users))
+    users, points = solve_at_decode_batches(deployments, task.osl, arrays["n"])
     per_point: dict[str, np.ndarray] = {
         "concurrency": users,
         "prefill_workers": arrays["x"],

@@ -235,16 +235,24 @@ class _Flows:
         return result
 
 
-def users_for_decode_batch(deployments: Compositions, output_tokens: int, decoders: FloatArray) -> FloatArray:
-    """Closed-loop users that keep `decoders` sequences on each decode worker (capped by what prefill feeds)."""
+def solve_at_decode_batches(
+    deployments: Compositions, output_tokens: int, decoders: FloatArray
+) -> tuple[FloatArray, ServingPoints]:
+    """The closed-loop users (whole, at least one) that keep `decoders` sequences on each decode worker (capped by
+    what prefill feeds), and each deployment at them: how the search loads them, with one set of flows for both."""
     flows = _Flows(deployments, output_tokens)
-    return flows.users(np.minimum(decoders, flows.top))
+    users = np.maximum(1.0, np.ceil(flows.users(np.minimum(decoders, flows.top)) - 1e-9))
+    return users, _solve(flows, LoadLevels(LoadKind.CONCURRENCY, users))
 
 
 def solve_compositions(deployments: Compositions, output_tokens: int, levels: LoadLevels) -> ServingPoints:
     """Mean TTFT, TPOT and throughput of each deployment at its load level (closed-loop users or a rate): the
     sequences per decode worker are bisected until the users' cycles, or the request rate, match the load."""
-    flows = _Flows(deployments, output_tokens)
+    return _solve(_Flows(deployments, output_tokens), levels)
+
+
+def _solve(flows: _Flows, levels: LoadLevels) -> ServingPoints:
+    deployments, output_tokens = flows.d, flows.decodes + 1
     values = levels.values.astype(np.float64)
     if levels.kind is LoadKind.CONCURRENCY:
         decoders = _bisect(flows.users, flows.top, values)
