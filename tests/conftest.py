@@ -184,9 +184,10 @@ def _no_plugin_settings_from_the_developer(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.fixture
 def run_cli(fake_site: FakeSite, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """Run the CLI in-process over the fake site only."""
-    from servecast.cli import cli, context
+    import servecast.host
+    from servecast.cli import cli
 
-    monkeypatch.setattr(context, "discover_plugins", lambda: discover_plugins([str(fake_site.root)]))
+    monkeypatch.setattr(servecast.host, "discover_plugins", lambda: discover_plugins([str(fake_site.root)]))
 
     def run(*args: str, env: dict[str, str] | None = None) -> Result:
         return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
+from importlib import import_module
 from typing import Any
 
 import click
 
 from servecast import __version__
-from servecast.cli.calibrate_cmd import calibrate_command
-from servecast.cli.collect_cmd import collect_command
 from servecast.cli.context import pass_options
-from servecast.cli.estimate_cmd import estimate_command
 from servecast.cli.failures import (
     BUG,
     INTERRUPTED,
@@ -22,20 +20,38 @@ from servecast.cli.failures import (
     report_bug,
     sigterm_as_interrupt,
 )
-from servecast.cli.frameworks_cmd import frameworks
-from servecast.cli.generate_cmd import generate_command
-from servecast.cli.hardware_cmd import hardware
-from servecast.cli.model_cmd import model
-from servecast.cli.new_plugin_cmd import new_plugin
-from servecast.cli.ops_cmd import ops
-from servecast.cli.plugins_cmd import plugins
-from servecast.cli.recommend_cmd import recommend_command
-from servecast.cli.search_cmd import search_command
+
+COMMANDS = {
+    "search": "search_cmd:search_command",
+    "recommend": "recommend_cmd:recommend_command",
+    "generate": "generate_cmd:generate_command",
+    "plugins": "plugins_cmd:plugins",
+    "hardware": "hardware_cmd:hardware",
+    "frameworks": "frameworks_cmd:frameworks",
+    "model": "model_cmd:model",
+    "ops": "ops_cmd:ops",
+    "estimate": "estimate_cmd:estimate_command",
+    "new-plugin": "new_plugin_cmd:new_plugin",
+    "collect": "collect_cmd:collect_command",
+    "calibrate": "calibrate_cmd:calibrate_command",
+}
+"""Each command and where it is defined (`module:attribute` in this package), imported only when it runs or help
+lists it: a command pays for its own imports, not for every other command's."""
 
 
 class ServecastGroup(click.Group):
     """The command group; turns any failure of a command into a clear message and its documented exit code
     (`servecast.cli.failures`), with the traceback only under --debug."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name].split(":")
+        command: click.Command = getattr(import_module(f"servecast.cli.{module}"), attribute)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -89,20 +105,6 @@ def cli(options: dict[str, object], strict_plugins: bool, disabled: tuple[str, .
     options["strict"] = strict_plugins
     options["disabled"] = disabled
     options["debug"] = debug
-
-
-cli.add_command(search_command)
-cli.add_command(recommend_command)
-cli.add_command(generate_command)
-cli.add_command(plugins)
-cli.add_command(hardware)
-cli.add_command(frameworks)
-cli.add_command(model)
-cli.add_command(ops)
-cli.add_command(estimate_command)
-cli.add_command(new_plugin)
-cli.add_command(collect_command)
-cli.add_command(calibrate_command)
 
 
 main = cli

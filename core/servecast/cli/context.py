@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from servecast.host import PluginHost, PluginSettings, PluginStatus, builtin_plugins, discover_plugins
-from servecast.host.registry import Registered
 from servecast.json_text import json_text
+
+if TYPE_CHECKING:  # loading plugins is what commands pay for, not the command line itself (`--help`, `--version`)
+    from servecast.host import PluginHost
+    from servecast.host.registry import Registered
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,6 +24,8 @@ def pass_options(function: F) -> F:
 
 def plugin_host(*, report_failures: bool = True) -> PluginHost:
     """The plugin host for this invocation, loading plugins on first use; warns on stderr about skipped plugins."""
+    from servecast.host import PluginHost, PluginSettings, PluginStatus, builtin_plugins, discover_plugins
+
     context = click.get_current_context()
     options: dict[str, Any] = context.find_object(dict) or {}
     if "host" not in options:
