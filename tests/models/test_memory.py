@@ -51,7 +51,7 @@ def test_capacity_in_tokens_is_kv_bytes_over_bytes_per_token(load):
     layout = ParallelLayout(tp=4)
     capacity = kv_capacity(model, layout, H100_BYTES, policy(KnobMeaning.STATIC_MEMORY_FRACTION))
     assert capacity.kv_capacity_tokens == capacity.kv_cache_bytes // (327_680 // 4)
-    sequences = max_sequences(model, layout, capacity, sequence_tokens=2048, block_size=16)
+    sequences = max_sequences(layout, capacity, sequence_tokens=2048, block_size=16)
     assert sequences == capacity.kv_cache_bytes // (2048 * 327_680 // 4)
 
 
@@ -59,8 +59,8 @@ def test_sliding_window_layers_stop_growing_past_their_window(load):
     model = load("openai/gpt-oss-120b")
     layout = ParallelLayout(tp=2, ep=2)
     capacity = kv_capacity(model, layout, H100_BYTES, policy(KnobMeaning.STATIC_MEMORY_FRACTION))
-    short = max_sequences(model, layout, capacity, sequence_tokens=128)
-    long = max_sequences(model, layout, capacity, sequence_tokens=128 * 64)
+    short = max_sequences(layout, capacity, sequence_tokens=128)
+    long = max_sequences(layout, capacity, sequence_tokens=128 * 64)
     assert long > short / 64, "window layers cost 128 tokens per sequence however long it grows"
 
 
@@ -71,7 +71,7 @@ def test_attention_dp_multiplies_the_sequences_held(load):
     rule = policy(KnobMeaning.STATIC_MEMORY_FRACTION, 0.85)
     tp_cap = kv_capacity(model, tp8, 141 * GIB, rule)
     dp_cap = kv_capacity(model, dp8, 141 * GIB, rule)
-    assert max_sequences(model, dp8, dp_cap, 2048) > 4 * max_sequences(model, tp8, tp_cap, 2048)
+    assert max_sequences(dp8, dp_cap, 2048) > 4 * max_sequences(tp8, tp_cap, 2048)
 
 
 def test_a_layout_that_does_not_fit_is_rejected_with_the_numbers(load):

@@ -209,7 +209,7 @@ def show_model(
         capacity = kv_capacity(loaded, layout, visible, policy, hardware.node.nvswitch)
         report.update(
             kv_capacity_tokens=capacity.kv_capacity_tokens,
-            max_sequences=max_sequences(loaded, layout, capacity, isl + osl, policy.block_size),
+            max_sequences=max_sequences(layout, capacity, isl + osl, policy.block_size),
             memory={
                 "system": system,
                 "framework": f"{framework} {version.version}",

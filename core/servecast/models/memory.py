@@ -118,6 +118,8 @@ class KvCapacity:
     kv_capacity_tokens: int
     """Tokens of full-attention KV one attention-DP rank can hold (the binding stage)."""
     binding_stage: int
+    binding: StageMemory
+    """What the binding stage's GPUs hold (its weights and KV bytes per token)."""
 
 
 def activation_peak_bytes(model: Model, layout: ParallelLayout, policy: MemoryPolicy) -> int:
@@ -170,6 +172,7 @@ def kv_capacity(
             kv_cache_bytes=kv_bytes,
             kv_capacity_tokens=int(tokens),
             binding_stage=stage.stage,
+            binding=stage,
         )
         if best is None or candidate.kv_cache_bytes < best.kv_cache_bytes:
             best = candidate
@@ -201,11 +204,9 @@ def _kv_budget(
     raise ValueError(f"{policy.meaning.value} is not a memory-fraction meaning")
 
 
-def max_sequences(
-    model: Model, layout: ParallelLayout, capacity: KvCapacity, sequence_tokens: int, block_size: int = 16
-) -> int:
+def max_sequences(layout: ParallelLayout, capacity: KvCapacity, sequence_tokens: int, block_size: int = 16) -> int:
     """Sequences of `sequence_tokens` (prompt + output) the KV cache holds at once, over all attention-DP ranks."""
-    stage = stage_memory(model, layout)[capacity.binding_stage]
+    stage = capacity.binding
     tokens = math.ceil(sequence_tokens / block_size) * block_size
     windowed = min(tokens, stage.window) if stage.window else 0
     per_sequence = tokens * stage.kv_bytes_per_token + windowed * stage.window_kv_bytes_per_token

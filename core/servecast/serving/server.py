@@ -102,7 +102,7 @@ class Server:
     def sequences_that_fit(self, held_tokens: float) -> int:
         """Sequences holding `held_tokens` KV tokens each that fit at once (sliding-window layers capped)."""
         block = self.settings.memory.block_size
-        return max_sequences(self.model, self.layout, self.capacity, math.ceil(held_tokens), block)
+        return max_sequences(self.layout, self.capacity, math.ceil(held_tokens), block)
 
     @cached_property
     def batch_limit(self) -> int:
@@ -257,7 +257,7 @@ def build_server(
     capacity = kv_capacity(model, layout, visible, settings.memory, hardware.node.nvswitch)
     longest = min(workload.longest_request, max_model_len)
     cached = workload.prefix_tokens if settings.prefix_caching else 0
-    if max_sequences(model, layout, capacity, longest - cached, settings.memory.block_size) < 1:
+    if max_sequences(layout, capacity, longest - cached, settings.memory.block_size) < 1:
         raise InputError(
             f"one request of {longest} tokens{_drawn(workload)} does not fit the KV cache of {model.model_id} "
             f"on layout {layout}: "
