@@ -65,24 +65,27 @@ class _Table2D:
     def __init__(self, rows: NDArray[np.int64], columns: NDArray[np.int64], times: FloatArray) -> None:
         self.largest_row, self.largest_column = float(rows[-1]), float(columns[-1])
         self.log_rows, self.log_columns = _log(rows), _log(columns)
+        self.row_scale, self.column_scale = 1 / np.diff(self.log_rows), 1 / np.diff(self.log_columns)
+        """Per interval, one over its width in log space."""
         self.log_times = np.log(times).reshape(len(times), -1)
         """Per stage, the log times row after row (a flat index per grid point)."""
 
     def __call__(self, row: FloatArray, column: FloatArray) -> FloatArray:
-        # np.minimum/np.maximum rather than np.clip: these arrays are small and clip's overhead dominates
+        # np.minimum/np.maximum rather than np.clip: these arrays are small and clip's overhead dominates; the
+        # inputs are clamped to the grid, so the fractions need no clamping
         rs, cs = self.log_rows, self.log_columns
         r = np.log(np.maximum(np.minimum(row, self.largest_row), 1.0))
         c = np.log(np.maximum(np.minimum(column, self.largest_column), 1.0))
         i = np.minimum(np.maximum(np.searchsorted(rs, r) - 1, 0), len(rs) - 2)
         j = np.minimum(np.maximum(np.searchsorted(cs, c) - 1, 0), len(cs) - 2)
-        u = np.minimum(np.maximum((r - rs[i]) / (rs[i + 1] - rs[i]), 0), 1)
-        v = np.minimum(np.maximum((c - cs[j]) / (cs[j + 1] - cs[j]), 0), 1)
+        u = (r - rs[i]) * self.row_scale[i]
+        v = (c - cs[j]) * self.column_scale[j]
         logs, at, width = self.log_times, i * len(cs) + j, len(cs)
-        value = (logs[:, at] * (1 - v) + logs[:, at + 1] * v) * (1 - u) + (
-            logs[:, at + width] * (1 - v) + logs[:, at + width + 1] * v
-        ) * u
+        low, high = logs[:, at], logs[:, at + width]
+        low = low + (logs[:, at + 1] - low) * v
+        high = high + (logs[:, at + width + 1] - high) * v
         beyond = np.maximum(row / self.largest_row, 1.0)
-        return np.where(row > 0, np.exp(value) * beyond, 0.0)
+        return np.where(row > 0, np.exp(low + (high - low) * u) * beyond, 0.0)
 
 
 TABLE_TOKENS = 16384
@@ -103,7 +106,9 @@ class StepLimits:
 class StepTables:
     """The tabulated op-graph parts of one model on one layout under one framework's kernels: what servers with
     different budgets but the same kernels, launch cost and table limits share. Each part holds two tables, with
-    CUDA graphs (kernels only) and eager (each kernel at least a launch)."""
+    CUDA graphs (kernels only) and eager (each kernel at least a launch), with a row per distinct pipeline stage:
+    stages with the same layers and neither end of the pipeline take the same time, and an iteration lasts as long
+    as its slowest stage, so one row stands for all of them."""
 
     layout: ParallelLayout
     tokens: tuple[_Table1D, _Table1D]
@@ -163,32 +168,30 @@ class _Tabulation:
         self.model, self.layout, self.options = model, layout, options
         self.estimator_for = estimator_for
         self.launch_ms = kernel_launch_us / 1000.0
+        kinds: dict[object, int] = {}
+        for stage in range(layout.pp):
+            kinds.setdefault(self._stage_kind(stage), stage)
+        self.stages = tuple(kinds.values())
+        """The first stage of each distinct kind: the stages the tables hold."""
 
     def part_times(
         self, step: StepShape, parts: tuple[OpPart, ...]
     ) -> tuple[dict[OpPart, tuple[FloatArray, FloatArray]], tuple[FloatArray, FloatArray]]:
-        """Per part and stage, from one graph build per distinct stage (stages with the same layers and neither end
-        of the pipeline share it): the time with CUDA graphs (kernels only) and eager (each kernel at least a
-        launch); and the same for the all-to-all ops among them."""
-        graphed = {part: np.zeros((self.layout.pp, step.points)) for part in parts}
-        eager = {part: np.zeros((self.layout.pp, step.points)) for part in parts}
-        moved = np.zeros((2, self.layout.pp, step.points))
-        built: dict[object, int] = {}
-        for stage in range(self.layout.pp):
-            same = built.setdefault(self._stage_kind(stage), stage)
-            if same != stage:
-                for part in parts:
-                    graphed[part][stage], eager[part][stage] = graphed[part][same], eager[part][same]
-                moved[:, stage] = moved[:, same]
-                continue
+        """Per part and distinct stage, from one graph build each: the time with CUDA graphs (kernels only) and
+        eager (each kernel at least a launch); and the same for the all-to-all ops among them."""
+        rows = (len(self.stages), step.points)
+        graphed = {part: np.zeros(rows) for part in parts}
+        eager = {part: np.zeros(rows) for part in parts}
+        moved = np.zeros((2, *rows))
+        for row, stage in enumerate(self.stages):
             for op in build_stage_graph(self.model, self.layout, step, stage, self.options).ops:
                 if op.part in graphed:
                     latency = self.estimator_for(op.kind)(op.estimator_shape, op.dtype).latency_ms
-                    graphed[op.part][stage] += op.count * latency
-                    eager[op.part][stage] += op.count * np.maximum(latency, self.launch_ms)
+                    graphed[op.part][row] += op.count * latency
+                    eager[op.part][row] += op.count * np.maximum(latency, self.launch_ms)
                     if op.kind is OpKind.ALL_TO_ALL:
-                        moved[0, stage] += op.count * latency
-                        moved[1, stage] += op.count * np.maximum(latency, self.launch_ms)
+                        moved[0, row] += op.count * latency
+                        moved[1, row] += op.count * np.maximum(latency, self.launch_ms)
         floor = 1e-9  # keeps the log-space interpolation finite for parts a stage does not have
         times = {part: (np.maximum(graphed[part], floor), np.maximum(eager[part], floor)) for part in parts}
         return times, (np.maximum(moved[0], floor), np.maximum(moved[1], floor))
@@ -203,7 +206,7 @@ class _Tabulation:
     def table_2d(
         self, rows: NDArray[np.int64], columns: NDArray[np.int64], step: StepShape, part: OpPart
     ) -> tuple[_Table2D, _Table2D]:
-        shape = (self.layout.pp, len(rows), len(columns))
+        shape = (len(self.stages), len(rows), len(columns))
         times, _ = self.part_times(step, (part,))
         return _pair(_Table2D(rows, columns, variant.reshape(shape)) for variant in times[part])
 
