@@ -17,6 +17,8 @@ spare capacity. Wait plus step stay within 2 % of the exact chain up to 90 % uti
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from servecast.arrays import FloatArray, IntArray
@@ -87,16 +89,27 @@ class BatchQueues:
     def __call__(self, server: IntArray, rate: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Mean wait and mean step per prompt at `rate` prompts per ms on server `server` (rates at or beyond
         capacity are read at 99.9 % of it)."""
-        u = np.minimum(rate / self.capacity[server], 0.999)
-        last = len(UTILISATIONS) - 1
-        node = np.clip(np.searchsorted(UTILISATIONS, u, side="right") - 1, 0, last - 1)
-        low, high = UTILISATIONS[node], UTILISATIONS[node + 1]
-        fraction = (u - low) / (high - low)
-        slack = self.slack_wait[server, node] * (1 - fraction) + self.slack_wait[server, node + 1] * fraction
-        served = self.served[server, node] * (1 - fraction) + self.served[server, node + 1] * fraction
-        beyond = u > UTILISATIONS[last]
-        top, full = UTILISATIONS[last], self.full_ms[server]
-        closing = (1 - u) / (1 - top)
-        served = np.where(beyond, full - (full - self.served[server, last]) * closing, served)
-        result: tuple[FloatArray, FloatArray] = (slack / (1 - u), served)
-        return result
+        return self.at(server)(rate)
+
+    def at(self, server: IntArray) -> Callable[[FloatArray], tuple[FloatArray, FloatArray]]:
+        """`self(server, rate)` as a function of the rate alone, with what depends on the servers gathered once
+        (a solve asks the same servers at many rates)."""
+        count = len(UTILISATIONS)
+        capacity, full = self.capacity[server], self.full_ms[server]
+        base = server * count
+        slack_wait, served = self.slack_wait.ravel(), self.served.ravel()
+        top, last = UTILISATIONS[-1], served.take(base + count - 1)
+
+        def wait_and_step(rate: FloatArray) -> tuple[FloatArray, FloatArray]:
+            u = np.minimum(rate / capacity, 0.999)
+            node = np.minimum(np.maximum(np.searchsorted(UTILISATIONS, u, side="right") - 1, 0), count - 2)
+            low, high = UTILISATIONS[node], UTILISATIONS[node + 1]
+            fraction = (u - low) / (high - low)
+            at = base + node
+            slack = slack_wait.take(at) * (1 - fraction) + slack_wait.take(at + 1) * fraction
+            step = served.take(at) * (1 - fraction) + served.take(at + 1) * fraction
+            closing = (1 - u) / (1 - top)
+            step = np.where(u > top, full - (full - last) * closing, step)
+            return slack / (1 - u), step
+
+        return wait_and_step

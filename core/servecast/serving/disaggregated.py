@@ -124,15 +124,26 @@ class _Curves:
 
 
 def _bisect(function: Callable[[FloatArray], FloatArray], high: FloatArray, target: FloatArray) -> FloatArray:
-    """The largest x in [0, high] with function(x) <= target, for increasing functions (elementwise)."""
+    """The largest x in [0, high] with function(x) <= target, for increasing functions (elementwise): `high` itself
+    where function(high) <= target, else to within high / 2**_BISECTIONS."""
+    everywhere = function(high) <= target
+    if everywhere.all():
+        return high.copy()
     low = np.zeros_like(high)
-    high = high.copy()
+    upper = high.copy()
     for _ in range(_BISECTIONS):
-        middle = 0.5 * (low + high)
+        middle = 0.5 * (low + upper)
         below = function(middle) <= target
         low = np.where(below, middle, low)
-        high = np.where(below, high, middle)
-    return low
+        upper = np.where(below, upper, middle)
+    return np.where(everywhere, high, low)
+
+
+def _decode_rate(workers: FloatArray, sequences: FloatArray, decodes: int, tpot_ms: FloatArray) -> FloatArray:
+    """Requests per ms `workers` decode workers complete with `sequences` each, at `tpot_ms` per token (Little's
+    law)."""
+    result: FloatArray = workers * sequences / (decodes * tpot_ms)
+    return result
 
 
 class _Flows:
@@ -158,27 +169,31 @@ class _Flows:
         """Step times of 1, 2, ... whole prompts, the corners of each element's piecewise-linear step curve."""
         self.single_prefill_ms = self.whole_prefill_ms[0]
         self.full_batch_ms = self.prefill_ms(d.prefill_batch)
-        servers = np.stack([d.prefill_index, d.prefill_batch.astype(np.int64)])
-        unique, self._queue = np.unique(servers, axis=1, return_inverse=True)
-        self._queues = BatchQueues(d.prefill_curves[unique[0], : largest + 1], unique[1])
-        """Random arrivals' wait and step at each distinct prefill worker (step curve and batch)."""
+        # each distinct prefill worker (step curve, batch) once, keyed by one integer per element
+        keys, queue = np.unique(d.prefill_index * (largest + 1) + d.prefill_batch.astype(np.int64), return_inverse=True)
+        curve, batch = np.divmod(keys, largest + 1)
+        self._wait_and_step = BatchQueues(d.prefill_curves[curve, : largest + 1], batch).at(queue)
+        """Random arrivals' wait and step at each element's prefill worker."""
         self.prefill_capacity = d.prefill_workers * d.prefill_batch / self.full_batch_ms
         self.decode_capacity = self.decode_rate(d.decode_limit)
         self.capacity = np.minimum(self.prefill_capacity, self.decode_capacity)
-        self.top = np.where(
-            self.decode_capacity <= self.prefill_capacity,
-            d.decode_limit,
-            _bisect(self.decode_rate, d.decode_limit, self.prefill_capacity),
-        )
+        self.top = d.decode_limit.copy()
         """Most sequences per decode worker the prefill pool can feed."""
+        starved = np.flatnonzero(self.decode_capacity > self.prefill_capacity)
+        if len(starved):  # bisected on those deployments alone
+            curves, workers = _Curves(d.decode_curves, d.decode_index[starved]), d.decode_workers[starved]
+
+            def rate(n: FloatArray) -> FloatArray:
+                return _decode_rate(workers, n, self.decodes, curves(np.maximum(n, 1.0)))
+
+            self.top[starved] = _bisect(rate, d.decode_limit[starved], self.prefill_capacity[starved])
 
     def tpot_ms(self, n: FloatArray) -> FloatArray:
         return self._decode(np.maximum(n, 1.0))
 
     def decode_rate(self, n: FloatArray) -> FloatArray:
         """Requests per ms the decode pool completes with `n` sequences per worker."""
-        result: FloatArray = self.d.decode_workers * n / (self.decodes * self.tpot_ms(n))
-        return result
+        return _decode_rate(self.d.decode_workers, n, self.decodes, self.tpot_ms(n))
 
     def prefill_ms(self, prompts: FloatArray) -> FloatArray:
         return self._prefill(prompts)
@@ -189,7 +204,7 @@ class _Flows:
         d = self.d
         per_worker = rate / d.prefill_workers
         busy = np.minimum(per_worker * self.full_batch_ms / d.prefill_batch, 0.999)
-        wait, step = self._queues(self._queue, per_worker)
+        wait, step = self._wait_and_step(per_worker)
         prefill = wait + step
         if d.paced:  # served one at a time they come back as spaced as they left; batched, they find a step half done
             kept_up = self.prefill_ms(self.batch_kept_up(per_worker))
