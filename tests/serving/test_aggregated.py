@@ -11,8 +11,8 @@ import pytest
 from servecast.domain import KnobMeaning, ParallelLayout, Target, Workload
 from servecast.domain.workload import UserPhase, UserStart
 from servecast.models.model import load_model
-from servecast.serving.aggregated import budget_steady_states, steady_state, steady_states
-from servecast.serving.iterations import BudgetVariants
+from servecast.serving.aggregated import group_steady_states, steady_state, steady_states
+from servecast.serving.iterations import ServerGroup
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import Limiter
 from servecast.serving.server import StepTableCache, build_server
@@ -320,29 +320,34 @@ def test_the_front_end_time_delays_online_requests_but_not_offline_batches(serve
 
 
 @pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)
-def test_servers_solved_together_across_budgets_match_each_solved_alone(host, framework, version):
+def test_servers_solved_together_across_layouts_and_budgets_match_each_solved_alone(host, framework, version):
     target = Target(hardware="h100_sxm", framework=framework, framework_version=version)
     model = load_model("meta-llama/Llama-3.1-8B", host.architectures)
     hardware, tables = host.hardware.get("h100_sxm"), StepTableCache()
     workload = Workload(input_tokens=3000, output_tokens=300)
-    servers = [
-        build_server(host, model, hardware, target, ParallelLayout(), workload, overrides=budget, table_cache=tables)
-        for budget in ({KnobMeaning.MAX_NUM_TOKENS: 4096}, None, {KnobMeaning.MAX_NUM_TOKENS: 16384})
-    ]
+
+    def build(layout, budget=None, on=target):
+        return build_server(host, model, hardware, on, layout, workload, overrides=budget, table_cache=tables)
+
+    servers = [build(ParallelLayout(), {KnobMeaning.MAX_NUM_TOKENS: budget}) for budget in (4096, 16384)]
+    servers += [build(ParallelLayout()), build(ParallelLayout(tp=2)), build(ParallelLayout(pp=2))]
     levels = np.array([1.0, 8.0, 64.0, 512.0])
-    together = budget_steady_states(
-        BudgetVariants.of(servers, [len(levels)] * 3), LoadLevels(LoadKind.CONCURRENCY, np.tile(levels, 3))
+    together = group_steady_states(
+        ServerGroup.of(servers, [len(levels)] * len(servers)),
+        LoadLevels(LoadKind.CONCURRENCY, np.tile(levels, len(servers))),
     )
     for index, alone in enumerate(steady_states(s, LoadLevels(LoadKind.CONCURRENCY, levels)) for s in servers):
         part = slice(index * len(levels), (index + 1) * len(levels))
         assert np.array_equal(together.tpot_ms[part], alone.tpot_ms)
         assert np.array_equal(together.ttft_ms[part], alone.ttft_ms)
         assert np.array_equal(together.limiter[part], alone.limiter)
-    other = build_server(host, model, hardware, target, ParallelLayout(tp=2), workload, table_cache=tables)
-    with pytest.raises(ValueError, match="more than its budgets"):
-        BudgetVariants.of([servers[0], other], [1, 1])
-    groups = BudgetVariants.groups([servers[0], other, servers[2]])
-    assert [[id(s) for s in group] for group in groups] == [[id(servers[0]), id(servers[2])], [id(other)]]
+        assert np.array_equal(together.num_gpus[part], alone.num_gpus)
+    elsewhere = "sglang" if framework == "vllm" else "vllm"
+    other = build(ParallelLayout(), on=Target(hardware="h100_sxm", framework=elsewhere))
+    with pytest.raises(ValueError, match="more than its layout and budgets"):
+        ServerGroup.of([servers[0], other], [1, 1])
+    groups = ServerGroup.groups([servers[0], other, servers[3]])
+    assert [[id(s) for s in group] for group in groups] == [[id(servers[0]), id(servers[3])], [id(other)]]
 
 
 @pytest.mark.parametrize(("framework", "version"), FRAMEWORKS)

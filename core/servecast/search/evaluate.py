@@ -1,7 +1,8 @@
 """Evaluate the search space: every runnable layout of every framework and mode, at every load level, vectorised.
 
-Servers are built once per (framework, layout, role, token budget) and share step tables; an aggregated server's
-load levels at all its token budgets are one vectorised fixed point; all disaggregated compositions of a framework
+Servers are built once per (framework, layout, role, token budget) and share step tables; a framework's aggregated
+servers, at every layout, token budget and load level their scheduling rules let be solved together, are one
+vectorised fixed point (each element on its own server's step tables); all disaggregated compositions of a framework
 (prefill layout x decode layout x worker ratio x prefill batch x decode batch) are one vectorised solve over
 whole-batch step curves. The points come out as columns named like the `estimate` command's flags, so any row can
 be re-estimated.
@@ -32,7 +33,7 @@ from servecast.search.space import (
     unit_ratios,
 )
 from servecast.search.task import SearchTask
-from servecast.serving.aggregated import budget_steady_states
+from servecast.serving.aggregated import group_steady_states
 from servecast.serving.disaggregated import (
     Compositions,
     Pool,
@@ -42,7 +43,7 @@ from servecast.serving.disaggregated import (
     solve_at_decode_batches,
 )
 from servecast.serving.estimate import ServerCache, exchange_overrides, runnable_problems
-from servecast.serving.iterations import BudgetVariants
+from servecast.serving.iterations import ServerGroup
 from servecast.serving.load import LoadKind, LoadLevels
 from servecast.serving.metrics import ServingPoints
 from servecast.serving.policy import ServerRole
@@ -346,8 +347,10 @@ def _single_server(
     space: _FrameworkSpace, task: SearchTask, mode: ServingMode, constants: dict[str, object]
 ) -> list[Columns]:
     """Aggregated instances at closed-loop concurrency levels and token budgets, or static batches (one prefill
-    iteration whatever the budget), replicated over the GPUs."""
+    iteration whatever the budget), replicated over the GPUs. Every layout and budget the scheduling rules allow
+    to be solved together is one vectorised solve."""
     blocks = []
+    jobs: list[tuple[Server, dict[str, object], int]] = []  # each server variant with its configuration, replicas
     for server in space.servers(mode, ServerRole.AGGREGATED, task.gpus):
         replicas = task.gpus // server.gpus if task.replicate else 1
         config = {**constants, **_layout_values(server), "replicas": float(replicas)}
@@ -368,14 +371,30 @@ def _single_server(
             )
             blocks.append(_block(len(batches), config, {"batch_size": batches}, points, replicas))
             continue
-        for variants in BudgetVariants.groups(space.budget_variants(mode, server)):
-            levels = [load_levels(variant.concurrency_limit) for variant in variants]
-            solved = BudgetVariants.of(variants, [len(level) for level in levels])
-            concurrency = np.concatenate(levels)
-            points = budget_steady_states(solved, LoadLevels(LoadKind.CONCURRENCY, concurrency))
-            per_point = {"concurrency": concurrency * replicas, "max_num_tokens": solved.max_num_tokens}
-            blocks.append(_block(len(concurrency), config, per_point, points, replicas))
+        jobs += [(variant, config, replicas) for variant in space.budget_variants(mode, server)]
+    solved = _solve_together([variant for variant, _, _ in jobs])
+    for (variant, config, replicas), (concurrency, points) in zip(jobs, solved, strict=True):
+        budget = {"max_num_tokens": float(variant.settings.max_num_tokens)}
+        blocks.append(
+            _block(len(concurrency), {**config, **budget}, {"concurrency": concurrency * replicas}, points, replicas)
+        )
     return blocks
+
+
+def _solve_together(servers: list[Server]) -> list[tuple[np.ndarray, ServingPoints]]:
+    """Each server at its closed-loop load levels (`load_levels` of its concurrency limit), the servers grouped
+    into as few vectorised solves as their scheduling rules allow; in the order given."""
+    solved: dict[int, tuple[np.ndarray, ServingPoints]] = {}
+    position = {id(server): index for index, server in enumerate(servers)}
+    for members in ServerGroup.groups(servers):
+        levels = [load_levels(server.concurrency_limit) for server in members]
+        counts = [len(level) for level in levels]
+        group = ServerGroup.of(members, counts)
+        points = group_steady_states(group, LoadLevels(LoadKind.CONCURRENCY, np.concatenate(levels)))
+        bounds = np.cumsum([0, *counts])
+        for server, level, start, end in zip(members, levels, bounds[:-1], bounds[1:], strict=True):
+            solved[position[id(server)]] = (level, points.part(slice(start, end)))
+    return [solved[index] for index in range(len(servers))]
 
 
 def _disaggregated(

@@ -16,7 +16,7 @@ import numpy as np
 
 from servecast.arrays import FloatArray
 from servecast.errors import InputError
-from servecast.serving.iterations import BudgetVariants, IterationMix, iteration_mix, select
+from servecast.serving.iterations import IterationMix, ServerGroup, iteration_mix, select
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints, queued_users
 from servecast.serving.queueing import slot_wait_ms
@@ -53,7 +53,7 @@ def _next_step(step: FloatArray, gap: FloatArray, previous_gap: FloatArray, acce
 
 
 def _with_first_wave(
-    variants: BudgetVariants,
+    group: ServerGroup,
     users: FloatArray,
     running: FloatArray,
     front_ms: float,
@@ -69,14 +69,14 @@ def _with_first_wave(
     cycle while the emptying engine speeds up the rest; in the simulation the run outlasts the steady state's by
     about a quarter of a cycle.
     """
-    workload = variants.server.workload
+    workload = group.server.workload
     decodes = workload.output_tokens - 1
     cycle = users / rate  # the steady state's time between one user's requests
     steady_ttft = steady.ttft_service_ms + queueing
     share = workload.first_wave_share
     if share == 0.0:
         return steady_ttft, steady.tpot_ms, rate
-    ttft, tpot = first_wave(variants, running)
+    ttft, tpot = first_wave(group, running)
     waiting = np.maximum(users - running, 0) / users
     ttft = ttft + waiting * (ttft + decodes * tpot + front_ms)
     first_cycle = front_ms + ttft + decodes * tpot
@@ -90,7 +90,7 @@ def _with_first_wave(
 
 
 def _fixed_point(
-    variants: BudgetVariants,
+    group: ServerGroup,
     offered: FloatArray | None,
     users: FloatArray,
     cap: FloatArray,
@@ -100,11 +100,11 @@ def _fixed_point(
     """The iteration mix and request rate (per ms) that imply each other: `offered` requests/s of random arrivals
     (None: `users` closed-loop users), at most `cap` requests in the engine, `recomputed` prompt tokens per request
     prefilled again after preemptions."""
-    decodes = variants.server.workload.output_tokens - 1
+    decodes = group.server.workload.output_tokens - 1
     levels = len(users)
     running = np.minimum(users, cap)
     arrivals = None if offered is not None else users
-    mix = iteration_mix(variants, np.zeros(levels), running, arrivals, recomputed)
+    mix = iteration_mix(group, np.zeros(levels), running, arrivals, recomputed)
     rate = running / (mix.ttft_service_ms + decodes * mix.tpot_ms + front)
     decoders = rate * decodes * mix.tpot_ms
     active = np.ones(levels, dtype=bool)
@@ -117,7 +117,7 @@ def _fixed_point(
         index = np.flatnonzero(active)  # only the levels still moving are evaluated again
         share = None if arrivals is None else arrivals[index]
         moving = iteration_mix(
-            variants.take(index), rate[index], decoders[index], share, recomputed[index], mix.take(index)
+            group.take(index), rate[index], decoders[index], share, recomputed[index], mix.take(index)
         )
         last, mix = mix, mix.put(index, moving)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
@@ -156,16 +156,16 @@ def steady_states(server: Server, levels: LoadLevels) -> ServingPoints:
     Each level iterates the fixed point (or solves its waves) on its own: a level stops changing once it has
     converged, so every element equals what a single-level evaluation gives.
     """
-    return budget_steady_states(BudgetVariants.of([server], [len(levels.values)]), levels)
+    return group_steady_states(ServerGroup.of([server], [len(levels.values)]), levels)
 
 
-def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> ServingPoints:
-    """`steady_states` of servers that differ only in their budgets, solved together: element i is the load level
-    `levels.values[i]` on the server `variants` assigns to it (the same as solving that server alone)."""
-    server = variants.server
+def group_steady_states(group: ServerGroup, levels: LoadLevels) -> ServingPoints:
+    """`steady_states` of a group of servers solved together: element i is the load level `levels.values[i]` on
+    the server `group` assigns to it (the same as solving that server alone)."""
+    server = group.server
     workload = server.workload
     decodes = workload.output_tokens - 1
-    limit = variants.running_limit
+    limit = group.running_limit
     values = levels.values.astype(np.float64)
     full_batch = levels.kind is LoadKind.FULL_BATCH
     cap = np.minimum(limit, values) if full_batch else limit
@@ -180,22 +180,22 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     front = server.settings.front_end_ms(offline=full_batch, prompt_tokens=workload.input_tokens)
     users = values if closed else cap
     running = np.minimum(users, cap)
-    kv_binds = limit < variants.batch_limit
+    kv_binds = limit < group.batch_limit
     if closed and workload.users_in_step:
         # preemptions beyond a full KV cache are not modelled for waves (the simulation has them)
-        mix = wave_mix(variants, running, np.maximum(users - cap, 0), front)
+        mix = wave_mix(group, running, np.maximum(users - cap, 0), front)
         service = mix.ttft_service_ms + decodes * mix.tpot_ms
         rate = np.minimum(users / (service + front), cap / service)
     else:
         # requests waiting for a KV cache that binds are admitted by what they hold on admission, and some are
         # preempted again: where the load keeps requests waiting, their recomputed prompts load the iterations too
         waiting = (values > limit) & kv_binds & (not offered_rate)
-        recomputed = np.where(waiting, server.recomputed_prompt_tokens, 0.0)
-        mix, rate = _fixed_point(variants, values if offered_rate else None, users, cap, front, recomputed)
+        recomputed = np.where(waiting, group.recomputed_prompt_tokens, 0.0)
+        mix, rate = _fixed_point(group, values if offered_rate else None, users, cap, front, recomputed)
         beyond = offered_rate & (values / 1000.0 > rate * (1 + 1e-3)) & kv_binds
         if beyond.any():  # the queue grows without bound: the engine runs as a full batch that keeps requests waiting
-            recomputed = np.where(beyond, server.recomputed_prompt_tokens, 0.0)
-            full, full_rate = _fixed_point(variants, None, users, cap, front, recomputed)
+            recomputed = np.where(beyond, group.recomputed_prompt_tokens, 0.0)
+            full, full_rate = _fixed_point(group, None, users, cap, front, recomputed)
             mix, rate = select(mix, full, beyond), np.where(beyond, full_rate, rate)
     service = mix.ttft_service_ms + decodes * mix.tpot_ms
     in_flight = np.minimum(rate * service, cap)
@@ -204,7 +204,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     ttft, tpot, reported_rate = mix.ttft_service_ms, mix.tpot_ms, rate
     if closed:
         queueing = np.maximum(0.0, values / rate - service - front)
-        ttft, tpot, reported_rate = _with_first_wave(variants, users, running, front, mix, queueing, rate)
+        ttft, tpot, reported_rate = _with_first_wave(group, users, running, front, mix, queueing, rate)
     elif offered_rate:  # random arrivals wait for a slot when all `cap` are taken (M/G/c), or for the front-end
         busy = values / 1000.0 * server.front_end_work_ms
         overloaded = (values / 1000.0 > rate * (1 + 1e-3)) | (busy >= 1)
@@ -225,7 +225,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
     at_cap = (in_flight >= cap * (1 - 1e-3)) & ~(full_batch & (cap == values))
     limiter = np.where(at_cap, bound, limiter)
     # users in step that fill the cache at their full length: more would preempt
-    in_step = closed & (values >= variants.concurrency_limit) & (variants.concurrency_limit < limit)
+    in_step = closed & (values >= group.concurrency_limit) & (group.concurrency_limit < limit)
     limiter = np.where(in_step, LIMITERS.index(Limiter.KV_CAPACITY), limiter)
     at_budget = (mix.prefill_saturated > 0) | (rate >= mix.prefill_capacity_per_ms * (1 - 1e-3))
     limiter = np.where(at_budget, LIMITERS.index(Limiter.PREFILL), limiter)
@@ -237,7 +237,7 @@ def budget_steady_states(variants: BudgetVariants, levels: LoadLevels) -> Servin
         limiter=limiter,
         overloaded=overloaded,
         output_tokens=workload.output_tokens,
-        num_gpus=np.full(len(values), server.gpus),
+        num_gpus=group.gpus.astype(np.int64),
     )
 
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numpy.typing import NDArray
 
-from servecast.arrays import FloatArray
+from servecast.arrays import FloatArray, IntArray
 from servecast.serving.policy import SchedulingRegime, prefill_room
 from servecast.serving.server import Server
+from servecast.serving.step_time import StepTimeModel
 
 
 @dataclass(frozen=True)
@@ -62,17 +63,31 @@ _SHARED_RULES = (
     "iteration_cpu_ms",
     "per_sequence_cpu_us",
     "scheduler_steps",
+    "two_batch_overlap",
+    "request_ms",
+    "prompt_token_us",
+    "stream_token_us",
+    "async_output_processing",
 )
-"""Settings servers solved together must share (all but the token budget, the chunk cap and the memory)."""
+"""Settings servers solved together must share: all the solve reads from the first server's (the layout, token
+budget, chunk cap, memory and MoE exchange may differ: they reach the solve through the per-element arrays and
+each server's step tables)."""
 
 
 @dataclass(frozen=True)
-class BudgetVariants:
-    """Servers that differ only in their token budget (hence chunk cap and KV capacity), solved together: one
-    element per load level, each with its own server's budget, chunk cap and running limit."""
+class ServerGroup:
+    """Servers of one framework that differ in their layouts and token budgets (hence step tables, chunk caps and
+    KV capacities), solved together: one element per load level, each with its own server's step times, budget,
+    chunk cap and limits."""
 
     server: Server
-    """The first server: its step times, workload and scheduling rules stand for all of them."""
+    """The first server: its workload and scheduling rules stand for all of them."""
+    steps: StepTimeModel
+    """Every server's step times (`StepTimeModel.stacked`); `step_model` names each element's."""
+    step_model: IntArray
+    gpus: FloatArray
+    recomputed_prompt_tokens: FloatArray
+    """Per element, its server's `Server.recomputed_prompt_tokens`."""
     max_num_tokens: FloatArray
     chunk_size: FloatArray
     """The chunk cap per element (inf where prompts are capped by the token budget only)."""
@@ -83,12 +98,15 @@ class BudgetVariants:
     """Most closed-loop users per element whose steady state the means follow (`Server.concurrency_limit`)."""
 
     @classmethod
-    def of(cls, servers: Sequence[Server], levels: Sequence[int]) -> BudgetVariants:
-        """`levels[i]` elements for `servers[i]`; a ValueError when the servers differ in more than budgets."""
+    def of(cls, servers: Sequence[Server], levels: Sequence[int]) -> ServerGroup:
+        """`levels[i]` elements for `servers[i]`; a ValueError when the servers differ in more than their layouts
+        and budgets."""
         first = servers[0]
         for other in servers[1:]:
             if not _solvable_together(first, other):
-                raise ValueError(f"{other.layout} ({other.role}) differs from {first.layout} in more than its budgets")
+                raise ValueError(
+                    f"{other.layout} ({other.role}) differs from {first.layout} in more than its layout and budgets"
+                )
         for server in servers:
             server.check_prompts_fit_the_budget()
 
@@ -97,6 +115,10 @@ class BudgetVariants:
 
         return cls(
             server=first,
+            steps=StepTimeModel.stacked([s.steps for s in servers]),
+            step_model=np.repeat(np.arange(len(servers)), levels),
+            gpus=per_level([s.gpus for s in servers]),
+            recomputed_prompt_tokens=per_level([s.recomputed_prompt_tokens for s in servers]),
             max_num_tokens=per_level([s.settings.max_num_tokens for s in servers]),
             chunk_size=per_level([s.settings.chunk_size or np.inf for s in servers]),
             running_limit=per_level([s.running_limit for s in servers]),
@@ -106,7 +128,8 @@ class BudgetVariants:
 
     @staticmethod
     def groups(servers: Sequence[Server]) -> list[list[Server]]:
-        """`servers` split into groups that can be solved together (a policy may tie other settings to the budget)."""
+        """`servers` split into groups that can be solved together (a policy may tie other settings to the layout or
+        the budget)."""
         groups: list[list[Server]] = []
         for server in servers:
             group = next((group for group in groups if _solvable_together(group[0], server)), None)
@@ -116,10 +139,11 @@ class BudgetVariants:
                 group.append(server)
         return groups
 
-    def take(self, index: NDArray[np.intp]) -> BudgetVariants:
+    def take(self, index: NDArray[np.intp]) -> ServerGroup:
         """The elements at `index`."""
-        arrays = {field.name: getattr(self, field.name)[index] for field in fields(self) if field.name != "server"}
-        return BudgetVariants(server=self.server, **arrays)
+        shared = ("server", "steps")
+        arrays = {field.name: getattr(self, field.name)[index] for field in fields(self) if field.name not in shared}
+        return ServerGroup(server=self.server, steps=self.steps, **arrays)
 
     def prefill_room(self, decodes: FloatArray) -> FloatArray:
         """Prefill tokens each element's iteration can carry next to `decodes` decoding sequences."""
@@ -128,13 +152,13 @@ class BudgetVariants:
 
 
 def _solvable_together(a: Server, b: Server) -> bool:
-    """Whether two servers share step tables, workload and every scheduling rule but their budgets."""
+    """Whether two servers share their workload and the scheduling rules the solve reads (`_SHARED_RULES`)."""
     same_rules = all(getattr(a.settings, name) == getattr(b.settings, name) for name in _SHARED_RULES)
-    return a.steps.tables is b.steps.tables and a.workload == b.workload and same_rules
+    return a.workload == b.workload and same_rules
 
 
 def iteration_mix(
-    variants: BudgetVariants,
+    group: ServerGroup,
     rate_per_ms: FloatArray,
     decoders: FloatArray,
     users: FloatArray | None,
@@ -151,17 +175,17 @@ def iteration_mix(
     evaluation costs one vectorised step-time call. `recomputed`: prompt tokens per completed request prefilled
     again after preemptions (`Server.recomputed_prompt_tokens` where the KV cache binds with requests waiting).
     """
-    server = variants.server
+    server = group.server
     prompt = server.workload.input_tokens - server.cached_prefix
     # prompt tokens per ms that interrupt a sequence's decodes: a closed-loop user's own prompt precedes them
     others = 1.0 if users is None else np.maximum(1.0 - 1.0 / np.maximum(users, 1.0), 0.0)
     demand = rate_per_ms * (prompt * others + recomputed)
     regime = _REGIMES[server.settings.regime]
-    return regime(variants, rate_per_ms, demand, decoders, users, recomputed, previous)
+    return regime(group, rate_per_ms, demand, decoders, users, recomputed, previous)
 
 
 def _mixed(
-    variants: BudgetVariants,
+    group: ServerGroup,
     rate_per_ms: FloatArray,
     demand: FloatArray,
     decoders: FloatArray,
@@ -171,11 +195,11 @@ def _mixed(
 ) -> IterationMix:
     """The mixed regime: an iteration carries the prompt tokens that arrived during the last one, up to the room
     the decodes leave in the budget (`demand`: prompt tokens per ms)."""
-    server = variants.server
-    settings, steps = server.settings, server.steps
+    server = group.server
+    settings, steps = server.settings, group.steps
     prompt, past, kv = _lengths(server)
     levels = len(decoders)
-    room = np.maximum(variants.prefill_room(np.ceil(decoders)), 1)
+    room = np.maximum(group.prefill_room(np.ceil(decoders)), 1)
     chunk = np.minimum(prompt, room)
     carried = demand * (previous.mean_iteration_ms if previous else 0.0)
     share = np.minimum(carried / chunk, 1.0)
@@ -192,6 +216,7 @@ def _mixed(
         np.concatenate([np.zeros(levels), tokens, seen, full]),
         np.concatenate([np.zeros(levels), tokens / prompt, seen / prompt, full / prompt]),
         np.tile(chunk_past, 4),
+        np.tile(group.step_model, 4),
     ).reshape(4, levels)
     decode_only, with_prompt, with_mine, saturating = times
     mean = share * with_prompt + (1 - share) * decode_only
@@ -217,7 +242,7 @@ def _mixed(
 
 
 def _prefill_first(
-    variants: BudgetVariants,
+    group: ServerGroup,
     rate_per_ms: FloatArray,
     demand: FloatArray,
     decoders: FloatArray,
@@ -227,12 +252,12 @@ def _prefill_first(
 ) -> IterationMix:
     """The prefill-first regime: prompts that arrived during a decode iteration (or a multi-step pass) run in
     prompt-only iterations before the decodes resume (`demand`: prompt tokens per ms)."""
-    server = variants.server
-    settings, steps = server.settings, server.steps
+    server = group.server
+    settings, steps = server.settings, group.steps
     prompt, past, kv = _lengths(server)
     levels = len(decoders)
     zeros = np.zeros(levels)
-    budget = variants.prefill_room(zeros)
+    budget = group.prefill_room(zeros)
     prompt_chunk = np.minimum(prompt, budget)
     # prompts per decode iteration: random arrivals during it, or the closed-loop users it completes (their next
     # prompts come together), one per user every TPOT
@@ -257,6 +282,7 @@ def _prefill_first(
         np.concatenate([zeros, tokens, seen]),
         np.concatenate([zeros, tokens / prompt_chunk, seen / prompt_chunk]),
         np.tile(past + (prompt - prompt_chunk) / 2, 3),
+        np.tile(group.step_model, 3),
     ).reshape(3, levels)
     prefill_share = demand / tokens * prefill  # of the wall time
     decode_rate = np.maximum(1.0 - prefill_share, 1e-3) / decode_only
@@ -294,7 +320,7 @@ def _lengths(server: Server) -> tuple[int, int, float]:
 
 
 RegimeMix = Callable[
-    [BudgetVariants, FloatArray, FloatArray, FloatArray, FloatArray | None, FloatArray, IterationMix | None],
+    [ServerGroup, FloatArray, FloatArray, FloatArray, FloatArray | None, FloatArray, IterationMix | None],
     IterationMix,
 ]
 _REGIMES: dict[SchedulingRegime, RegimeMix] = {

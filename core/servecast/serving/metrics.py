@@ -107,6 +107,19 @@ class ServingPoints:
         result: FloatArray = self.ttft_ms + (self.output_tokens - 1) * self.tpot_ms
         return result
 
+    def part(self, levels: slice) -> ServingPoints:
+        """The points of the load levels `levels`."""
+        return replace(
+            self,
+            ttft_ms=self.ttft_ms[levels],
+            tpot_ms=self.tpot_ms[levels],
+            requests_per_s=self.requests_per_s[levels],
+            running=self.running[levels],
+            limiter=self.limiter[levels],
+            overloaded=self.overloaded[levels],
+            num_gpus=self.num_gpus[levels],
+        )
+
     def metrics(self, index: int, overload_warning: str = "", *caveats: str) -> ServingMetrics:
         """The metrics of one level, with `overload_warning` when that level is overloaded and the `caveats`
         (warnings that hold at any load) that are not empty."""

@@ -10,14 +10,14 @@ the MoE all-to-all, and the framework's CPU time per iteration.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from servecast.arrays import FloatArray
+from servecast.arrays import FloatArray, IntArray
 from servecast.domain.layout import ParallelLayout
 from servecast.models.graph import GraphOptions, build_stage_graph
 from servecast.models.model import Model
@@ -85,6 +85,85 @@ class _Table2D:
         low = low + (logs[:, at + 1] - low) * v
         high = high + (logs[:, at + width + 1] - high) * v
         beyond = np.maximum(row / self.largest_row, 1.0)
+        return np.where(row > 0, np.exp(low + (high - low) * u) * beyond, 0.0)
+
+
+_NO_TIME = -1e300
+"""The log time of a stage a server does not have: exp takes it to zero, and the slowest stage is another."""
+
+
+class _Stacked1D:
+    """One part's 1-D tables of several servers, looked up for elements that each name their server's table; the
+    arithmetic of `_Table1D` per element (so each element's time is what its own table gives)."""
+
+    def __init__(self, tables: Sequence[_Table1D]) -> None:
+        rows = max(len(table.log_times) for table in tables)
+        points = max(len(table.log_axis) for table in tables)
+        self.largest = np.array([table.largest for table in tables])
+        self.last = np.array([len(table.log_axis) - 2 for table in tables])
+        self.log_axis = np.full((len(tables), points), np.inf)
+        self.log_times = np.full((len(tables), rows, points), _NO_TIME)
+        self.slopes = np.zeros((len(tables), rows, points - 1))
+        for k, table in enumerate(tables):
+            stages, count = table.log_times.shape
+            self.log_axis[k, :count] = table.log_axis
+            self.log_times[k, :stages, :count] = table.log_times
+            self.slopes[k, :stages, : count - 1] = table.slopes
+
+    def __call__(self, x: FloatArray, table: IntArray) -> FloatArray:
+        largest = self.largest[table]
+        at = np.log(np.maximum(np.minimum(x, largest), 1.0))
+        axis = self.log_axis[table]
+        below = (axis < at[:, None]).sum(axis=1)  # np.searchsorted(axis, at) row by row
+        i = np.minimum(np.maximum(below - 1, 0), self.last[table])
+        logs = self.log_times[table, :, i] + self.slopes[table, :, i] * (at - axis[np.arange(len(i)), i])[:, None]
+        beyond = np.maximum(x / largest, 1.0)
+        return np.where(x > 0, np.exp(logs.T) * beyond, 0.0)
+
+
+class _Stacked2D:
+    """One part's 2-D tables of several servers, looked up for elements that each name their server's table; the
+    arithmetic of `_Table2D` per element."""
+
+    def __init__(self, tables: Sequence[_Table2D]) -> None:
+        stages = max(len(table.log_times) for table in tables)
+        rows = max(len(table.log_rows) for table in tables)
+        columns = max(len(table.log_columns) for table in tables)
+        self.largest_row = np.array([table.largest_row for table in tables])
+        self.largest_column = np.array([table.largest_column for table in tables])
+        self.last_row = np.array([len(table.log_rows) - 2 for table in tables])
+        self.last_column = np.array([len(table.log_columns) - 2 for table in tables])
+        self.width = np.array([len(table.log_columns) for table in tables])
+        self.log_rows = np.full((len(tables), rows), np.inf)
+        self.log_columns = np.full((len(tables), columns), np.inf)
+        self.row_scale = np.zeros((len(tables), rows - 1))
+        self.column_scale = np.zeros((len(tables), columns - 1))
+        self.log_times = np.full((len(tables), stages, rows * columns), _NO_TIME)
+        for k, table in enumerate(tables):
+            self.log_rows[k, : len(table.log_rows)] = table.log_rows
+            self.log_columns[k, : len(table.log_columns)] = table.log_columns
+            self.row_scale[k, : len(table.row_scale)] = table.row_scale
+            self.column_scale[k, : len(table.column_scale)] = table.column_scale
+            count, flat = table.log_times.shape
+            self.log_times[k, :count, :flat] = table.log_times
+
+    def __call__(self, row: FloatArray, column: FloatArray, table: IntArray) -> FloatArray:
+        element = np.arange(len(table))
+        largest_row = self.largest_row[table]
+        r = np.log(np.maximum(np.minimum(row, largest_row), 1.0))
+        c = np.log(np.maximum(np.minimum(column, self.largest_column[table]), 1.0))
+        rs, cs = self.log_rows[table], self.log_columns[table]
+        i = np.minimum(np.maximum((rs < r[:, None]).sum(axis=1) - 1, 0), self.last_row[table])
+        j = np.minimum(np.maximum((cs < c[:, None]).sum(axis=1) - 1, 0), self.last_column[table])
+        u = (r - rs[element, i]) * self.row_scale[table, i]
+        v = (c - cs[element, j]) * self.column_scale[table, j]
+        width = self.width[table]
+        at = i * width + j
+        logs = self.log_times
+        low, high = logs[table, :, at].T, logs[table, :, at + width].T
+        low = low + (logs[table, :, at + 1].T - low) * v
+        high = high + (logs[table, :, at + width + 1].T - high) * v
+        beyond = np.maximum(row / largest_row, 1.0)
         return np.where(row > 0, np.exp(low + (high - low) * u) * beyond, 0.0)
 
 
@@ -233,13 +312,30 @@ class _RankLoad:
 
 
 class StepTimeModel:
-    """Times of one server's iterations: `iteration_ms` for any mix of prompt chunks and decodes, vectorised."""
+    """Times of one server's iterations: `iteration_ms` for any mix of prompt chunks and decodes, vectorised.
+
+    `stacked` joins the models of servers whose settings agree in all but their tables (layouts, budgets): each
+    element of a call then names its server's tables (`table`), and gets what that server's model gives it.
+    """
 
     def __init__(self, tables: StepTables, settings: SchedulerSettings) -> None:
         self.layout = tables.layout
         self.settings = settings
         self.tables = tables
         """Shared with the servers that differ only in budgets."""
+        self._stack: _Stack | None = None
+
+    @classmethod
+    def stacked(cls, models: Sequence[StepTimeModel]) -> StepTimeModel:
+        """One model for the elements of `models` (each call names every element's model by its position); the
+        settings are the first model's, which the others must share."""
+        first = models[0]
+        tables = list(dict.fromkeys(model.tables for model in models))
+        if len(tables) == 1:
+            return first
+        joined = cls(first.tables, first.settings)
+        joined._stack = _Stack(tables, [tables.index(model.tables) for model in models])
+        return joined
 
     def gpu_ms(
         self,
@@ -248,23 +344,25 @@ class StepTimeModel:
         prefill_tokens: ArrayLike = 0,
         prefill_seqs: ArrayLike = 0,
         prefill_past: ArrayLike = 0,
+        model: IntArray | None = None,
     ) -> FloatArray:
         """GPU time of iterations: `decodes` sequences at mean KV length `decode_kv`, plus `prefill_tokens` prompt
         tokens spread over `prefill_seqs` sequences with `prefill_past` tokens already cached on average.
 
         Attention-DP ranks take whole prompts, spread evenly (each rank schedules its own requests), and the rank
         holding the most is the slowest; pipeline stages run `pp` microbatches, so an iteration (every sequence
-        advancing one token) lasts `pp` times the slowest stage's microbatch.
+        advancing one token) lasts `pp` times the slowest stage's microbatch. `model`: each element's model, where
+        the model is `stacked`.
         """
         d, kv, q, n, past = (
             np.atleast_1d(np.asarray(v, dtype=np.float64))
             for v in (decodes, decode_kv, prefill_tokens, prefill_seqs, prefill_past)
         )
         d, kv, q, n, past = np.broadcast_arrays(d, kv, q, n, past)
-        layout = self.layout
-        micro = float(layout.pp)
-        rank_decodes = np.ceil(d / layout.attention_dp / micro)
-        rank_seqs = np.ceil(n / layout.attention_dp / micro)
+        lookup = _Lookup(self, model)
+        micro, ranks = lookup.micro, lookup.ranks
+        rank_decodes = np.ceil(d / ranks / micro)
+        rank_seqs = np.ceil(n / ranks / micro)
         spread = np.divide(rank_seqs * micro, n, out=np.ones_like(n), where=n > 0)
         rank_prompt = np.ceil(q * np.minimum(spread, 1.0) / micro)
         tokens = rank_decodes + rank_prompt
@@ -277,39 +375,14 @@ class StepTimeModel:
         load = _RankLoad(tokens, rank_decodes + rank_seqs, rank_decodes, kv, rank_seqs, per_seq, past)
         variants = []
         if use_graph.any():
-            variants.append(self._stage_ms(0, replace(load, tokens=padded, rows=padded - tokens + load.rows)))
+            variants.append(lookup.stage_ms(0, replace(load, tokens=padded, rows=padded - tokens + load.rows)))
         if not use_graph.all():
-            variants.append(self._stage_ms(1, load))
+            variants.append(lookup.stage_ms(1, load))
         stages = variants[0] if len(variants) == 1 else np.where(use_graph, variants[0], variants[1])
         if self.settings.two_batch_overlap:
-            stages = np.where(tokens >= 2, self._overlapped_ms(use_graph, load), stages)
+            stages = np.where(tokens >= 2, _overlapped_ms(lookup, use_graph, load), stages)
         slowest: FloatArray = stages.max(axis=0) * micro
         return slowest
-
-    def _overlapped_ms(self, use_graph: NDArray[np.bool_], load: _RankLoad) -> FloatArray:
-        """Per stage, a step split into two micro-batches of half the tokens (SGLang's two-batch overlap, vLLM's
-        dual-batch overlap): while one exchanges tokens with the other ranks, the other computes, so each half
-        costs the longer of its compute and its all-to-all, and the step two of those."""
-        half_load = load.halved()
-        needed = [variant for variant, used in ((0, use_graph.any()), (1, not use_graph.all())) if used]
-        halves = {variant: self._stage_ms(variant, half_load) for variant in needed}
-        exchange = {variant: self.tables.exchange[variant](half_load.tokens) for variant in needed}
-        half = np.where(use_graph, halves[needed[0]], halves[needed[-1]])
-        moved = np.where(use_graph, exchange[needed[0]], exchange[needed[-1]])
-        overlapped: FloatArray = 2 * np.maximum(half - moved, moved)
-        return overlapped
-
-    def _stage_ms(self, variant: int, load: _RankLoad) -> FloatArray:
-        """Per stage: the GPU time of the parts, with CUDA graphs (variant 0) or eager (variant 1)."""
-        tables = self.tables
-        time: FloatArray = (
-            tables.tokens[variant](load.tokens)
-            + tables.logits[variant](load.rows)
-            + tables.decode[variant](load.decodes, load.kv)
-        )
-        if load.prompts.any():
-            time = time + load.prompts * tables.context[variant](load.prompt_tokens, load.past + 1)
-        return time
 
     def _pad(self, tokens: FloatArray) -> FloatArray:
         sizes = np.asarray(self.settings.cuda_graph_batch_sizes, dtype=np.float64)
@@ -323,12 +396,85 @@ class StepTimeModel:
         prefill_tokens: ArrayLike = 0,
         prefill_seqs: ArrayLike = 0,
         prefill_past: ArrayLike = 0,
+        model: IntArray | None = None,
     ) -> FloatArray:
         """Wall time of iterations: GPU time plus the framework's CPU time (overlapped by an overlap scheduler).
         Each attention-DP rank has its own scheduler process, so the CPU time is that of one rank's sequences."""
-        gpu = self.gpu_ms(decodes, decode_kv, prefill_tokens, prefill_seqs, prefill_past)
-        ranks = self.layout.attention_dp
+        gpu = self.gpu_ms(decodes, decode_kv, prefill_tokens, prefill_seqs, prefill_past, model)
+        ranks = _Lookup(self, model).ranks
         prompts = np.asarray(prefill_seqs, dtype=np.float64) / ranks
         cpu = self.settings.cpu_ms(np.asarray(decodes, dtype=np.float64) / ranks + prompts, prompts)
         result: FloatArray = np.maximum(gpu, cpu) if self.settings.overlap_scheduler else gpu + cpu
         return result
+
+
+class _Stack:
+    """The tables of several servers as one set of lookups, and each server's model's position among them."""
+
+    def __init__(self, tables: list[StepTables], positions: list[int]) -> None:
+        self.tables = np.array(positions)
+        """The tables of each model `StepTimeModel.stacked` joined."""
+        self.micro = np.array([float(t.layout.pp) for t in tables])
+        self.ranks = np.array([float(t.layout.attention_dp) for t in tables])
+        self.tokens = tuple(_Stacked1D([t.tokens[variant] for t in tables]) for variant in (0, 1))
+        self.logits = tuple(_Stacked1D([t.logits[variant] for t in tables]) for variant in (0, 1))
+        self.exchange = tuple(_Stacked1D([t.exchange[variant] for t in tables]) for variant in (0, 1))
+        self.decode = tuple(_Stacked2D([t.decode[variant] for t in tables]) for variant in (0, 1))
+        self.context = tuple(_Stacked2D([t.context[variant] for t in tables]) for variant in (0, 1))
+
+
+class _Lookup:
+    """The parts of one call's elements: from the model's own tables, or each element's among stacked ones."""
+
+    def __init__(self, steps: StepTimeModel, model: IntArray | None) -> None:
+        stack = steps._stack
+        if stack is None or model is None:
+            self.stack, self.tables = None, steps.tables
+            self.micro: FloatArray | float = float(steps.layout.pp)
+            self.ranks: FloatArray | int = steps.layout.attention_dp
+            if stack is not None:
+                raise ValueError("a stacked step-time model needs each element's model")
+        else:
+            self.stack, self.table = stack, stack.tables[model]
+            self.micro, self.ranks = stack.micro[self.table], stack.ranks[self.table]
+
+    def stage_ms(self, variant: int, load: _RankLoad) -> FloatArray:
+        """Per stage: the GPU time of the parts, with CUDA graphs (variant 0) or eager (variant 1)."""
+        if self.stack is None:
+            tables = self.tables
+            time: FloatArray = (
+                tables.tokens[variant](load.tokens)
+                + tables.logits[variant](load.rows)
+                + tables.decode[variant](load.decodes, load.kv)
+            )
+            if load.prompts.any():
+                time = time + load.prompts * tables.context[variant](load.prompt_tokens, load.past + 1)
+            return time
+        stack, table = self.stack, self.table
+        time = (
+            stack.tokens[variant](load.tokens, table)
+            + stack.logits[variant](load.rows, table)
+            + stack.decode[variant](load.decodes, load.kv, table)
+        )
+        if load.prompts.any():
+            time = time + load.prompts * stack.context[variant](load.prompt_tokens, load.past + 1, table)
+        return time
+
+    def exchange_ms(self, variant: int, tokens: FloatArray) -> FloatArray:
+        if self.stack is None:
+            return self.tables.exchange[variant](tokens)
+        return self.stack.exchange[variant](tokens, self.table)
+
+
+def _overlapped_ms(lookup: _Lookup, use_graph: NDArray[np.bool_], load: _RankLoad) -> FloatArray:
+    """Per stage, a step split into two micro-batches of half the tokens (SGLang's two-batch overlap, vLLM's
+    dual-batch overlap): while one exchanges tokens with the other ranks, the other computes, so each half costs
+    the longer of its compute and its all-to-all, and the step two of those."""
+    half_load = load.halved()
+    needed = [variant for variant, used in ((0, use_graph.any()), (1, not use_graph.all())) if used]
+    halves = {variant: lookup.stage_ms(variant, half_load) for variant in needed}
+    exchange = {variant: lookup.exchange_ms(variant, half_load.tokens) for variant in needed}
+    half = np.where(use_graph, halves[needed[0]], halves[needed[-1]])
+    moved = np.where(use_graph, exchange[needed[0]], exchange[needed[-1]])
+    overlapped: FloatArray = 2 * np.maximum(half - moved, moved)
+    return overlapped

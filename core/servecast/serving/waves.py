@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 
 from servecast.arrays import FloatArray
-from servecast.serving.iterations import BudgetVariants, IterationMix, select
+from servecast.serving.iterations import IterationMix, ServerGroup, select
 from servecast.serving.policy import SchedulingRegime
 
 
-def wave_mix(variants: BudgetVariants, wave: FloatArray, queued: FloatArray, front_ms: float) -> IterationMix:
+def wave_mix(group: ServerGroup, wave: FloatArray, queued: FloatArray, front_ms: float) -> IterationMix:
     """Iterations of closed-loop users whose requests all have the same lengths: they move in waves.
 
     Benchmark tools start every user at once, and requests prefilled together finish together, so their users'
@@ -25,20 +25,20 @@ def wave_mix(variants: BudgetVariants, wave: FloatArray, queued: FloatArray, fro
     formed (whose prompts then also wait for room, which is not modelled) or regroup into what fits: the slower
     of the two stands, a lower bound the simulation exceeds by up to a fifth.
     """
-    regrouped = _waves(variants, wave, queued, front_ms, keep_formation=False)
-    settings = variants.server.settings
+    regrouped = _waves(group, wave, queued, front_ms, keep_formation=False)
+    settings = group.server.settings
     if settings.chunked_prefill or settings.regime is SchedulingRegime.PREFILL_FIRST:
         return regrouped
-    formed = _waves(variants, wave, queued, front_ms, keep_formation=True)
+    formed = _waves(group, wave, queued, front_ms, keep_formation=True)
     return select(regrouped, formed, formed.ttft_service_ms > regrouped.ttft_service_ms)
 
 
 def _waves(
-    variants: BudgetVariants, wave: FloatArray, queued: FloatArray, front_ms: float, keep_formation: bool
+    group: ServerGroup, wave: FloatArray, queued: FloatArray, front_ms: float, keep_formation: bool
 ) -> IterationMix:
     """`wave_mix` with sub-waves of the size the first prompts formed (`keep_formation`) or of what fits."""
-    server = variants.server
-    settings, steps = server.settings, server.steps
+    server = group.server
+    settings, steps = server.settings, group.steps
     prompt = server.workload.input_tokens - server.cached_prefix
     outputs = server.workload.output_tokens
     decodes = outputs - 1
@@ -47,7 +47,7 @@ def _waves(
 
     def prompts_per_iteration(decoding: FloatArray) -> FloatArray:
         """Prompts an iteration next to `decoding` decodes completes (whole ones unless chunked)."""
-        room = np.maximum(variants.prefill_room(decoding), 1)
+        room = np.maximum(group.prefill_room(decoding), 1)
         return room / prompt if settings.chunked_prefill else np.maximum(np.floor(room / prompt), 1)
 
     # a whole wave returns to an idle engine; sub-waves return while the others decode
@@ -57,22 +57,22 @@ def _waves(
         full = burst
         for _ in range(2):  # the room next to the prompt iterations' decodes, which depend on the room
             full = np.where(single, wave, full)  # prompts of each full prompt iteration
-            group = np.maximum(full, 1)  # requests of a sub-wave (a prompt longer than the room is one alone)
-            spans = group / full  # iterations each sub-wave's prompts take
-            waits = np.where(single, 0.0, 1 - np.minimum(queued / group, 1))  # share of a sub-wave that waits
+            sub_wave = np.maximum(full, 1)  # requests of a sub-wave (a prompt longer than the room is one alone)
+            spans = sub_wave / full  # iterations each sub-wave's prompts take
+            waits = np.where(single, 0.0, 1 - np.minimum(queued / sub_wave, 1))  # share of a sub-wave that waits
             heavy = np.where(single, 1, np.maximum(np.ceil(wave / full), 2))  # prompt iterations per wave
             # a request's cycle: its prompt iterations, its decodes and, unless its slot refills at once, a wait
             light = np.where(single, decodes, np.maximum(decodes + spans + waits - heavy, 0))
-            returning = waits * group  # the next sub-wave, between its last token and its next prompt
+            returning = waits * sub_wave  # the next sub-wave, between its last token and its next prompt
             # without decode-only iterations each request decodes in `decodes` of the wave's prompt iterations
-            full_decodes = np.where(light > 0, np.maximum(wave - group - returning, 0), wave * decodes / heavy)
+            full_decodes = np.where(light > 0, np.maximum(wave - sub_wave - returning, 0), wave * decodes / heavy)
             full_decodes = np.where(single, 0.0, full_decodes)
             if not keep_formation:
                 full = prompts_per_iteration(full_decodes)
         full = np.where(single, wave, full)
         rest = wave - (heavy - 1) * full  # prompts of the last prompt iteration
         rest_decodes = np.where(single, 0.0, np.where(light > 0, wave - rest, full_decodes))
-        light_decodes = wave - np.where(light > 0, waits * group / np.maximum(light, 1), 0.0)
+        light_decodes = wave - np.where(light > 0, waits * sub_wave / np.maximum(light, 1), 0.0)
     else:
         full = np.where(single, wave, burst)
         heavy = np.where(single, 1, np.maximum(np.ceil(wave / full), 2))
@@ -88,12 +88,13 @@ def _waves(
         np.concatenate([chunks * prompt, np.zeros(levels)]),
         np.concatenate([np.maximum(chunks, 1), np.zeros(levels)]),
         np.concatenate([server.cached_prefix + prompt * (1 - np.minimum(chunks, 1)) / 2, np.zeros(levels)]),
+        np.tile(group.step_model, 3),
     ).reshape(3, levels)
     cycle = (heavy - 1) * full_ms + rest_ms + light * decode_ms  # the engine's time per wave
     if mixed:
         # the first sub-wave waits for a decode-only iteration, the others for the last prompt iteration before
         first_wait = np.where(light > 0, decode_ms, rest_ms)
-        waited = (group * first_wait + (wave - group) * full_ms) / wave
+        waited = (sub_wave * first_wait + (wave - sub_wave) * full_ms) / wave
         waited = waits * np.maximum(waited - front_ms, 0)
         # a prompt longer than the room shares its first and last iterations with its neighbours' chunks
         own = np.where(
@@ -122,7 +123,7 @@ def _waves(
     )
 
 
-def first_wave(variants: BudgetVariants, wave: FloatArray) -> tuple[FloatArray, FloatArray]:
+def first_wave(group: ServerGroup, wave: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Mean TTFT (engine side) and TPOT of `wave` requests that reach an idle engine at once, as a benchmark
     client's users do with their first requests.
 
@@ -131,36 +132,38 @@ def first_wave(variants: BudgetVariants, wave: FloatArray) -> tuple[FloatArray, 
     whichever is slower; a request prefilled early then decodes through the later prompt iterations, which take
     longer than decode-only ones (or, prefill-first, pause the decodes), before the wave decodes alone.
     """
-    server = variants.server
+    server = group.server
     settings = server.settings
     prompt = server.workload.input_tokens - server.cached_prefix
     outputs = server.workload.output_tokens
     decodes = outputs - 1
     levels = len(wave)
-    room = np.maximum(variants.prefill_room(np.zeros(levels)), 1)
+    room = np.maximum(group.prefill_room(np.zeros(levels)), 1)
     per_iteration = room / prompt if settings.chunked_prefill else np.maximum(np.floor(room / prompt), 1)
     per_iteration = np.minimum(per_iteration, wave)
     heavy = np.ceil(wave / per_iteration - 1e-9)
     mixed = settings.regime is SchedulingRegime.MIXED
     decoding = np.where(mixed, wave * (heavy - 1) / (2 * heavy), 0.0)  # prefilled requests decoding alongside
-    prompt_ms, decode_ms = server.steps.iteration_ms(
+    prompt_ms, decode_ms = group.steps.iteration_ms(
         np.concatenate([decoding, wave]),
         server.workload.input_tokens + outputs / 2,
         np.concatenate([per_iteration * prompt, np.zeros(levels)]),
         np.concatenate([np.maximum(per_iteration, 1), np.zeros(levels)]),
         np.concatenate([np.full(levels, float(server.cached_prefix)), np.zeros(levels)]),
+        np.tile(group.step_model, 2),
     ).reshape(2, levels)
     ttft = prompt_ms * (heavy + 1) / 2
     tokenize_ms = settings.tokenize_ms(server.workload.input_tokens)
     if tokenize_ms > 0:
         # the front-end hands the prompts over one tokenizing time apart: the first goes alone, the others follow
         # in full iterations, or at the front-end's pace where that is slower
-        single_ms, rest_ms = server.steps.iteration_ms(
+        single_ms, rest_ms = group.steps.iteration_ms(
             np.zeros(2 * levels),
             0.0,
             np.concatenate([np.full(levels, float(prompt)), np.minimum(per_iteration, wave - 1) * prompt]),
             np.concatenate([np.ones(levels), np.maximum(np.minimum(per_iteration, wave - 1), 1)]),
             float(server.cached_prefix),
+            np.tile(group.step_model, 2),
         ).reshape(2, levels)
         rest = np.ceil(np.maximum(wave - 1, 0) / per_iteration - 1e-9)
         staggered = (single_ms + (wave - 1) * (single_ms + rest_ms * (rest + 1) / 2)) / wave
