@@ -38,7 +38,16 @@ class GraphOptions:
 class _Builder:
     """Accumulates the ops of one stage."""
 
-    def __init__(self, model: Model, layout: ParallelLayout, step: StepShape, options: GraphOptions) -> None:
+    def __init__(
+        self,
+        model: Model,
+        layout: ParallelLayout,
+        step: StepShape,
+        options: GraphOptions,
+        parts: frozenset[OpPart] | None = None,
+    ) -> None:
+        self.parts = parts
+        """The parts whose ops to build (None: every part)."""
         self.model = model
         self.arch: ModelArchitecture = model.architecture
         self.layout = layout
@@ -67,12 +76,17 @@ class _Builder:
         replicated: bool = False,
         part: OpPart = OpPart.TOKENS,
     ) -> None:
-        """Append an op; its shapes hold by construction (one length, finite, non-negative), so they are filled in
-        for the estimators without being checked."""
+        """Append an op (of a part the graph wants); its shapes hold by construction (one length, finite,
+        non-negative), so they are filled in for the estimators without being checked."""
+        if not self.wants(part):
+            return
         inputs = fill_shapes(
             kind, {key: np.asarray(value, dtype=np.float64) for key, value in shape.items()}, self.step.points
         )
         self.ops.append(Op(name, kind, count, dtype.value, shape, replicated, part, inputs))
+
+    def wants(self, part: OpPart) -> bool:
+        return self.parts is None or part in self.parts
 
     def gemm(
         self,
@@ -86,6 +100,8 @@ class _Builder:
         replicated: bool = False,
         part: OpPart = OpPart.TOKENS,
     ) -> None:
+        if not self.wants(part):
+            return
         dtype = op_dtype(self.model.quantization.scheme(role).quantization)
         shape = {"m": self._ints(m), "n": self._ints(n), "k": self._ints(k), "batch": self._ints(batch)}
         self.add(name, OpKind.GEMM, count, shape, dtype, replicated, part)
@@ -101,12 +117,16 @@ class _Builder:
         replicated: bool = False,
         part: OpPart = OpPart.TOKENS,
     ) -> None:
+        if not self.wants(part):
+            return
         touched = self._arr(elements * (reads + writes) * element_bytes)
         self.add(name, OpKind.ELEMENTWISE, count, {"bytes": touched}, replicated=replicated, part=part)
 
     def collective(
         self, name: str, kind: OpKind, count: int, payload: FloatArray, participants: int, part: OpPart = OpPart.TOKENS
     ) -> None:
+        if not self.wants(part):
+            return
         shape: dict[str, IntArray | FloatArray] = {
             "message_bytes": self._arr(payload),
             "num_gpus": self._ints(participants),
@@ -115,13 +135,19 @@ class _Builder:
 
 
 def build_stage_graph(
-    model: Model, layout: ParallelLayout, step: StepShape, stage: int = -1, options: GraphOptions | None = None
+    model: Model,
+    layout: ParallelLayout,
+    step: StepShape,
+    stage: int = -1,
+    options: GraphOptions | None = None,
+    parts: frozenset[OpPart] | None = None,
 ) -> OpGraph:
-    """The ops one GPU of pipeline stage `stage` (default: the last) runs for `step`."""
+    """The ops one GPU of pipeline stage `stage` (default: the last) runs for `step` (only those of `parts`, where
+    given: the step tables tabulate one part at a time)."""
     arch = model.architecture
     stages = stage_layers(arch.num_layers, layout.pp)
     index = stage % layout.pp
-    builder = _Builder(model, layout, step, options or GraphOptions())
+    builder = _Builder(model, layout, step, options or GraphOptions(), parts)
     layers = stages[index]
     if index == 0:
         builder.elementwise("embedding", 1, builder.tokens * arch.hidden_size, replicated=True)

@@ -263,7 +263,7 @@ class _Tabulation:
         eager = {part: np.zeros(rows) for part in parts}
         moved = np.zeros((2, *rows))
         for row, stage in enumerate(self.stages):
-            for op in build_stage_graph(self.model, self.layout, step, stage, self.options).ops:
+            for op in build_stage_graph(self.model, self.layout, step, stage, self.options, frozenset(parts)).ops:
                 if op.part in graphed:
                     latency = self.estimator_for(op.kind)(op.estimator_shape, op.dtype).latency_ms
                     graphed[op.part][row] += op.count * latency
