@@ -420,25 +420,23 @@ def _disaggregated(
             for s, limit in zip(decodes, limits, strict=True)
         ]
     )
-    rows: dict[str, list[float]] = {name: [] for name in ("pi", "di", "x", "y", "pb", "n", "transfer", "gpus")}
+    # one entry per (prefill layout, decode layout, worker ratio, prefill batch), expanded over its decode levels
+    levels = [load_levels(limit) for limit in limits]
+    prefill_gpus, decode_gpus = [server.gpus for server in prefills], [server.gpus for server in decodes]
+    units: dict[str, list[float]] = {name: [] for name in ("pi", "di", "x", "y", "pb", "transfer", "gpus")}
     for pi, prefill in enumerate(prefills):
         for di, decode in enumerate(decodes):
-            levels = load_levels(limits[di])
-            for x, y in unit_ratios(prefill.gpus, decode.gpus, task.gpus):
-                unit = x * prefill.gpus + y * decode.gpus
+            for x, y in unit_ratios(prefill_gpus[pi], decode_gpus[di], task.gpus):
+                unit = x * prefill_gpus[pi] + y * decode_gpus[di]
                 copies = task.gpus // unit if task.replicate else 1
                 transfer = kv_transfer_ms(Pool(prefill, copies * x, 1), Pool(decode, copies * y, 1), hardware)
                 for pb in batches[pi]:
-                    count = len(levels)
-                    rows["pi"] += [pi] * count
-                    rows["di"] += [di] * count
-                    rows["x"] += [copies * x] * count
-                    rows["y"] += [copies * y] * count
-                    rows["pb"] += [pb] * count
-                    rows["n"] += list(levels)
-                    rows["transfer"] += [transfer] * count
-                    rows["gpus"] += [copies * unit] * count
-    arrays = {name: np.asarray(values, dtype=np.float64) for name, values in rows.items()}
+                    values = (pi, di, copies * x, copies * y, pb, transfer, copies * unit)
+                    for name, value in zip(units, values, strict=True):
+                        units[name].append(value)
+    counts = np.array([len(levels[int(di)]) for di in units["di"]])
+    arrays = {name: np.repeat(np.asarray(values, dtype=np.float64), counts) for name, values in units.items()}
+    arrays["n"] = np.concatenate([levels[int(di)] for di in units["di"]]) if units["di"] else np.zeros(0)
     prefill_index = arrays["pi"].astype(np.int64)
     decode_index = arrays["di"].astype(np.int64)
     deployments = Compositions(
