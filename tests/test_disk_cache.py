@@ -90,3 +90,14 @@ def test_a_changed_toml_file_is_parsed_again(tmp_path):
     assert toml_file.read_toml(path) == {"value": 1}
     path.write_text("schema_version = 1\nvalue = 22\n")
     assert toml_file.read_toml(path) == {"value": 22}
+
+
+def test_a_namespace_keeps_only_its_most_recently_used_entries(monkeypatch, tmp_path):
+    monkeypatch.setattr(disk_cache, "KEPT", 3)
+    for key in range(5):
+        DiskCache(tmp_path).fetch("things", key, Builds(key))  # a run each: each prunes before it writes
+    entries = sorted((tmp_path / __version__ / "things").glob("*.pickle"))
+    assert len(entries) == 4  # the kept three and the newest
+    build = Builds(0)
+    DiskCache(tmp_path).fetch("things", 4, build)
+    assert build.calls == 0

@@ -3,7 +3,8 @@ step tables of servers): pickles under the user's cache directory, keyed by a di
 from, written atomically, and rebuilt whenever missing or unreadable.
 
 `SERVECAST_CACHE_DIR` moves the cache (default: `$XDG_CACHE_HOME/servecast`, else `~/.cache/servecast`); set to
-`off` (or empty) it turns the cache off. Deleting the directory at any time is safe.
+`off` (or empty) it turns the cache off. Each kind of entry keeps the `KEPT` most recently used; deleting the
+directory at any time is safe.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ T = TypeVar("T")
 
 CACHE_DIR_VARIABLE = "SERVECAST_CACHE_DIR"
 _OFF = ("", "off", "0", "none")
+KEPT = 4096
+"""Entries each namespace keeps (step tables are ~30 kB each): when a run first writes to a namespace, the least
+recently used beyond these go (an upgrade or an edit leaves the old entries behind)."""
 
 
 def cache_directory() -> Path | None:
@@ -46,6 +50,7 @@ class DiskCache:
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = None if directory is None else directory / __version__
+        self._pruned: set[str] = set()
 
     @classmethod
     def default(cls) -> DiskCache:
@@ -61,10 +66,14 @@ class DiskCache:
         try:
             with path.open("rb") as handle:
                 value: T = pickle.load(handle)
+            os.utime(path)  # recently used
             return value
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
             pass
         value = build()
+        if namespace not in self._pruned:
+            self._pruned.add(namespace)
+            _prune(path.parent)
         _write_atomically(path, value)
         return value
 
@@ -83,6 +92,20 @@ def _write_atomically(path: Path, value: object) -> None:
                 os.unlink(temporary)
     except OSError:
         return
+
+
+def _prune(directory: Path) -> None:
+    """Delete all but the `KEPT` most recently used entries of `directory` (what cannot be read or deleted stays)."""
+    try:
+        entries = [(entry.stat().st_mtime_ns, entry) for entry in directory.glob("*.pickle")]
+    except OSError:
+        return
+    entries.sort(reverse=True)
+    for _, entry in entries[KEPT:]:
+        try:
+            entry.unlink()
+        except OSError:
+            continue
 
 
 def file_identity(path: Path) -> tuple[str, int, int]:
