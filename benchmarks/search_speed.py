@@ -58,7 +58,8 @@ def main() -> None:
         print(f"{'case':<48} {'evaluated':>10} {'cold s':>7} {'fastest':>7} {'warm s':>7} {'fastest':>7}")
         timed([*servecast, "--version"], root / "start")
         startup = [timed([*servecast, "--version"], root / "start")[0] for _ in range(runs)]
-        print(f"{'start-up (servecast --version)':<48} {'':>10} {statistics.median(startup):>7.2f} {min(startup):>7.2f}")
+        name = "start-up (servecast --version)"
+        print(f"{name:<48} {'':>10} {statistics.median(startup):>7.2f} {min(startup):>7.2f}")
         for index, (model, gpus, framework) in enumerate(CASES):
             only = ["--frameworks", framework] if framework else []
             command = [*servecast, "search", "--model", model, "--gpus", str(gpus), *only, *COMMON]
