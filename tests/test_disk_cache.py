@@ -101,3 +101,15 @@ def test_a_namespace_keeps_only_its_most_recently_used_entries(monkeypatch, tmp_
     build = Builds(0)
     DiskCache(tmp_path).fetch("things", 4, build)
     assert build.calls == 0
+
+
+def test_a_cache_that_cannot_be_marked_used_still_serves(monkeypatch, tmp_path):
+    DiskCache(tmp_path).fetch("things", "key", Builds(1))
+
+    def read_only(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(disk_cache.os, "utime", read_only)
+    build = Builds(2)
+    assert DiskCache(tmp_path).fetch("things", "key", build) == 1
+    assert build.calls == 0

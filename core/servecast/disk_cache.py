@@ -9,6 +9,7 @@ directory at any time is safe.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -66,10 +67,12 @@ class DiskCache:
         try:
             with path.open("rb") as handle:
                 value: T = pickle.load(handle)
-            os.utime(path)  # recently used
-            return value
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
             pass
+        else:
+            with contextlib.suppress(OSError):  # a read-only cache still serves
+                os.utime(path)  # recently used
+            return value
         value = build()
         if namespace not in self._pruned:
             self._pruned.add(namespace)
@@ -90,7 +93,7 @@ def _write_atomically(path: Path, value: object) -> None:
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
-    except OSError:
+    except (OSError, pickle.PicklingError):
         return
 
 
