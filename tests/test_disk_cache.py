@@ -113,3 +113,16 @@ def test_a_cache_that_cannot_be_marked_used_still_serves(monkeypatch, tmp_path):
     build = Builds(2)
     assert DiskCache(tmp_path).fetch("things", "key", build) == 1
     assert build.calls == 0
+
+
+def test_another_checkout_of_the_same_code_shares_the_fingerprint(monkeypatch, tmp_path):
+    fingerprints = []
+    for checkout in ("one", "two"):
+        package = tmp_path / checkout / "servecast_fingerprint_probe"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("VALUE = 1\n")
+        module = types.ModuleType("servecast_fingerprint_probe")
+        module.__file__ = str(package / "__init__.py")
+        monkeypatch.setitem(sys.modules, "servecast_fingerprint_probe", module)
+        fingerprints.append(code_fingerprint())
+    assert fingerprints[0] == fingerprints[1]

@@ -111,21 +111,25 @@ def _prune(directory: Path) -> None:
             continue
 
 
-def file_identity(path: Path) -> tuple[str, int, int]:
-    """What changes when a file does: its resolved path, size and modification time (ns)."""
-    stat = path.stat()
-    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+def file_digest(path: Path) -> str:
+    """What changes when a file's contents do: their SHA-256 (what a parse of it follows from)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def code_fingerprint() -> str:
-    """A digest of every file of servecast and of the plugin packages imported so far (sources and data): cached
-    results follow from them, so any edit, upgrade or newly loaded plugin invalidates them."""
+    """A digest of the contents of every file of servecast and of the plugin packages imported so far (sources and
+    data): cached results follow from them, so any edit, upgrade or newly loaded plugin invalidates them, while
+    another checkout of the same code shares them."""
     return _fingerprint(frozenset(_package_roots()))
 
 
 @cache
 def _fingerprint(roots: frozenset[Path]) -> str:
-    return digest((__version__, tuple(sorted(_identities(roots)))))
+    contents = hashlib.sha256(__version__.encode())
+    for name, data in sorted(_contents(roots)):
+        contents.update(name.encode())
+        contents.update(hashlib.sha256(data).digest())
+    return contents.hexdigest()
 
 
 def _package_roots() -> set[Path]:
@@ -140,10 +144,10 @@ def _package_roots() -> set[Path]:
     return roots
 
 
-def _identities(roots: Iterable[Path]) -> Iterator[tuple[str, int, int]]:
+def _contents(roots: Iterable[Path]) -> Iterator[tuple[str, bytes]]:
+    """Each file below `roots` (bytecode aside), named by its root and its path within it, with its bytes."""
     for root in roots:
         files = [root] if root.is_file() else (path for path in root.rglob("*") if path.is_file())
         for path in files:
             if "__pycache__" not in path.parts:
-                stat = path.stat()
-                yield (str(path), stat.st_size, stat.st_mtime_ns)
+                yield f"{root.name}/{path.relative_to(root) if path != root else ''}", path.read_bytes()

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from servecast.disk_cache import DiskCache, file_identity
+from servecast.disk_cache import DiskCache, file_digest
 from servecast.errors import SpecFileError
 
 SCHEMA_VERSION = 1
@@ -19,11 +19,11 @@ def read_toml(path: Path) -> dict[str, Any]:
     """Parse `path` (or take the parse from the disk cache, where the file is unchanged) and check its schema
     version."""
     try:
-        identity = file_identity(path)
+        contents = file_digest(path)
     except OSError:  # parsing says what is wrong
         data = _parse(path)
     else:
-        data = DiskCache.default().fetch("toml", identity, partial(_parse, path))
+        data = DiskCache.default().fetch("toml", contents, partial(_parse, path))
     version = data.pop("schema_version", None)
     if version != SCHEMA_VERSION:
         raise SpecFileError(

@@ -13,7 +13,7 @@ import pluggy
 from packaging.version import Version
 
 from servecast import PROJECT_NAME, hookspecs
-from servecast.disk_cache import DiskCache, code_fingerprint, file_identity
+from servecast.disk_cache import DiskCache, code_fingerprint, file_digest
 from servecast.domain.candidate import Candidate
 from servecast.domain.framework import FrameworkSpec, FrameworkVersion
 from servecast.domain.hardware import HardwareSpec
@@ -291,7 +291,7 @@ class PluginHost:
         its files or servecast's change)."""
         if ref.key not in self._tables:
             try:
-                files = [file_identity(Path(path)) for path in (ref.csv_path, ref.metadata_path)]
+                files = [file_digest(Path(path)) for path in (ref.csv_path, ref.metadata_path)]
             except OSError:  # a missing file: reading it says so
                 self._tables[ref.key] = load_table(ref)
             else:
