@@ -50,7 +50,8 @@ class _Table1D:
         self.slopes = np.diff(self.log_times, axis=1) / np.diff(self.log_axis)
         """Per stage, the log-log slope of each interval."""
 
-    def __call__(self, x: FloatArray) -> FloatArray:
+    def __call__(self, x: FloatArray, table: IntArray | None = None) -> FloatArray:
+        """Times at `x` (`table`: what a stacked lookup takes; one table answers for itself)."""
         axis = self.log_axis
         at = np.log(np.maximum(np.minimum(x, self.largest), 1.0))
         i = np.minimum(np.maximum(np.searchsorted(axis, at) - 1, 0), len(axis) - 2)
@@ -70,7 +71,8 @@ class _Table2D:
         self.log_times = np.log(times).reshape(len(times), -1)
         """Per stage, the log times row after row (a flat index per grid point)."""
 
-    def __call__(self, row: FloatArray, column: FloatArray) -> FloatArray:
+    def __call__(self, row: FloatArray, column: FloatArray, table: IntArray | None = None) -> FloatArray:
+        """Times at (`row`, `column`) (`table`: what a stacked lookup takes; one table answers for itself)."""
         # np.minimum/np.maximum rather than np.clip: these arrays are small and clip's overhead dominates; the
         # inputs are clamped to the grid, so the fractions need no clamping
         rs, cs = self.log_rows, self.log_columns
@@ -110,7 +112,10 @@ class _Stacked1D:
             self.log_times[k, :stages, :count] = table.log_times
             self.slopes[k, :stages, : count - 1] = table.slopes
 
-    def __call__(self, x: FloatArray, table: IntArray) -> FloatArray:
+    def __call__(self, x: FloatArray, table: IntArray | None = None) -> FloatArray:
+        """Times at `x`, element i from table `table[i]`."""
+        if table is None:
+            raise ValueError("a stacked lookup needs each element's table")
         largest = self.largest[table]
         at = np.log(np.maximum(np.minimum(x, largest), 1.0))
         axis = self.log_axis[table]
@@ -147,7 +152,10 @@ class _Stacked2D:
             count, flat = table.log_times.shape
             self.log_times[k, :count, :flat] = table.log_times
 
-    def __call__(self, row: FloatArray, column: FloatArray, table: IntArray) -> FloatArray:
+    def __call__(self, row: FloatArray, column: FloatArray, table: IntArray | None = None) -> FloatArray:
+        """Times at (`row`, `column`), element i from table `table[i]`."""
+        if table is None:
+            raise ValueError("a stacked lookup needs each element's table")
         element = np.arange(len(table))
         largest_row = self.largest_row[table]
         r = np.log(np.maximum(np.minimum(row, largest_row), 1.0))
@@ -315,7 +323,7 @@ class StepTimeModel:
     """Times of one server's iterations: `iteration_ms` for any mix of prompt chunks and decodes, vectorised.
 
     `stacked` joins the models of servers whose settings agree in all but their tables (layouts, budgets): each
-    element of a call then names its server's tables (`table`), and gets what that server's model gives it.
+    element of a call then names its server's model (`model`), and gets what that model gives it.
     """
 
     def __init__(self, tables: StepTables, settings: SchedulerSettings) -> None:
@@ -428,42 +436,32 @@ class _Lookup:
 
     def __init__(self, steps: StepTimeModel, model: IntArray | None) -> None:
         stack = steps._stack
-        if stack is None or model is None:
-            self.stack, self.tables = None, steps.tables
+        self.parts: StepTables | _Stack
+        self.table: IntArray | None
+        if stack is None:
+            self.parts, self.table = steps.tables, None
             self.micro: FloatArray | float = float(steps.layout.pp)
             self.ranks: FloatArray | int = steps.layout.attention_dp
-            if stack is not None:
-                raise ValueError("a stacked step-time model needs each element's model")
+        elif model is None:
+            raise ValueError("a stacked step-time model needs each element's model")
         else:
-            self.stack, self.table = stack, stack.tables[model]
+            self.parts, self.table = stack, stack.tables[model]
             self.micro, self.ranks = stack.micro[self.table], stack.ranks[self.table]
 
     def stage_ms(self, variant: int, load: _RankLoad) -> FloatArray:
         """Per stage: the GPU time of the parts, with CUDA graphs (variant 0) or eager (variant 1)."""
-        if self.stack is None:
-            tables = self.tables
-            time: FloatArray = (
-                tables.tokens[variant](load.tokens)
-                + tables.logits[variant](load.rows)
-                + tables.decode[variant](load.decodes, load.kv)
-            )
-            if load.prompts.any():
-                time = time + load.prompts * tables.context[variant](load.prompt_tokens, load.past + 1)
-            return time
-        stack, table = self.stack, self.table
-        time = (
-            stack.tokens[variant](load.tokens, table)
-            + stack.logits[variant](load.rows, table)
-            + stack.decode[variant](load.decodes, load.kv, table)
+        parts, table = self.parts, self.table
+        time: FloatArray = (
+            parts.tokens[variant](load.tokens, table)
+            + parts.logits[variant](load.rows, table)
+            + parts.decode[variant](load.decodes, load.kv, table)
         )
         if load.prompts.any():
-            time = time + load.prompts * stack.context[variant](load.prompt_tokens, load.past + 1, table)
+            time = time + load.prompts * parts.context[variant](load.prompt_tokens, load.past + 1, table)
         return time
 
     def exchange_ms(self, variant: int, tokens: FloatArray) -> FloatArray:
-        if self.stack is None:
-            return self.tables.exchange[variant](tokens)
-        return self.stack.exchange[variant](tokens, self.table)
+        return self.parts.exchange[variant](tokens, self.table)
 
 
 def _overlapped_ms(lookup: _Lookup, use_graph: NDArray[np.bool_], load: _RankLoad) -> FloatArray:
