@@ -126,3 +126,14 @@ def test_another_checkout_of_the_same_code_shares_the_fingerprint(monkeypatch, t
         monkeypatch.setitem(sys.modules, "servecast_fingerprint_probe", module)
         fingerprints.append(code_fingerprint())
     assert fingerprints[0] == fingerprints[1]
+
+
+def test_without_a_home_directory_the_cache_is_off(monkeypatch):
+    monkeypatch.delenv(CACHE_DIR_VARIABLE)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def homeless() -> None:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(disk_cache.Path, "home", staticmethod(homeless))
+    assert cache_directory() is None

@@ -1,6 +1,6 @@
-"""A disk cache for what is costly to rebuild and follows from files and inputs alone (parsed measured tables, the
-step tables of servers): pickles under the user's cache directory, keyed by a digest of everything they follow
-from, written atomically, and rebuilt whenever missing or unreadable.
+"""A disk cache for what is costly to rebuild and follows from files and inputs alone (the step tables of servers,
+parsed measured tables and spec files): pickles under the user's cache directory, keyed by a digest of everything
+they follow from, written atomically, and rebuilt whenever missing or unreadable.
 
 `SERVECAST_CACHE_DIR` moves the cache (default: `$XDG_CACHE_HOME/servecast`, else `~/.cache/servecast`); set to
 `off` (or empty) it turns the cache off. Each kind of entry keeps the `KEPT` most recently used; deleting the
@@ -36,7 +36,12 @@ def cache_directory() -> Path | None:
     chosen = os.environ.get(CACHE_DIR_VARIABLE)
     if chosen is not None:
         return None if chosen.strip().lower() in _OFF else Path(chosen).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home directory (a container user without one): no cache
+            return None
     return Path(base) / "servecast"
 
 
