@@ -385,16 +385,16 @@ def _solve_together(servers: list[Server]) -> list[tuple[np.ndarray, ServingPoin
     """Each server at its closed-loop load levels (`load_levels` of its concurrency limit), the servers grouped
     into as few vectorised solves as their scheduling rules allow; in the order given."""
     solved: dict[int, tuple[np.ndarray, ServingPoints]] = {}
-    position = {id(server): index for index, server in enumerate(servers)}
-    for members in ServerGroup.groups(servers):
+    distinct = list({id(server): server for server in servers}.values())
+    for members in ServerGroup.groups(distinct):
         levels = [load_levels(server.concurrency_limit) for server in members]
         counts = [len(level) for level in levels]
         group = ServerGroup.of(members, counts)
         points = group_steady_states(group, LoadLevels(LoadKind.CONCURRENCY, np.concatenate(levels)))
         bounds = np.cumsum([0, *counts])
         for server, level, start, end in zip(members, levels, bounds[:-1], bounds[1:], strict=True):
-            solved[position[id(server)]] = (level, points.part(slice(start, end)))
-    return [solved[index] for index in range(len(servers))]
+            solved[id(server)] = (level, points.part(slice(start, end)))
+    return [solved[id(server)] for server in servers]
 
 
 def _disaggregated(
