@@ -53,7 +53,6 @@ class IterationMix:
 
 
 _SHARED_RULES = (
-    "max_batch_size",
     "chunked_prefill",
     "regime",
     "cuda_graph_batch_sizes",
@@ -70,8 +69,8 @@ _SHARED_RULES = (
     "async_output_processing",
 )
 """Settings servers solved together must share: all the solve reads from the first server's (the layout, token
-budget, chunk cap, memory and MoE exchange may differ: they reach the solve through the per-element arrays and
-each server's step tables)."""
+budget, chunk cap, batch limit, memory and MoE exchange may differ: they reach the solve through the per-element
+arrays and each server's step tables)."""
 
 
 @dataclass(frozen=True)
