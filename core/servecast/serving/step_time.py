@@ -332,6 +332,8 @@ class StepTimeModel:
         self.tables = tables
         """Shared with the servers that differ only in budgets."""
         self._stack: _Stack | None = None
+        self._graph_sizes = np.asarray(settings.cuda_graph_batch_sizes, dtype=np.float64)
+        """The CUDA-graph batch sizes a step is padded to, as an array (read on every call)."""
 
     @classmethod
     def stacked(cls, models: Sequence[StepTimeModel]) -> StepTimeModel:
@@ -362,12 +364,22 @@ class StepTimeModel:
         advancing one token) lasts `pp` times the slowest stage's microbatch. `model`: each element's model, where
         the model is `stacked`.
         """
+        return self._gpu_ms(_Lookup(self, model), decodes, decode_kv, prefill_tokens, prefill_seqs, prefill_past)
+
+    def _gpu_ms(
+        self,
+        lookup: _Lookup,
+        decodes: ArrayLike,
+        decode_kv: ArrayLike,
+        prefill_tokens: ArrayLike,
+        prefill_seqs: ArrayLike,
+        prefill_past: ArrayLike,
+    ) -> FloatArray:
         d, kv, q, n, past = (
             np.atleast_1d(np.asarray(v, dtype=np.float64))
             for v in (decodes, decode_kv, prefill_tokens, prefill_seqs, prefill_past)
         )
         d, kv, q, n, past = np.broadcast_arrays(d, kv, q, n, past)
-        lookup = _Lookup(self, model)
         micro, ranks = lookup.micro, lookup.ranks
         rank_decodes = np.ceil(d / ranks / micro)
         rank_seqs = np.ceil(n / ranks / micro)
@@ -393,9 +405,10 @@ class StepTimeModel:
         return slowest
 
     def _pad(self, tokens: FloatArray) -> FloatArray:
-        sizes = np.asarray(self.settings.cuda_graph_batch_sizes, dtype=np.float64)
-        index = np.clip(np.searchsorted(sizes, tokens), 0, len(sizes) - 1)
-        return np.asarray(sizes[index], dtype=np.float64)
+        sizes = self._graph_sizes
+        index = np.minimum(np.searchsorted(sizes, tokens), len(sizes) - 1)
+        padded: FloatArray = sizes[index]
+        return padded
 
     def iteration_ms(
         self,
@@ -408,8 +421,9 @@ class StepTimeModel:
     ) -> FloatArray:
         """Wall time of iterations: GPU time plus the framework's CPU time (overlapped by an overlap scheduler).
         Each attention-DP rank has its own scheduler process, so the CPU time is that of one rank's sequences."""
-        gpu = self.gpu_ms(decodes, decode_kv, prefill_tokens, prefill_seqs, prefill_past, model)
-        ranks = _Lookup(self, model).ranks
+        lookup = _Lookup(self, model)
+        gpu = self._gpu_ms(lookup, decodes, decode_kv, prefill_tokens, prefill_seqs, prefill_past)
+        ranks = lookup.ranks
         prompts = np.asarray(prefill_seqs, dtype=np.float64) / ranks
         cpu = self.settings.cpu_ms(np.asarray(decodes, dtype=np.float64) / ranks + prompts, prompts)
         result: FloatArray = np.maximum(gpu, cpu) if self.settings.overlap_scheduler else gpu + cpu
