@@ -141,7 +141,9 @@ def _fixed_point(
         previous_change = change
         stuck = pinned & ~settled & ((step <= _STUCK_STEP) | (flipped_for >= _FLIPS))
         # a level left on a jump reports the side whose target the rate does not exceed (the engine sustains it)
-        mix = select(mix, last, active & stuck & turned & (gap < 0))
+        sustained = active & stuck & turned & (gap < 0)
+        if sustained.any():
+            mix = select(mix, last, sustained)
         rate = np.where(active, rate + step * gap, rate)
         decoders = np.where(active, decoders + step * (new_decoders - decoders), decoders)
         active &= ~(pinned & settled | stuck)

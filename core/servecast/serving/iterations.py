@@ -40,17 +40,20 @@ class IterationMix:
 
     def take(self, index: NDArray[np.intp]) -> IterationMix:
         """The elements at `index`."""
-        return IterationMix(**{field.name: getattr(self, field.name)[index] for field in fields(IterationMix)})
+        return IterationMix(**{name: getattr(self, name)[index] for name in _MIX_FIELDS})
 
     def put(self, index: NDArray[np.intp], update: IterationMix) -> IterationMix:
         """A copy with the elements at `index` replaced by `update`'s."""
         arrays = {}
-        for field in fields(IterationMix):
-            values = getattr(self, field.name).copy()
-            values[index] = getattr(update, field.name)
-            arrays[field.name] = values
+        for name in _MIX_FIELDS:
+            values = getattr(self, name).copy()
+            values[index] = getattr(update, name)
+            arrays[name] = values
         return IterationMix(**arrays)
 
+
+_MIX_FIELDS = tuple(field.name for field in fields(IterationMix))
+"""The fields of `IterationMix`, looked up once (the fixed point copies them every iteration)."""
 
 _SHARED_RULES = (
     "chunked_prefill",
@@ -140,14 +143,17 @@ class ServerGroup:
 
     def take(self, index: NDArray[np.intp]) -> ServerGroup:
         """The elements at `index`."""
-        shared = ("server", "steps")
-        arrays = {field.name: getattr(self, field.name)[index] for field in fields(self) if field.name not in shared}
+        arrays = {name: getattr(self, name)[index] for name in _GROUP_ARRAYS}
         return ServerGroup(server=self.server, steps=self.steps, **arrays)
 
     def prefill_room(self, decodes: FloatArray) -> FloatArray:
         """Prefill tokens each element's iteration can carry next to `decodes` decoding sequences."""
         mixed = self.server.settings.regime is SchedulingRegime.MIXED
         return prefill_room(self.max_num_tokens, self.chunk_size, mixed, decodes)
+
+
+_GROUP_ARRAYS = tuple(field.name for field in fields(ServerGroup) if field.name not in ("server", "steps"))
+"""The per-element fields of `ServerGroup` (the fixed point takes the active elements every iteration)."""
 
 
 def _solvable_together(a: Server, b: Server) -> bool:
@@ -351,5 +357,4 @@ def _arrival_wait(mean_ms: FloatArray, mean_square_ms2: FloatArray, users: Float
 
 def select(mix: IterationMix, update: IterationMix, where: NDArray[np.bool_]) -> IterationMix:
     """`update` where `where` is set, `mix` elsewhere (converged levels stay as they were)."""
-    names = (field.name for field in fields(IterationMix))
-    return IterationMix(**{name: np.where(where, getattr(update, name), getattr(mix, name)) for name in names})
+    return IterationMix(**{name: np.where(where, getattr(update, name), getattr(mix, name)) for name in _MIX_FIELDS})
