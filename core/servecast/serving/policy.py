@@ -389,14 +389,11 @@ class KnobSchedulingPolicy:
                 )
         all_to_all = exchanges and self._has(KnobMeaning.MOE_ALL_TO_ALL) and bool(concept(KnobMeaning.MOE_ALL_TO_ALL))
         overlap = self._has(KnobMeaning.TWO_BATCH_OVERLAP) and bool(concept(KnobMeaning.TWO_BATCH_OVERLAP))
-        if overlap and exchanges and not all_to_all:
-            if given.get(KnobMeaning.TWO_BATCH_OVERLAP) is True:
-                raise InputError(
-                    f"two-batch overlap hides the MoE all-to-all, and this {framework} server all-gathers instead",
-                    "add --moe-all-to-all true (--prefill-/--decode-moe-all-to-all for a pool), "
-                    "or leave the overlap out",
-                )
-            overlap = False
+        if exchanges and not all_to_all and given.get(KnobMeaning.TWO_BATCH_OVERLAP) is True:
+            raise InputError(
+                f"two-batch overlap hides the MoE all-to-all, and this {framework} server all-gathers instead",
+                "add --moe-all-to-all true (--prefill-/--decode-moe-all-to-all for a pool), or leave the overlap out",
+            )
         return all_to_all, overlap and all_to_all
 
     def _budget_overrides(self, given: dict[KnobMeaning, KnobValue]) -> dict[KnobMeaning, KnobValue]:
