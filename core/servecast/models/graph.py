@@ -80,9 +80,7 @@ class _Builder:
         non-negative), so they are filled in for the estimators without being checked."""
         if not self.wants(part):
             return
-        inputs = fill_shapes(
-            kind, {key: np.asarray(value, dtype=np.float64) for key, value in shape.items()}, self.step.points
-        )
+        inputs = fill_shapes(kind, shape, self.step.points)
         self.ops.append(Op(name, kind, count, dtype.value, shape, replicated, part, inputs))
 
     def wants(self, part: OpPart) -> bool:

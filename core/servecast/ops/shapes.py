@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -184,8 +185,8 @@ def normalize_shapes(kind: OpKind, shapes: Mapping[str, ArrayLike]) -> Normalize
     return out
 
 
-def fill_shapes(kind: OpKind, arrays: Mapping[str, FloatArray], length: int) -> NormalizedShapes:
-    """`arrays` (float arrays of `length` or 1, parameters of `kind` only) with the defaults filled in, unchecked:
+def fill_shapes(kind: OpKind, arrays: Mapping[str, NDArray[Any]], length: int) -> NormalizedShapes:
+    """`arrays` (arrays of `length` or 1, parameters of `kind` only) as floats with the defaults filled in, unchecked:
     for internal callers whose shapes hold by construction (the op graph builder)."""
     out = NormalizedShapes(kind)
     for key in OP_SHAPES[kind]:
