@@ -1,5 +1,6 @@
 """Reading a framework package's Python source without running it: argparse flags and the `--no-` forms of boolean
-switches, flags and config keys generated from dataclass fields, and the values a flag accepts. Used by
+switches, flags and config keys generated from dataclass fields, and the values a flag accepts; click options
+(TensorRT-LLM's `trtllm-serve`), the keys a pydantic model or a `function(**config)` call takes. Used by
 `extract_launch_schemas.py`, which downloads the packages and names what each version must yield.
 """
 
@@ -361,3 +362,124 @@ def listed_classes(modules: list[tuple[str, ast.Module]], variables: tuple[str, 
                 if any(isinstance(t, ast.Name) and t.id in variables for t in node.targets):
                     names += [e.id for e in node.value.elts if isinstance(e, ast.Name)]
     return names
+
+
+# ------------------------------------------------------------------------------------------------ click, pydantic
+
+
+def decorated_function(modules: list[tuple[str, ast.Module]], name: str) -> ast.FunctionDef | None:
+    """The top-level function `name` (the first module read that defines it)."""
+    for _, module in modules:
+        for node in module.body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                return node
+    return None
+
+
+def click_options(modules: list[tuple[str, ast.Module]], function: str) -> Iterator[ast.Call]:
+    """The `@click.option(...)` (or `@option(...)`) decorators of a click command's function."""
+    node = decorated_function(modules, function)
+    for decorator in node.decorator_list if node is not None else []:
+        if isinstance(decorator, ast.Call) and _named(decorator.func, "option"):
+            yield decorator
+
+
+def click_option_strings(call: ast.Call) -> list[str]:
+    """A click option's declared option strings: `"--flag"`, `"-f"`, and both sides of `"--on/--off"` switches;
+    the bare parameter name a declaration may add (`"name"`) is not an option."""
+    strings = []
+    for arg in call.args:
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            strings += [part.strip() for part in arg.value.split("/") if part.strip().startswith("-")]
+    return strings
+
+
+def click_flags(modules: list[tuple[str, ast.Module]], function: str) -> set[str]:
+    """Every option string of the click command `function` (and click's own `--help`); empty if no such command."""
+    flags = {flag for call in click_options(modules, function) for flag in click_option_strings(call)}
+    return flags | {"--help"} if flags else flags
+
+
+def click_choices(
+    modules: list[tuple[str, ast.Module]], function: str, values: Mapping[str, ast.expr]
+) -> dict[str, list[str]]:
+    """Per option string of a click command, the values its `type=click.Choice([...])` (or a Choice subclass such
+    as TensorRT-LLM's `ChoiceWithAlias(choices, aliases)`, whose alias names it also takes) accepts; options whose
+    values cannot be read from the source (`severity_map.keys()` of an imported name) are left out."""
+    choices: dict[str, list[str]] = {}
+    for call in click_options(modules, function):
+        kind = keyword(call, "type")
+        if not (isinstance(kind, ast.Call) and isinstance(kind.func, ast.Name | ast.Attribute)):
+            continue
+        type_name = kind.func.id if isinstance(kind.func, ast.Name) else kind.func.attr
+        if not (type_name.endswith("Choice") or type_name == "ChoiceWithAlias"):
+            continue
+        given = kind.args[0] if kind.args else keyword(kind, "choices")
+        found = resolve_values(given, values)
+        aliases = kind.args[1] if len(kind.args) > 1 else keyword(kind, "aliases")
+        if found is not None and aliases is not None:
+            alias_names = resolve_values(aliases, values)
+            found = None if alias_names is None else found + alias_names
+        if found is not None:
+            choices.update({flag: found for flag in click_option_strings(call)})
+    return choices
+
+
+def _field_call(node: ast.AnnAssign) -> ast.Call | None:
+    value = node.value
+    if isinstance(value, ast.Call) and (_named(value.func, "Field") or _named(value.func, "field")):
+        return value
+    return None
+
+
+def model_fields(index: Mapping[str, ClassInfo], name: str) -> set[str]:
+    """The keys a pydantic model (or dataclass) built from a dict accepts: its and its bases' annotated fields,
+    without private (`_name`, PrivateAttr) ones, `ClassVar`s and `field(init=False)` ones, plus the names a field's
+    `alias=` / `validation_alias=` (also `AliasChoices(...)`) gives it."""
+    keys: set[str] = set()
+    for field_name, node in all_fields(index, name).items():
+        if field_name.startswith("_") or "ClassVar" in names_in(node.annotation):
+            continue
+        call = _field_call(node)
+        init = keyword(call, "init") if call is not None else None
+        if isinstance(init, ast.Constant) and init.value is False:
+            continue
+        keys.add(field_name)
+        for alias in (keyword(call, "alias"), keyword(call, "validation_alias")) if call is not None else ():
+            if isinstance(alias, ast.Constant) and isinstance(alias.value, str):
+                keys.add(alias.value)
+            elif isinstance(alias, ast.Call) and _named(alias.func, "AliasChoices"):
+                keys.update(a.value for a in alias.args if isinstance(a, ast.Constant) and isinstance(a.value, str))
+    return keys
+
+
+def function_keywords(modules: list[tuple[str, ast.Module]], name: str) -> tuple[set[str], bool]:
+    """A top-level function's named parameters (the keys a `function(**config)` call takes) and whether it also
+    takes `**kwargs`."""
+    node = decorated_function(modules, name)
+    if node is None:
+        return set(), False
+    arguments = node.args
+    named = {a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)}
+    return named, arguments.kwarg is not None
+
+
+def dict_keys_read(modules: list[tuple[str, ast.Module]], function: str, parameter: str) -> set[str]:
+    """String keys the function reads from its dict parameter: `parameter["key"]`, `.get("key")`, `.pop("key")`."""
+    node = decorated_function(modules, function)
+    keys: set[str] = set()
+    for child in ast.walk(node) if node is not None else ():
+        if isinstance(child, ast.Subscript) and _named(child.value, parameter):
+            if isinstance(child.slice, ast.Constant) and isinstance(child.slice.value, str):
+                keys.add(child.slice.value)
+        elif (
+            isinstance(child, ast.Call)
+            and isinstance(child.func, ast.Attribute)
+            and child.func.attr in {"get", "pop"}
+            and _named(child.func.value, parameter)
+            and child.args
+            and isinstance(child.args[0], ast.Constant)
+            and isinstance(child.args[0].value, str)
+        ):
+            keys.add(child.args[0].value)
+    return keys

@@ -2,8 +2,12 @@
 `trtllm-serve disaggregated` with its context/generation server config, `mpirun` + `trtllm-llmapi-launch` for
 instances spanning nodes, and TensorRT-LLM's serving benchmark at the simulated operating point.
 
-Not checked against a schema snapshot: TensorRT-LLM publishes its wheels on pypi.nvidia.com, not PyPI, and the
-snapshot extraction has not been run against them."""
+Checked against the version's schema snapshot (`data/cli/<version>.json`, read by `scripts/extract_launch_schemas.py`
+from the source at the release's git tag: TensorRT-LLM publishes its wheels on pypi.nvidia.com, not PyPI) where one
+is shipped: every command and flag, the flag values it lists, the command `mpirun ... trtllm-llmapi-launch` starts on
+every rank, and the keys of the YAML files the commands are given (`--extra_llm_api_options`: TorchLlmArgs and its
+nested configs; `disaggregated -c`: the disaggregated server's config), section by section. A modelled version
+without a snapshot is launched unverified, with a warning saying so."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from servecast.plugin import (
     KvCacheDtype,
     LaunchArtifacts,
     LaunchSchema,
+    PluginError,
     Quantization,
     RoleLaunch,
     ServingMode,
@@ -45,6 +50,15 @@ TRTLLM_SERVE = Version("1.0.0")
 and Triton, which this plugin does not write)."""
 KV_CACHE_DTYPES = {KvCacheDtype.FP8: "fp8", KvCacheDtype.BF16: "auto", KvCacheDtype.FP16: "auto"}
 """`kv_cache_config.dtype` per KV dtype (`auto`: the model's 16-bit dtype); the PyTorch backend has no INT8 cache."""
+LAUNCHER = "trtllm-llmapi-launch"
+"""The wrapper `mpirun` starts on every rank of an instance spanning nodes; the command after it is TensorRT-LLM's."""
+CONFIG_FILES = {
+    ("trtllm-serve", "--extra_llm_api_options"): "extra_llm_api_options",
+    ("trtllm-serve disaggregated", "-c"): "disaggregated_config",
+    ("trtllm-serve disaggregated", "--config_file"): "disaggregated_config",
+}
+"""(snapshot command, flag) -> the snapshot's config_keys section the YAML file given to that flag is read as; nested
+sections are `<section>.<key>` (`extra_llm_api_options.kv_cache_config`)."""
 QUANTIZATIONS_AT_LOAD: dict[Quantization, str] = {}
 """None: the PyTorch backend runs checkpoints quantized beforehand with ModelOpt, whose quant_algo it reads from the
 checkpoint's hf_quant_config.json or quantization_config (docs/source/features/quantization.md, "Running
@@ -183,12 +197,67 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         nodes=node_span(workers),
         warnings=tuple(warnings),
     )
-    return check_launch(
-        artifacts,
-        LaunchSchema.shipped(__package__, version.version),
+    return checked(artifacts, LaunchSchema.shipped(__package__, version.version), version.version)
+
+
+def checked(artifacts: LaunchArtifacts, schema: LaunchSchema | None, version: str) -> LaunchArtifacts:
+    """`artifacts` once the version's snapshot accepts every command, flag, flag value and config-file key in them
+    (the command under `mpirun ... trtllm-llmapi-launch` too; mpirun's own options are left unchecked, with a
+    warning); a PluginError naming each one it does not. Without a snapshot, nothing is checked and the warning says
+    the launch is unverified."""
+    wrapped = [role for role in artifacts.roles if _served(role.argv) != role.argv]
+    served = [role.model_copy(update={"argv": _served(role.argv)}) for role in wrapped]
+    result = check_launch(
+        artifacts.model_copy(update={"roles": (*artifacts.roles, *served)}),
+        schema,
         display_name="TensorRT-LLM",
-        version=version.version,
+        version=version,
         external=("mpirun",),
-        missing_reason="no schema snapshot (its wheels are on pypi.nvidia.com, not PyPI, and were not reachable "
-        "when the snapshots were extracted)",
+        missing_reason=f"unverified: no schema snapshot of TensorRT-LLM {version} is shipped (its wheels are on "
+        "pypi.nvidia.com, not PyPI; scripts/extract_launch_schemas.py reads one from the release's git tag)",
     )
+    if schema is not None:
+        problems = unaccepted_file_keys(artifacts, schema)
+        if problems:
+            raise PluginError(
+                f"TensorRT-LLM {version} would reject this launch: {'; '.join(sorted(set(problems)))} "
+                f"(schema read from {schema.provenance})",
+                "choose a framework version that supports this configuration, or fix the plugin's launch writer",
+            )
+    return artifacts.model_copy(update={"warnings": result.warnings})
+
+
+def _served(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """The command `mpirun ... trtllm-llmapi-launch` starts on every rank; argv itself when it is not so wrapped."""
+    if argv[:1] == ("mpirun",) and LAUNCHER in argv:
+        return argv[argv.index(LAUNCHER) + 1 :]
+    return argv
+
+
+def unaccepted_file_keys(artifacts: LaunchArtifacts, schema: LaunchSchema) -> list[str]:
+    """Keys the version does not read in the YAML files the launch gives its commands (`CONFIG_FILES`), checked
+    section by section where the snapshot lists the section's keys."""
+    problems: list[str] = []
+    for role in artifacts.roles:
+        argv = _served(role.argv)
+        command = schema.command_of(argv)
+        if command is None:
+            continue
+        for flag, value in zip(argv, argv[1:], strict=False):
+            section = CONFIG_FILES.get((command, flag))
+            if section is not None and value in artifacts.files:
+                problems += _unaccepted_keys(schema, section, yaml.safe_load(artifacts.files[value]), value)
+    return problems
+
+
+def _unaccepted_keys(schema: LaunchSchema, section: str, tree: object, file: str) -> list[str]:
+    accepted = schema.config_keys.get(section)
+    if accepted is None or not isinstance(tree, dict):
+        return []
+    problems = []
+    for key, value in tree.items():
+        if key not in accepted:
+            problems.append(f"{file}: {section} has no key {key!r}")
+        else:
+            problems += _unaccepted_keys(schema, f"{section}.{key}", value, file)
+    return problems
