@@ -244,8 +244,8 @@ class PackageRecipe:
     configs: tuple[ConfigRecipe, ...] = ()
 
 
-VLLM_PROXY = "tests/v1/kv_connector/nixl_integration/toy_proxy_server.py"
-"""vLLM's prefill/decode proxy: in the sdist, not in the wheel."""
+VLLM_ROUTER = "0.1.17"
+"""The vllm-router release the vLLM plugin launches for prefill/decode pools (`ROUTER_REQUIREMENT`)."""
 VLLM_CONFIG = ("vllm/config.py", "vllm/config", "vllm/engine/arg_utils.py")
 VLLM_QUANTIZATION = "vllm/model_executor/layers/quantization/__init__.py"
 """Where vLLM lists its quantization methods (`QUANTIZATION_METHODS`, `QuantizationMethods`)."""
@@ -280,18 +280,20 @@ def vllm_recipes(version: str) -> list[PackageRecipe]:
                 required_choices=("--backend", "--dataset-name"),
             )
         )
-        commands.append(
-            CommandRecipe(
-                f"python {VLLM_PROXY}",
-                modules=(VLLM_PROXY,),
-                required=("--prefiller-hosts", "--decoder-ports"),
-            )
-        )
         configs = [
             ConfigRecipe("compilation_config", VLLM_CONFIG, "CompilationConfig", ("cudagraph_capture_sizes",)),
             ConfigRecipe("kv_transfer_config", VLLM_CONFIG, "KVTransferConfig", ("kv_connector", "kv_role")),
         ]
-    return [PackageRecipe("vllm", version, tuple(commands), tuple(configs))]
+    recipes = [PackageRecipe("vllm", version, tuple(commands), tuple(configs))]
+    if modern:
+        router = CommandRecipe(
+            "vllm-router",
+            modules=("vllm_router/launch_router.py", "vllm_router/router_args.py"),
+            substitutions={"prefix": ""},
+            required=("--vllm-pd-disaggregation", "--prefill", "--decode", "--port", "--worker-startup-timeout-secs"),
+        )
+        recipes.append(PackageRecipe("vllm-router", VLLM_ROUTER, (router,)))
+    return recipes
 
 
 BENCHMARK_PACKAGE = "sglang/benchmark/serving.py"

@@ -44,7 +44,7 @@ LAYOUTS: dict[str, dict[str, object]] = {
 }
 """Layouts on 8-GPU nodes: Qwen3-32B instances spanning nodes, several of them, and pools sharing nodes; Qwen3-30B-A3B
 (128 experts) with expert parallelism over two and three nodes, all-to-all, and EPLB's redundant experts."""
-STUBBED = ("mpirun", "ray", "vllm", "python", "trtllm-serve", "curl")
+STUBBED = ("mpirun", "ray", "vllm", "vllm-router", "python", "trtllm-serve", "curl")
 """Every program a launch.sh or benchmark.sh starts (after `env`), replaced in the tests by a stub that logs its
 arguments (and succeeds: curl's poll answers at once)."""
 

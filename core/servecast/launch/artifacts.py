@@ -110,6 +110,11 @@ class RoleLaunch(FrozenModel):
         default=(),
         description="A command that succeeds once this process is ready; roles after it on its node start only then.",
     )
+    requires: tuple[str, ...] = Field(
+        default=(),
+        description="Python requirements the command needs besides the framework (`vllm-router==0.1.17`): the "
+        "shell target checks the command is there, container targets install them into the framework's image.",
+    )
 
 
 class LaunchArtifacts(FrozenModel):

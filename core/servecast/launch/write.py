@@ -123,6 +123,11 @@ def _node_lines(artifacts: LaunchArtifacts, node: int) -> list[str]:
     rendering, needed = _render_lines(artifacts, roles)
     lines = _required(artifacts, [*(role.argv for role in roles), [f"{{{name}}}" for name in needed]]) + rendering
     for role in roles:
+        if role.requires:
+            missing = f"launch.sh: {role.argv[0]} is missing: pip install {' '.join(role.requires)}"
+            lines.append(
+                f"command -v {shlex.quote(role.argv[0])} > /dev/null || {{ echo {shlex.quote(missing)} >&2; exit 2; }}"
+            )
         lines.append(f"{shell_command(role.argv, role.env, variables)} > logs/{role.role}.log 2>&1 &")
         if role.ready:
             lines.append(f"until {shell_command(role.ready, variables=variables)} > /dev/null 2>&1; do sleep 2; done")

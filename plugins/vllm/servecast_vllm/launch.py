@@ -1,6 +1,6 @@
-"""vLLM launch artifacts: `vllm serve` per worker, NIXL KV transfer and vLLM's proxy for disaggregated pools, Ray
-for instances spanning nodes, and `vllm bench serve` at the simulated operating point; every command checked against
-the version's schema snapshot."""
+"""vLLM launch artifacts: `vllm serve` per worker, NIXL KV transfer behind the vLLM project's router for
+disaggregated pools, Ray for instances spanning nodes, and `vllm bench serve` at the simulated operating point; every
+command checked against the version's schema snapshot."""
 
 from __future__ import annotations
 
@@ -46,8 +46,15 @@ RAY_PORT = 6379
 RAY = "ray start"
 LEGACY_BENCHMARK = "python benchmarks/benchmark_serving.py"
 """Before `vllm bench`: the benchmark script of vLLM's source tree (not in the published package)."""
-PROXY = "tests/v1/kv_connector/nixl_integration/toy_proxy_server.py"
-"""vLLM's own prefill/decode proxy, from its source tree at the release tag (it is not in the wheel)."""
+ROUTER = "vllm-router"
+ROUTER_REQUIREMENT = "vllm-router==0.1.17"
+"""The vLLM project's router (github.com/vllm-project/router, on PyPI): `--vllm-pd-disaggregation` sends each request
+to a prefill worker with `kv_transfer_params.do_remote_decode`, then to a decode worker with the prefill response's
+`kv_transfer_params`, NixlConnector's protocol (src/routers/http/vllm_pd_router.rs). No vLLM wheel ships a router;
+0.1.17 is pinned because its flags change between releases."""
+ROUTER_STARTUP_SECONDS = 1800
+"""How long the router waits for its workers to answer before it exits (its default, 600 s, is shorter than loading
+a large model)."""
 ONLINE_SHORTHANDS = Version("0.33.0")
 """The first modelled release whose `--quantization` quantizes a 16-bit checkpoint through shorthands
 (vllm/config/quantization.py `_ONLINE_SHORTHANDS`: `fp8_per_tensor`, `fp8_per_block`, `mxfp4` for linear and MoE
@@ -258,23 +265,19 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
             )
         prefill = [w for w in workers if w.role is WorkerRole.PREFILL]
         decode = [w for w in workers if w.role is WorkerRole.DECODE]
-        proxy = (
-            "python",
-            f"{{VLLM_SOURCE}}/{PROXY}",
-            "--port",
-            str(FRONTEND_PORT),
-            "--prefiller-hosts",
-            *(worker_host(w, workers) for w in prefill),
-            "--prefiller-ports",
-            *(str(w.port) for w in prefill),
-            "--decoder-hosts",
-            *(worker_host(w, workers) for w in decode),
-            "--decoder-ports",
-            *(str(w.port) for w in decode),
-        )
-        roles.append(RoleLaunch(role="router", framework="vllm", version=version.version, gpus=0, argv=proxy))
-        variables["VLLM_SOURCE"] = (
-            f"a checkout of the vLLM source at v{version.version} (its proxy is not in the wheel)"
+        router = [*ROUTER.split(), "--host", "0.0.0.0", "--port", str(FRONTEND_PORT), "--vllm-pd-disaggregation"]
+        router += [item for w in prefill for item in ("--prefill", f"http://{worker_host(w, workers)}:{w.port}")]
+        router += [item for w in decode for item in ("--decode", f"http://{worker_host(w, workers)}:{w.port}")]
+        router += ["--policy", "round_robin", "--worker-startup-timeout-secs", str(ROUTER_STARTUP_SECONDS)]
+        roles.append(
+            RoleLaunch(
+                role="router",
+                framework="vllm",
+                version=version.version,
+                gpus=0,
+                argv=tuple(router),
+                requires=(ROUTER_REQUIREMENT,),
+            )
         )
         endpoints = [Endpoint(port=FRONTEND_PORT)]
     else:
