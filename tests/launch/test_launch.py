@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from servecast.cli import cli
 from servecast.launch.artifacts import Endpoint, LaunchArtifacts, RoleLaunch, literal
 from servecast.launch.plan import plan_launch
-from servecast.launch.write import placeholders, shell_command, shell_word, write_launch
+from servecast.launch.shell import placeholders, shell_command, shell_word
+from servecast.launch.write import write_launch
 
 from .conftest import CASES, render, request, target_of
 

@@ -11,11 +11,22 @@ import click
 from servecast.cli.context import calibration_option, plugin_host
 from servecast.cli.estimate_cmd import request_from_flags, request_options
 from servecast.errors import InputError
+from servecast.launch.targets import LaunchTarget
 from servecast.launch.write import write_launch_for
 
+TARGET_OPTION = click.option(
+    "--target",
+    type=click.Choice([target.value for target in LaunchTarget]),
+    help="What launches it: shell scripts (the default), docker compose on one machine, or Kubernetes through NVIDIA "
+    "Dynamo, llm-d's Helm chart or KServe.",
+)
+IMAGE_OPTION = click.option(
+    "--image", help="Container image for the compose and Kubernetes targets, instead of the framework version's own."
+)
 
-def _configuration(path: Path) -> dict[str, Any]:
-    """The `configuration` a deployment.json was written from."""
+
+def _document(path: Path) -> dict[str, Any]:
+    """A deployment.json, with the `configuration` it was written from."""
     try:
         document = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
@@ -25,7 +36,7 @@ def _configuration(path: Path) -> dict[str, Any]:
     configuration = document.get("configuration") if isinstance(document, dict) else None
     if not isinstance(configuration, dict):
         raise InputError(f"{str(path)!r} has no 'configuration' object", "give a deployment.json written by servecast")
-    return configuration
+    return dict(document)
 
 
 @click.command("generate")
@@ -38,10 +49,16 @@ def _configuration(path: Path) -> dict[str, Any]:
 )
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write.")
 @click.option("--force", is_flag=True, help="Replace files already in --out.")
+@TARGET_OPTION
+@IMAGE_OPTION
 @calibration_option
-def generate_command(source: Path | None, out: Path, force: bool, **flags: Any) -> None:
-    """Write launch.sh, the framework's config files, benchmark.sh and deployment.json for one configuration,
-    given like `servecast estimate`'s flags or taken from a deployment.json (`--from`).
+def generate_command(
+    source: Path | None, out: Path, force: bool, target: str | None, image: str | None, **flags: Any
+) -> None:
+    """Write the launch files of one configuration — launch.sh and benchmark.sh, a compose file, or a Kubernetes
+    manifest or Helm values (`--target`) — with the framework's config files and deployment.json, the configuration
+    given like `servecast estimate`'s flags or taken from a deployment.json (`--from`, in the target it was written
+    for unless `--target` says otherwise).
 
     \b
     Example:
@@ -55,11 +72,15 @@ def generate_command(source: Path | None, out: Path, force: bool, **flags: Any) 
                 f"--from takes the configuration from {str(source)!r}; also given: {', '.join(sorted(given))}",
                 "drop the flags, or drop --from and give the whole configuration",
             )
-        given = _configuration(source)
-    plan = write_launch_for(plugin_host(), request_from_flags(given, "generate"), out, force)
+        document = _document(source)
+        given = document["configuration"]
+        target = target or document.get("target")
+    chosen = LaunchTarget(target or LaunchTarget.SHELL)
+    plan, written = write_launch_for(plugin_host(), request_from_flags(given, "generate"), out, force, chosen, image)
     for warning in plan.warnings:
         click.echo(f"note: {warning}", err=True)
+    names = ", ".join(sorted(str(path.relative_to(out)) for path in written))
     click.echo(
-        f"wrote {out}/launch.sh, benchmark.sh and deployment.json for {plan.deployment.framework} "
-        f"{plan.deployment.framework_version} ({plan.deployment.gpus} GPUs)"
+        f"wrote {names} under {out} for {plan.deployment.framework} {plan.deployment.framework_version} "
+        f"({plan.deployment.gpus} GPUs, target {chosen.value})"
     )

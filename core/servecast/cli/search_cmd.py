@@ -21,6 +21,7 @@ from servecast.domain.vocabulary import KvCacheDtype, Quantization
 from servecast.domain.workload import REQUESTS_PER_USER, UserPhase, UserStart
 from servecast.errors import NoFeasibleConfiguration
 from servecast.estimate.roofline import uncalibrated_warning
+from servecast.launch.targets import LaunchTarget
 from servecast.search.describe import describe
 from servecast.search.explain import infeasibility
 from servecast.search.result import SearchResult
@@ -137,8 +138,17 @@ def task_from_options(values: dict[str, Any], gpus: int, top: int = 5) -> Search
 @click.option("--top", type=COUNT, default=5, show_default=True, help="Best configurations listed.")
 @click.option("--save-dir", type=click.Path(file_okay=False, path_type=Path), help="Write CSVs, plot and configs.")
 @click.option("--force", is_flag=True, help="Replace results already in --save-dir.")
+@click.option(
+    "--target",
+    type=click.Choice([target.value for target in LaunchTarget]),
+    default=LaunchTarget.SHELL.value,
+    show_default=True,
+    help="What the launch files under --save-dir start each configuration with (see `generate --target`).",
+)
 @json_option
-def search_command(gpus: int, top: int, save_dir: Path | None, force: bool, as_json: bool, **values: Any) -> None:
+def search_command(
+    gpus: int, top: int, save_dir: Path | None, force: bool, target: str, as_json: bool, **values: Any
+) -> None:
     """Search layouts, batch sizes and serving modes of every installed framework for the most tokens/s per GPU
     under the latency targets. Exits 4 when no configuration meets them."""
     task = task_from_options(values, gpus, top)
@@ -150,7 +160,7 @@ def search_command(gpus: int, top: int, save_dir: Path | None, force: bool, as_j
     with SearchProgressBar(console) as progress:
         result = run_search(host, task, progress)
     if save_dir is not None:
-        written = save_search(result, save_dir, force, host)
+        written = save_search(result, save_dir, force, host, LaunchTarget(target))
         click.echo(f"wrote {len(written)} entries under {save_dir}", err=True)
     if as_json:
         document = summary(result)

@@ -221,6 +221,21 @@ class FrameworkCapabilities(FrozenModel):
         return self
 
 
+class ContainerImage(FrozenModel):
+    """The container image a framework version's project publishes for it (what container targets run)."""
+
+    value: str = Field(
+        min_length=1,
+        description="The image reference; `{version}` stands for the modelled version (`vllm/vllm-openai:v{version}`).",
+    )
+    source: Source
+    note: str | None = None
+
+    def reference(self, version: str) -> str:
+        """The image of `version`."""
+        return self.value.replace("{version}", version)
+
+
 class FrameworkVersion(FrozenModel):
     """One released version of a framework: what it can do and how it is configured by default."""
 
@@ -235,6 +250,9 @@ class FrameworkVersion(FrozenModel):
         default=None, description="Scheduler rules and CPU overheads; needed to simulate serving with this version."
     )
     notes: str | None = None
+    image: ContainerImage | None = Field(
+        default=None, description="The project's container image of this version; None: it publishes none."
+    )
     covers: str | None = Field(
         default=None,
         description="The releases this modelled version stands for, as a PEP 440 specifier set ('>=0.8.0,<0.11.0'), "

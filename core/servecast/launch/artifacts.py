@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from servecast.domain.base import FrozenModel
 from servecast.domain.framework import KnobValue
 from servecast.domain.layout import ParallelLayout
-from servecast.domain.vocabulary import KvCacheDtype, Quantization, ServingMode
+from servecast.domain.vocabulary import GpuVendor, KvCacheDtype, Quantization, ServingMode
 from servecast.domain.workload import Workload
 
 HEAD_ADDRESS = "{HEAD_ADDR}"
@@ -60,6 +60,9 @@ class Deployment(FrozenModel):
     mode: ServingMode
     workers: tuple[WorkerGroup, ...] = Field(min_length=1)
     gpus_per_node: int = Field(default=8, ge=1)
+    gpu_vendor: GpuVendor = Field(
+        default=GpuVendor.NVIDIA, description="Whose GPUs (and container runtime) it runs on."
+    )
     routed_experts: int | None = Field(
         default=None, ge=1, description="The model's routed experts (MoE models): with redundant copies, the slots."
     )
@@ -72,6 +75,14 @@ class Deployment(FrozenModel):
     workload: Workload | None = Field(default=None, description="Request lengths of the simulated operating point.")
     concurrency: int | None = Field(default=None, ge=1, description="Closed-loop users of the whole deployment.")
     request_rate: float | None = Field(default=None, gt=0, description="Requests per second (open loop).")
+    checkpoint_bytes: int | None = Field(
+        default=None, ge=0, description="The weights as the framework loads them (what a model cache must hold)."
+    )
+    image: str | None = Field(
+        default=None,
+        description="The container image container targets run: the framework version's own unless the user gave "
+        "one; None where the version publishes none.",
+    )
 
     @property
     def gpus(self) -> int:

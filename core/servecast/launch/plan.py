@@ -6,11 +6,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from servecast.domain.vocabulary import ServingMode
+from servecast.domain.framework import FrameworkVersion
+from servecast.domain.hardware import HardwareSpec
+from servecast.domain.layout import ParallelLayout
+from servecast.domain.vocabulary import GpuVendor, ServingMode
 from servecast.host.host import PluginHost
 from servecast.launch.artifacts import Deployment, WorkerGroup, WorkerRole
 from servecast.launch.checkpoint import launched_model, load_time_quantization
 from servecast.launch.knobs import concept_values, knob_values
+from servecast.models.memory import stage_memory
 from servecast.serving.estimate import Estimate, estimate
 from servecast.serving.request import EstimateRequest
 from servecast.serving.server import Server
@@ -23,6 +27,9 @@ class LaunchPlan:
     request: EstimateRequest
     estimate: Estimate
     deployment: Deployment
+    version: FrameworkVersion
+    user_image: str | None = None
+    """The image the user named (`--image`), None for the framework version's own."""
     warnings: tuple[str, ...] = ()
 
 
@@ -36,12 +43,13 @@ def simulated_batch(request: EstimateRequest, server: Server) -> int | None:
     return None
 
 
-def plan_launch(host: PluginHost, request: EstimateRequest) -> LaunchPlan:
+def plan_launch(host: PluginHost, request: EstimateRequest, image: str | None = None) -> LaunchPlan:
     """The deployment of `request`: aggregated and static instances get the simulated batch as their batch limit
     (and are re-estimated with it, so the predicted metrics are those of exactly what is launched); decode workers
     get the simulated decode batch, prefill workers their framework's limit with the simulated token budget. The
     deployment loads the model the user named (not the id its config calls itself), with a quantization to apply
-    only where the checkpoint is not already in the simulated one."""
+    only where the checkpoint is not already in the simulated one, and runs in `image` (by default the version's
+    own)."""
     result = estimate(host, request)
     if request.mode is not ServingMode.DISAGGREGATED and request.max_batch_size is None:
         server = result.servers["server"]
@@ -75,6 +83,7 @@ def plan_launch(host: PluginHost, request: EstimateRequest) -> LaunchPlan:
             "selects: launch a checkpoint whose experts are quantized so, or the server runs them as the checkpoint "
             "stores them"
         )
+    system = host.hardware.get(request.system)
     deployment = Deployment(
         model=launched_model(request.model),
         hardware=request.system,
@@ -82,15 +91,39 @@ def plan_launch(host: PluginHost, request: EstimateRequest) -> LaunchPlan:
         framework_version=result.framework_version,
         mode=request.mode,
         workers=workers,
-        gpus_per_node=host.hardware.get(request.system).node.gpus_per_node,
+        gpus_per_node=system.node.gpus_per_node,
+        gpu_vendor=system.vendor,
         routed_experts=_routed_experts(result),
         quantization=quantization,
         kv_cache_dtype=request.kv_cache_dtype,
         workload=request.workload,
         concurrency=request.concurrency or (request.batch_size * request.replicas if request.batch_size else None),
         request_rate=request.request_rate,
+        checkpoint_bytes=_checkpoint_bytes(result),
+        image=image or _published_image(version, system),
     )
-    return LaunchPlan(request=request, estimate=result, deployment=deployment, warnings=tuple(warnings))
+    return LaunchPlan(
+        request=request,
+        estimate=result,
+        deployment=deployment,
+        version=version,
+        user_image=image,
+        warnings=tuple(warnings),
+    )
+
+
+def _published_image(version: FrameworkVersion, system: HardwareSpec) -> str | None:
+    """The framework version's own image where it runs on the system's GPUs (the images plugins cite are CUDA
+    builds), else None."""
+    if version.image is None or system.vendor is not GpuVendor.NVIDIA:
+        return None
+    return version.image.reference(version.version)
+
+
+def _checkpoint_bytes(result: Estimate) -> int:
+    """The estimated model's weights on one unsplit copy (what the deployment downloads and caches)."""
+    model = next(iter(result.servers.values())).model
+    return sum(stage.weight_bytes for stage in stage_memory(model, ParallelLayout()))
 
 
 def _routed_experts(result: Estimate) -> int | None:

@@ -18,6 +18,7 @@ from servecast.errors import InputError, PluginError
 from servecast.files import locked_folder, staged_folder
 from servecast.host.host import PluginHost
 from servecast.json_text import json_text
+from servecast.launch.targets import LaunchTarget
 from servecast.launch.write import write_launch_for
 from servecast.search.confidence import INTERVAL_COLUMNS
 from servecast.search.describe import slug
@@ -31,11 +32,15 @@ RESULT_FILES = ("points.csv", "pareto.csv", "best.csv", "inputs.json", "infeasib
 
 
 def save_search(
-    result: SearchResult, directory: Path, force: bool = False, host: PluginHost | None = None
+    result: SearchResult,
+    directory: Path,
+    force: bool = False,
+    host: PluginHost | None = None,
+    target: LaunchTarget = LaunchTarget.SHELL,
 ) -> list[Path]:
-    """Write the results under `directory`, with each recommended configuration's launch artifacts when `host` is
-    given; the paths written (an InputError before writing anything when results are already there and `force` is
-    not set)."""
+    """Write the results under `directory`, with each recommended configuration's launch artifacts for `target` when
+    `host` is given; the paths written (an InputError before writing anything when results are already there and
+    `force` is not set)."""
     if directory.exists() and not directory.is_dir():
         raise InputError(f"--save-dir {str(directory)!r} is a file, not a folder", "give a folder path")
     with staged_folder(directory) as staging, locked_folder(directory):
@@ -45,21 +50,21 @@ def save_search(
                 f"{str(directory)!r} already holds search results ({', '.join(existing)})",
                 "pick another --save-dir or pass --force to replace them",
             )
-        _write_all(result, staging, host)
+        _write_all(result, staging, host, target)
         written = []
         for name in RESULT_FILES:
-            target, entry = directory / name, staging / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+            destination, entry = directory / name, staging / name
+            if destination.is_dir():
+                shutil.rmtree(destination)
+            elif destination.exists():
+                destination.unlink()
             if entry.exists():
-                entry.replace(target)
-                written.append(target)
+                entry.replace(destination)
+                written.append(destination)
         return written
 
 
-def _write_all(result: SearchResult, folder: Path, host: PluginHost | None) -> None:
+def _write_all(result: SearchResult, folder: Path, host: PluginHost | None, target: LaunchTarget) -> None:
     frame = result.frame()
     frame.to_csv(folder / "points.csv", columns=list(COLUMNS), index=False)
     frame.iloc[list(result.pareto)].to_csv(folder / "pareto.csv", columns=list(COLUMNS), index=False)
@@ -74,13 +79,14 @@ def _write_all(result: SearchResult, folder: Path, host: PluginHost | None) -> N
         config.mkdir(parents=True)
         (config / "config.json").write_text(json_text(row))
         if host is not None:
-            _write_launch(host, row, config)
+            _write_launch(host, row, config, target)
 
 
-def _write_launch(host: PluginHost, row: dict[str, Any], folder: Path) -> None:
-    """The row's launch artifacts, or `launch-unavailable.txt` saying why its plugin cannot write them."""
+def _write_launch(host: PluginHost, row: dict[str, Any], folder: Path, target: LaunchTarget) -> None:
+    """The row's launch artifacts, or `launch-unavailable.txt` saying why its plugin or the target cannot write
+    them."""
     try:
-        write_launch_for(host, request_from_row(row), folder)
+        write_launch_for(host, request_from_row(row), folder, target=target)
     except (InputError, PluginError) as error:
         (folder / "launch-unavailable.txt").write_text(f"{error}\n")
 

@@ -95,6 +95,11 @@ def _resolve_knobs(path: Path, where: str, version: dict[str, Any], sources: dic
             raise SpecFileError(path, f"{kernel_where}: expected {{ value = ..., source = ... }}, got {fields!r}")
         kernels[slot] = {**fields, "source": resolve_source(path, sources, fields.get("source"), kernel_where)}
     resolved = {**version, "knobs": knobs, "kernels": kernels}
+    image = version.get("image")
+    if image is not None:
+        if not isinstance(image, dict):
+            raise SpecFileError(path, f"{where} image: expected {{ value = ..., source = ... }}, got {image!r}")
+        resolved["image"] = {**image, "source": resolve_source(path, sources, image.get("source"), f"{where} image")}
     scheduling = version.get("scheduling")
     if isinstance(scheduling, dict) and "source" in scheduling:
         source = resolve_source(path, sources, scheduling["source"], f"{where} scheduling")
