@@ -29,6 +29,7 @@ POD_LOCAL_ENV = ("VLLM_NIXL_SIDE_CHANNEL_PORT",)
 """Variables the shell target sets only to keep co-located processes apart; each pod has its own address."""
 GPU_RESOURCE = {GpuVendor.NVIDIA: "nvidia.com/gpu", GpuVendor.AMD: "amd.com/gpu"}
 """The extended resource the vendor's device plugin advertises."""
+WORKER_NAMES = {WorkerRole.AGGREGATED: "an aggregated", WorkerRole.PREFILL: "a prefill", WorkerRole.DECODE: "a decode"}
 STARTUP_SECONDS = 1800
 """How long a server may load weights and capture CUDA graphs before its startup probe gives up."""
 
@@ -85,7 +86,7 @@ def pod_workers(
         first = next(placement for placement in placements if placement.group is group and placement.index == 0)
         if first.nodes > 1 and not multinode:
             raise InputError(
-                f"a {group.role.value} worker of {deployment.framework} spans {first.nodes} nodes "
+                f"{WORKER_NAMES[group.role]} worker of {deployment.framework} spans {first.nodes} nodes "
                 f"({group.layout.gpus} GPUs, {deployment.gpus_per_node} per node), and the {target} target writes "
                 "workers of one node",
                 "use --target shell or dynamo for multi-node workers, or a layout of at most one node per worker",
