@@ -22,6 +22,7 @@ from servecast.domain.workload import REQUESTS_PER_USER, UserPhase, UserStart
 from servecast.errors import NoFeasibleConfiguration
 from servecast.estimate.roofline import uncalibrated_warning
 from servecast.launch.targets import LaunchTarget
+from servecast.search.baseline import gain
 from servecast.search.describe import describe
 from servecast.search.explain import infeasibility
 from servecast.search.result import SearchResult
@@ -244,6 +245,22 @@ def _number(value: float, spec: str) -> str:
 _HEADERS = ["#", "framework", "mode", "configuration", "GPUs", "load", "TTFT ms", "TPOT ms", "tok/s/GPU", "tok/s/user"]
 
 
+def _print_gain(result: SearchResult) -> None:
+    """The winner against its framework's default deployment at the same SLA."""
+    baseline = result.baselines.get(str(result.row(result.best[0])["framework"]))
+    if baseline is None:
+        return
+    ratio = gain(result, baseline)
+    if ratio is None or baseline.index is None:
+        click.echo(f"  default deployment ({baseline.description}): no point, {baseline.reason}")
+        return
+    point = result.row(baseline.index)
+    click.echo(
+        f"  {ratio:.2f}x the default deployment ({baseline.description}): "
+        f"{_number(point['tokens_per_s_per_gpu'], '.0f')} tokens/s/GPU at its best load within the SLA"
+    )
+
+
 def _print_report(result: SearchResult) -> None:
     if result.best:
         rows = [_metrics_row(str(rank), result.row(i)) for rank, i in enumerate(result.best, 1)]
@@ -264,6 +281,7 @@ def _print_report(result: SearchResult) -> None:
             click.echo(f"  {step} iteration: {parts}")
         if "limited_by" in explanation:
             click.echo(f"  limited by {explanation['limited_by']}")
+        _print_gain(result)
     else:
         report = infeasibility(result)
         click.echo(f"no configuration meets the targets; binding: {report['binding']}")

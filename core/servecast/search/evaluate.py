@@ -99,6 +99,9 @@ METRIC_COLUMNS = (
     "running_sequences",
     "limiter",
 )
+FRAMEWORK_BUDGET = "framework_budget"
+"""Per point: 1 where an aggregated server runs the framework's own token budget, 0 where it runs one the search
+tried instead, NaN for other modes (what finds the framework's default deployment among the points)."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,8 @@ def _block(
             columns[name] = np.full(size, value, dtype=dtype)
         else:
             columns[name] = np.full(size, np.nan)
+    own_budget = constants.get(FRAMEWORK_BUDGET)
+    columns[FRAMEWORK_BUDGET] = np.full(size, float(own_budget) if isinstance(own_budget, float) else np.nan)
     rate = points.requests_per_s * scale
     gpus = points.num_gpus * scale
     throughput = rate * points.output_tokens
@@ -350,7 +355,7 @@ def _single_server(
     iteration whatever the budget), replicated over the GPUs. Every layout and budget the scheduling rules allow
     to be solved together is one vectorised solve."""
     blocks = []
-    jobs: list[tuple[Server, dict[str, object], int]] = []  # each server variant with its configuration, replicas
+    jobs: list[tuple[Server, Server, dict[str, object], int]] = []  # each variant, its server, configuration, replicas
     for server in space.servers(mode, ServerRole.AGGREGATED, task.gpus):
         replicas = task.gpus // server.gpus if task.replicate else 1
         config = {**constants, **_layout_values(server), "replicas": float(replicas)}
@@ -371,10 +376,10 @@ def _single_server(
             )
             blocks.append(_block(len(batches), config, {"batch_size": batches}, points, replicas))
             continue
-        jobs += [(variant, config, replicas) for variant in space.budget_variants(mode, server)]
-    solved = _solve_together([variant for variant, _, _ in jobs])
-    for (variant, config, replicas), (concurrency, points) in zip(jobs, solved, strict=True):
-        budget = {"max_num_tokens": float(variant.settings.max_num_tokens)}
+        jobs += [(variant, server, config, replicas) for variant in space.budget_variants(mode, server)]
+    solved = _solve_together([variant for variant, _, _, _ in jobs])
+    for (variant, server, config, replicas), (concurrency, points) in zip(jobs, solved, strict=True):
+        budget = {"max_num_tokens": float(variant.settings.max_num_tokens), FRAMEWORK_BUDGET: float(variant is server)}
         blocks.append(
             _block(len(concurrency), {**config, **budget}, {"concurrency": concurrency * replicas}, points, replicas)
         )

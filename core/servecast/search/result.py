@@ -20,6 +20,8 @@ from servecast.serving.metrics import LIMITERS
 if TYPE_CHECKING:
     import pandas as pd
 
+    from servecast.search.baseline import Baseline
+
 TASK_COLUMNS = ("model", "system", "isl", "osl", "prefix", "quant", "moe_quant", "kv_cache_dtype")
 """Columns every point shares (the task's), written with the points so each row is a complete configuration."""
 
@@ -51,6 +53,8 @@ class SearchResult:
     explanation: dict[str, Any] = field(default_factory=dict)
     calibration: str | None = None
     """The user calibration the search used, in words (None: the shipped model)."""
+    baselines: dict[str, Baseline] = field(default_factory=dict)
+    """Each searched framework's default deployment among the points (`servecast.search.baseline`)."""
 
     @property
     def inputs(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from servecast.errors import InputError
 from servecast.host.host import PluginHost
 from servecast.models.model import load_model
+from servecast.search.baseline import default_deployments
 from servecast.search.confidence import errors_by_framework, interval_columns
 from servecast.search.evaluate import Progress, evaluate_space
 from servecast.search.explain import explain_winner
@@ -49,4 +50,6 @@ def run_search(
     result = select(task, evaluation.columns, evaluation.rejections, evaluation.versions, 0.0)
     explanation = explain_winner(host, result, hardware) if explain else {}
     calibration = host.user_calibration.label if host.user_calibration is not None else None
-    return replace(result, explanation=explanation, elapsed_s=time.perf_counter() - started, calibration=calibration)
+    baselines = default_deployments(result, hardware.node.gpus_per_node)
+    elapsed = time.perf_counter() - started
+    return replace(result, explanation=explanation, elapsed_s=elapsed, calibration=calibration, baselines=baselines)

@@ -20,6 +20,7 @@ from servecast.host.host import PluginHost
 from servecast.json_text import json_text
 from servecast.launch.targets import LaunchTarget
 from servecast.launch.write import write_launch_for
+from servecast.search.baseline import Baseline, gain
 from servecast.search.confidence import INTERVAL_COLUMNS
 from servecast.search.describe import slug
 from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS
@@ -149,4 +150,25 @@ def summary(result: SearchResult) -> dict[str, Any]:
         "elapsed_s": result.elapsed_s,
         "winner_ratio_to_runner_up": result.winner_ratio,
         "explanation": result.explanation,
+        "baseline": _baseline(result),
+        "baselines": {name: _baseline_entry(result, baseline) for name, baseline in result.baselines.items()},
+    }
+
+
+def _baseline(result: SearchResult) -> dict[str, Any] | None:
+    """The winner's framework's default deployment and the winner's gain over it."""
+    if result.winner is None:
+        return None
+    framework = str(result.columns["framework"][result.winner])
+    baseline = result.baselines.get(framework)
+    if baseline is None:
+        return None
+    return _baseline_entry(result, baseline) | {"winner_gain_tokens_per_s_per_gpu": gain(result, baseline)}
+
+
+def _baseline_entry(result: SearchResult, baseline: Baseline) -> dict[str, Any]:
+    return {
+        "description": baseline.description,
+        "point": result.row(baseline.index) if baseline.index is not None else None,
+        "reason": baseline.reason,
     }
