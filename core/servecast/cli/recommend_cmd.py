@@ -31,7 +31,7 @@ def recommend_command(
             "give exactly one of --target-request-rate and --target-concurrency", "see `servecast recommend -h`"
         )
     host = plugin_host()
-    task = task_from_options(values, gpus=1)
+    task = task_from_options(values, 1, 5, host.hardware.names())
     console = Console(stderr=True)
     nodes = f"1 to {LARGEST_UNIT_NODES}"
     print_inputs(

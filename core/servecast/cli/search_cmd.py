@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,11 @@ from servecast.launch.targets import LaunchTarget
 from servecast.search.baseline import gain
 from servecast.search.describe import describe
 from servecast.search.explain import infeasibility
+from servecast.search.prices import check_systems, parse_gpu_prices
 from servecast.search.result import SearchResult
 from servecast.search.runner import run_search
 from servecast.search.save import frontier_series, save_search, summary
-from servecast.search.task import DEFAULT_MODES, MOST_GPUS, SearchTask
+from servecast.search.task import DEFAULT_MODES, MOST_GPUS, Objective, SearchTask
 
 
 def _names(value: str | None) -> tuple[str, ...] | None:
@@ -88,6 +90,25 @@ _TASK_OPTIONS = [
     click.option("--quant", type=_quantization(Quantization), help="Override the checkpoint's quantization."),
     click.option("--moe-quant", type=_quantization(Quantization), help="Quantization of the routed experts only."),
     click.option("--kv-cache-dtype", type=_quantization(KvCacheDtype), help="Default: the checkpoint's."),
+    _enum_option(
+        "--objective",
+        Objective.THROUGHPUT,
+        "What the best configuration has most of within the SLA: tokens/s per GPU, the fewest dollars per million "
+        "output tokens, or tokens/s per user.",
+    ),
+    click.option(
+        "--gpu-price",
+        "gpu_prices",
+        multiple=True,
+        metavar="SYSTEM=USD",
+        help="US dollars per GPU-hour of a system (repeatable); default: the system's public on-demand price, if any.",
+    ),
+    click.option(
+        "--gpu-prices",
+        "gpu_price_file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="A TOML file of `system = US dollars per GPU-hour` lines (--gpu-price wins).",
+    ),
     click.option(
         "--confidence",
         is_flag=True,
@@ -104,8 +125,10 @@ def task_options(function: Any) -> Any:
     return calibration_option(function)
 
 
-def task_from_options(values: dict[str, Any], gpus: int, top: int = 5) -> SearchTask:
-    """The search task the options describe."""
+def task_from_options(values: dict[str, Any], gpus: int, top: int, systems: Collection[str]) -> SearchTask:
+    """The search task the options describe (prices checked against the installed `systems`)."""
+    prices = parse_gpu_prices(values["gpu_prices"], values["gpu_price_file"])
+    check_systems(prices, systems)
     return SearchTask.parse(
         {
             "model": values["model"],
@@ -129,6 +152,8 @@ def task_from_options(values: dict[str, Any], gpus: int, top: int = 5) -> Search
             "kv_cache_dtype": values["kv_cache_dtype"],
             "top": top,
             "confidence": values["confidence"],
+            "objective": values["objective"],
+            "gpu_hour_usd": prices.get(values["system"]),
         }
     )
 
@@ -152,8 +177,8 @@ def search_command(
 ) -> None:
     """Search layouts, batch sizes and serving modes of every installed framework for the most tokens/s per GPU
     under the latency targets. Exits 4 when no configuration meets them."""
-    task = task_from_options(values, gpus, top)
     host = plugin_host()
+    task = task_from_options(values, gpus, top, host.hardware.names())
     console = Console(stderr=True)
     print_inputs(
         console, task, host.frameworks.names(), host.hardware.get(task.system), calibration=host.user_calibration
@@ -203,6 +228,12 @@ def print_inputs(
         highlight=False,
     )
     console.print(f"clients: {task.workload.describe_users()}", highlight=False)
+    price = task.gpu_hour_usd
+    origin = "given"
+    if price is None and hardware.pricing is not None:
+        price, origin = hardware.pricing.gpu_hour_usd, f"{hardware.name}'s default, {_price_source(hardware)}"
+    cost = f"${price:g} per GPU-hour ({origin})" if price is not None else "no price (give --gpu-price)"
+    console.print(f"objective: {task.objective.value}; cost at {cost}", highlight=False)
     if calibration is not None:
         unused = "" if calibration.system == task.system else f" (not to {task.system}: unused here)"
         console.print(f"calibrated by user data: {calibration.label}{unused}", highlight=False)
@@ -211,6 +242,12 @@ def print_inputs(
     warning = uncalibrated_warning(hardware)
     if warning:
         console.print(f"warning: {warning}", highlight=False)
+
+
+def _price_source(hardware: HardwareSpec) -> str:
+    """Where the system's default price comes from, in a few words."""
+    provenance = hardware.provenance.get("pricing.gpu_hour_usd")
+    return provenance.source.citation.split(":")[0] if provenance is not None else "its spec"
 
 
 def _metrics_row(rank: str, row: dict[str, Any]) -> list[str]:
@@ -225,6 +262,9 @@ def _metrics_row(rank: str, row: dict[str, Any]) -> list[str]:
         _with_interval(row, "tpot_ms", ".1f"),
         _with_interval(row, "tokens_per_s_per_gpu", ".0f"),
         _number(row["tokens_per_s_per_user"], ".1f"),
+        "-"
+        if row.get("usd_per_million_output_tokens") is None
+        else _number(row["usd_per_million_output_tokens"], ".2f"),
     ]
 
 
@@ -242,7 +282,10 @@ def _number(value: float, spec: str) -> str:
     return format(value, spec) if math.isfinite(value) else "inf"
 
 
-_HEADERS = ["#", "framework", "mode", "configuration", "GPUs", "load", "TTFT ms", "TPOT ms", "tok/s/GPU", "tok/s/user"]
+_HEADERS = [
+    *("#", "framework", "mode", "configuration", "GPUs", "load"),
+    *("TTFT ms", "TPOT ms", "tok/s/GPU", "tok/s/user", "$/M out tok"),
+]
 
 
 def _print_gain(result: SearchResult) -> None:

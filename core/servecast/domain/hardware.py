@@ -109,6 +109,12 @@ class NodeSpec(FrozenModel):
         return self.scale_up_domain_gpus or self.gpus_per_node
 
 
+class Pricing(FrozenModel):
+    """What one GPU of the system costs to rent, on demand (a default the user may override per search)."""
+
+    gpu_hour_usd: float = Field(gt=0, description="US dollars per GPU-hour.")
+
+
 class HardwareSpec(FrozenModel):
     """A system servecast can target, with the provenance of every figure ('gpu.memory_bytes' → source)."""
 
@@ -121,6 +127,7 @@ class HardwareSpec(FrozenModel):
     calibration: Calibration | None = Field(
         default=None, description="Efficiency-curve parameters of the calibrated roofline; None: pure roofline only."
     )
+    pricing: Pricing | None = Field(default=None, description="A public on-demand price; None: no default price.")
 
     @model_validator(mode="after")
     def _every_figure_is_sourced(self) -> Self:
@@ -146,4 +153,6 @@ class HardwareSpec(FrozenModel):
                 paths += [f"gpu.{field}.{dtype.value}" for dtype in self.gpu.dense_tensor_flops_per_s]
             elif getattr(self.gpu, field) is not None:
                 paths.append(f"gpu.{field}")
+        if self.pricing is not None:
+            paths.append("pricing.gpu_hour_usd")
         return paths

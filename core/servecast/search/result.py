@@ -14,7 +14,7 @@ from servecast.domain.workload import Sla
 from servecast.search.confidence import INTERVAL_COLUMNS, pessimistic
 from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS, Columns, Rejection
 from servecast.search.pareto import pareto_front
-from servecast.search.task import SearchTask
+from servecast.search.task import Objective, SearchTask
 from servecast.serving.metrics import LIMITERS
 
 if TYPE_CHECKING:
@@ -22,8 +22,36 @@ if TYPE_CHECKING:
 
     from servecast.search.baseline import Baseline
 
-TASK_COLUMNS = ("model", "system", "isl", "osl", "prefix", "quant", "moe_quant", "kv_cache_dtype")
+TASK_COLUMNS = ("model", "system", "isl", "osl", "prefix", "quant", "moe_quant", "kv_cache_dtype", "gpu_hour_usd")
 """Columns every point shares (the task's), written with the points so each row is a complete configuration."""
+COST_COLUMNS = ("usd_per_million_output_tokens", "usd_per_million_input_tokens")
+"""What a point's GPUs cost per million tokens served, at the task's price per GPU-hour: all of it charged to the
+output tokens, or all of it to the input tokens (NaN without a price)."""
+SECONDS_PER_HOUR = 3600.0
+
+
+def cost_columns(task: SearchTask, columns: Columns) -> Columns:
+    """The cost columns of the points (see `COST_COLUMNS`)."""
+    per_gpu = columns["tokens_per_s_per_gpu"]
+    price = task.gpu_hour_usd if task.gpu_hour_usd is not None else np.nan
+    per_output = np.divide(
+        price * 1e6 / SECONDS_PER_HOUR, per_gpu, out=np.full(len(per_gpu), np.inf), where=per_gpu > 0
+    )
+    return {
+        "usd_per_million_output_tokens": per_output,
+        "usd_per_million_input_tokens": per_output * task.osl / task.isl,
+    }
+
+
+def ranking(task: SearchTask, view: Columns) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per point, what the objective maximises and the tie-break (the cost objective minimises dollars per million
+    output tokens: at one price per GPU-hour, the same order as tokens/s per GPU)."""
+    per_gpu, per_user = view["tokens_per_s_per_gpu"], view["tokens_per_s_per_user"]
+    if task.objective is Objective.LATENCY:
+        return per_user, per_gpu
+    if task.objective is Objective.COST:
+        return -cost_columns(task, view)["usd_per_million_output_tokens"], per_user
+    return per_gpu, per_user
 
 
 def sla_mask(columns: Columns, sla: Sla) -> NDArray[np.bool_]:
@@ -44,7 +72,8 @@ class SearchResult:
     columns: Columns
     feasible: NDArray[np.bool_]
     best: tuple[int, ...]
-    """The best feasible point of each (framework, mode), best first: the most tokens/s per GPU."""
+    """The best feasible point of each (framework, mode) by the task's objective, best first (by default the most
+    tokens/s per GPU)."""
     pareto: tuple[int, ...]
     """The frontier over points meeting the TTFT and request-latency targets (TPOT is the frontier's x axis)."""
     rejections: tuple[Rejection, ...]
@@ -87,8 +116,8 @@ class SearchResult:
             return []
         columns = self.columns
         rows = np.flatnonzero(self.feasible)
-        ranked = ranking_view(self.task, columns)["tokens_per_s_per_gpu"]
-        order = rows[np.argsort(-ranked[rows], kind="stable")]
+        primary, secondary = ranking(self.task, ranking_view(self.task, columns))
+        order = rows[np.lexsort((-secondary[rows], -primary[rows]))]
         load = {"concurrency", "batch_size", "decode_batch_size"}
         names = [name for name in CONFIG_COLUMNS if name not in load]
         outcome_names = ("framework", "mode", "num_gpus", "ttft_ms", "tpot_ms", "tokens_per_s_per_gpu")
@@ -124,6 +153,7 @@ class SearchResult:
             "quant": task.quant.value if task.quant else None,
             "moe_quant": task.moe_quant.value if task.moe_quant else None,
             "kv_cache_dtype": task.kv_cache_dtype.value if task.kv_cache_dtype else None,
+            "gpu_hour_usd": task.gpu_hour_usd,
         }
 
     def row(self, index: int) -> dict[str, Any]:
@@ -144,7 +174,7 @@ class SearchResult:
                 record[name] = int(value)
             else:
                 record[name] = float(value)
-        for name in INTERVAL_COLUMNS:
+        for name in (*COST_COLUMNS, *INTERVAL_COLUMNS):
             if name in self.columns:
                 value = float(self.columns[name][index])
                 record[name] = None if np.isnan(value) else value
@@ -157,7 +187,8 @@ class SearchResult:
         import pandas as pd
 
         if not self.evaluated:
-            names = [*self._task_values(), *CONFIG_COLUMNS, *METRIC_COLUMNS, *INTERVAL_COLUMNS, "meets_sla"]
+            names = [*self._task_values(), *CONFIG_COLUMNS, *METRIC_COLUMNS, *COST_COLUMNS, *INTERVAL_COLUMNS]
+            names.append("meets_sla")
             return pd.DataFrame(columns=names)
         index = np.arange(self.evaluated) if rows is None else np.asarray(list(rows), dtype=np.int64)
         data: dict[str, Any] = {name: [value] * len(index) for name, value in self._task_values().items()}
@@ -173,7 +204,7 @@ class SearchResult:
                 data[name] = column.astype(np.int64)
             else:
                 data[name] = np.where(np.isfinite(column), column, np.nan)
-        for name in INTERVAL_COLUMNS:
+        for name in (*COST_COLUMNS, *INTERVAL_COLUMNS):
             if name in self.columns:
                 data[name] = self.columns[name][index]
         data["meets_sla"] = self.feasible[index]
@@ -209,18 +240,20 @@ def select(
     if not columns:
         empty = np.zeros(0, dtype=bool)
         return SearchResult(task, columns, empty, (), (), tuple(rejections), versions, elapsed_s)
+    columns.update(cost_columns(task, columns))
     view = ranking_view(task, columns)
     feasible = sla_mask(view, task.sla)
     per_gpu = view["tokens_per_s_per_gpu"]
     per_user = view["tokens_per_s_per_user"]
+    primary, secondary = ranking(task, view)
     groups = np.char.add(columns["framework"].astype(str), np.char.add("/", columns["mode"].astype(str)))
     best = []
     for group in dict.fromkeys(groups.tolist()):
         candidates = np.flatnonzero(feasible & (groups == group))
         if len(candidates):
-            order = np.lexsort((-per_user[candidates], -per_gpu[candidates]))
+            order = np.lexsort((-secondary[candidates], -primary[candidates]))
             best.append(int(candidates[order[0]]))
-    best.sort(key=lambda index: (-per_gpu[index], -per_user[index]))
+    best.sort(key=lambda index: (-primary[index], -secondary[index]))
     candidates = _pareto_candidates(view, task.sla)
     front = candidates[pareto_front(per_gpu[candidates], per_user[candidates])]
     return SearchResult(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from servecast.domain.hardware import HardwareSpec
 from servecast.errors import InputError
 from servecast.host.host import PluginHost
 from servecast.models.model import load_model
@@ -13,7 +14,7 @@ from servecast.search.confidence import errors_by_framework, interval_columns
 from servecast.search.evaluate import Progress, evaluate_space
 from servecast.search.explain import explain_winner
 from servecast.search.result import SearchResult, select
-from servecast.search.task import SearchTask
+from servecast.search.task import Objective, SearchTask
 from servecast.serving.server import check_context
 
 
@@ -34,12 +35,26 @@ def installed_frameworks(host: PluginHost, wanted: tuple[str, ...] | None) -> li
     return list(dict.fromkeys(wanted))
 
 
+def priced(task: SearchTask, hardware: HardwareSpec) -> SearchTask:
+    """The task with its price per GPU-hour: the one given, else the system's default; an InputError when the cost
+    objective has neither."""
+    if task.gpu_hour_usd is None and hardware.pricing is not None:
+        return task.model_copy(update={"gpu_hour_usd": hardware.pricing.gpu_hour_usd})
+    if task.gpu_hour_usd is None and task.objective is Objective.COST:
+        raise InputError(
+            f"--objective cost needs a price, and {task.system} has no default price per GPU-hour",
+            f"give one: --gpu-price {task.system}=<US dollars per GPU-hour>",
+        )
+    return task
+
+
 def run_search(
     host: PluginHost, task: SearchTask, progress: Progress | None = None, explain: bool = True
 ) -> SearchResult:
     """Evaluate the task's whole space and return what it found (the winner explained when `explain`)."""
     started = time.perf_counter()
     hardware = host.hardware.get(task.system)
+    task = priced(task, hardware)
     frameworks = installed_frameworks(host, task.frameworks)
     model = load_model(task.model, host.architectures, task.quant, task.kv_cache_dtype, task.moe_quant)
     check_context(model, task.workload)

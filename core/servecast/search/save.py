@@ -26,9 +26,9 @@ from servecast.search.describe import slug
 from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS
 from servecast.search.explain import infeasibility, request_from_row
 from servecast.search.pareto import pareto_front
-from servecast.search.result import TASK_COLUMNS, SearchResult, ranking_view
+from servecast.search.result import COST_COLUMNS, SECONDS_PER_HOUR, TASK_COLUMNS, SearchResult, ranking_view
 
-COLUMNS = (*TASK_COLUMNS, *CONFIG_COLUMNS, *METRIC_COLUMNS, *INTERVAL_COLUMNS, "meets_sla")
+COLUMNS = (*TASK_COLUMNS, *CONFIG_COLUMNS, *METRIC_COLUMNS, *COST_COLUMNS, *INTERVAL_COLUMNS, "meets_sla")
 RESULT_FILES = ("points.csv", "pareto.csv", "best.csv", "inputs.json", "infeasible.json", "frontier.png", "configs")
 
 
@@ -131,6 +131,14 @@ def _plot(result: SearchResult, path: Path) -> None:
     axes.set_title(f"{task.model} on {task.gpus} x {task.system}, ISL {task.isl} / OSL {task.osl}")
     axes.set_xlabel("tokens/s/user")
     axes.set_ylabel("tokens/s/GPU")
+    price = task.gpu_hour_usd
+    if price is not None and axes.lines:  # the same heights read as dollars per million output tokens
+        scale = price * 1e6 / SECONDS_PER_HOUR
+        cost = axes.twinx()
+        cost.set_ylim(axes.get_ylim())
+        heights = [tick for tick in axes.get_yticks() if tick > 0 and tick <= axes.get_ylim()[1]]
+        cost.set_yticks(heights, [f"{scale / tick:.3g}" for tick in heights])
+        cost.set_ylabel(f"USD per million output tokens at {price:g} USD per GPU-hour")
     axes.grid(alpha=0.3)
     if axes.lines:
         axes.legend()

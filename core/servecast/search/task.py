@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Self
 
 from pydantic import Field, model_validator
@@ -11,6 +12,17 @@ from servecast.domain.vocabulary import KvCacheDtype, Quantization, ServingMode
 from servecast.domain.workload import REQUESTS_PER_USER, Sla, UserPhase, UserStart, Workload
 
 DEFAULT_MODES = (ServingMode.AGGREGATED, ServingMode.DISAGGREGATED)
+
+
+class Objective(StrEnum):
+    """What the best configuration has most of, among those meeting the SLA."""
+
+    THROUGHPUT = "throughput"
+    """Tokens/s per GPU."""
+    COST = "cost"
+    """The fewest dollars per million output tokens."""
+    LATENCY = "latency"
+    """Tokens/s per user (the shortest time per output token)."""
 
 
 MOST_GPUS = 1_000_000
@@ -38,6 +50,12 @@ class SearchTask(FrozenModel):
     top: int = Field(default=5, gt=0, description="Best configurations listed.")
     replicate: bool = Field(
         default=True, description="Fill the GPUs with replicas of each configuration (False: one unit each)."
+    )
+    objective: Objective = Objective.THROUGHPUT
+    gpu_hour_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="US dollars per GPU-hour of the system; None: the system's default price (its spec's), if any.",
     )
     confidence: bool = Field(
         default=False,

@@ -37,6 +37,8 @@ def _load(path: Path, with_calibration: bool) -> HardwareSpec:
                 path, f"no [{section}] table", f"add the [{section}] figures; see docs/plugins/hardware-specs.md"
             )
         data[section] = _split_figures(path, data[section], section, sources, provenance)
+    if isinstance(data.get("pricing"), dict):
+        data["pricing"] = _split_figures(path, data["pricing"], "pricing", sources, provenance)
     calibration_file = data.pop("calibration", None)
     if calibration_file is not None and with_calibration:
         if not isinstance(calibration_file, str):
