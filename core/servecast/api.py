@@ -58,8 +58,13 @@ def _host(host: PluginHost | None, calibration: str | Path | UserCalibration | N
 def _task(
     ttft_ms: float | None, tpot_ms: float | None, request_latency_ms: float | None, fields: dict[str, Any]
 ) -> SearchTask:
-    sla = Sla(ttft_ms=ttft_ms, tpot_ms=tpot_ms, request_latency_ms=request_latency_ms)
+    """The task of `fields`, its SLA from the mean targets and any percentile targets among them (`ttft_p99_ms`)."""
+    tails = {name: fields.pop(name) for name in list(fields) if name in PERCENTILE_FIELDS}
+    sla = Sla(ttft_ms=ttft_ms, tpot_ms=tpot_ms, request_latency_ms=request_latency_ms, **tails)
     return SearchTask.parse({**fields, "sla": sla})
+
+
+PERCENTILE_FIELDS = ("ttft_p90_ms", "ttft_p99_ms", "tpot_p90_ms", "tpot_p99_ms", "e2e_p99_ms")
 
 
 def search(

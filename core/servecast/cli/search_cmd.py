@@ -87,6 +87,16 @@ _TASK_OPTIONS = [
     click.option("--ttft", type=POSITIVE_NUMBER, help="TTFT target in ms (default: none)."),
     click.option("--tpot", type=POSITIVE_NUMBER, help="TPOT target in ms (default: none)."),
     click.option("--request-latency", type=POSITIVE_NUMBER, help="End-to-end latency target in ms (default: none)."),
+    *(
+        click.option(flag, type=POSITIVE_NUMBER, help=f"{text} target in ms, confirmed by simulation (default: none).")
+        for flag, text in (
+            ("--ttft-p90", "P90 TTFT"),
+            ("--ttft-p99", "P99 TTFT"),
+            ("--tpot-p90", "P90 TPOT"),
+            ("--tpot-p99", "P99 TPOT"),
+            ("--e2e-p99", "P99 request latency"),
+        )
+    ),
     click.option("--quant", type=_quantization(Quantization), help="Override the checkpoint's quantization."),
     click.option("--moe-quant", type=_quantization(Quantization), help="Quantization of the routed experts only."),
     click.option("--kv-cache-dtype", type=_quantization(KvCacheDtype), help="Default: the checkpoint's."),
@@ -146,6 +156,7 @@ def task_from_options(values: dict[str, Any], gpus: int, top: int, systems: Coll
                 "ttft_ms": values["ttft"],
                 "tpot_ms": values["tpot"],
                 "request_latency_ms": values["request_latency"],
+                **{f"{name}_ms": values[name] for name in ("ttft_p90", "ttft_p99", "tpot_p90", "tpot_p99", "e2e_p99")},
             },
             "quant": values["quant"],
             "moe_quant": values["moe_quant"],
@@ -219,6 +230,10 @@ def print_inputs(
         for label, value in (("TTFT", sla.ttft_ms), ("TPOT", sla.tpot_ms), ("latency", sla.request_latency_ms))
         if value is not None
     ]
+    targets += [
+        f"{level.upper()} {_LABELS[name]} <= {limit:g} ms (simulated)"
+        for (name, level), limit in sla.percentile_targets.items()
+    ]
     frameworks = ", ".join(task.frameworks or installed) + ("" if task.frameworks else " (all installed)")
     console.print(
         f"search: {task.model} on {gpus or f'{task.gpus} x {task.system}'}; frameworks: {frameworks}; "
@@ -242,6 +257,9 @@ def print_inputs(
     warning = uncalibrated_warning(hardware)
     if warning:
         console.print(f"warning: {warning}", highlight=False)
+
+
+_LABELS = {"ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2e_ms": "latency"}
 
 
 def _price_source(hardware: HardwareSpec) -> str:
@@ -288,6 +306,17 @@ _HEADERS = [
 ]
 
 
+def _percentile_text(percentiles: dict[str, Any]) -> str:
+    """Simulated P90/P99 of TTFT and TPOT and P99 request latency, in one line."""
+    parts = [
+        f"{_LABELS[name]} P90 {_number(percentiles[name]['p90'], '.0f' if name != 'tpot_ms' else '.1f')} / "
+        f"P99 {_number(percentiles[name]['p99'], '.0f' if name != 'tpot_ms' else '.1f')} ms"
+        for name in ("ttft_ms", "tpot_ms", "e2e_ms")
+        if name in percentiles
+    ]
+    return "; ".join(parts) or str(percentiles.get("unconfirmed", ""))
+
+
 def _print_gain(result: SearchResult) -> None:
     """The winner against its framework's default deployment at the same SLA."""
     baseline = result.baselines.get(str(result.row(result.best[0])["framework"]))
@@ -308,6 +337,9 @@ def _print_report(result: SearchResult) -> None:
     if result.best:
         rows = [_metrics_row(str(rank), result.row(i)) for rank, i in enumerate(result.best, 1)]
         print_table("best per framework and mode (meets the SLA)", _HEADERS, rows)
+        for rank, index in enumerate(result.best, 1):
+            if index in result.tails:
+                click.echo(f"  #{rank} simulated: {_percentile_text(result.tails[index])}")
         top = [_metrics_row(str(rank), result.row(i)) for rank, i in enumerate(result.top(result.task.top), 1)]
         print_table(f"top {len(top)} configurations", _HEADERS, top)
         winner = result.row(result.best[0])

@@ -171,6 +171,23 @@ class Sla(FrozenModel):
     ttft_ms: float | None = Field(default=None, gt=0, description="Time to first token, queueing included.")
     tpot_ms: float | None = Field(default=None, gt=0, description="Time per output token after the first.")
     request_latency_ms: float | None = Field(default=None, gt=0, description="End-to-end time of one request.")
+    ttft_p90_ms: float | None = Field(default=None, gt=0, description="TTFT of nine requests in ten.")
+    ttft_p99_ms: float | None = Field(default=None, gt=0, description="TTFT of 99 requests in 100.")
+    tpot_p90_ms: float | None = Field(default=None, gt=0, description="TPOT of nine requests in ten.")
+    tpot_p99_ms: float | None = Field(default=None, gt=0, description="TPOT of 99 requests in 100.")
+    e2e_p99_ms: float | None = Field(default=None, gt=0, description="End-to-end time of 99 requests in 100.")
+
+    @property
+    def percentile_targets(self) -> dict[tuple[str, str], float]:
+        """The set percentile targets: (metric column, percentile) -> limit, e.g. ("ttft_ms", "p99") -> 2000."""
+        targets = {
+            ("ttft_ms", "p90"): self.ttft_p90_ms,
+            ("ttft_ms", "p99"): self.ttft_p99_ms,
+            ("tpot_ms", "p90"): self.tpot_p90_ms,
+            ("tpot_ms", "p99"): self.tpot_p99_ms,
+            ("e2e_ms", "p99"): self.e2e_p99_ms,
+        }
+        return {key: limit for key, limit in targets.items() if limit is not None}
 
     def is_met(self, ttft_ms: float, tpot_ms: float, request_latency_ms: float) -> bool:
         """Whether one operating point meets every set target."""

@@ -111,22 +111,26 @@ def infeasibility(result: SearchResult) -> dict[str, Any]:
                 "shorter requests",
             ],
         }
-    ratios = []
-    limits = {name: getattr(sla, field) for name, field in _SLA_FIELD.items()}
-    for name, limit in limits.items():
-        if limit is not None:
-            ratios.append(np.where(np.isfinite(columns[name]), columns[name] / limit, np.inf))
+    if result.tails:
+        return _tail_infeasibility(result)
+    targets = [
+        (name, field, _LABEL[name], getattr(sla, field)) for name, field in _SLA_FIELD.items() if getattr(sla, field)
+    ]
+    targets += [  # a percentile target bounds the mean (see servecast.search.tail)
+        (name, f"{name.removesuffix('_ms')}_{level}_ms", f"{level.upper()} {_LABEL[name]}", limit)
+        for (name, level), limit in sla.percentile_targets.items()
+    ]
+    ratios = [np.where(np.isfinite(columns[name]), columns[name] / limit, np.inf) for name, _, _, limit in targets]
     worst = np.max(ratios, axis=0) if ratios else np.zeros(result.evaluated)
     closest = np.argsort(worst, kind="stable")[:3]
     binding = []
-    for name, limit in limits.items():
-        if limit is None:
-            continue
-        relaxed = sla_mask(columns, sla.model_copy(update={_SLA_FIELD[name]: None}))
+    for name, field, label, limit in targets:
+        relaxed = sla_mask(columns, sla.model_copy(update={field: None}))
         if relaxed.any():
             needed = float(np.min(columns[name][relaxed]))
-            binding.append(_LABEL[name])
-            advice.append(f"loosen the {_LABEL[name]} target to {needed:.0f} ms (from {limit:g} ms)")
+            binding.append(label)
+            at_least = "at least " if field not in _SLA_FIELD.values() else ""  # a percentile is no less than its mean
+            advice.append(f"loosen the {label} target to {at_least}{needed:.0f} ms (from {limit:g} ms)")
     advice += [f"more GPUs than {result.task.gpus}", "a smaller quantization (--quant fp8)"]
     return {
         "binding": ", ".join(binding) or "several targets together",
@@ -135,5 +139,36 @@ def infeasibility(result: SearchResult) -> dict[str, Any]:
     }
 
 
+def _tail_infeasibility(result: SearchResult) -> dict[str, Any]:
+    """Nothing the simulation ran meets the percentile targets: the closest it ran, and the targets that would admit
+    it."""
+    targets = result.task.sla.percentile_targets
+
+    def worst(percentiles: dict[str, Any]) -> float:
+        return float(
+            max(percentiles.get(name, {}).get(level, np.inf) / limit for (name, level), limit in targets.items())
+        )
+
+    closest = sorted(result.tails, key=lambda index: worst(result.tails[index]))[:3]
+    advice, binding = [], []
+    for (name, level), limit in targets.items():
+        reached = [result.tails[index].get(name, {}).get(level, np.inf) for index in result.tails]
+        best = min(reached, default=np.inf)
+        if best > limit:
+            binding.append(f"{level.upper()} {_LABEL[name]}")
+            if np.isfinite(best):
+                advice.append(f"loosen the {level.upper()} {_LABEL[name]} target to {best:.0f} ms (from {limit:g} ms)")
+    advice += [
+        f"more GPUs than {result.task.gpus}",
+        "a warm start (--user-start warm) if the first wave is not counted",
+    ]
+    return {
+        "binding": ", ".join(binding) or "the percentile targets together",
+        "closest": [result.row(index) for index in closest],
+        "advice": advice,
+    }
+
+
 _SLA_FIELD = {"ttft_ms": "ttft_ms", "tpot_ms": "tpot_ms", "e2e_ms": "request_latency_ms"}
+"""Each mean column and the SLA field that bounds it (a percentile target's field: `ttft_p99_ms` for ttft_ms)."""
 _LABEL = {"ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2e_ms": "request latency"}

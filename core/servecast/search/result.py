@@ -55,11 +55,14 @@ def ranking(task: SearchTask, view: Columns) -> tuple[NDArray[np.float64], NDArr
 
 
 def sla_mask(columns: Columns, sla: Sla) -> NDArray[np.bool_]:
-    """Points meeting every set latency target (finite TTFT always required)."""
+    """Points meeting every set latency target (finite TTFT always required); a percentile target admits the points
+    whose mean is within it, which the simulation then confirms (`servecast.search.tail`)."""
     mask = np.isfinite(columns["ttft_ms"])
     for name, limit in (("ttft_ms", sla.ttft_ms), ("tpot_ms", sla.tpot_ms), ("e2e_ms", sla.request_latency_ms)):
         if limit is not None:
             mask &= columns[name] <= limit
+    for (name, _), limit in sla.percentile_targets.items():  # the mean as the percentile's bound (see search.tail)
+        mask &= columns[name] <= limit
     result: NDArray[np.bool_] = mask
     return result
 
@@ -84,6 +87,8 @@ class SearchResult:
     """The user calibration the search used, in words (None: the shipped model)."""
     baselines: dict[str, Baseline] = field(default_factory=dict)
     """Each searched framework's default deployment among the points (`servecast.search.baseline`)."""
+    tails: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """Points the discrete-event simulation ran for percentile targets: row -> its P50/P90/P99 (`search.tail`)."""
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -116,6 +121,8 @@ class SearchResult:
             return []
         columns = self.columns
         rows = np.flatnonzero(self.feasible)
+        if self.task.sla.percentile_targets:  # only what the simulation confirmed
+            rows = np.array([index for index in rows if index in self.tails], dtype=np.int64)
         primary, secondary = ranking(self.task, ranking_view(self.task, columns))
         order = rows[np.lexsort((-secondary[rows], -primary[rows]))]
         load = {"concurrency", "batch_size", "decode_batch_size"}
@@ -179,6 +186,8 @@ class SearchResult:
                 value = float(self.columns[name][index])
                 record[name] = None if np.isnan(value) else value
         record["meets_sla"] = bool(self.feasible[index])
+        if index in self.tails:
+            record["percentiles"] = self.tails[index]
         return record
 
     def frame(self, rows: Any = None) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from servecast.search.confidence import errors_by_framework, interval_columns
 from servecast.search.evaluate import Progress, evaluate_space
 from servecast.search.explain import explain_winner
 from servecast.search.result import SearchResult, select
+from servecast.search.tail import confirm_tails
 from servecast.search.task import Objective, SearchTask
 from servecast.serving.server import check_context
 
@@ -63,8 +64,9 @@ def run_search(
         errors = errors_by_framework(host, task.system, evaluation.versions)
         evaluation.columns.update(interval_columns(evaluation.columns, errors))
     result = select(task, evaluation.columns, evaluation.rejections, evaluation.versions, 0.0)
+    result = replace(result, baselines=default_deployments(result, hardware.node.gpus_per_node))
+    result = confirm_tails(host, result)
     explanation = explain_winner(host, result, hardware) if explain else {}
     calibration = host.user_calibration.label if host.user_calibration is not None else None
-    baselines = default_deployments(result, hardware.node.gpus_per_node)
     elapsed = time.perf_counter() - started
-    return replace(result, explanation=explanation, elapsed_s=elapsed, calibration=calibration, baselines=baselines)
+    return replace(result, explanation=explanation, elapsed_s=elapsed, calibration=calibration)
