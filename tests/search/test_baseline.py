@@ -10,29 +10,16 @@ import pytest
 from click.testing import CliRunner
 
 from servecast.cli import cli
-from servecast.domain.workload import Sla
-from servecast.host import PluginHost
 from servecast.search.baseline import Baseline, gain
 from servecast.search.evaluate import FRAMEWORK_BUDGET
 from servecast.search.runner import run_search
 from servecast.search.task import SearchTask
 
-
-@pytest.fixture(scope="module")
-def host() -> PluginHost:
-    return PluginHost.from_entry_points()
+from .conftest import task as search_task
 
 
 def task(**changes: object) -> SearchTask:
-    values: dict[str, object] = {
-        "model": "Qwen/Qwen3-8B",
-        "system": "h100_sxm",
-        "gpus": 16,
-        "isl": 2000,
-        "osl": 200,
-        "sla": Sla(ttft_ms=2000, tpot_ms=30),
-    }
-    return SearchTask.model_validate(values | changes)
+    return search_task(**{"gpus": 16, **changes})
 
 
 @pytest.fixture(scope="module")

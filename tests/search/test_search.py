@@ -6,29 +6,12 @@ import numpy as np
 import pytest
 
 from servecast.domain.workload import Sla, UserPhase
-from servecast.host import PluginHost
 from servecast.search.explain import request_from_row
 from servecast.search.pareto import pareto_front
 from servecast.search.runner import run_search
-from servecast.search.task import SearchTask
 from servecast.serving.estimate import estimate
 
-
-@pytest.fixture(scope="module")
-def host() -> PluginHost:
-    return PluginHost.from_entry_points()
-
-
-def task(**changes: object) -> SearchTask:
-    values: dict[str, object] = {
-        "model": "Qwen/Qwen3-8B",
-        "system": "h100_sxm",
-        "gpus": 4,
-        "isl": 2000,
-        "osl": 200,
-        "sla": Sla(ttft_ms=2000, tpot_ms=30),
-    }
-    return SearchTask.model_validate(values | changes)
+from .conftest import task
 
 
 @pytest.fixture(scope="module")

@@ -11,29 +11,16 @@ from click.testing import CliRunner
 
 from servecast.cli import cli
 from servecast.domain.workload import Sla, UserStart
-from servecast.host import PluginHost
 from servecast.search.explain import infeasibility
 from servecast.search.runner import run_search
 from servecast.search.tail import percentiles_of
 from servecast.search.task import SearchTask
 
-
-@pytest.fixture(scope="module")
-def host() -> PluginHost:
-    return PluginHost.from_entry_points()
+from .conftest import task as search_task
 
 
 def task(sla: Sla, **changes: object) -> SearchTask:
-    values: dict[str, object] = {
-        "model": "Qwen/Qwen3-8B",
-        "system": "h100_sxm",
-        "gpus": 8,
-        "isl": 2000,
-        "osl": 200,
-        "frameworks": ("vllm",),
-        "sla": sla,
-    }
-    return SearchTask.model_validate(values | changes)
+    return search_task(**{"gpus": 8, "frameworks": ("vllm",), "sla": sla, **changes})
 
 
 SCENARIOS = {
