@@ -56,6 +56,8 @@ def _enum_option(flag: str, default: StrEnum, help_text: str) -> Any:
 _TASK_OPTIONS = [
     click.option("--model", required=True, help="Model id or alias (`servecast model list`)."),
     click.option("--system", required=True, help="Hardware id (`servecast hardware list`)."),
+    click.option("--prefill-system", help="Disaggregated prefill pools on this system (default: --system)."),
+    click.option("--decode-system", help="Disaggregated decode pools on this system (default: --system)."),
     click.option(
         "--frameworks", default="all", show_default=True, help="Comma-separated framework ids, or all installed."
     ),
@@ -164,7 +166,9 @@ def task_from_options(values: dict[str, Any], gpus: int, top: int, systems: Coll
             "top": top,
             "confidence": values["confidence"],
             "objective": values["objective"],
-            "gpu_hour_usd": prices.get(values["system"]),
+            "gpu_prices": prices,
+            "prefill_system": values["prefill_system"],
+            "decode_system": values["decode_system"],
         }
     )
 
@@ -243,11 +247,10 @@ def print_inputs(
         highlight=False,
     )
     console.print(f"clients: {task.workload.describe_users()}", highlight=False)
-    price = task.gpu_hour_usd
-    origin = "given"
-    if price is None and hardware.pricing is not None:
-        price, origin = hardware.pricing.gpu_hour_usd, f"{hardware.name}'s default, {_price_source(hardware)}"
-    cost = f"${price:g} per GPU-hour ({origin})" if price is not None else "no price (give --gpu-price)"
+    cost = _price_text(task, task.system, hardware)
+    if task.systems[1:]:
+        prefill, decode = task.prefill_system or task.system, task.decode_system or task.system
+        console.print(f"disaggregated prefill pools on {prefill}, decode pools on {decode}", highlight=False)
     console.print(f"objective: {task.objective.value}; cost at {cost}", highlight=False)
     if calibration is not None:
         unused = "" if calibration.system == task.system else f" (not to {task.system}: unused here)"
@@ -260,6 +263,16 @@ def print_inputs(
 
 
 _LABELS = {"ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2e_ms": "latency"}
+
+
+def _price_text(task: SearchTask, system: str, hardware: HardwareSpec) -> str:
+    """The price per GPU-hour the search costs `system`'s GPUs at, and where it comes from."""
+    price = task.price_of(system)
+    if price is not None:
+        return f"${price:g} per GPU-hour (given)"
+    if hardware.pricing is not None and hardware.name == system:
+        return f"${hardware.pricing.gpu_hour_usd:g} per GPU-hour ({system}'s default, {_price_source(hardware)})"
+    return "no price (give --gpu-price)"
 
 
 def _price_source(hardware: HardwareSpec) -> str:

@@ -47,6 +47,13 @@ class WorkerGroup(FrozenModel):
     knobs: dict[str, KnobValue] = Field(
         default_factory=dict, description="Framework knob name -> the value the framework takes (not negated)."
     )
+    hardware: str | None = Field(
+        default=None, description="The system its workers run on where it is not the deployment's (mixed pools)."
+    )
+    gpus_per_node: int | None = Field(default=None, ge=1, description="GPUs per node of that system.")
+    gpu_product: str | None = Field(
+        default=None, description="The name the driver reports for that system's GPU (what node labels carry)."
+    )
 
 
 class Deployment(FrozenModel):
@@ -63,6 +70,7 @@ class Deployment(FrozenModel):
     gpu_vendor: GpuVendor = Field(
         default=GpuVendor.NVIDIA, description="Whose GPUs (and container runtime) it runs on."
     )
+    gpu_product: str | None = Field(default=None, description="The name the driver reports for the system's GPU.")
     routed_experts: int | None = Field(
         default=None, ge=1, description="The model's routed experts (MoE models): with redundant copies, the slots."
     )
@@ -83,6 +91,11 @@ class Deployment(FrozenModel):
         description="The container image container targets run: the framework version's own unless the user gave "
         "one; None where the version publishes none.",
     )
+
+    @property
+    def mixed(self) -> bool:
+        """Whether its worker groups run on more than one system."""
+        return any(group.hardware not in (None, self.hardware) for group in self.workers)
 
     @property
     def gpus(self) -> int:

@@ -102,6 +102,7 @@ def compose_document(plan: LaunchPlan, artifacts: LaunchArtifacts) -> dict[str, 
     """The compose file of the deployment (an InputError when it spans nodes or has no image)."""
     single_node(artifacts.node_count, TARGET)
     deployment = plan.deployment
+
     image = required_image(deployment, TARGET)
     services = {role.role: _service(role, image, deployment.model) for role in artifacts.roles}
     servers = [name for name, service in services.items() if "healthcheck" in service]

@@ -28,6 +28,7 @@ from servecast.launch.kubernetes import (
     PodWorker,
     frontend_benchmark,
     hub_model,
+    node_selector,
     pod_env,
     pod_workers,
     resource_name,
@@ -181,6 +182,9 @@ def _service(
         "env": env,
     }
     pod: dict[str, Any] = {"mainContainer": container}
+    selector = node_selector(deployment, worker.group)
+    if selector:
+        pod["nodeSelector"] = selector
     if config is not None:
         container["volumeMounts"] = [{"name": "engine-config", "mountPath": CONFIG_PATH, "readOnly": True}]
         pod["volumes"] = [{"name": "engine-config", "configMap": {"name": config}}]

@@ -21,6 +21,7 @@ from servecast.launch.kubernetes import (
     gpu_resources,
     hub_model,
     is_disaggregated,
+    node_selector,
     pod_env,
     pod_workers,
     resource_name,
@@ -49,11 +50,11 @@ def _workload(deployment: Deployment, worker: PodWorker, image: str, disaggregat
         "resources": gpu_resources(deployment, worker.gpus_per_pod),
         "securityContext": {"runAsNonRoot": True, "runAsUser": NON_ROOT_USER},
     }
-    return {
-        "replicas": worker.group.replicas,
-        "parallelism": {"tensor": layout.tp},
-        "template": {"containers": [container]},
-    }
+    template: dict[str, Any] = {"containers": [container]}
+    selector = node_selector(deployment, worker.group)
+    if selector:
+        template["nodeSelector"] = selector
+    return {"replicas": worker.group.replicas, "parallelism": {"tensor": layout.tp}, "template": template}
 
 
 def kserve_manifest(plan: LaunchPlan, artifacts: LaunchArtifacts) -> dict[str, Any]:

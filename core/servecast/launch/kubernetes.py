@@ -124,6 +124,25 @@ def gpu_resources(deployment: Deployment, gpus: int) -> dict[str, Any]:
     return {"limits": dict(resource), "requests": dict(resource)}
 
 
+PRODUCT_LABEL = "nvidia.com/gpu.product"
+"""The node label NVIDIA's GPU feature discovery sets to the driver's GPU name, spaces as dashes."""
+
+
+def node_selector(deployment: Deployment, group: WorkerGroup) -> dict[str, str] | None:
+    """Where a mixed deployment's pool must run: nodes whose GPU is its system's (None for a deployment on one
+    system, which any GPU node of the cluster may run)."""
+    if not deployment.mixed:
+        return None
+    product = group.gpu_product or deployment.gpu_product
+    if product is None:
+        raise InputError(
+            f"the {group.role.value} pool runs on {group.hardware or deployment.hardware}, whose spec names no GPU "
+            "product to select its nodes by",
+            "add gpu.device_name to the system's spec, or use --target shell",
+        )
+    return {PRODUCT_LABEL: product.replace(" ", "-")}
+
+
 def http_probes(port: int | str) -> dict[str, Any]:
     """Startup, readiness and liveness probes on the server's health endpoint."""
     check = {"httpGet": {"path": HEALTH_PATH, "port": port}}

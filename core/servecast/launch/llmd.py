@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from servecast.errors import InputError
-from servecast.launch.artifacts import LaunchArtifacts, WorkerRole
+from servecast.launch.artifacts import Deployment, LaunchArtifacts, WorkerRole
 from servecast.launch.containers import required_image, yaml_text
 from servecast.launch.kubernetes import (
     PodWorker,
@@ -22,6 +22,7 @@ from servecast.launch.kubernetes import (
     http_probes,
     hub_model,
     is_disaggregated,
+    node_selector,
     pod_env,
     pod_workers,
     resource_name,
@@ -54,7 +55,7 @@ def _check_layout(worker: PodWorker) -> None:
         )
 
 
-def _pool(worker: PodWorker, image: str, disaggregated: bool) -> dict[str, Any]:
+def _pool(deployment: Deployment, worker: PodWorker, image: str, disaggregated: bool) -> dict[str, Any]:
     layout = worker.group.layout
     behind_sidecar = disaggregated and worker.group.role is WorkerRole.DECODE
     port = VLLM_PORT_BEHIND_SIDECAR if behind_sidecar else SERVICE_PORT
@@ -71,7 +72,11 @@ def _pool(worker: PodWorker, image: str, disaggregated: bool) -> dict[str, Any]:
         "mountModelVolume": True,
         **http_probes("vllm"),
     }
-    return {"create": True, "replicas": worker.group.replicas, "parallelism": parallelism, "containers": [container]}
+    pool = {"create": True, "replicas": worker.group.replicas, "parallelism": parallelism, "containers": [container]}
+    selector = node_selector(deployment, worker.group)
+    if selector:
+        pool["nodeSelector"] = selector
+    return pool
 
 
 def llmd_values(plan: LaunchPlan, artifacts: LaunchArtifacts) -> dict[str, Any]:
@@ -84,7 +89,7 @@ def llmd_values(plan: LaunchPlan, artifacts: LaunchArtifacts) -> dict[str, Any]:
     workers = pod_workers(deployment, artifacts, TARGET)
     for worker in workers:
         _check_layout(worker)
-    pools = {worker.group.role: _pool(worker, image, disaggregated) for worker in workers}
+    pools = {worker.group.role: _pool(deployment, worker, image, disaggregated) for worker in workers}
     size = max(10, -(-5 * (deployment.checkpoint_bytes or 0) // (4 * 2**30)))
     name = resource_name(deployment)
     return {

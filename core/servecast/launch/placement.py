@@ -1,7 +1,8 @@
 """Where each worker of a deployment runs: its nodes, its GPUs on them and its port.
 
 Workers are placed in order (prefill before decode): one that fits in a node never straddles two, one larger than a
-node takes whole nodes of its own. Ports are unique per worker so co-located workers never collide.
+node takes whole nodes of its own, and a pool on a system of its own starts on that system's nodes. Ports are unique
+per worker so co-located workers never collide.
 """
 
 from __future__ import annotations
@@ -58,8 +59,7 @@ def needs_router(deployment: Deployment) -> bool:
 
 
 def place(deployment: Deployment) -> list[WorkerPlacement]:
-    """Every worker of `deployment`, placed on nodes of `deployment.gpus_per_node` GPUs."""
-    node_gpus = deployment.gpus_per_node
+    """Every worker of `deployment`, placed on nodes of its system's GPUs per node."""
     order = {WorkerRole.PREFILL: 0, WorkerRole.AGGREGATED: 1, WorkerRole.DECODE: 2}
     groups = sorted(deployment.workers, key=lambda group: order[group.role])
     routed = needs_router(deployment)
@@ -67,8 +67,13 @@ def place(deployment: Deployment) -> list[WorkerPlacement]:
     placements: list[WorkerPlacement] = []
     node, used = 0, 0
     counters: dict[WorkerRole, int] = {}
+    system = groups[0].hardware or deployment.hardware
     for group in groups:
         gpus = group.layout.gpus
+        node_gpus = group.gpus_per_node or deployment.gpus_per_node
+        if (group.hardware or deployment.hardware) != system:  # another system's workers start on its own nodes
+            system = group.hardware or deployment.hardware
+            node, used = (node + 1, 0) if used else (node, 0)
         for _ in range(group.replicas):
             if gpus >= node_gpus:
                 node, used = (node + 1, 0) if used else (node, 0)

@@ -63,7 +63,12 @@ def plan_launch(host: PluginHost, request: EstimateRequest, image: str | None = 
 
     def group(role: WorkerRole, server: Server, replicas: int, batch: int) -> WorkerGroup:
         knobs = knob_values(version, concept_values(server.settings, batch, prefix))
-        return WorkerGroup(role=role, layout=server.layout, replicas=replicas, knobs=knobs)
+        system_name = request.system_of(role.value if role is not WorkerRole.AGGREGATED else "")
+        placed: dict[str, object] = {}
+        if system_name != request.system:  # a pool on a system of its own
+            own = host.hardware.get(system_name)
+            placed = {"hardware": own.name, "gpus_per_node": own.node.gpus_per_node, "gpu_product": own.gpu.device_name}
+        return WorkerGroup(role=role, layout=server.layout, replicas=replicas, knobs=knobs, **placed)
 
     workers: tuple[WorkerGroup, ...]
     if request.mode is ServingMode.DISAGGREGATED:
@@ -93,6 +98,7 @@ def plan_launch(host: PluginHost, request: EstimateRequest, image: str | None = 
         workers=workers,
         gpus_per_node=system.node.gpus_per_node,
         gpu_vendor=system.vendor,
+        gpu_product=system.gpu.device_name,
         routed_experts=_routed_experts(result),
         quantization=quantization,
         kv_cache_dtype=request.kv_cache_dtype,

@@ -80,9 +80,11 @@ CONFIG_COLUMNS = (
     *(f"prefill_{name}" for name in LAYOUT_FIELDS),
     "prefill_workers",
     "prefill_batch_size",
+    "prefill_system",
     *(f"decode_{name}" for name in LAYOUT_FIELDS),
     "decode_workers",
     "decode_batch_size",
+    "decode_system",
     "concurrency",
     "batch_size",
 )
@@ -199,11 +201,16 @@ class _FrameworkSpace:
         self.host, self.task, self.model, self.hardware = host, task, model, hardware
         self.version = version
         self.framework = framework
-        self.target = Target(hardware=task.system, framework=framework, framework_version=version.version)
+        self.target = Target(hardware=hardware.name, framework=framework, framework_version=version.version)
         self.cache = cache
         self.rejections = rejections
         self.modes = version.capabilities.parallel_modes
         self._problems: dict[tuple[ServingMode, ParallelLayout, int | None], list[str]] = {}
+
+    def on(self, hardware: HardwareSpec) -> _FrameworkSpace:
+        """The same framework's servers on another system (a disaggregated pool's own)."""
+        host, task, model, version, framework = self.host, self.task, self.model, self.version, self.framework
+        return _FrameworkSpace(host, task, model, hardware, version, framework, self.cache, self.rejections)
 
     def servers(self, mode: ServingMode, role: ServerRole, gpus: int) -> list[Server]:
         """Runnable servers of `role`, over stage layouts and pipeline depths up to one step past the first fit,
@@ -339,7 +346,16 @@ def evaluate_space(
                 evaluation.rejections.append(Rejection(framework, mode, "-", reason))
                 continue
             if mode is ServingMode.DISAGGREGATED:
-                blocks += _disaggregated(space, task, hardware, {**constants, "mode": mode.value})
+                prefill, decode = (
+                    space if system == task.system else space.on(host.hardware.get(system))
+                    for system in (task.prefill_system or task.system, task.decode_system or task.system)
+                )
+                systems = {
+                    f"{role}_system": pool.hardware.name
+                    for role, pool in (("prefill", prefill), ("decode", decode))
+                    if pool.hardware.name != task.system
+                }
+                blocks += _disaggregated(prefill, decode, task, {**constants, **systems, "mode": mode.value})
             else:
                 blocks += _single_server(space, task, mode, {**constants, "mode": mode.value})
     report(done, "")
@@ -403,12 +419,14 @@ def _solve_together(servers: list[Server]) -> list[tuple[np.ndarray, ServingPoin
 
 
 def _disaggregated(
-    space: _FrameworkSpace, task: SearchTask, hardware: HardwareSpec, constants: dict[str, object]
+    prefill_space: _FrameworkSpace, decode_space: _FrameworkSpace, task: SearchTask, constants: dict[str, object]
 ) -> list[Columns]:
-    """Every xPyD composition of prefill and decode servers within the GPUs, at decode batch levels."""
+    """Every xPyD composition of prefill and decode servers within the GPUs, at decode batch levels (each pool on
+    its space's system)."""
     mode = ServingMode.DISAGGREGATED
-    prefills = space.servers(mode, ServerRole.PREFILL, task.gpus - 1)
-    decodes = space.servers(mode, ServerRole.DECODE, task.gpus - 1)
+    prefills = prefill_space.servers(mode, ServerRole.PREFILL, task.gpus - 1)
+    decodes = decode_space.servers(mode, ServerRole.DECODE, task.gpus - 1)
+    systems = (prefill_space.hardware, decode_space.hardware)
     if not prefills or not decodes:
         return []
     prompt = task.isl - prefills[0].cached_prefix
@@ -434,7 +452,7 @@ def _disaggregated(
             for x, y in unit_ratios(prefill_gpus[pi], decode_gpus[di], task.gpus):
                 unit = x * prefill_gpus[pi] + y * decode_gpus[di]
                 copies = task.gpus // unit if task.replicate else 1
-                transfer = kv_transfer_ms(Pool(prefill, copies * x, 1), Pool(decode, copies * y, 1), hardware)
+                transfer = kv_transfer_ms(Pool(prefill, copies * x, 1), Pool(decode, copies * y, 1), *systems)
                 for pb in batches[pi]:
                     values = (pi, di, copies * x, copies * y, pb, transfer, copies * unit)
                     for name, value in zip(units, values, strict=True):

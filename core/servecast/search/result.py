@@ -22,22 +22,49 @@ if TYPE_CHECKING:
 
     from servecast.search.baseline import Baseline
 
-TASK_COLUMNS = ("model", "system", "isl", "osl", "prefix", "quant", "moe_quant", "kv_cache_dtype", "gpu_hour_usd")
+TASK_COLUMNS = ("model", "system", "isl", "osl", "prefix", "quant", "moe_quant", "kv_cache_dtype")
 """Columns every point shares (the task's), written with the points so each row is a complete configuration."""
-COST_COLUMNS = ("usd_per_million_output_tokens", "usd_per_million_input_tokens")
-"""What a point's GPUs cost per million tokens served, at the task's price per GPU-hour: all of it charged to the
-output tokens, or all of it to the input tokens (NaN without a price)."""
+COST_COLUMNS = ("gpu_hour_usd", "usd_per_million_output_tokens", "usd_per_million_input_tokens")
+"""What a point's GPUs cost: per GPU-hour (the pools' prices weighted by their GPUs where they run on two systems),
+and per million tokens served, all of it charged to the output tokens or all of it to the input tokens (NaN without
+a price)."""
 SECONDS_PER_HOUR = 3600.0
+
+
+def point_prices(task: SearchTask, columns: Columns) -> NDArray[np.float64]:
+    """US dollars per GPU-hour of each point: its system's, or its two pools' weighted by their GPUs."""
+    size = len(columns["tokens_per_s_per_gpu"])
+    own = task.price_of(task.system)
+    prices = np.full(size, own if own is not None else np.nan)
+    pools = [columns.get(f"{role}_system") for role in ("prefill", "decode")]
+    if all(pool is None for pool in pools):
+        return prices
+    mixed = np.zeros(size, dtype=bool)
+    cost = np.zeros(size)
+    gpus = np.zeros(size)
+    for role, pool in zip(("prefill", "decode"), pools, strict=True):
+        if pool is None:
+            continue
+        systems = np.array([value if isinstance(value, str) else task.system for value in pool], dtype=object)
+        mixed |= systems != task.system
+        per_worker = columns[f"{role}_tp"] * columns[f"{role}_pp"] * columns[f"{role}_dp"]
+        count = np.nan_to_num(per_worker * columns[f"{role}_workers"])
+        price = np.array([task.price_of(system) or np.nan for system in systems], dtype=np.float64)
+        cost += count * price
+        gpus += count
+    blended = np.divide(cost, gpus, out=np.full(size, np.nan), where=gpus > 0)
+    return np.where(mixed, blended, prices)
 
 
 def cost_columns(task: SearchTask, columns: Columns) -> Columns:
     """The cost columns of the points (see `COST_COLUMNS`)."""
     per_gpu = columns["tokens_per_s_per_gpu"]
-    price = task.gpu_hour_usd if task.gpu_hour_usd is not None else np.nan
+    prices = point_prices(task, columns)
     per_output = np.divide(
-        price * 1e6 / SECONDS_PER_HOUR, per_gpu, out=np.full(len(per_gpu), np.inf), where=per_gpu > 0
+        prices * 1e6 / SECONDS_PER_HOUR, per_gpu, out=np.full(len(per_gpu), np.inf), where=per_gpu > 0
     )
     return {
+        "gpu_hour_usd": prices,
         "usd_per_million_output_tokens": per_output,
         "usd_per_million_input_tokens": per_output * task.osl / task.isl,
     }
@@ -160,7 +187,6 @@ class SearchResult:
             "quant": task.quant.value if task.quant else None,
             "moe_quant": task.moe_quant.value if task.moe_quant else None,
             "kv_cache_dtype": task.kv_cache_dtype.value if task.kv_cache_dtype else None,
-            "gpu_hour_usd": task.gpu_hour_usd,
         }
 
     def row(self, index: int) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from servecast.domain.hardware import HardwareSpec
 from servecast.errors import InputError
 from servecast.host.host import PluginHost
 from servecast.models.model import load_model
@@ -36,17 +35,21 @@ def installed_frameworks(host: PluginHost, wanted: tuple[str, ...] | None) -> li
     return list(dict.fromkeys(wanted))
 
 
-def priced(task: SearchTask, hardware: HardwareSpec) -> SearchTask:
-    """The task with its price per GPU-hour: the one given, else the system's default; an InputError when the cost
-    objective has neither."""
-    if task.gpu_hour_usd is None and hardware.pricing is not None:
-        return task.model_copy(update={"gpu_hour_usd": hardware.pricing.gpu_hour_usd})
-    if task.gpu_hour_usd is None and task.objective is Objective.COST:
+def priced(task: SearchTask, host: PluginHost) -> SearchTask:
+    """The task with a price per GPU-hour for each of its systems that has one: the one given, else the system's
+    default; an InputError when the cost objective lacks one."""
+    prices = dict(task.gpu_prices)
+    for system in task.systems:
+        pricing = host.hardware.get(system).pricing
+        if system not in prices and pricing is not None:
+            prices[system] = pricing.gpu_hour_usd
+    missing = [system for system in task.systems if system not in prices]
+    if missing and task.objective is Objective.COST:
         raise InputError(
-            f"--objective cost needs a price, and {task.system} has no default price per GPU-hour",
-            f"give one: --gpu-price {task.system}=<US dollars per GPU-hour>",
+            f"--objective cost needs a price, and {', '.join(missing)} has no default price per GPU-hour",
+            "give one: " + " ".join(f"--gpu-price {system}=<US dollars per GPU-hour>" for system in missing),
         )
-    return task
+    return task.model_copy(update={"gpu_prices": prices})
 
 
 def run_search(
@@ -55,7 +58,9 @@ def run_search(
     """Evaluate the task's whole space and return what it found (the winner explained when `explain`)."""
     started = time.perf_counter()
     hardware = host.hardware.get(task.system)
-    task = priced(task, hardware)
+    for system in task.systems[1:]:
+        host.hardware.get(system)  # an InputError naming an unknown pool system before anything runs
+    task = priced(task, host)
     frameworks = installed_frameworks(host, task.frameworks)
     model = load_model(task.model, host.architectures, task.quant, task.kv_cache_dtype, task.moe_quant)
     check_context(model, task.workload)

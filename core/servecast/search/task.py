@@ -51,11 +51,16 @@ class SearchTask(FrozenModel):
     replicate: bool = Field(
         default=True, description="Fill the GPUs with replicas of each configuration (False: one unit each)."
     )
+    prefill_system: str | None = Field(
+        default=None, min_length=1, description="Disaggregated prefill pools on this system (default: `system`)."
+    )
+    decode_system: str | None = Field(
+        default=None, min_length=1, description="Disaggregated decode pools on this system (default: `system`)."
+    )
     objective: Objective = Objective.THROUGHPUT
-    gpu_hour_usd: float | None = Field(
-        default=None,
-        gt=0,
-        description="US dollars per GPU-hour of the system; None: the system's default price (its spec's), if any.",
+    gpu_prices: dict[str, float] = Field(
+        default_factory=dict,
+        description="US dollars per GPU-hour by system; a system not listed takes its spec's default price, if any.",
     )
     confidence: bool = Field(
         default=False,
@@ -71,12 +76,34 @@ class SearchTask(FrozenModel):
             raise ValueError("give at least one serving mode")
         if self.frameworks is not None and not self.frameworks:
             raise ValueError("give at least one framework")
+        mixed = {self.prefill_system, self.decode_system} - {None, self.system}
+        if mixed and ServingMode.DISAGGREGATED not in self.modes:
+            raise ValueError(
+                f"prefill_system/decode_system {', '.join(sorted(str(s) for s in mixed))} lay out disaggregated pools, "
+                "and the modes searched have none: add disagg to the modes"
+            )
+        if any(price <= 0 for price in self.gpu_prices.values()):
+            raise ValueError("every price per GPU-hour must be positive")
         return self
 
     @classmethod
     def parse(cls, values: dict[str, object]) -> Self:
         """Validate user input; an InputError naming each bad field and value."""
         return cls.parse_input(values, "search", "see `servecast search --help`")
+
+    @property
+    def systems(self) -> tuple[str, ...]:
+        """Every system the search places GPUs on: the task's, and its pools' own."""
+        return tuple(dict.fromkeys(s for s in (self.system, self.prefill_system, self.decode_system) if s))
+
+    def price_of(self, system: str) -> float | None:
+        """US dollars per GPU-hour of `system`, None without one."""
+        return self.gpu_prices.get(system)
+
+    @property
+    def gpu_hour_usd(self) -> float | None:
+        """The price per GPU-hour of the task's system."""
+        return self.price_of(self.system)
 
     @property
     def workload(self) -> Workload:

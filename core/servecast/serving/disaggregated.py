@@ -50,12 +50,21 @@ class Pool:
         return self.server.gpus * self.workers
 
 
-def kv_transfer_ms(prefill: Pool, decode: Pool, hardware: HardwareSpec) -> float:
-    """Time to move one request's KV cache from a prefill worker to a decode worker, fixed cost included."""
+def kv_transfer_ms(
+    prefill: Pool, decode: Pool, hardware: HardwareSpec, decode_hardware: HardwareSpec | None = None
+) -> float:
+    """Time to move one request's KV cache from a prefill worker to a decode worker, fixed cost included: within a
+    scale-up domain where both pools fit in one, else over the network; pools on two systems (`decode_hardware`)
+    never share a domain and go over the slower of their NICs."""
     node = hardware.node
-    one_domain = prefill.gpus + decode.gpus <= node.domain_gpus
-    link = node.intra_node_bw_bytes_per_s if one_domain else node.inter_node_bw_bytes_per_s
-    latency = node.intra_node_latency_s if one_domain else node.inter_node_latency_s
+    if decode_hardware is not None and decode_hardware.name != hardware.name:
+        other = decode_hardware.node
+        link = min(node.inter_node_bw_bytes_per_s, other.inter_node_bw_bytes_per_s)
+        latency = max(node.inter_node_latency_s, other.inter_node_latency_s)
+    else:
+        one_domain = prefill.gpus + decode.gpus <= node.domain_gpus
+        link = node.intra_node_bw_bytes_per_s if one_domain else node.inter_node_bw_bytes_per_s
+        latency = node.intra_node_latency_s if one_domain else node.inter_node_latency_s
     lanes = min(prefill.server.gpus, decode.server.gpus)  # each GPU sends its shard over its own link
     seconds = prefill.server.kv_bytes_per_request / (link * lanes) + latency
     return seconds * 1000.0 + decode.server.settings.kv_transfer_ms
@@ -304,7 +313,9 @@ def _solve(flows: _Flows, levels: LoadLevels) -> ServingPoints:
     )
 
 
-def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSpec, load: Load) -> ServingMetrics:
+def disaggregated_steady_state(
+    prefill: Pool, decode: Pool, hardware: HardwareSpec, load: Load, decode_hardware: HardwareSpec | None = None
+) -> ServingMetrics:
     """Mean TTFT, TPOT and throughput of an xPyD deployment under `load` (closed-loop users or a request rate)."""
     workload = prefill.server.workload
     decode_limit = min(decode.batch, decode.server.running_limit)
@@ -323,7 +334,7 @@ def disaggregated_steady_state(prefill: Pool, decode: Pool, hardware: HardwareSp
         decode_index=one,
         decode_workers=np.array([float(decode.workers)]),
         decode_limit=np.array([float(decode_limit)]),
-        transfer_ms=np.array([kv_transfer_ms(prefill, decode, hardware)]),
+        transfer_ms=np.array([kv_transfer_ms(prefill, decode, hardware, decode_hardware)]),
         num_gpus=np.array([prefill.gpus + decode.gpus]),
         request_ms=prefill.server.settings.front_end_ms(False, workload.input_tokens),
         tokenize_ms=prefill.server.settings.tokenize_ms(workload.input_tokens),

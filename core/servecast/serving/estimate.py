@@ -137,24 +137,35 @@ def estimate(
         else {"server": ServerRole.AGGREGATED}
     )
     servers: dict[str, Server] = {}
+    systems: dict[str, HardwareSpec] = {}
     for name, role in roles.items():
         prefix = "" if role is ServerRole.AGGREGATED else name
+        system = host.hardware.get(request.system_of(prefix))
+        systems[name] = system
+        if system.name != hardware.name:
+            warnings += [warning for warning in (uncalibrated_warning(system),) if warning]
+        role_target = target.model_copy(update={"hardware": system.name})
         layout = request.layout(prefix)
         server_overrides = {**overrides, **exchange_overrides(*request.exchange(prefix))}
         problems = runnable_problems(
-            host, version, target, request.mode, model, layout, request.max_batch_size, request.max_num_tokens
+            host, version, role_target, request.mode, model, layout, request.max_batch_size, request.max_num_tokens
         )
         if problems:
             raise InputError(
-                f"{target.framework} {version.version} cannot run this configuration: " + "; ".join(problems),
+                f"{target.framework} {version.version} cannot run this configuration"
+                + (f" on {system.name}" if system.name != hardware.name else "")
+                + ": "
+                + "; ".join(problems),
                 "pick another framework version, layout, quantization or mode (`servecast frameworks show` "
                 "lists them), or change what a plugin objects to",
             )
-        key = (*ServerCache.model_key(request), request.system, version.version, layout, role)
+        key = (*ServerCache.model_key(request), system.name, version.version, layout, role)
         key += (request.workload, tuple(sorted(server_overrides.items())))
-        build = partial(build_server, host, model, hardware, target, layout, request.workload, role, server_overrides)
+        build = partial(
+            build_server, host, model, system, role_target, layout, request.workload, role, server_overrides
+        )
         servers[name] = cache.server(key, partial(build, cache.step_tables))
-    metrics = _run_mode(request, servers, hardware)
+    metrics = _run_mode(request, servers, systems)
     for server in servers.values():
         warnings += [f"{server.role.value} server: {note}" for note in server.settings.notes]
     warnings += metrics.warnings
@@ -180,7 +191,7 @@ def estimate(
     if breakdown:
         result = _with_breakdown(result, host, target)
     if percentiles:
-        result = _with_percentiles(result, hardware)
+        result = _with_percentiles(result, host)
     elif request.length_distribution is not LengthDistribution.FIXED:
         note = (
             "these means take isl and osl as the mean lengths; the distribution's shape enters the simulation "
@@ -209,9 +220,11 @@ def _pools(request: EstimateRequest, servers: dict[str, Server]) -> tuple[Pool, 
     )
 
 
-def _run_mode(request: EstimateRequest, servers: dict[str, Server], hardware: HardwareSpec) -> ServingMetrics:
+def _run_mode(request: EstimateRequest, servers: dict[str, Server], systems: dict[str, HardwareSpec]) -> ServingMetrics:
+    """The serving metrics of the request's servers (`systems`: the system of each)."""
     if request.mode is ServingMode.DISAGGREGATED:
-        return disaggregated_steady_state(*_pools(request, servers), hardware, load_of(request))
+        prefill, decode = _pools(request, servers)
+        return disaggregated_steady_state(prefill, decode, systems["prefill"], load_of(request), systems["decode"])
     if request.mode is ServingMode.STATIC:
         assert request.batch_size is not None
         instance = static_batch(servers["server"], request.batch_size)
@@ -335,11 +348,13 @@ def _settings_summary(server: Server) -> dict[str, Any]:
 
 
 def _with_breakdown(result: Estimate, host: PluginHost, target: Target) -> Estimate:
-    """Per-op time shares (last pipeline stage, one attention-DP rank) of a prefill and a mean decode iteration."""
-    estimator_for = partial(host.op_estimator, target=target)
+    """Per-op time shares (last pipeline stage, one attention-DP rank) of a prefill and a mean decode iteration, each
+    server's ops on its own system."""
     workload = result.request.workload
     steps: dict[str, Any] = {}
     for name, server in result.servers.items():
+        system = result.request.system_of("" if server.role is ServerRole.AGGREGATED else name)
+        estimator_for = partial(host.op_estimator, target=target.model_copy(update={"hardware": system}))
         layout = server.layout
         decoders = max(1, math.ceil(result.metrics.running / layout.attention_dp / layout.pp))
         shapes = {
@@ -375,7 +390,7 @@ FEW_REQUESTS = 100
 """Simulated requests below which a P99 is hardly more than the maximum."""
 
 
-def _with_percentiles(result: Estimate, hardware: HardwareSpec) -> Estimate:
+def _with_percentiles(result: Estimate, host: PluginHost) -> Estimate:
     """P50/P90/P99 from the discrete-event simulation (aggregated and disaggregated modes)."""
     request = result.request
     if request.mode is ServingMode.STATIC:
@@ -383,7 +398,8 @@ def _with_percentiles(result: Estimate, hardware: HardwareSpec) -> Estimate:
         return replace(result, warnings=(*result.warnings, note))
     if request.mode is ServingMode.DISAGGREGATED:
         prefill, decode = _pools(request, result.servers)
-        transfer = kv_transfer_ms(prefill, decode, hardware)
+        systems = (host.hardware.get(request.system_of(role)) for role in ("prefill", "decode"))
+        transfer = kv_transfer_ms(prefill, decode, *systems)
         run = simulate_disaggregated(prefill, decode, transfer, load_of(request), request.num_requests)
     else:
         run = simulate(result.servers["server"], load_of(request), request.num_requests)

@@ -27,8 +27,8 @@ _POOL_FIELDS = tuple(
     f"{role}_{name}"
     for role in ("prefill", "decode")
     for name in ("tp", "pp", "dp", "ep", "moe_tp", "redundant_experts", *_EXCHANGE_FIELDS, "workers")
-) + ("prefill_batch_size", "decode_batch_size")
-"""The disaggregated pools' layouts and batches; aggregated and static servers have none."""
+) + ("prefill_batch_size", "decode_batch_size", "prefill_system", "decode_system")
+"""The disaggregated pools' layouts, batches and systems; aggregated and static servers have none."""
 
 
 INT32_MAX = 2**31 - 1
@@ -123,6 +123,12 @@ class EstimateRequest(FrozenModel):
     decode_moe_all_to_all: bool | None = None
     decode_two_batch_overlap: bool | None = None
     decode_workers: int = Field(default=1, gt=0)
+    prefill_system: str | None = Field(
+        default=None, min_length=1, description="Hardware id of the prefill pool (default: --system)."
+    )
+    decode_system: str | None = Field(
+        default=None, min_length=1, description="Hardware id of the decode pool (default: --system)."
+    )
     decode_batch_size: int | None = Field(default=None, gt=0, description="Most sequences per decode worker.")
     length_distribution: LengthDistribution = Field(
         default=LengthDistribution.FIXED,
@@ -207,6 +213,11 @@ class EstimateRequest(FrozenModel):
     def parse(cls, values: dict[str, object]) -> Self:
         """Validate user input; an InputError naming each bad field and value."""
         return cls.parse_input(values, "configuration", "see `servecast estimate --help`")
+
+    def system_of(self, prefix: str) -> str:
+        """The system a server runs on: a disaggregated pool's own (`prefill`, `decode`), else `system`."""
+        own = {"prefill": self.prefill_system, "decode": self.decode_system}.get(prefix)
+        return own or self.system
 
     @property
     def workload(self) -> Workload:
