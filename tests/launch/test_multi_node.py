@@ -297,4 +297,5 @@ def test_tensorrt_llm_wide_ep_exports_deepep_to_every_rank_and_sizes_the_expert_
     assert decode.env["TRTLLM_CAN_USE_DEEP_EP"] == "1"
     assert decode.argv[:1] == ("mpirun",) and "TRTLLM_CAN_USE_DEEP_EP" in decode.argv
     options = yaml.safe_load((folder / "extra-llm-api-decode-0.yml").read_text())
-    assert options["moe_config"] == {"backend": "WIDEEP", "load_balancer": {"num_slots": 144}}
+    assert options["moe_config"] == {"backend": "WIDEEP", "load_balancer": "moe-load-balancer-decode-0.yml"}
+    assert yaml.safe_load((folder / "moe-load-balancer-decode-0.yml").read_text()) == {"num_slots": 144}

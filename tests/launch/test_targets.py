@@ -308,3 +308,16 @@ def test_every_multi_node_layout_becomes_a_valid_dynamo_graph_of_the_same_gpus(h
         for service in workers
     )
     assert gpus == plan.deployment.gpus
+
+
+def test_a_dynamo_engine_reads_its_moe_load_balancer_file_from_the_same_config_map(host):
+    values = {"framework": "trtllm", "isl": 1000, "osl": 100, **MULTI_NODE_LAYOUTS["disagg-wide-ep"]}
+    plan = plan_launch(host, request(**values))
+    artifacts = host.launch_config(plan.deployment, target_of(plan.deployment))
+    output = render_target(LaunchTarget.DYNAMO, plan, artifacts)
+    (config,) = [d for d in documents(output.files[PurePosixPath("dynamo.yaml")]) if d["kind"] == "ConfigMap"]
+    decode = yaml.safe_load(config["data"]["engine-decode.yaml"])
+    path = decode["moe_config"]["load_balancer"]
+    assert path.startswith("/config/") and yaml.safe_load(config["data"][path.removeprefix("/config/")]) == {
+        "num_slots": 144
+    }

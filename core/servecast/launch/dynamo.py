@@ -158,6 +158,11 @@ def _trtllm_arguments(worker: PodWorker, artifacts: LaunchArtifacts, files: dict
         for parent in parents:
             node = node.setdefault(parent, {})
         node[leaf] = True if value is None else yaml.safe_load(value)
+    moe = options.get("moe_config")
+    if isinstance(moe, dict) and moe.get("load_balancer") in artifacts.files:  # a file the engine reads
+        balancer = str(moe["load_balancer"])
+        files[balancer] = artifacts.files[balancer]
+        moe["load_balancer"] = f"{CONFIG_PATH}/{balancer}"
     name = f"engine-{worker.group.role.value}.yaml"
     files[name] = yaml.safe_dump(options, sort_keys=True)
     arguments = ["--extra-engine-args", f"{CONFIG_PATH}/{name}"]

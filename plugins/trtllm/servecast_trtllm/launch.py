@@ -79,14 +79,20 @@ def _options(deployment: Deployment, version: FrameworkVersion, worker: WorkerPl
         options["moe_expert_parallel_size"] = layout.ep
         options["moe_tensor_parallel_size"] = layout.moe_tp
     if layout.redundant_experts and deployment.routed_experts:
-        # examples/wide_ep: the WIDEEP MoE with EPLB's expert slots (experts plus their redundant copies)
-        slots = deployment.routed_experts + layout.redundant_experts
-        options["moe_config"] = {"backend": "WIDEEP", "load_balancer": {"num_slots": slots}}
+        # examples/wide_ep: the WIDEEP MoE with EPLB's expert slots in a file of their own
+        options["moe_config"] = {"backend": "WIDEEP", "load_balancer": load_balancer_file(worker)}
     if deployment.kv_cache_dtype is not None:
         options.setdefault("kv_cache_config", {})["dtype"] = KV_CACHE_DTYPES[deployment.kv_cache_dtype]
     if worker.role is not WorkerRole.AGGREGATED:
         options["cache_transceiver_config"] = {"backend": "DEFAULT"}
     return options
+
+
+def load_balancer_file(worker: WorkerPlacement) -> str:
+    """The worker's MoE load-balancer config file: TorchLlmArgs.validate_load_balancer turns a path in
+    `moe_config.load_balancer` into its MoeLoadBalancerConfig (the 1.0-era source leaves a mapping unconverted), and
+    examples/wide_ep writes it so."""
+    return f"moe-load-balancer-{worker.name}.yml"
 
 
 def _worker(deployment: Deployment, version: FrameworkVersion, worker: WorkerPlacement) -> tuple[RoleLaunch, str]:
@@ -180,6 +186,10 @@ def launch_artifacts(deployment: Deployment, version: FrameworkVersion) -> Launc
         role, options = _worker(deployment, version, worker)
         roles.append(role)
         files[f"extra-llm-api-{worker.name}.yml"] = options
+        layout = worker.group.layout
+        if layout.redundant_experts and deployment.routed_experts:  # EPLB's slots: experts and redundant copies
+            slots = {"num_slots": deployment.routed_experts + layout.redundant_experts}
+            files[load_balancer_file(worker)] = yaml.safe_dump(slots, sort_keys=True)
     warnings: list[str] = []
     if deployment.mode is ServingMode.DISAGGREGATED:
         files["disagg.yml"] = _router(workers)
@@ -246,12 +256,18 @@ def unaccepted_file_keys(artifacts: LaunchArtifacts, schema: LaunchSchema) -> li
         for flag, value in zip(argv, argv[1:], strict=False):
             section = CONFIG_FILES.get((command, flag))
             if section is not None and value in artifacts.files:
-                problems += _unaccepted_keys(schema, section, yaml.safe_load(artifacts.files[value]), value)
+                problems += _unaccepted_keys(schema, section, yaml.safe_load(artifacts.files[value]), value, artifacts)
     return problems
 
 
-def _unaccepted_keys(schema: LaunchSchema, section: str, tree: object, file: str) -> list[str]:
+def _unaccepted_keys(
+    schema: LaunchSchema, section: str, tree: object, file: str, artifacts: LaunchArtifacts
+) -> list[str]:
+    """Keys of `tree` (the YAML `file`) the section does not read, nested sections too; a value naming another of
+    the launch's files (the MoE load balancer's) is read as that section's YAML."""
     accepted = schema.config_keys.get(section)
+    if isinstance(tree, str) and tree in artifacts.files:
+        return _unaccepted_keys(schema, section, yaml.safe_load(artifacts.files[tree]), tree, artifacts)
     if accepted is None or not isinstance(tree, dict):
         return []
     problems = []
@@ -259,5 +275,5 @@ def _unaccepted_keys(schema: LaunchSchema, section: str, tree: object, file: str
         if key not in accepted:
             problems.append(f"{file}: {section} has no key {key!r}")
         else:
-            problems += _unaccepted_keys(schema, f"{section}.{key}", value, file)
+            problems += _unaccepted_keys(schema, f"{section}.{key}", value, file, artifacts)
     return problems

@@ -98,11 +98,13 @@ def accepting(artifacts: list[LaunchArtifacts]) -> LaunchSchema:
     commands: dict[str, set[str]] = {}
     keys: dict[str, set[str]] = {}
 
-    def collect(section: str, tree: object) -> None:
+    def collect(section: str, tree: object, files: dict[str, str]) -> None:
+        if isinstance(tree, str) and tree in files:  # a file the option names (the MoE load balancer's)
+            tree = yaml.safe_load(files[tree])
         if isinstance(tree, dict):
             keys.setdefault(section, set()).update(tree)
             for key, value in tree.items():
-                collect(f"{section}.{key}", value)
+                collect(f"{section}.{key}", value, files)
 
     for launched in artifacts:
         for argv in (*(role.argv for role in launched.roles), *launched.benchmark):
@@ -114,7 +116,7 @@ def accepting(artifacts: list[LaunchArtifacts]) -> LaunchSchema:
             for flag, value in zip(argv, argv[1:], strict=False):
                 section = CONFIG_FILES.get((command, flag))
                 if section is not None:
-                    collect(section, yaml.safe_load(launched.files[value]))
+                    collect(section, yaml.safe_load(launched.files[value]), launched.files)
     return LaunchSchema.model_validate(
         {
             "framework": "trtllm",
