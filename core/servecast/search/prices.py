@@ -15,13 +15,12 @@ FILE_EXAMPLE = "h100_sxm = 2.99"
 
 def _price(text: object, where: str) -> float:
     """A positive, finite number of dollars; an InputError quoting `where` otherwise."""
-    if isinstance(text, bool):
-        value = math.nan
-    else:
+    value = math.nan
+    if isinstance(text, int | float | str) and not isinstance(text, bool):
         try:
-            value = float(text)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            value = math.nan
+            value = float(text)
+        except ValueError:
+            pass
     if not math.isfinite(value) or value <= 0:
         raise InputError(
             f"{where}: the price {text!r} is no positive number", "give US dollars per GPU-hour, e.g. 2.99"

@@ -36,20 +36,25 @@ def point_prices(task: SearchTask, columns: Columns) -> NDArray[np.float64]:
     size = len(columns["tokens_per_s_per_gpu"])
     own = task.price_of(task.system)
     prices = np.full(size, own if own is not None else np.nan)
-    pools = [columns.get(f"{role}_system") for role in ("prefill", "decode")]
-    if all(pool is None for pool in pools):
+    pools = {
+        role: system
+        for role, system in (("prefill", task.prefill_system), ("decode", task.decode_system))
+        if system not in (None, task.system)
+    }
+    if not pools:  # every point on the task's system
         return prices
     mixed = np.zeros(size, dtype=bool)
     cost = np.zeros(size)
     gpus = np.zeros(size)
-    for role, pool in zip(("prefill", "decode"), pools, strict=True):
-        if pool is None:
-            continue
-        systems = np.array([value if isinstance(value, str) else task.system for value in pool], dtype=object)
-        mixed |= systems != task.system
-        per_worker = columns[f"{role}_tp"] * columns[f"{role}_pp"] * columns[f"{role}_dp"]
-        count = np.nan_to_num(per_worker * columns[f"{role}_workers"])
-        price = np.array([task.price_of(system) or np.nan for system in systems], dtype=np.float64)
+    for role in ("prefill", "decode"):
+        system = pools.get(role)
+        on_own = columns[f"{role}_system"] == system if system else np.zeros(size, dtype=bool)
+        mixed |= on_own
+        own_price = task.price_of(system) if system else None
+        price = np.where(on_own, own_price if own_price is not None else np.nan, prices)
+        count = np.nan_to_num(
+            columns[f"{role}_tp"] * columns[f"{role}_pp"] * columns[f"{role}_dp"] * columns[f"{role}_workers"]
+        )
         cost += count * price
         gpus += count
     blended = np.divide(cost, gpus, out=np.full(size, np.nan), where=gpus > 0)
@@ -149,7 +154,7 @@ class SearchResult:
         columns = self.columns
         rows = np.flatnonzero(self.feasible)
         if self.task.sla.percentile_targets:  # only what the simulation confirmed
-            rows = np.array([index for index in rows if index in self.tails], dtype=np.int64)
+            rows = rows[np.isin(rows, list(self.tails))]
         primary, secondary = ranking(self.task, ranking_view(self.task, columns))
         order = rows[np.lexsort((-secondary[rows], -primary[rows]))]
         load = {"concurrency", "batch_size", "decode_batch_size"}

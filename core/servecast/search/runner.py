@@ -58,9 +58,7 @@ def run_search(
     """Evaluate the task's whole space and return what it found (the winner explained when `explain`)."""
     started = time.perf_counter()
     hardware = host.hardware.get(task.system)
-    for system in task.systems[1:]:
-        host.hardware.get(system)  # an InputError naming an unknown pool system before anything runs
-    task = priced(task, host)
+    task = priced(task, host)  # an InputError naming an unknown pool system before anything runs
     frameworks = installed_frameworks(host, task.frameworks)
     model = load_model(task.model, host.architectures, task.quant, task.kv_cache_dtype, task.moe_quant)
     check_context(model, task.workload)
