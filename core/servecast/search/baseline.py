@@ -55,7 +55,7 @@ def default_deployments(result: SearchResult, node_gpus: int) -> dict[str, Basel
     candidates = _default_flag_points(columns)
     per_gpu = ranking_view(result.task, columns)["tokens_per_s_per_gpu"]
     baselines = {}
-    for framework in dict.fromkeys(columns["framework"].tolist()):
+    for framework in result.versions:  # the frameworks searched, without a pass over every point
         ours = candidates & (columns["framework"] == framework)
         within_node = ours & (columns["tp"] <= node_gpus)
         if not within_node.any():
