@@ -58,6 +58,16 @@ def test_percentiles_come_from_the_simulation():
     assert percentiles["simulated_requests"] >= 200
 
 
+def test_replicas_simulate_one_replica_with_its_share_of_the_run():
+    flags = ("--framework", "vllm", "--percentiles", "--json", "--length-distribution", "uniform", "--length-spread")
+    replicated = run_cli(*BASE, *flags, "0.1", "--concurrency", "64", "--replicas", "4", "--num-requests", "640")
+    single = run_cli(*BASE, *flags, "0.1", "--concurrency", "16", "--num-requests", "160")
+    assert replicated.exit_code == 0 and single.exit_code == 0, replicated.output + single.output
+    replica, alone = (json.loads(result.stdout)["percentiles"] for result in (replicated, single))
+    assert replica["simulated_requests"] == 160  # each user sends 10 requests, as in the whole run
+    assert replica["ttft_ms"] == alone["ttft_ms"]
+
+
 def test_disaggregated_percentiles_come_from_the_simulation_of_both_pools():
     pools = ["--mode", "disagg", "--prefill-workers", "2", "--decode-workers", "1", "--concurrency", "32"]
     result = run_cli(*BASE, "--framework", "sglang", *pools, "--percentiles", "--json")

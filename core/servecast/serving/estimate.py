@@ -401,8 +401,9 @@ def _with_percentiles(result: Estimate, host: PluginHost) -> Estimate:
         systems = (host.hardware.get(request.system_of(role)) for role in ("prefill", "decode"))
         transfer = kv_transfer_ms(prefill, decode, *systems)
         run = simulate_disaggregated(prefill, decode, transfer, load_of(request), request.num_requests)
-    else:
-        run = simulate(result.servers["server"], load_of(request), request.num_requests)
+    else:  # one replica, with its share of the run's requests (each user sends as many as in the whole run)
+        share = None if request.num_requests is None else max(1, round(request.num_requests / request.replicas))
+        run = simulate(result.servers["server"], load_of(request), share)
     warnings = result.warnings
     workload = request.workload
     if request.concurrency is not None and workload.length_distribution is LengthDistribution.FIXED:
