@@ -68,6 +68,14 @@ def test_replicas_simulate_one_replica_with_its_share_of_the_run():
     assert replica["ttft_ms"] == alone["ttft_ms"]
 
 
+def test_the_model_percentiles_come_with_every_estimate():
+    result = run_cli(*BASE, "--framework", "vllm", "--concurrency", "16", "--json")
+    data = json.loads(result.stdout)
+    assert data["ttft_ms"] <= data["ttft_p99_ms"] and data["ttft_p90_ms"] <= data["ttft_p99_ms"]
+    assert data["e2e_p90_ms"] <= data["e2e_p99_ms"]
+    assert "P99 (model)" in run_cli(*BASE, "--framework", "vllm", "--concurrency", "16").output
+
+
 def test_disaggregated_percentiles_come_from_the_simulation_of_both_pools():
     pools = ["--mode", "disagg", "--prefill-workers", "2", "--decode-workers", "1", "--concurrency", "32"]
     result = run_cli(*BASE, "--framework", "sglang", *pools, "--percentiles", "--json")

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from servecast.cli import cli
 from servecast.domain.workload import Sla, UserStart
 from servecast.search.explain import infeasibility
+from servecast.search.result import PERCENTILE_MODEL_MARGIN
 from servecast.search.runner import run_search
 from servecast.search.tail import percentiles_of
 from servecast.search.task import SearchTask
@@ -56,18 +58,30 @@ def test_what_the_simulation_rejects_no_longer_meets_the_sla(host):
     assert set(result.top(10)) <= set(result.tails)
 
 
+def test_every_point_carries_the_model_percentiles_and_the_model_prunes_what_misses_by_far(host):
+    sla = Sla(ttft_ms=1000, tpot_ms=30, ttft_p99_ms=800)
+    result = run_search(host, task(sla))
+    columns = result.columns
+    for column in ("ttft_p90_ms", "ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms"):
+        assert np.isfinite(columns[column][result.feasible]).all()
+    assert (columns["ttft_p99_ms"][result.feasible] <= 800 * PERCENTILE_MODEL_MARGIN).all()
+    beyond = (columns["ttft_p99_ms"] > 800 * PERCENTILE_MODEL_MARGIN) & (columns["ttft_ms"] <= 800)
+    assert beyond.any(), "no point whose mean meets the target was ruled out by the model"
+
+
 def test_without_percentile_targets_nothing_is_simulated(host):
     result = run_search(host, task(Sla(ttft_ms=1000, tpot_ms=30)))
     assert result.tails == {}
 
 
-def test_a_percentile_target_nothing_reaches_names_the_closest_and_what_it_reached(host):
+def test_a_percentile_target_the_model_rules_out_names_the_closest_and_what_the_model_gives(host):
     result = run_search(host, task(Sla(ttft_p99_ms=20)))
     assert not result.best
+    assert not result.tails, "the model ruled every point out: nothing to simulate"
     report = infeasibility(result)
     assert report["binding"] == "P99 TTFT"
     assert report["closest"]
-    assert any(advice.startswith("loosen the P99 TTFT target to at least") for advice in report["advice"])
+    assert any(advice.startswith("loosen the P99 TTFT target to about") for advice in report["advice"])
 
 
 def test_a_percentile_target_the_simulation_refutes_names_what_it_reached(host):

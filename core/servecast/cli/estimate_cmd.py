@@ -18,6 +18,7 @@ from servecast.models.memory import GIB
 from servecast.serving.estimate import Estimate, ServerCache, estimate
 from servecast.serving.intervals import INTERVAL_METRICS
 from servecast.serving.request import EstimateRequest
+from servecast.serving.tails import PERCENTILE_COLUMNS, PERCENTILE_LEVELS
 
 METRIC_COLUMNS = (
     "ttft_ms",
@@ -30,6 +31,7 @@ METRIC_COLUMNS = (
     "num_gpus",
     "running_sequences",
     "limiter",
+    *PERCENTILE_COLUMNS,
     *(f"{metric}_{end}" for metric in INTERVAL_METRICS for end in ("low", "high")),
     "framework_version",
     "calibration",
@@ -221,6 +223,15 @@ def _print_estimate(result: Estimate) -> None:
                 metrics.limiter.value,
             ),
             _interval_row(result),
+            *(
+                (
+                    f"P{level} (model)",
+                    *(_fmt(values.get(f"{name}_p{level}_ms")) for name in ("ttft", "tpot", "e2e")),
+                    *("",) * 5,
+                )
+                for level in PERCENTILE_LEVELS
+                if metrics.percentiles
+            ),
         ],
     )
     click.echo(f"80 % interval: {result.interval_basis}")

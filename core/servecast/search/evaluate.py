@@ -49,6 +49,7 @@ from servecast.serving.metrics import ServingPoints
 from servecast.serving.policy import ServerRole
 from servecast.serving.server import Server, build_server
 from servecast.serving.static import static_batch
+from servecast.serving.tails import PERCENTILE_COLUMNS, length_ratios
 
 Columns = dict[str, np.ndarray]
 
@@ -100,6 +101,7 @@ METRIC_COLUMNS = (
     "num_gpus",
     "running_sequences",
     "limiter",
+    *PERCENTILE_COLUMNS,
 )
 FRAMEWORK_BUDGET = "framework_budget"
 """Per point: 1 where an aggregated server runs the framework's own token budget, 0 where it runs one the search
@@ -181,6 +183,9 @@ def _block(
         running_sequences=points.running,
         limiter=np.asarray(points.limiter, dtype=np.int64),
     )
+    for column, (name, level) in PERCENTILE_COLUMNS.items():  # a static batch's requests share one timeline
+        tails = points.tails
+        columns[column] = tails.percentile(name, level) if tails is not None else np.asarray(columns[name])
     return columns
 
 
@@ -478,6 +483,7 @@ def _disaggregated(
         paced=prefills[0].workload.users_in_step,  # closed-loop users in waves
         first_wave_share=prefills[0].workload.first_wave_share,
         requests_per_user=prefills[0].workload.requests_per_user,
+        length_ratios=length_ratios(prefills[0].workload, jittered=not prefills[0].workload.users_in_step),
     )
     users, points = solve_at_decode_batches(deployments, task.osl, arrays["n"])
     per_point: dict[str, np.ndarray] = {

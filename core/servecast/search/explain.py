@@ -12,6 +12,7 @@ from servecast.host.host import PluginHost
 from servecast.search.result import SearchResult, ranking_view, sla_mask
 from servecast.serving.estimate import estimate
 from servecast.serving.request import EstimateRequest
+from servecast.serving.tails import percentile_column
 
 OP_FAMILIES = {
     "gemm": "gemm",
@@ -116,8 +117,8 @@ def infeasibility(result: SearchResult) -> dict[str, Any]:
     targets = [
         (name, field, _LABEL[name], getattr(sla, field)) for name, field in _SLA_FIELD.items() if getattr(sla, field)
     ]
-    targets += [  # a percentile target bounds the mean (see servecast.search.tail)
-        (name, f"{name.removesuffix('_ms')}_{level}_ms", f"{level.upper()} {_LABEL[name]}", limit)
+    targets += [  # the model's percentile (the simulation ran nothing: the model ruled every point out)
+        (percentile_column(name, level), percentile_column(name, level), f"{level.upper()} {_LABEL[name]}", limit)
         for (name, level), limit in sla.percentile_targets.items()
     ]
     ratios = [np.where(np.isfinite(columns[name]), columns[name] / limit, np.inf) for name, _, _, limit in targets]
@@ -129,8 +130,8 @@ def infeasibility(result: SearchResult) -> dict[str, Any]:
         if relaxed.any():
             needed = float(np.min(columns[name][relaxed]))
             binding.append(label)
-            at_least = "at least " if field not in _SLA_FIELD.values() else ""  # a percentile is no less than its mean
-            advice.append(f"loosen the {label} target to {at_least}{needed:.0f} ms (from {limit:g} ms)")
+            about = "about " if field not in _SLA_FIELD.values() else ""  # the model's percentile, not simulated
+            advice.append(f"loosen the {label} target to {about}{needed:.0f} ms (from {limit:g} ms)")
     advice += [f"more GPUs than {result.task.gpus}", "a smaller quantization (--quant fp8)"]
     return {
         "binding": ", ".join(binding) or "several targets together",

@@ -1,12 +1,12 @@
-"""Percentile targets (P90/P99 TTFT and TPOT, P99 request latency): the discrete-event simulation confirms them.
+"""Percentile targets (P90/P99 TTFT and TPOT, P99 request latency): the model rules out, the simulation confirms.
 
-The analytic model gives means. A point is a candidate for a percentile target when its mean is within it (the mean
-bounds a P99 from below in every distribution the simulation produces; a P90 can sit under the mean when a burst
-start puts a tenth of the requests in a first wave, so a P90 target may leave out points that would meet it — the
-search errs safe). Candidates are then simulated request by request, best first by the objective, in each framework
-and mode until one meets every percentile target; a configuration that misses at one load is not tried at a higher
-one. What the simulation confirms is the best; what it rejects no longer meets the SLA. Users the workload spreads
-out are simulated with lengths within ±10 % of the means (equal lengths keep simulated users in step).
+Every point carries the fast model's percentiles (`serving.tails`). A point is a candidate for a percentile target
+when its mean is within it and its modelled percentile within `PERCENTILE_MODEL_MARGIN` of it (`search.result`):
+the model sorts out what misses by far, not what meets. Candidates are then simulated request by request, best
+first by the objective, in each framework and mode until one meets every percentile target; a configuration that
+misses at one load is not tried at a higher one. What the simulation confirms is the best; what it rejects no longer
+meets the SLA. Users the workload spreads out are simulated with lengths within ±10 % of the means (equal lengths
+keep simulated users in step), as the model takes them.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ from servecast.search.evaluate import CONFIG_COLUMNS
 from servecast.search.explain import request_from_row
 from servecast.search.result import SearchResult, ranking, ranking_view
 from servecast.serving.estimate import estimate
+from servecast.serving.tails import SPREAD_USERS_LENGTH_SPREAD
 
 RUNS_PER_GROUP = 8
 """Simulations tried per framework and mode (and per default deployment) before giving up on it."""
-SPREAD_LENGTHS = 0.1
-"""± ratio of the lengths simulated for users the workload spreads out."""
 _LOAD = ("concurrency", "batch_size", "decode_batch_size")
 
 
@@ -38,7 +37,7 @@ def percentiles_of(host: PluginHost, result: SearchResult, index: int) -> dict[s
     row = result.row(index)
     values: dict[str, Any] = {}
     if not result.task.workload.users_in_step:
-        values = {"length_distribution": LengthDistribution.UNIFORM, "length_spread": SPREAD_LENGTHS}
+        values = {"length_distribution": LengthDistribution.UNIFORM, "length_spread": SPREAD_USERS_LENGTH_SPREAD}
     try:
         simulated = estimate(host, request_from_row(row).model_copy(update=values), percentiles=True).percentiles
     except InputError as error:  # the simulated lengths do not fit this configuration: it cannot be confirmed

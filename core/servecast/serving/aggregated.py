@@ -16,11 +16,13 @@ import numpy as np
 
 from servecast.arrays import FloatArray
 from servecast.errors import InputError
+from servecast.serving.aggregated_tails import EngineTails, occupancy_spread, steady_tails
 from servecast.serving.iterations import IterationMix, ServerGroup, iteration_mix, select
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints, queued_users
-from servecast.serving.queueing import slot_wait_ms
+from servecast.serving.queueing import erlang_c, slot_wait_ms
 from servecast.serving.server import Server
+from servecast.serving.tails import LatencyTails, UniformMixture, length_ratios, request_latency
 from servecast.serving.waves import first_wave, wave_mix
 
 _ITERATIONS = 200
@@ -60,8 +62,9 @@ def _with_first_wave(
     steady: IterationMix,
     queueing: FloatArray,
     rate: FloatArray,
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Engine-side TTFT, TPOT and the request rate a benchmark client reports, over all the requests it counts.
+) -> tuple[FloatArray, FloatArray, FloatArray, EngineTails]:
+    """Engine-side TTFT, TPOT and the request rate a benchmark client reports, over all the requests it counts,
+    and the distributions of the two latencies.
 
     With a burst start every user's first request reaches an idle engine at once (users beyond the running limit
     wait for the first cohort to finish); they are `first_wave_share` of the counted requests. The client reports
@@ -73,19 +76,21 @@ def _with_first_wave(
     decodes = workload.output_tokens - 1
     cycle = users / rate  # the steady state's time between one user's requests
     steady_ttft = steady.ttft_service_ms + queueing
+    tails = steady_tails(group, steady, queueing, closed=True)
     share = workload.first_wave_share
     if share == 0.0:
-        return steady_ttft, steady.tpot_ms, rate
-    ttft, tpot = first_wave(group, running)
+        return steady_ttft, steady.tpot_ms, rate, tails
+    wave = first_wave(group, running)
     waiting = np.maximum(users - running, 0) / users
-    ttft = ttft + waiting * (ttft + decodes * tpot + front_ms)
-    first_cycle = front_ms + ttft + decodes * tpot
+    ttft = wave.ttft_ms + waiting * (wave.ttft_ms + decodes * wave.tpot_ms + front_ms)
+    first_cycle = front_ms + ttft + decodes * wave.tpot_ms
     drain = 0.0 if workload.users_in_step else cycle / 4
     per_user = (workload.requests_per_user - 1) * cycle + first_cycle + drain
     return (
         (1 - share) * steady_ttft + share * ttft,
-        (1 - share) * steady.tpot_ms + share * tpot,
+        (1 - share) * steady.tpot_ms + share * wave.tpot_ms,
         users * workload.requests_per_user / per_user,
+        tails.with_first_wave(share, waiting, wave, wave.ttft_ms + decodes * wave.tpot_ms + front_ms),
     )
 
 
@@ -201,16 +206,22 @@ def group_steady_states(group: ServerGroup, levels: LoadLevels) -> ServingPoints
             mix, rate = select(mix, full, beyond), np.where(beyond, full_rate, rate)
     service = mix.ttft_service_ms + decodes * mix.tpot_ms
     in_flight = np.minimum(rate * service, cap)
-    queueing = np.zeros(len(values))
+    queueing = held = np.zeros(len(values))
     overloaded = np.zeros(len(values), dtype=bool)
     ttft, tpot, reported_rate = mix.ttft_service_ms, mix.tpot_ms, rate
     if closed:
         queueing = np.maximum(0.0, values / rate - service - front)
-        ttft, tpot, reported_rate = _with_first_wave(group, users, running, front, mix, queueing, rate)
+        ttft, tpot, reported_rate, engine = _with_first_wave(group, users, running, front, mix, queueing, rate)
     elif offered_rate:  # random arrivals wait for a slot when all `cap` are taken (M/G/c), or for the front-end
         busy = values / 1000.0 * server.front_end_work_ms
         overloaded = (values / 1000.0 > rate * (1 + 1e-3)) | (busy >= 1)
         queueing = np.where(overloaded, np.inf, slot_wait_ms(cap, rate, service, workload.length_cv2()))
+        engine = steady_tails(group, mix, queueing, closed=False).with_slot_wait(
+            erlang_c(cap, rate * service), queueing
+        )
+        engine = engine.with_tpot_spread(occupancy_spread(group, in_flight, cap))
+    else:  # a full batch
+        engine = steady_tails(group, mix, queueing, closed=False)
     # tokens processed while the next (decode) iteration runs reach the client one iteration late
     late = mix.decode_only_ms if server.settings.delayed_output else np.zeros(len(values))
     ttft = ttft + late
@@ -231,6 +242,13 @@ def group_steady_states(group: ServerGroup, levels: LoadLevels) -> ServingPoints
     limiter = np.where(in_step, LIMITERS.index(Limiter.KV_CAPACITY), limiter)
     at_budget = (mix.prefill_saturated > 0) | (rate >= mix.prefill_capacity_per_ms * (1 - 1e-3))
     limiter = np.where(at_budget, LIMITERS.index(Limiter.PREFILL), limiter)
+    offsets = front + late + held
+    ttft_tails = UniformMixture.of(*engine.ttft).shifted(offsets)
+    tpot_tails = UniformMixture.of(*engine.tpot).at_least(np.where(paced > tpot, paced, 0.0))
+    lengths = length_ratios(workload, jittered=closed and not workload.users_in_step)
+    tails = LatencyTails(
+        ttft_tails, tpot_tails, request_latency(ttft_tails, tpot_tails, decodes, engine.coupled, lengths)
+    )
     return ServingPoints(
         ttft_ms=front + ttft + (0.0 if closed else queueing),
         tpot_ms=paced,
@@ -240,6 +258,7 @@ def group_steady_states(group: ServerGroup, levels: LoadLevels) -> ServingPoints
         overloaded=overloaded,
         output_tokens=workload.output_tokens,
         num_gpus=group.gpus.astype(np.int64),
+        tails=tails,
     )
 
 

@@ -23,6 +23,16 @@ from servecast.serving.batch_queue import BatchQueues
 from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints, queued_users
 from servecast.serving.server import Server
+from servecast.serving.tails import (
+    Components,
+    LatencyTails,
+    UniformMixture,
+    around,
+    exponential,
+    length_ratios,
+    request_latency,
+    waiting_for_a_slot,
+)
 
 _BISECTIONS = 40
 PACED_BATCH_LIMIT = 2
@@ -97,6 +107,8 @@ class Compositions:
     first_wave_share: float = 0.0
     """Share of the counted requests that closed-loop users sent at once, into idle pools (a burst start)."""
     requests_per_user: float = 1.0
+    length_ratios: tuple[tuple[float, float, float], ...] = ((1.0, 1.0, 1.0),)
+    """Per-request lengths over their means as uniform pieces (`serving.tails.length_ratios`)."""
 
 
 def prefill_curve(server: Server, largest_batch: int) -> FloatArray:
@@ -223,10 +235,10 @@ class _Flows:
 
     def with_first_wave(
         self, users: FloatArray, steady_ttft: FloatArray, tpot: FloatArray, rate: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """TTFT and the rate a benchmark client reports over every request when its users all start at once: the
-        first wave's prompts queue at the prefill workers in full batches, and spread users drain at the end (the
-        aggregated model's `_with_first_wave`)."""
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """TTFT and the rate a benchmark client reports over every request when its users all start at once, and
+        the first wave's mean TTFT: its prompts queue at the prefill workers in full batches, and spread users
+        drain at the end (the aggregated model's `_with_first_wave`)."""
         d = self.d
         steps = np.ceil(users / (d.prefill_workers * d.prefill_batch) - 1e-9)
         wave_ttft = d.request_ms + (users - 1) / 2 * d.tokenize_ms + self.full_batch_ms * (steps + 1) / 2
@@ -235,7 +247,7 @@ class _Flows:
         cycle = users / rate
         drain = 0.0 if d.paced else cycle / 4
         per_user = (d.requests_per_user - 1) * cycle + wave_ttft + self.decodes * tpot + drain
-        return (1 - share) * steady_ttft + share * wave_ttft, users * d.requests_per_user / per_user
+        return (1 - share) * steady_ttft + share * wave_ttft, users * d.requests_per_user / per_user, wave_ttft
 
     def batch_kept_up(self, per_worker: FloatArray) -> FloatArray:
         """Prompts per step of a worker receiving `per_worker` prompts per ms: one while a step ends before the next
@@ -289,13 +301,25 @@ def _solve(flows: _Flows, levels: LoadLevels) -> ServingPoints:
     first, busy = flows.ttft(rate)
     per_token = flows.tpot_ms(decoders)
     overloaded = np.zeros(len(values), dtype=bool)
-    if levels.kind is LoadKind.CONCURRENCY:
-        first = first + np.maximum(0.0, values / rate - (first + flows.decodes * per_token))
-        if deployments.first_wave_share:
-            first, rate = flows.with_first_wave(values, first, per_token, rate)
-    else:
+    share = deployments.first_wave_share if levels.kind is LoadKind.CONCURRENCY else 0.0
+    if levels.kind is not LoadKind.CONCURRENCY:
         overloaded = values / 1000.0 > flows.capacity * (1 + 1e-3)
         first = np.where(overloaded, np.inf, first)
+    ttft_parts = _prefill_waits(flows, first, busy, rate, 1 - share)
+    if levels.kind is LoadKind.CONCURRENCY:
+        service = first + flows.decodes * per_token
+        queued = np.maximum(0.0, values / rate - service)
+        ttft_parts = waiting_for_a_slot(ttft_parts, queued, service)
+        first = first + queued
+        if share:
+            first, rate, wave = flows.with_first_wave(values, first, per_token, rate)
+            batch = np.minimum(values, deployments.prefill_batch)
+            wave_fastest = deployments.request_ms + flows.prefill_ms(batch) + deployments.transfer_ms
+            ttft_parts.append((np.full(len(values), share), *around(wave, wave_fastest)))
+    ttft_tails = UniformMixture.of(*ttft_parts)
+    tpot_tails = UniformMixture.of(*((weight, per_token, per_token) for weight, _, _ in ttft_parts))
+    coupled = [False] * len(ttft_parts)
+    e2e_tails = request_latency(ttft_tails, tpot_tails, flows.decodes, coupled, deployments.length_ratios)
     limit = deployments.decode_limit
     limiter = np.full(len(values), LIMITERS.index(Limiter.LOAD))
     limiter = np.where(decoders >= limit * (1 - 1e-3), LIMITERS.index(Limiter.DECODE), limiter)
@@ -310,7 +334,20 @@ def _solve(flows: _Flows, levels: LoadLevels) -> ServingPoints:
         overloaded=overloaded,
         output_tokens=output_tokens,
         num_gpus=deployments.num_gpus,
+        tails=LatencyTails(ttft_tails, tpot_tails, e2e_tails),
     )
+
+
+def _prefill_waits(flows: _Flows, ttft: FloatArray, busy: FloatArray, rate: FloatArray, weight: float) -> Components:
+    """The steady TTFT's distribution, carrying `weight`: the fastest prompt finds its prefill worker idle (one
+    prompt's step); the wait beyond it is random (exponential) where the workers keep up, and about the same for
+    every user's turn where they are saturated."""
+    d = flows.d
+    fastest = d.request_ms + flows.prefill_ms(np.ones(len(ttft))) + d.transfer_ms
+    saturated = (busy >= 0.9) | (flows.prefill_capacity <= rate * (1 + 1e-3))
+    excess = np.maximum(ttft - fastest, 0.0)
+    waits = [(w, fastest + a, fastest + b) for w, a, b in exponential(np.where(saturated, 0.0, weight), excess)]
+    return [*waits, (np.where(saturated, weight, 0.0), *around(ttft, fastest))]
 
 
 def disaggregated_steady_state(
@@ -325,6 +362,7 @@ def disaggregated_steady_state(
             "give decode workers more GPUs or a smaller KV-cache dtype",
         )
     one = np.zeros(1, dtype=np.int64)
+    closed_loop = load.concurrency is not None
     deployments = Compositions(
         prefill_curves=prefill_curve(prefill.server, prefill.batch)[np.newaxis],
         prefill_index=one,
@@ -338,9 +376,10 @@ def disaggregated_steady_state(
         num_gpus=np.array([prefill.gpus + decode.gpus]),
         request_ms=prefill.server.settings.front_end_ms(False, workload.input_tokens),
         tokenize_ms=prefill.server.settings.tokenize_ms(workload.input_tokens),
-        paced=load.concurrency is not None and workload.users_in_step,
+        paced=closed_loop and workload.users_in_step,
         first_wave_share=workload.first_wave_share,
         requests_per_user=workload.requests_per_user,
+        length_ratios=length_ratios(workload, jittered=closed_loop and not workload.users_in_step),
     )
     points = solve_compositions(deployments, workload.output_tokens, LoadLevels.of(load))
     overload = ""

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from servecast.arrays import FloatArray
 from servecast.json_text import strict
+from servecast.serving.tails import LatencyTails
 
 
 class Limiter(StrEnum):
@@ -45,6 +46,8 @@ class ServingMetrics:
     """Mean sequences in flight on one instance (decode instance for disaggregated)."""
     limiter: Limiter
     warnings: tuple[str, ...] = field(default=())
+    percentiles: dict[str, float] = field(default_factory=dict)
+    """The fast model's P90 and P99 of each latency (`ttft_p99_ms`, ...; `serving.tails`), where it prices them."""
 
     @property
     def throughput_tokens_per_s(self) -> float:
@@ -79,6 +82,7 @@ class ServingMetrics:
             "num_gpus": self.num_gpus,
             "running_sequences": self.running,
             "limiter": self.limiter.value,
+            **self.percentiles,
         }
         return cast(dict[str, object], strict(values))
 
@@ -101,6 +105,8 @@ class ServingPoints:
     """The offered request rate exceeds the capacity (TTFT is unbounded)."""
     output_tokens: int
     num_gpus: NDArray[np.int64]
+    tails: LatencyTails | None = None
+    """The latencies' distributions (`serving.tails`), where the model prices them."""
 
     @property
     def e2e_ms(self) -> FloatArray:
@@ -118,6 +124,7 @@ class ServingPoints:
             limiter=self.limiter[levels],
             overloaded=self.overloaded[levels],
             num_gpus=self.num_gpus[levels],
+            tails=self.tails.part(levels) if self.tails is not None else None,
         )
 
     def metrics(self, index: int, overload_warning: str = "", *caveats: str) -> ServingMetrics:
@@ -135,6 +142,7 @@ class ServingPoints:
             running=float(self.running[index]),
             limiter=LIMITERS[int(self.limiter[index])],
             warnings=warnings,
+            percentiles={} if self.tails is None else self.tails.point_percentiles(index),
         )
 
 

@@ -4,6 +4,8 @@ which have a closed form (`wave_mix`); `first_wave` is the burst of every user's
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from servecast.arrays import FloatArray
@@ -123,7 +125,19 @@ def _waves(
     )
 
 
-def first_wave(group: ServerGroup, wave: FloatArray) -> tuple[FloatArray, FloatArray]:
+@dataclass(frozen=True)
+class FirstWave:
+    """What the requests of a burst start's first wave see (engine side, arrays over the load levels)."""
+
+    ttft_ms: FloatArray
+    tpot_ms: FloatArray
+    fastest_ttft_ms: FloatArray
+    """The first prompts' TTFT: one prompt iteration (or one prompt alone, as the front-end hands it over)."""
+    decode_ms: FloatArray
+    """A decode-only iteration of the whole wave: the TPOT of the prompts prefilled last."""
+
+
+def first_wave(group: ServerGroup, wave: FloatArray) -> FirstWave:
     """Mean TTFT (engine side) and TPOT of `wave` requests that reach an idle engine at once, as a benchmark
     client's users do with their first requests.
 
@@ -153,6 +167,7 @@ def first_wave(group: ServerGroup, wave: FloatArray) -> tuple[FloatArray, FloatA
         np.tile(group.step_model, 2),
     ).reshape(2, levels)
     ttft = prompt_ms * (heavy + 1) / 2
+    fastest = prompt_ms
     tokenize_ms = settings.tokenize_ms(server.workload.input_tokens)
     if tokenize_ms > 0:
         # the front-end hands the prompts over one tokenizing time apart: the first goes alone, the others follow
@@ -168,7 +183,8 @@ def first_wave(group: ServerGroup, wave: FloatArray) -> tuple[FloatArray, FloatA
         rest = np.ceil(np.maximum(wave - 1, 0) / per_iteration - 1e-9)
         staggered = (single_ms + (wave - 1) * (single_ms + rest_ms * (rest + 1) / 2)) / wave
         ttft = np.maximum(staggered, (wave - 1) / 2 * tokenize_ms + single_ms)
+        fastest = single_ms
     # the later prompt iterations a request sits through after its own, each longer than a decode iteration
     delay = (heavy - 1) / 2 * (prompt_ms - (decode_ms if mixed else 0.0))
     tpot = decode_ms + delay / decodes if decodes else decode_ms
-    return ttft, tpot
+    return FirstWave(ttft_ms=ttft, tpot_ms=tpot, fastest_ttft_ms=fastest, decode_ms=decode_ms)

@@ -1,0 +1,240 @@
+"""Latency percentiles at analytic speed: each latency's distribution over the requests a client counts, as a
+mixture of uniform components whose quantiles follow exactly (the CDF is piecewise linear between their ends).
+
+The components are the mechanisms the mean-value models already price: a burst start's first wave, whose k-th
+prompt iteration gives its prompts their first tokens after k iterations (and whose earliest prompts decode through
+the later ones), the users of that wave who wait for a slot a whole cycle, and the steady state, where a prompt
+waits for the iteration in progress and per-request lengths vary. Each component keeps its mean where the models
+put it, so the mixture's mean is the reported mean; the spread around it is what this module adds. The
+discrete-event simulation checks it (docs: "Percentile targets").
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+from numpy.typing import NDArray
+
+from servecast.arrays import FloatArray
+from servecast.domain.workload import LOGNORMAL_TAIL_Z, LengthDistribution, Workload
+
+SPREAD_USERS_LENGTH_SPREAD = 0.1
+"""± ratio of per-request lengths that stands for what spreads closed-loop users out when the workload's lengths
+are fixed (replies ending at EOS, client and front-end jitter): the simulation draws them so."""
+
+PERCENTILE_LEVELS = (90, 99)
+"""The percentiles a search reports and targets."""
+
+
+def percentile_column(name: str, level: str) -> str:
+    """The column of the model's percentile `level` (p90, p99) of the latency column `name`: `ttft_p99_ms`."""
+    return f"{name.removesuffix('_ms')}_{level}_ms"
+
+
+PERCENTILE_COLUMNS = {
+    percentile_column(name, f"p{level}"): (name, level)
+    for name in ("ttft_ms", "tpot_ms", "e2e_ms")
+    for level in PERCENTILE_LEVELS
+}
+"""The model's percentiles as output columns: column -> (latency column, percentile)."""
+
+
+@dataclass(frozen=True)
+class UniformMixture:
+    """One latency's distribution at each load level: weights, lows and highs of its uniform components (arrays of
+    shape levels × components; a component whose low equals its high is a point mass)."""
+
+    weights: FloatArray
+    low: FloatArray
+    high: FloatArray
+
+    @classmethod
+    def of(cls, *components: tuple[FloatArray | float, FloatArray, FloatArray]) -> UniformMixture:
+        """A mixture of (weight, low, high) components, each an array over the load levels (weights may be
+        scalars); components of zero weight are kept (they do not move a quantile)."""
+        levels = np.broadcast_shapes(*(np.shape(low) for _, low, _ in components))
+        stack = [
+            np.broadcast_to(np.asarray(part, dtype=np.float64), levels)
+            for component in components
+            for part in component
+        ]
+        weights, low, high = (np.stack(stack[start::3], axis=-1) for start in range(3))
+        return cls(weights=weights, low=np.minimum(low, high), high=np.maximum(low, high))
+
+    @property
+    def mean(self) -> FloatArray:
+        result: FloatArray = (self.weights * (self.low + self.high) / 2).sum(axis=-1)
+        return result
+
+    def shifted(self, by: FloatArray | float) -> UniformMixture:
+        """Every component moved by `by` (per level)."""
+        offset = np.asarray(by, dtype=np.float64)[..., None]
+        return UniformMixture(self.weights, self.low + offset, self.high + offset)
+
+    def at_least(self, floor: FloatArray) -> UniformMixture:
+        """Every value raised to `floor` (per level), the components' ends clipped."""
+        bound = np.asarray(floor, dtype=np.float64)[..., None]
+        return UniformMixture(self.weights, np.maximum(self.low, bound), np.maximum(self.high, bound))
+
+    def part(self, levels: slice | NDArray[np.intp]) -> UniformMixture:
+        return UniformMixture(self.weights[levels], self.low[levels], self.high[levels])
+
+    def quantile(self, q: float) -> FloatArray:
+        """The q-quantile (0 < q < 1) at each level: exact for the mixture (inf where a component is)."""
+        weights, low, high = self.weights, self.low, self.high
+        result = np.full(low.shape[0], np.inf)
+        finite = np.isfinite(low).all(axis=1) & np.isfinite(high).all(axis=1)
+        if not finite.any():
+            return result
+        weights, low, high = weights[finite], low[finite], high[finite]
+        weights = weights / weights.sum(axis=1, keepdims=True)
+        width = np.maximum(high - low, 1e-9 * np.maximum(np.abs(low), 1.0))
+        ends = np.sort(np.concatenate([low, low + width], axis=1), axis=1)
+        share = np.clip((ends[:, :, None] - low[:, None, :]) / width[:, None, :], 0.0, 1.0)
+        cdf = (weights[:, None, :] * share).sum(axis=2)
+        above = np.argmax(cdf >= q - 1e-12, axis=1)
+        below = np.maximum(above - 1, 0)
+        rows = np.arange(len(above))
+        start, end = ends[rows, below], ends[rows, above]
+        rise = cdf[rows, above] - cdf[rows, below]
+        fraction = np.divide(q - cdf[rows, below], rise, out=np.ones_like(rise), where=rise > 0)
+        result[finite] = np.where(above == 0, ends[:, 0], start + np.clip(fraction, 0.0, 1.0) * (end - start))
+        return result
+
+
+def around(mean: FloatArray, lowest: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The uniform with mean `mean` whose low end is `lowest` (clipped to [0, mean]): values spread evenly from the
+    fastest a request gets to its mirror image above the mean."""
+    low = np.clip(lowest, 0.0, mean)
+    return low, 2 * mean - low
+
+
+def spread_by(mean: FloatArray, half_width: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The uniform of mean `mean` and half-width `half_width` (narrowed to stay non-negative)."""
+    return around(mean, mean - half_width)
+
+
+def length_ratio_half_width(workload: Workload, jittered: bool) -> float:
+    """Half-width, as a ratio of the mean, of the uniform that has the variance of per-request lengths; where
+    lengths are fixed and closed-loop users spread out (`jittered`), the spread that stands for their jitter."""
+    cv2 = workload.length_cv2()
+    if cv2 == 0.0 and jittered:
+        cv2 = SPREAD_USERS_LENGTH_SPREAD**2 / 3
+    return math.sqrt(3 * cv2)
+
+
+def length_ratios(workload: Workload, jittered: bool) -> tuple[tuple[float, float, float], ...]:
+    """Per-request length over its mean as uniform pieces (share, low, high): one for fixed or uniform lengths (the
+    jitter's ±10 % where fixed lengths stand for spread users), a lognormal's between `PIECE_QUANTILES`, cut where
+    the simulation clips it and scaled to keep the mean."""
+    if workload.length_distribution is not LengthDistribution.LOGNORMAL:
+        half = length_ratio_half_width(workload, jittered)
+        return ((1.0, 1 - half, 1 + half),)
+    sigma = workload.length_spread
+    z = [NormalDist().inv_cdf(q) for q in PIECE_QUANTILES[1:-1]] + [LOGNORMAL_TAIL_Z]  # where the simulation clips
+    return _scaled_to_mean_one(_shares(), [0.0, *(math.exp(sigma * value - sigma**2 / 2) for value in z)])
+
+
+@dataclass(frozen=True)
+class LatencyTails:
+    """The distributions of TTFT, TPOT and request latency at each load level."""
+
+    ttft: UniformMixture
+    tpot: UniformMixture
+    e2e: UniformMixture
+
+    def part(self, levels: slice | NDArray[np.intp]) -> LatencyTails:
+        return LatencyTails(self.ttft.part(levels), self.tpot.part(levels), self.e2e.part(levels))
+
+    def percentile(self, name: str, level: int) -> FloatArray:
+        """P`level` of `name` (ttft_ms, tpot_ms or e2e_ms) at each load level."""
+        mixture: UniformMixture = getattr(self, name.removesuffix("_ms"))
+        return mixture.quantile(level / 100)
+
+    def point_percentiles(self, index: int) -> dict[str, float]:
+        """Every `PERCENTILE_COLUMNS` value at one load level."""
+        one = self.part(slice(index, index + 1))
+        return {column: float(one.percentile(name, level)[0]) for column, (name, level) in PERCENTILE_COLUMNS.items()}
+
+
+Components = list[tuple[FloatArray, FloatArray, FloatArray]]
+"""Uniform components as (weight, low, high), each an array over the load levels."""
+
+
+def waiting_for_a_slot(components: Components, queued_ms: FloatArray, service_ms: FloatArray) -> Components:
+    """`components` with closed-loop users beyond the running slots waiting for one, `queued_ms` on average.
+
+    Slots free as the requests in them finish, which those that started together do about together: a request
+    that finds none free waits up to one request's service time, evenly. So a share 2 × queued / service of the
+    requests waits, the others not at all (all of them wait, up to twice `queued_ms`, where the queue is longer).
+    """
+    waits = np.clip(np.divide(2 * queued_ms, service_ms, out=np.zeros_like(queued_ms), where=service_ms > 0), 0, 1)
+    longest = np.divide(2 * queued_ms, waits, out=np.zeros_like(queued_ms), where=waits > 0)
+    result: Components = [(weight * (1 - waits), low, high) for weight, low, high in components]
+    result += [(weight * waits, low, high + longest) for weight, low, high in components]
+    return result
+
+
+PIECE_QUANTILES = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999)
+"""Where an exponential is cut into uniform pieces, exact at these quantiles but for the scale that keeps its mean
+(the last 0.1 % is cut)."""
+
+
+def exponential(weight: FloatArray, mean: FloatArray) -> Components:
+    """Components that carry `weight` of an exponential of mean `mean`: uniform pieces between `PIECE_QUANTILES`,
+    scaled by the little (3 %) that keeps the mean."""
+    with np.errstate(invalid="ignore"):  # an unbounded mean (an overloaded queue) stays unbounded
+        return [(weight * share, mean * start, mean * end) for share, start, end in _UNIT_EXPONENTIAL]
+
+
+def _shares() -> list[float]:
+    """The probability between consecutive `PIECE_QUANTILES`, the last piece taking the cut tail's."""
+    shares = [b - a for a, b in itertools.pairwise(PIECE_QUANTILES)]
+    shares[-1] += 1 - PIECE_QUANTILES[-1]
+    return shares
+
+
+def _scaled_to_mean_one(shares: list[float], ends: list[float]) -> tuple[tuple[float, float, float], ...]:
+    """Pieces (share, low, high) between `ends`, scaled so that their mixture's mean is 1."""
+    scale = sum(share * (a + b) / 2 for share, a, b in zip(shares, ends, ends[1:], strict=False))
+    return tuple((share, a / scale, b / scale) for share, a, b in zip(shares, ends, ends[1:], strict=False))
+
+
+def _unit_exponential() -> tuple[tuple[float, float, float], ...]:
+    """The pieces (share, low, high) of an exponential of mean 1."""
+    return _scaled_to_mean_one(_shares(), [-math.log1p(-q) for q in PIECE_QUANTILES])
+
+
+_UNIT_EXPONENTIAL = _unit_exponential()
+
+
+def request_latency(
+    ttft: UniformMixture,
+    tpot: UniformMixture,
+    decodes: int,
+    coupled: Sequence[bool],
+    lengths: Sequence[tuple[float, float, float]],
+) -> UniformMixture:
+    """Request latency = TTFT + decodes × TPOT, component by component. Where a component is `coupled` (a wave:
+    the prompts prefilled first decode through the later ones' prompt iterations) its fastest TTFT comes with its
+    slowest TPOT and the two spreads cancel; elsewhere they vary independently (the half-width of the uniform of the
+    same variance). Output lengths then scale the decode time by each of the `lengths` pieces (`length_ratios`)."""
+    with np.errstate(invalid="ignore"):  # an unbounded TTFT (an overloaded queue) stays unbounded
+        ttft_half = (ttft.high - ttft.low) / 2
+        decode_half = decodes * (tpot.high - tpot.low) / 2
+        decode_ms = decodes * (tpot.low + tpot.high) / 2
+        paired = np.where(np.asarray(coupled), np.abs(ttft_half - decode_half), np.hypot(ttft_half, decode_half))
+        middle = (ttft.low + ttft.high) / 2
+        pieces = [
+            (
+                ttft.weights * share,
+                *spread_by(middle + decode_ms * (low + high) / 2, np.hypot(paired, decode_ms * (high - low) / 2)),
+            )
+            for share, low, high in lengths
+        ]
+    return UniformMixture(*(np.concatenate(parts, axis=-1) for parts in zip(*pieces, strict=True)))
