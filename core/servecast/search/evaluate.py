@@ -24,6 +24,7 @@ from servecast.domain.vocabulary import ServingMode
 from servecast.errors import InputError
 from servecast.host.host import PluginHost
 from servecast.models.model import Model
+from servecast.search.model_percentiles import ModelPercentiles
 from servecast.search.space import (
     PREFILL_BATCHES,
     TOKEN_BUDGETS,
@@ -49,7 +50,7 @@ from servecast.serving.metrics import ServingPoints
 from servecast.serving.policy import ServerRole
 from servecast.serving.server import Server, build_server
 from servecast.serving.static import static_batch
-from servecast.serving.tails import PERCENTILE_COLUMNS, length_ratios
+from servecast.serving.tails import PERCENTILE_COLUMNS, LatencyTails, length_ratios
 
 Columns = dict[str, np.ndarray]
 
@@ -124,6 +125,8 @@ class SpaceEvaluation:
 
     columns: Columns
     rejections: list[Rejection] = field(default_factory=list)
+    percentiles: ModelPercentiles | None = None
+    """The model's percentiles of the points, computed when asked (`PERCENTILE_COLUMNS` are not in `columns`)."""
     versions: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -147,15 +150,23 @@ def _layout_values(server: Server) -> dict[str, float]:
     return dict(zip(LAYOUT_FIELDS, (float(v) for v in values), strict=True))
 
 
+@dataclass(frozen=True)
+class _Block:
+    """Points evaluated together: their columns, and their latency distributions for the model's percentiles."""
+
+    columns: Columns
+    tails: LatencyTails
+
+
 def _block(
     size: int,
     constants: dict[str, object],
     arrays: dict[str, np.ndarray],
     points: ServingPoints,
     scale: np.ndarray | float = 1.0,
-) -> Columns:
+) -> _Block:
     """One block of points: configuration constants broadcast, per-point arrays, and the metrics (`scale`
-    replicas of what `points` describe)."""
+    replicas of what `points` describe; the percentiles, computed when asked, from their distributions)."""
     columns: Columns = {}
     for name in CONFIG_COLUMNS:
         if name in arrays:
@@ -183,10 +194,9 @@ def _block(
         running_sequences=points.running,
         limiter=np.asarray(points.limiter, dtype=np.int64),
     )
-    for column, (name, level) in PERCENTILE_COLUMNS.items():  # a static batch's requests share one timeline
-        tails = points.tails
-        columns[column] = tails.percentile(name, level) if tails is not None else np.asarray(columns[name])
-    return columns
+    # a static batch's requests share one timeline: its percentiles are its means
+    tails = points.tails or LatencyTails.at(points.ttft_ms, points.tpot_ms, points.output_tokens - 1)
+    return _Block(columns, tails)
 
 
 class _FrameworkSpace:
@@ -326,12 +336,12 @@ def evaluate_space(
     hardware = host.hardware.get(task.system)
     cache = ServerCache()
     evaluation = SpaceEvaluation(columns={})
-    blocks: list[Columns] = []
+    blocks: list[_Block] = []
     stages = len(frameworks) * len(task.modes)
 
     def report(done: int, stage: str) -> None:
         if progress:
-            progress(SearchProgress(stage, done, stages, sum(len(block["framework"]) for block in blocks)))
+            progress(SearchProgress(stage, done, stages, sum(len(block.columns["framework"]) for block in blocks)))
 
     done = 0
 
@@ -365,13 +375,15 @@ def evaluate_space(
                 blocks += _single_server(space, task, mode, {**constants, "mode": mode.value})
     report(done, "")
     if blocks:
-        evaluation.columns = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
+        names = blocks[0].columns
+        evaluation.columns = {name: np.concatenate([block.columns[name] for block in blocks]) for name in names}
+        evaluation.percentiles = ModelPercentiles.of([block.tails for block in blocks])
     return evaluation
 
 
 def _single_server(
     space: _FrameworkSpace, task: SearchTask, mode: ServingMode, constants: dict[str, object]
-) -> list[Columns]:
+) -> list[_Block]:
     """Aggregated instances at closed-loop concurrency levels and token budgets, or static batches (one prefill
     iteration whatever the budget), replicated over the GPUs. Every layout and budget the scheduling rules allow
     to be solved together is one vectorised solve."""
@@ -425,7 +437,7 @@ def _solve_together(servers: list[Server]) -> list[tuple[np.ndarray, ServingPoin
 
 def _disaggregated(
     prefill_space: _FrameworkSpace, decode_space: _FrameworkSpace, task: SearchTask, constants: dict[str, object]
-) -> list[Columns]:
+) -> list[_Block]:
     """Every xPyD composition of prefill and decode servers within the GPUs, at decode batch levels (each pool on
     its space's system)."""
     mode = ServingMode.DISAGGREGATED

@@ -3,6 +3,7 @@ overall winner and the Pareto frontiers."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,10 +14,11 @@ from servecast.arrays import IntArray
 from servecast.domain.workload import Sla
 from servecast.search.confidence import INTERVAL_COLUMNS, pessimistic
 from servecast.search.evaluate import CONFIG_COLUMNS, METRIC_COLUMNS, Columns, Rejection
+from servecast.search.model_percentiles import ModelPercentiles
 from servecast.search.pareto import pareto_front
 from servecast.search.task import Objective, SearchTask
 from servecast.serving.metrics import LIMITERS
-from servecast.serving.tails import percentile_column
+from servecast.serving.tails import PERCENTILE_COLUMNS, percentile_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,6 +132,14 @@ class SearchResult:
     """Each searched framework's default deployment among the points (`servecast.search.baseline`)."""
     tails: dict[int, dict[str, Any]] = field(default_factory=dict)
     """Points the discrete-event simulation ran for percentile targets: row -> its P50/P90/P99 (`search.tail`)."""
+    model_percentiles: ModelPercentiles | None = None
+    """The fast model's percentiles of every point, where `columns` does not hold them (no percentile target)."""
+
+    def _percentiles(self, index: NDArray[np.int64]) -> dict[str, NDArray[np.float64]]:
+        """The model's percentile columns at the rows `index`, from `columns` or computed now."""
+        if self.model_percentiles is None or all(name in self.columns for name in PERCENTILE_COLUMNS):
+            return {name: self.columns[name][index] for name in PERCENTILE_COLUMNS if name in self.columns}
+        return self.model_percentiles.rows(index)
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -213,7 +223,11 @@ class SearchResult:
                 record[name] = value
             else:
                 record[name] = None if np.isnan(value) else int(value)
+        percentiles = self._percentiles(np.array([index], dtype=np.int64))
         for name in METRIC_COLUMNS:
+            if name in PERCENTILE_COLUMNS:
+                record[name] = float(percentiles[name][0]) if name in percentiles else math.nan
+                continue
             value = self.columns[name][index]
             if name == "limiter":
                 record[name] = LIMITERS[int(value)].value
@@ -245,8 +259,12 @@ class SearchResult:
             column = self.columns[name][index]
             data[name] = column if column.dtype == object else pd.array(column, dtype="Int64")
         labels = np.array([limiter.value for limiter in LIMITERS], dtype=object)
+        percentiles = self._percentiles(index)
         for name in METRIC_COLUMNS:
-            column = self.columns[name][index]
+            if name in PERCENTILE_COLUMNS:
+                column = percentiles.get(name, np.full(len(index), np.nan))
+            else:
+                column = self.columns[name][index]
             if name == "limiter":
                 data[name] = labels[column.astype(np.int64)]
             elif name == "num_gpus":

@@ -66,7 +66,10 @@ def run_search(
     if evaluation.columns:
         errors = errors_by_framework(host, task.system, evaluation.versions)
         evaluation.columns.update(interval_columns(evaluation.columns, errors))
+        if task.sla.percentile_targets and evaluation.percentiles is not None:  # every point's, for the SLA
+            evaluation.columns.update(evaluation.percentiles.columns())
     result = select(task, evaluation.columns, evaluation.rejections, evaluation.versions, 0.0)
+    result = replace(result, model_percentiles=evaluation.percentiles)
     result = replace(result, baselines=default_deployments(result, hardware.node.gpus_per_node))
     result = confirm_tails(host, result)
     explanation = explain_winner(host, result, hardware) if explain else {}

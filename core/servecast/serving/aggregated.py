@@ -22,7 +22,7 @@ from servecast.serving.load import Load, LoadKind, LoadLevels
 from servecast.serving.metrics import LIMITERS, Limiter, ServingMetrics, ServingPoints, queued_users
 from servecast.serving.queueing import erlang_c, slot_wait_ms
 from servecast.serving.server import Server
-from servecast.serving.tails import LatencyTails, UniformMixture, length_ratios, request_latency
+from servecast.serving.tails import LatencyTails, UniformMixture, length_ratios
 from servecast.serving.waves import first_wave, wave_mix
 
 _ITERATIONS = 200
@@ -246,9 +246,7 @@ def group_steady_states(group: ServerGroup, levels: LoadLevels) -> ServingPoints
     ttft_tails = UniformMixture.of(*engine.ttft).shifted(offsets)
     tpot_tails = UniformMixture.of(*engine.tpot).at_least(np.where(paced > tpot, paced, 0.0))
     lengths = length_ratios(workload, jittered=closed and not workload.users_in_step)
-    tails = LatencyTails(
-        ttft_tails, tpot_tails, request_latency(ttft_tails, tpot_tails, decodes, engine.coupled, lengths)
-    )
+    tails = LatencyTails(ttft_tails, tpot_tails, decodes, tuple(engine.coupled), lengths)
     return ServingPoints(
         ttft_ms=front + ttft + (0.0 if closed else queueing),
         tpot_ms=paced,

@@ -30,7 +30,6 @@ from servecast.serving.tails import (
     around,
     exponential,
     length_ratios,
-    request_latency,
     waiting_for_a_slot,
 )
 
@@ -318,8 +317,7 @@ def _solve(flows: _Flows, levels: LoadLevels) -> ServingPoints:
             ttft_parts.append((np.full(len(values), share), *around(wave, wave_fastest)))
     ttft_tails = UniformMixture.of(*ttft_parts)
     tpot_tails = UniformMixture.of(*((weight, per_token, per_token) for weight, _, _ in ttft_parts))
-    coupled = [False] * len(ttft_parts)
-    e2e_tails = request_latency(ttft_tails, tpot_tails, flows.decodes, coupled, deployments.length_ratios)
+    tails = LatencyTails(ttft_tails, tpot_tails, flows.decodes, (False,) * len(ttft_parts), deployments.length_ratios)
     limit = deployments.decode_limit
     limiter = np.full(len(values), LIMITERS.index(Limiter.LOAD))
     limiter = np.where(decoders >= limit * (1 - 1e-3), LIMITERS.index(Limiter.DECODE), limiter)
@@ -334,7 +332,7 @@ def _solve(flows: _Flows, levels: LoadLevels) -> ServingPoints:
         overloaded=overloaded,
         output_tokens=output_tokens,
         num_gpus=deployments.num_gpus,
-        tails=LatencyTails(ttft_tails, tpot_tails, e2e_tails),
+        tails=tails,
     )
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from statistics import NormalDist
 
 import numpy as np
@@ -84,27 +85,50 @@ class UniformMixture:
     def part(self, levels: slice | NDArray[np.intp]) -> UniformMixture:
         return UniformMixture(self.weights[levels], self.low[levels], self.high[levels])
 
-    def quantile(self, q: float) -> FloatArray:
-        """The q-quantile (0 < q < 1) at each level: exact for the mixture (inf where a component is)."""
+    def quantiles(self, levels: Sequence[float]) -> list[FloatArray]:
+        """The q-quantiles (0 < q < 1) at each level: exact for the mixture (inf where a component is unbounded).
+
+        The CDF is piecewise linear between the components' ends, its slope rising by weight / width at a low end
+        and falling by as much at a high end, and it jumps by a point mass's weight at its value: sorted once, the
+        ends, a running sum of the slopes and of the jumps give it at every end, between which each quantile is
+        interpolated.
+        """
         weights, low, high = self.weights, self.low, self.high
-        result = np.full(low.shape[0], np.inf)
+        if (high == low).all() and (low == low[:, :1]).all():  # one point at each level (a decode pool's TPOT)
+            return [low[:, 0].copy() for _ in levels]
+        results = [np.full(low.shape[0], np.inf) for _ in levels]
         finite = np.isfinite(low).all(axis=1) & np.isfinite(high).all(axis=1)
         if not finite.any():
-            return result
-        weights, low, high = weights[finite], low[finite], high[finite]
+            return results
+        used = (weights[finite] > 0).any(axis=0)  # components no level weighs do not move a quantile
+        weights, low, high = weights[finite][:, used], low[finite][:, used], high[finite][:, used]
         weights = weights / weights.sum(axis=1, keepdims=True)
-        width = np.maximum(high - low, 1e-9 * np.maximum(np.abs(low), 1.0))
-        ends = np.sort(np.concatenate([low, low + width], axis=1), axis=1)
-        share = np.clip((ends[:, :, None] - low[:, None, :]) / width[:, None, :], 0.0, 1.0)
-        cdf = (weights[:, None, :] * share).sum(axis=2)
-        above = np.argmax(cdf >= q - 1e-12, axis=1)
-        below = np.maximum(above - 1, 0)
-        rows = np.arange(len(above))
-        start, end = ends[rows, below], ends[rows, above]
-        rise = cdf[rows, above] - cdf[rows, below]
-        fraction = np.divide(q - cdf[rows, below], rise, out=np.ones_like(rise), where=rise > 0)
-        result[finite] = np.where(above == 0, ends[:, 0], start + np.clip(fraction, 0.0, 1.0) * (end - start))
-        return result
+        width = high - low
+        point = width <= 1e-9 * np.maximum(np.abs(low), 1.0)
+        rate = np.where(point, 0.0, weights / np.where(point, 1.0, width))
+        ends = np.concatenate([low, high], axis=1)
+        order = np.argsort(ends, axis=1)
+        ends = np.take_along_axis(ends, order, axis=1)
+        slope = np.cumsum(np.take_along_axis(np.concatenate([rate, -rate], axis=1), order, axis=1), axis=1)
+        jump = np.take_along_axis(np.concatenate([np.where(point, weights, 0.0), 0 * weights], axis=1), order, axis=1)
+        rising = np.concatenate([np.zeros((len(ends), 1)), slope[:, :-1] * np.diff(ends, axis=1)], axis=1)
+        after = np.cumsum(rising + jump, axis=1)  # the CDF at each end, its jump included
+        before = after - jump
+        rows = np.arange(len(ends))
+        for result, q in zip(results, levels, strict=True):
+            target = q * after[:, -1]
+            above = np.argmax(after >= target[:, None] - 1e-12, axis=1)
+            below = np.maximum(above - 1, 0)
+            start, end = ends[rows, below], ends[rows, above]
+            base = np.where(above == 0, 0.0, after[rows, below])
+            rise = before[rows, above] - base
+            fraction = np.divide(target - base, rise, out=np.ones_like(rise), where=rise > 0)
+            result[finite] = start + np.clip(fraction, 0.0, 1.0) * (end - start)
+        return results
+
+    def quantile(self, q: float) -> FloatArray:
+        """The q-quantile (0 < q < 1) at each level (`quantiles`)."""
+        return self.quantiles([q])[0]
 
 
 def around(mean: FloatArray, lowest: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -116,7 +140,8 @@ def around(mean: FloatArray, lowest: FloatArray) -> tuple[FloatArray, FloatArray
 
 def spread_by(mean: FloatArray, half_width: FloatArray) -> tuple[FloatArray, FloatArray]:
     """The uniform of mean `mean` and half-width `half_width` (narrowed to stay non-negative)."""
-    return around(mean, mean - half_width)
+    with np.errstate(invalid="ignore"):  # an unbounded mean stays unbounded
+        return around(mean, mean - half_width)
 
 
 def length_ratio_half_width(workload: Workload, jittered: bool) -> float:
@@ -142,24 +167,42 @@ def length_ratios(workload: Workload, jittered: bool) -> tuple[tuple[float, floa
 
 @dataclass(frozen=True)
 class LatencyTails:
-    """The distributions of TTFT, TPOT and request latency at each load level."""
+    """The distributions of TTFT, TPOT and request latency at each load level; the request latency's is built from
+    the other two when first asked (`request_latency`: `decodes` per request, each component's TTFT and TPOT
+    `coupled` or not, output lengths in `lengths` pieces)."""
 
     ttft: UniformMixture
     tpot: UniformMixture
-    e2e: UniformMixture
+    decodes: int
+    coupled: tuple[bool, ...]
+    lengths: tuple[tuple[float, float, float], ...] = ((1.0, 1.0, 1.0),)
+
+    @classmethod
+    def at(cls, ttft: FloatArray, tpot: FloatArray, decodes: int) -> LatencyTails:
+        """Every request at the means (a static batch's requests share one timeline)."""
+        ones = np.ones(len(ttft))
+        return cls(UniformMixture.of((ones, ttft, ttft)), UniformMixture.of((ones, tpot, tpot)), decodes, (False,))
+
+    @cached_property
+    def e2e(self) -> UniformMixture:
+        return request_latency(self.ttft, self.tpot, self.decodes, self.coupled, self.lengths)
 
     def part(self, levels: slice | NDArray[np.intp]) -> LatencyTails:
-        return LatencyTails(self.ttft.part(levels), self.tpot.part(levels), self.e2e.part(levels))
+        return replace(self, ttft=self.ttft.part(levels), tpot=self.tpot.part(levels))
 
-    def percentile(self, name: str, level: int) -> FloatArray:
-        """P`level` of `name` (ttft_ms, tpot_ms or e2e_ms) at each load level."""
-        mixture: UniformMixture = getattr(self, name.removesuffix("_ms"))
-        return mixture.quantile(level / 100)
+    def percentiles(self) -> dict[str, FloatArray]:
+        """Every `PERCENTILE_COLUMNS` column at each load level."""
+        columns = {}
+        for name in ("ttft", "tpot", "e2e"):
+            mixture: UniformMixture = getattr(self, name)
+            values = mixture.quantiles([level / 100 for level in PERCENTILE_LEVELS])
+            for level, value in zip(PERCENTILE_LEVELS, values, strict=True):
+                columns[percentile_column(f"{name}_ms", f"p{level}")] = value
+        return columns
 
     def point_percentiles(self, index: int) -> dict[str, float]:
         """Every `PERCENTILE_COLUMNS` value at one load level."""
-        one = self.part(slice(index, index + 1))
-        return {column: float(one.percentile(name, level)[0]) for column, (name, level) in PERCENTILE_COLUMNS.items()}
+        return {column: float(values[0]) for column, values in self.part(slice(index, index + 1)).percentiles().items()}
 
 
 Components = list[tuple[FloatArray, FloatArray, FloatArray]]
@@ -172,17 +215,24 @@ def waiting_for_a_slot(components: Components, queued_ms: FloatArray, service_ms
     Slots free as the requests in them finish, which those that started together do about together: a request
     that finds none free waits up to one request's service time, evenly. So a share 2 × queued / service of the
     requests waits, the others not at all (all of them wait, up to twice `queued_ms`, where the queue is longer).
+    The waiting requests are one uniform component, of the mean and variance of `components` plus that wait.
     """
     waits = np.clip(np.divide(2 * queued_ms, service_ms, out=np.zeros_like(queued_ms), where=service_ms > 0), 0, 1)
-    longest = np.divide(2 * queued_ms, waits, out=np.zeros_like(queued_ms), where=waits > 0)
+    wait = np.divide(queued_ms, waits, out=np.zeros_like(queued_ms), where=waits > 0)
+    total = sum(weight for weight, _, _ in components)
+    with np.errstate(invalid="ignore"):  # an unbounded component (an overloaded queue) stays unbounded
+        mean = sum(weight * (low + high) / 2 for weight, low, high in components) / total
+        spread = sum(
+            weight * ((high - low) ** 2 / 12 + ((low + high) / 2 - mean) ** 2) for weight, low, high in components
+        )
+        half = np.sqrt(3 * (spread / total + wait**2 / 3))
     result: Components = [(weight * (1 - waits), low, high) for weight, low, high in components]
-    result += [(weight * waits, low, high + longest) for weight, low, high in components]
-    return result
+    return [*result, (total * waits, *spread_by(mean + wait, half))]
 
 
 PIECE_QUANTILES = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999)
-"""Where an exponential is cut into uniform pieces, exact at these quantiles but for the scale that keeps its mean
-(the last 0.1 % is cut)."""
+"""Where an exponential or a lognormal is cut into uniform pieces, exact at these quantiles but for the scale that
+keeps its mean (the last 0.1 % is cut; the simulation clips lognormal lengths there)."""
 
 
 def exponential(weight: FloatArray, mean: FloatArray) -> Components:
@@ -206,7 +256,7 @@ def _scaled_to_mean_one(shares: list[float], ends: list[float]) -> tuple[tuple[f
 
 
 def _unit_exponential() -> tuple[tuple[float, float, float], ...]:
-    """The pieces (share, low, high) of an exponential of mean 1."""
+    """The pieces (share, low, high) of an exponential of mean 1 (`exponential`)."""
     return _scaled_to_mean_one(_shares(), [-math.log1p(-q) for q in PIECE_QUANTILES])
 
 
