@@ -25,10 +25,6 @@ class ModelPercentiles:
         sizes = [len(block.ttft.weights) for block in blocks]
         return cls(tuple(blocks), np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
 
-    @property
-    def size(self) -> int:
-        return int(self.starts[-1])
-
     def rows(self, index: IntArray) -> dict[str, FloatArray]:
         """Every `PERCENTILE_COLUMNS` column at the rows `index`."""
         index = np.asarray(index, dtype=np.int64)

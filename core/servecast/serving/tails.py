@@ -2,11 +2,11 @@
 mixture of uniform components whose quantiles follow exactly (the CDF is piecewise linear between their ends).
 
 The components are the mechanisms the mean-value models already price: a burst start's first wave, whose k-th
-prompt iteration gives its prompts their first tokens after k iterations (and whose earliest prompts decode through
-the later ones), the users of that wave who wait for a slot a whole cycle, and the steady state, where a prompt
-waits for the iteration in progress and per-request lengths vary. Each component keeps its mean where the models
-put it, so the mixture's mean is the reported mean; the spread around it is what this module adds. The
-discrete-event simulation checks it (docs: "Percentile targets").
+prompt iteration gives its prompts their first tokens after k iterations, and its users who wait a cycle for a slot;
+the steady state, where a prompt's TTFT is its fastest plus an exponential excess and its TPOT varies with the
+prompt iterations its decodes meet; closed-loop users waiting for a slot; and per-request lengths. Each component
+keeps its mean where the mean-value models put it, so the mixture's mean is the reported mean: the spread around it
+is what this module adds. The discrete-event simulation checks it (docs/serving.md, "Percentiles").
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ from servecast.domain.workload import LOGNORMAL_TAIL_Z, LengthDistribution, Work
 SPREAD_USERS_LENGTH_SPREAD = 0.1
 """± ratio of per-request lengths that stands for what spreads closed-loop users out when the workload's lengths
 are fixed (replies ending at EOS, client and front-end jitter): the simulation draws them so."""
+
+PIECE_QUANTILES = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999)
+"""Where an exponential or a lognormal is cut into uniform pieces, exact at these quantiles but for the scale that
+keeps its mean (the last 0.1 % is cut; the simulation clips lognormal lengths there)."""
 
 PERCENTILE_LEVELS = (90, 99)
 """The percentiles a search reports and targets."""
@@ -228,11 +232,6 @@ def waiting_for_a_slot(components: Components, queued_ms: FloatArray, service_ms
         half = np.sqrt(3 * (spread / total + wait**2 / 3))
     result: Components = [(weight * (1 - waits), low, high) for weight, low, high in components]
     return [*result, (total * waits, *spread_by(mean + wait, half))]
-
-
-PIECE_QUANTILES = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999)
-"""Where an exponential or a lognormal is cut into uniform pieces, exact at these quantiles but for the scale that
-keeps its mean (the last 0.1 % is cut; the simulation clips lognormal lengths there)."""
 
 
 def exponential(weight: FloatArray, mean: FloatArray) -> Components:
