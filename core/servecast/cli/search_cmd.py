@@ -91,7 +91,11 @@ _TASK_OPTIONS = [
     click.option("--tpot", type=POSITIVE_NUMBER, help="TPOT target in ms (default: none)."),
     click.option("--request-latency", type=POSITIVE_NUMBER, help="End-to-end latency target in ms (default: none)."),
     *(
-        click.option(flag, type=POSITIVE_NUMBER, help=f"{text} target in ms, confirmed by simulation (default: none).")
+        click.option(
+            flag,
+            type=POSITIVE_NUMBER,
+            help=f"{text} target in ms: the model screens every point, the simulation confirms (default: none).",
+        )
         for flag, text in (
             ("--ttft-p90", "P90 TTFT"),
             ("--ttft-p99", "P99 TTFT"),
