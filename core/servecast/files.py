@@ -14,10 +14,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from servecast.errors import InputError
+from servecast.errors import InputError, undecodable
 
 STAGING_PREFIX = ".servecast-staging-"
 """Hidden folders a run fills before moving the results into place; named after the process that owns them."""
+
+
+def read_input_text(path: Path, what: str, hint: str) -> str:
+    """The UTF-8 text of the input file at `path` (`what` names it in messages, `hint` says what to pass instead);
+    an InputError when it is missing, unreadable, not UTF-8 or empty."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{what} {str(path)!r} not found", "check the path") from None
+    except OSError as error:
+        raise InputError(f"{what} {str(path)!r} cannot be read: {error.strerror}", "check the path") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 text: {undecodable(error)}", hint) from None
+    if not text.strip():
+        raise InputError(f"{path}: empty", hint)
+    return text
 
 
 def _umask() -> int:

@@ -19,6 +19,7 @@ from servecast.serving.estimate import Estimate, ServerCache, estimate
 from servecast.serving.intervals import INTERVAL_METRICS
 from servecast.serving.request import EstimateRequest
 from servecast.serving.tails import PERCENTILE_COLUMNS, PERCENTILE_LEVELS
+from servecast.serving.trace import Trace, read_trace
 
 METRIC_COLUMNS = (
     "ttft_ms",
@@ -69,6 +70,30 @@ def request_options(function: Any, *, marked_required: bool = True) -> Any:
     return function
 
 
+TRACE_SETS = (
+    "isl",
+    "osl",
+    "concurrency",
+    "request_rate",
+    "batch_size",
+    "num_requests",
+    "length_distribution",
+    "length_spread",
+)
+"""The flags a trace's summary sets (`trace_workload`), which may not be given beside it."""
+
+
+def trace_workload(trace: Trace, given: dict[str, Any]) -> dict[str, Any]:
+    """The request fields a trace sets (`Trace.request_fields`); an InputError where flags it sets are given too."""
+    clash = [f"--{name.replace('_', '-')}" for name in TRACE_SETS if name in given]
+    if clash:
+        raise InputError(
+            f"--trace sets the lengths and the load; also given: {', '.join(clash)}",
+            "leave those out, or drop --trace",
+        )
+    return trace.request_fields()
+
+
 def request_from_flags(given: dict[str, Any], command: str) -> EstimateRequest:
     """The configuration the given flags describe; an InputError naming the required flags that are missing."""
     missing = [f"--{name}" for name in _REQUIRED if name not in given]
@@ -88,6 +113,13 @@ def request_from_flags(given: dict[str, Any], command: str) -> EstimateRequest:
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path), help="Batch results CSV.")
 @click.option("--breakdown", is_flag=True, help="Add per-op time shares with their provenance.")
 @click.option("--percentiles", is_flag=True, help="Run the discrete-event simulation for P50/P90/P99.")
+@click.option(
+    "--trace",
+    "trace_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A request trace (Mooncake JSONL, Azure LLM inference or BurstGPT CSV, or plain CSV) as the load: its mean "
+    "rate and lengths for the means, replayed with --percentiles.",
+)
 @calibration_option
 @json_option
 def estimate_command(
@@ -95,6 +127,7 @@ def estimate_command(
     output_path: Path | None,
     breakdown: bool,
     percentiles: bool,
+    trace_path: Path | None,
     as_json: bool,
     **flags: Any,
 ) -> None:
@@ -120,7 +153,11 @@ def estimate_command(
         return
     if output_path is not None:
         raise InputError("--output belongs to the batch form", "add --input configs.csv, or drop --output")
-    result = estimate(plugin_host(), request_from_flags(given, "estimate"), breakdown, percentiles)
+    trace = None
+    if trace_path is not None:
+        trace = read_trace(trace_path)
+        given.update(trace_workload(trace, given))
+    result = estimate(plugin_host(), request_from_flags(given, "estimate"), breakdown, percentiles, trace=trace)
     if as_json:
         echo_json(result.as_dict())
     else:
@@ -198,6 +235,14 @@ def _print_estimate(result: Estimate) -> None:
     ]
     if result.clients:
         lines.append(f"clients: {result.clients}")
+    if result.trace:
+        trace = result.trace
+        lines.append(
+            f"trace: {trace['source']} ({trace['format']}), {trace['requests']:,} requests over "
+            f"{trace['duration_s']:,.1f} s ({trace['requests_per_s']:.3g}/s); ISL mean "
+            f"{trace['input_tokens']['mean']:,.0f} / P99 {trace['input_tokens']['p99']:,.0f}, OSL mean "
+            f"{trace['output_tokens']['mean']:,.0f} / P99 {trace['output_tokens']['p99']:,.0f}"
+        )
     for role, server in result.servers.items():
         memory = server.memory_breakdown()
         lines.append(

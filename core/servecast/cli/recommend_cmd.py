@@ -10,7 +10,7 @@ from rich.console import Console
 from servecast.cli.context import echo_json, json_option, plugin_host
 from servecast.cli.params import COUNT, POSITIVE_NUMBER
 from servecast.cli.progress import SearchProgressBar
-from servecast.cli.search_cmd import print_inputs, task_from_options, task_options
+from servecast.cli.search_cmd import print_inputs, task_from_options, task_options, trace_of
 from servecast.errors import InputError
 from servecast.search.describe import describe
 from servecast.search.recommend import LARGEST_UNIT_NODES, recommend
@@ -25,13 +25,17 @@ def recommend_command(
     target_request_rate: float | None, target_concurrency: int | None, as_json: bool, **values: Any
 ) -> None:
     """Find the fewest GPUs that serve the target load under the SLA, across the installed frameworks: the best
-    deployment unit (one instance or one xPyD group) and how many copies of it. Exits 4 when none meets it."""
+    deployment unit (one instance or one xPyD group) and how many copies of it; a --trace's rate is the target
+    unless one is given. Exits 4 when none meets it."""
+    trace = trace_of(values)
+    if trace is not None and target_request_rate is None and target_concurrency is None:
+        target_request_rate = trace.request_rate_per_s
     if (target_request_rate is None) == (target_concurrency is None):
         raise InputError(
             "give exactly one of --target-request-rate and --target-concurrency", "see `servecast recommend -h`"
         )
     host = plugin_host()
-    task = task_from_options(values, 1, 5, host.hardware.names())
+    task = task_from_options(values, 1, 5, host.hardware.names(), trace)
     console = Console(stderr=True)
     nodes = f"1 to {LARGEST_UNIT_NODES}"
     print_inputs(
@@ -41,6 +45,7 @@ def recommend_command(
         host.hardware.get(task.system),
         f"units of {nodes} {task.system} nodes",
         host.user_calibration,
+        trace,
     )
     with SearchProgressBar(console) as progress:
         result = recommend(host, task, target_request_rate, target_concurrency, progress)

@@ -20,7 +20,7 @@ from servecast.domain.hardware import HardwareSpec
 from servecast.domain.user_calibration import UserCalibration
 from servecast.domain.vocabulary import KvCacheDtype, Quantization
 from servecast.domain.workload import REQUESTS_PER_USER, UserPhase, UserStart
-from servecast.errors import NoFeasibleConfiguration
+from servecast.errors import InputError, NoFeasibleConfiguration
 from servecast.estimate.roofline import uncalibrated_warning
 from servecast.launch.targets import LaunchTarget
 from servecast.search.baseline import gain
@@ -32,6 +32,7 @@ from servecast.search.runner import run_search
 from servecast.search.save import frontier_series, save_search, summary
 from servecast.search.task import DEFAULT_MODES, MOST_GPUS, Objective, SearchTask
 from servecast.serving.tails import PERCENTILE_COLUMNS
+from servecast.serving.trace import Trace, read_trace
 
 
 def _names(value: str | None) -> tuple[str, ...] | None:
@@ -65,8 +66,14 @@ _TASK_OPTIONS = [
     click.option(
         "--modes", default=",".join(m.value for m in DEFAULT_MODES), show_default=True, help="Any of agg,disagg,static."
     ),
-    click.option("--isl", type=COUNT, required=True, help="Input tokens per request."),
-    click.option("--osl", type=COUNT, required=True, help="Output tokens per request."),
+    click.option("--isl", type=COUNT, help="Input tokens per request (required unless --trace)."),
+    click.option("--osl", type=COUNT, help="Output tokens per request (required unless --trace)."),
+    click.option(
+        "--trace",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="A request trace (as `estimate --trace`) whose mean lengths are the workload (and, for recommend, whose "
+        "rate is the target).",
+    ),
     click.option(
         "--prefix",
         type=NON_NEGATIVE_COUNT,
@@ -142,8 +149,26 @@ def task_options(function: Any) -> Any:
     return calibration_option(function)
 
 
-def task_from_options(values: dict[str, Any], gpus: int, top: int, systems: Collection[str]) -> SearchTask:
-    """The search task the options describe (prices checked against the installed `systems`)."""
+def trace_of(values: dict[str, Any]) -> Trace | None:
+    """The trace `--trace` names, read (None without one)."""
+    path = values["trace"]
+    return read_trace(path) if path is not None else None
+
+
+def task_from_options(
+    values: dict[str, Any], gpus: int, top: int, systems: Collection[str], trace: Trace | None = None
+) -> SearchTask:
+    """The search task the options describe (prices checked against the installed `systems`; the lengths `trace`'s
+    means where one is given)."""
+    if trace is not None:
+        clash = [f"--{name}" for name in ("isl", "osl") if values[name] is not None]
+        if clash:
+            raise InputError(f"--trace sets the lengths; also given: {', '.join(clash)}", "leave those out")
+        fields = trace.request_fields()
+        values = values | {"isl": fields["isl"], "osl": fields["osl"]}
+    missing = [f"--{name}" for name in ("isl", "osl") if values[name] is None]
+    if missing:
+        raise InputError(f"missing {', '.join(missing)}", "give the request lengths, or --trace FILE")
     prices = parse_gpu_prices(values["gpu_prices"], values["gpu_price_file"])
     check_systems(prices, systems)
     return SearchTask.parse(
@@ -198,11 +223,11 @@ def search_command(
     """Search layouts, batch sizes and serving modes of every installed framework for the most tokens/s per GPU
     under the latency targets. Exits 4 when no configuration meets them."""
     host = plugin_host()
-    task = task_from_options(values, gpus, top, host.hardware.names())
+    trace = trace_of(values)
+    task = task_from_options(values, gpus, top, host.hardware.names(), trace)
     console = Console(stderr=True)
-    print_inputs(
-        console, task, host.frameworks.names(), host.hardware.get(task.system), calibration=host.user_calibration
-    )
+    hardware = host.hardware.get(task.system)
+    print_inputs(console, task, host.frameworks.names(), hardware, calibration=host.user_calibration, trace=trace)
     with SearchProgressBar(console) as progress:
         result = run_search(host, task, progress)
     if save_dir is not None:
@@ -230,8 +255,9 @@ def print_inputs(
     hardware: HardwareSpec,
     gpus: str | None = None,
     calibration: UserCalibration | None = None,
+    trace: Trace | None = None,
 ) -> None:
-    """The resolved task on one line, the user calibration in use, and a warning where the system has no
+    """The resolved task on one line, the trace and user calibration in use, and a warning where the system has no
     calibration; `gpus` replaces `N x system` where the GPU count is still open."""
     sla = task.sla
     targets = [
@@ -251,6 +277,12 @@ def print_inputs(
         + f"; SLA: {', '.join(targets) or 'none'}",
         highlight=False,
     )
+    if trace is not None:
+        console.print(
+            f"trace: {trace.source} ({trace.format}), {len(trace):,} requests at {trace.request_rate_per_s:.3g}/s; "
+            "its mean lengths are the workload",
+            highlight=False,
+        )
     console.print(f"clients: {task.workload.describe_users()}", highlight=False)
     cost = _price_text(task, task.system, hardware)
     if task.systems[1:]:

@@ -36,6 +36,7 @@ from servecast.serving.request import EstimateRequest
 from servecast.serving.server import Server, StepTableCache, build_server
 from servecast.serving.simulation import simulate, simulate_disaggregated
 from servecast.serving.static import static_batch
+from servecast.serving.trace import Trace
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Estimate:
     interval_basis: str = ""
     calibration: str | None = None
     """The user calibration the estimate used, in words (None: the shipped model)."""
+    trace: dict[str, Any] | None = None
+    """The request trace the estimate summarises (and with percentiles replays): `Trace.summary`."""
 
     @property
     def clients(self) -> str | None:
@@ -84,6 +87,8 @@ class Estimate:
             result["breakdown"] = self.breakdown
         if self.percentiles is not None:
             result["percentiles"] = self.percentiles
+        if self.trace is not None:
+            result["trace"] = self.trace
         return result
 
 
@@ -121,8 +126,10 @@ def estimate(
     breakdown: bool = False,
     percentiles: bool = False,
     cache: ServerCache | None = None,
+    trace: Trace | None = None,
 ) -> Estimate:
-    """Estimate `request`; an InputError (what, why, what to do) when it cannot run or is not understood."""
+    """Estimate `request`; an InputError (what, why, what to do) when it cannot run or is not understood. With
+    `percentiles` the simulation replays `trace` where one is given (`request` then carries its summary)."""
     cache = cache or ServerCache()
     hardware = host.hardware.get(request.system)
     release = request.framework_version or host.calibrated_release(request.system, request.framework)
@@ -190,9 +197,13 @@ def estimate(
     )
     if breakdown:
         result = _with_breakdown(result, host, target)
+    if trace is not None:
+        replay = "replayed request by request" if percentiles else "add --percentiles to replay it request by request"
+        note = f"the means take the trace as random arrivals at its mean rate with its mean lengths; {replay}"
+        result = replace(result, trace=trace.summary(), warnings=(*result.warnings, note))
     if percentiles:
-        result = _with_percentiles(result, host)
-    elif request.length_distribution is not LengthDistribution.FIXED:
+        result = _with_percentiles(result, host, trace)
+    elif trace is None and request.length_distribution is not LengthDistribution.FIXED:
         note = (
             "these means take isl and osl as the mean lengths; the distribution's shape enters the simulation "
             "only: add --percentiles"
@@ -386,13 +397,32 @@ def _with_breakdown(result: Estimate, host: PluginHost, target: Target) -> Estim
     return replace(result, breakdown=steps)
 
 
+def _check_trace_fits(trace: Trace, servers: dict[str, Server]) -> None:
+    """An InputError where the trace's longest prompt cannot be scheduled or its longest request does not fit one
+    server's KV cache (the framework would reject or never finish it)."""
+    longest = int((trace.input_tokens + trace.output_tokens).max())
+    for role, server in servers.items():
+        if role != "decode":
+            server.check_prompts_fit_the_budget(int(trace.input_tokens.max()))
+        if longest > server.max_model_len or server.sequences_that_fit(longest) < 1:
+            raise InputError(
+                f"{trace.source} holds a request of {longest:,} tokens, more than the {role} server's context "
+                f"({server.max_model_len:,}) or KV cache holds",
+                "use more GPUs per instance, a larger --max-model-len, or leave such requests out of the trace",
+            )
+
+
 FEW_REQUESTS = 100
 """Simulated requests below which a P99 is hardly more than the maximum."""
 
 
-def _with_percentiles(result: Estimate, host: PluginHost) -> Estimate:
-    """P50/P90/P99 from the discrete-event simulation (aggregated and disaggregated modes)."""
+def _with_percentiles(result: Estimate, host: PluginHost, trace: Trace | None = None) -> Estimate:
+    """P50/P90/P99 from the discrete-event simulation (aggregated and disaggregated modes), replaying `trace` where
+    one is given."""
     request = result.request
+    if trace is not None:
+        trace = trace.replica(request.replicas)
+        _check_trace_fits(trace, result.servers)
     if request.mode is ServingMode.STATIC:
         note = "--percentiles simulates continuous batching; a static batch's requests all share its one timeline"
         return replace(result, warnings=(*result.warnings, note))
@@ -400,10 +430,10 @@ def _with_percentiles(result: Estimate, host: PluginHost) -> Estimate:
         prefill, decode = _pools(request, result.servers)
         systems = (host.hardware.get(request.system_of(role)) for role in ("prefill", "decode"))
         transfer = kv_transfer_ms(prefill, decode, *systems)
-        run = simulate_disaggregated(prefill, decode, transfer, load_of(request), request.num_requests)
+        run = simulate_disaggregated(prefill, decode, transfer, load_of(request), request.num_requests, trace=trace)
     else:  # one replica, with its share of the run's requests (each user sends as many as in the whole run)
         share = None if request.num_requests is None else max(1, round(request.num_requests / request.replicas))
-        run = simulate(result.servers["server"], load_of(request), share)
+        run = simulate(result.servers["server"], load_of(request), share, trace=trace)
     warnings = result.warnings
     workload = request.workload
     if request.concurrency is not None and workload.length_distribution is LengthDistribution.FIXED:

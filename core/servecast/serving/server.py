@@ -85,12 +85,12 @@ class Server:
         """Tokens of KV cache the instance holds, over all attention-DP ranks."""
         return self.capacity.kv_capacity_tokens * self.layout.attention_dp
 
-    def check_prompts_fit_the_budget(self) -> None:
-        """An InputError when the longest prompt exceeds the token budget with chunked prefill off: the framework
-        would never schedule it."""
+    def check_prompts_fit_the_budget(self, longest_input: int | None = None) -> None:
+        """An InputError when the longest prompt (the workload's, or `longest_input`, a trace's) exceeds the token
+        budget with chunked prefill off: the framework would never schedule it."""
         settings, workload = self.settings, self.workload
         mean = workload.input_tokens - self.cached_prefix
-        longest = min(workload.longest_input, self.max_model_len - 1) - self.cached_prefix
+        longest = min(longest_input or workload.longest_input, self.max_model_len - 1) - self.cached_prefix
         if not settings.chunked_prefill and longest > settings.max_num_tokens:
             varying = "" if longest == mean else " (the longest the lengths reach)"
             raise InputError(

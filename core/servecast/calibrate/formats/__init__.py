@@ -11,7 +11,8 @@ from pathlib import Path
 from servecast.calibrate.formats import genai_perf, plain_csv, sglang_bench, trtllm_bench, vllm_bench
 from servecast.calibrate.formats.fields import Record
 from servecast.calibrate.runs import MeasuredRun
-from servecast.errors import InputError, undecodable
+from servecast.errors import InputError
+from servecast.files import read_input_text
 
 __all__ = ["FORMATS", "read_runs"]
 
@@ -30,29 +31,13 @@ FORMATS = {
 def read_runs(path: Path) -> list[MeasuredRun]:
     """The measured runs in the result file at `path`; an InputError naming the file (and line) when it cannot be
     read, is in no format listed in FORMATS, or holds a run that cannot be used."""
-    text = _read_text(path)
+    text = read_input_text(path, "result file", "pass the file the benchmark tool wrote")
     suffix = path.suffix.lower()
     if text.lstrip()[:1] in ("{", "["):
         return _json_runs(path, text, lines=suffix == ".jsonl")
     if suffix == ".csv" or (suffix not in (".json", ".jsonl") and plain_csv.header_is_known(text)):
         return plain_csv.read_rows(path, text)
     raise _unknown(str(path), "neither JSON nor a CSV with known columns")
-
-
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"result file {str(path)!r} not found", "check the path") from None
-    except OSError as error:
-        raise InputError(f"result file {str(path)!r} cannot be read: {error.strerror}", "check the path") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path}: not UTF-8 text: {undecodable(error)}", "pass the file the tool wrote") from None
-    if not text.strip():
-        raise InputError(f"{path}: empty", "pass the file the benchmark tool wrote")
-    return text
 
 
 def _json_runs(path: Path, text: str, *, lines: bool) -> list[MeasuredRun]:

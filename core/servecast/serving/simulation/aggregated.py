@@ -9,6 +9,7 @@ from servecast.serving.server import Server
 from servecast.serving.simulation.engine import Instance
 from servecast.serving.simulation.requests import RequestStream
 from servecast.serving.simulation.result import SimulationResult, measured_result
+from servecast.serving.trace import Trace
 
 
 def simulate(
@@ -16,11 +17,12 @@ def simulate(
     load: Load,
     num_requests: int | None = None,
     seed: int = 0,
+    trace: Trace | None = None,
 ) -> SimulationResult:
     """Run `num_requests` requests (default: enough for a steady state) through one instance under `load`, their
-    lengths drawn by the server's workload."""
+    lengths drawn by the server's workload; or replay `trace`, its requests at their times with their lengths."""
     server.check_prompts_fit_the_budget()
-    stream = RequestStream(server, load, num_requests, np.random.default_rng(seed))
+    stream = RequestStream(server, load, num_requests, np.random.default_rng(seed), trace)
     instance = Instance(server, min(server.batch_limit, load.full_batch or server.batch_limit))
     clock = 0.0
     while not stream.done:

@@ -18,6 +18,7 @@ from servecast.serving.server import Server
 from servecast.serving.simulation.engine import Instance, StepTimes
 from servecast.serving.simulation.requests import RequestStream, SimRequest
 from servecast.serving.simulation.result import SimulationResult, measured_result
+from servecast.serving.trace import Trace
 
 SIMULATED_WORKERS_LIMIT = 4096
 """Most prefill plus decode workers one disaggregated simulation runs side by side."""
@@ -160,6 +161,7 @@ def simulate_disaggregated(
     load: Load,
     num_requests: int | None = None,
     seed: int = 0,
+    trace: Trace | None = None,
 ) -> SimulationResult:
     """Run `num_requests` requests through an xPyD deployment under `load`. Each request joins the decode worker
     holding the fewest requests and waits there until it fits under the worker's batch limit and KV cache; it then
@@ -173,7 +175,7 @@ def simulate_disaggregated(
             f"{SIMULATED_WORKERS_LIMIT:,}",
             "simulate one xPyD group at its share of the load; the means (without --percentiles) take any size",
         )
-    stream = RequestStream(prefill.server, load, num_requests, np.random.default_rng(seed))
+    stream = RequestStream(prefill.server, load, num_requests, np.random.default_rng(seed), trace)
     deployment = _Deployment(prefill, decode, transfer_ms, stream)
     deployment.run()
     if not stream.done:

@@ -14,6 +14,7 @@ from servecast.domain.workload import LengthDistribution, Workload
 from servecast.errors import InputError
 from servecast.serving.load import Load
 from servecast.serving.server import Server
+from servecast.serving.trace import Trace
 
 
 def draw_lengths(workload: Workload, rng: np.random.Generator, count: int) -> tuple[IntArray, IntArray]:
@@ -73,10 +74,26 @@ def requests_to_simulate(load: Load, workload: Workload, num_requests: int | Non
 class RequestStream:
     """The requests a load sends, their lengths drawn up front; closed-loop users send the next on each finish."""
 
-    def __init__(self, server: Server, load: Load, num_requests: int | None, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        server: Server,
+        load: Load,
+        num_requests: int | None,
+        rng: np.random.Generator,
+        trace: Trace | None = None,
+    ) -> None:
         workload = server.workload
-        num_requests = requests_to_simulate(load, workload, num_requests)
-        inputs, outputs = draw_lengths(workload, rng, num_requests)
+        if trace is not None:  # its requests at their arrival times, with their lengths
+            if len(trace) > SIMULATED_REQUESTS_LIMIT:
+                raise InputError(
+                    f"{trace.source} holds {len(trace):,} requests, more than the simulation's limit of "
+                    f"{SIMULATED_REQUESTS_LIMIT:,}",
+                    "replay a part of it (its percentiles settle within a few thousand requests)",
+                )
+            num_requests, inputs, outputs = len(trace), trace.input_tokens, trace.output_tokens
+        else:
+            num_requests = requests_to_simulate(load, workload, num_requests)
+            inputs, outputs = draw_lengths(workload, rng, num_requests)
         self.inputs = np.clip(inputs, workload.prefix_tokens + 1, server.max_model_len - 1)
         self.outputs = np.minimum(outputs, server.max_model_len - self.inputs)
         self.load = load
@@ -90,7 +107,10 @@ class RequestStream:
         self.finished = 0
         self.arrivals: list[tuple[float, int]] = []
         """(time the engine sees it, index) of every request sent, a heap."""
-        if load.request_rate_per_s is not None:
+        if trace is not None:
+            for arrival in trace.arrival_ms:
+                self._send(float(arrival))
+        elif load.request_rate_per_s is not None:
             gaps = rng.exponential(1.0, size=num_requests)
             gaps *= 1000.0 / load.request_rate_per_s / gaps[1:].mean()  # the sample's rate is the offered rate
             for arrival in np.cumsum(gaps) - gaps[0]:
