@@ -109,3 +109,13 @@ def test_prompts_the_spread_takes_beyond_an_unchunked_budget_are_rejected(host):
     )
     with pytest.raises(InputError, match="prompts of 10400 tokens .the longest the lengths reach. exceed"):
         estimate(host, request)
+
+
+def test_a_simulation_that_would_run_for_minutes_is_refused_before_it_starts(host):
+    request = EstimateRequest.parse(
+        {"model": "Qwen/Qwen3-8B", "system": "h100_sxm", "framework": "vllm", "isl": 8000, "osl": 2000}
+        | {"concurrency": 512, "max_num_tokens": 1, "num_requests": 2000}
+    )
+    estimate(host, request)  # the means are quick
+    with pytest.raises(InputError, match="at least 16,000,000 iterations"):
+        estimate(host, request, percentiles=True)

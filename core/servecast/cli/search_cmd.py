@@ -81,6 +81,13 @@ _TASK_OPTIONS = [
         show_default=True,
         help="Leading input tokens shared by requests.",
     ),
+    click.option(
+        "--prefix-hit-rate",
+        type=click.FloatRange(0, 1),
+        default=1.0,
+        show_default=True,
+        help="Share of requests whose prefix is still cached when they arrive.",
+    ),
     _enum_option(
         "--user-start",
         UserStart.BURST,
@@ -181,6 +188,7 @@ def task_from_options(
             "isl": values["isl"],
             "osl": values["osl"],
             "prefix": values["prefix"],
+            "prefix_hit_rate": values["prefix_hit_rate"],
             "user_start": values["user_start"],
             "user_phase": values["user_phase"],
             "requests_per_user": values["requests_per_user"],

@@ -67,6 +67,13 @@ def length_spread_problem(distribution: LengthDistribution, spread: float) -> st
     return None
 
 
+def prefix_hit_rate_problem(prefix_tokens: int, hit_rate: float) -> str | None:
+    """Why a prefix hit rate does not suit the prefix (what to give instead), or None when it does."""
+    if hit_rate != 1.0 and not prefix_tokens:
+        return f"prefix_hit_rate={hit_rate:g} needs a shared prefix: give prefix (its tokens) as well"
+    return None
+
+
 def user_phase_problem(distribution: LengthDistribution, phase: UserPhase) -> str | None:
     """Why users cannot keep `phase` with lengths drawn from `distribution`, or None when they can."""
     if phase is UserPhase.WAVES and distribution is not LengthDistribution.FIXED:
@@ -81,6 +88,12 @@ class Workload(FrozenModel):
     input_tokens: int = Field(gt=0, description="Prompt length (ISL), prefix included; the mean when lengths vary.")
     output_tokens: int = Field(gt=0, description="Generated tokens per request (OSL); the mean when lengths vary.")
     prefix_tokens: int = Field(default=0, ge=0, description="Leading prompt tokens shared by all requests.")
+    prefix_hit_rate: float = Field(
+        default=1.0,
+        ge=0,
+        le=1,
+        description="Share of requests whose prefix a prefix cache still holds when they arrive (1: every one).",
+    )
     length_distribution: LengthDistribution = Field(
         default=LengthDistribution.FIXED, description="How per-request lengths vary around the means."
     )
@@ -104,6 +117,13 @@ class Workload(FrozenModel):
                 f"prefix_tokens={self.prefix_tokens} must be shorter than input_tokens={self.input_tokens}: "
                 "at least one prompt token is always computed"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _hit_rate_needs_a_prefix(self) -> Self:
+        problem = prefix_hit_rate_problem(self.prefix_tokens, self.prefix_hit_rate)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @model_validator(mode="after")

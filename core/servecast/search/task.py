@@ -9,7 +9,14 @@ from pydantic import Field, model_validator
 
 from servecast.domain.base import FrozenModel
 from servecast.domain.vocabulary import KvCacheDtype, Quantization, ServingMode
-from servecast.domain.workload import REQUESTS_PER_USER, Sla, UserPhase, UserStart, Workload
+from servecast.domain.workload import (
+    REQUESTS_PER_USER,
+    Sla,
+    UserPhase,
+    UserStart,
+    Workload,
+    prefix_hit_rate_problem,
+)
 
 DEFAULT_MODES = (ServingMode.AGGREGATED, ServingMode.DISAGGREGATED)
 
@@ -40,6 +47,7 @@ class SearchTask(FrozenModel):
     isl: int = Field(gt=0)
     osl: int = Field(gt=0)
     prefix: int = Field(default=0, ge=0)
+    prefix_hit_rate: float = Field(default=1.0, ge=0, le=1)
     user_start: UserStart = UserStart.BURST
     user_phase: UserPhase = UserPhase.SPREAD
     requests_per_user: float = Field(default=REQUESTS_PER_USER, ge=1)
@@ -72,6 +80,9 @@ class SearchTask(FrozenModel):
     def _consistent(self) -> Self:
         if self.prefix >= self.isl:
             raise ValueError(f"prefix={self.prefix} must be shorter than isl={self.isl}")
+        problem = prefix_hit_rate_problem(self.prefix, self.prefix_hit_rate)
+        if problem:
+            raise ValueError(problem)
         if not self.modes:
             raise ValueError("give at least one serving mode")
         if self.frameworks is not None and not self.frameworks:
@@ -111,6 +122,7 @@ class SearchTask(FrozenModel):
             input_tokens=self.isl,
             output_tokens=self.osl,
             prefix_tokens=self.prefix,
+            prefix_hit_rate=self.prefix_hit_rate,
             user_start=self.user_start,
             user_phase=self.user_phase,
             requests_per_user=self.requests_per_user,

@@ -16,6 +16,7 @@ from servecast.domain.workload import (
     UserStart,
     Workload,
     length_spread_problem,
+    prefix_hit_rate_problem,
     user_phase_problem,
 )
 from servecast.errors import InputError
@@ -56,6 +57,9 @@ class EstimateRequest(FrozenModel):
     isl: int = Field(gt=0, description="Input tokens per request.")
     osl: int = Field(gt=0, description="Output tokens per request.")
     prefix: int = Field(default=0, ge=0, description="Leading input tokens shared by every request.")
+    prefix_hit_rate: float = Field(
+        default=1.0, ge=0, le=1, description="Share of requests whose prefix is still cached when they arrive."
+    )
     concurrency: int | None = Field(default=None, gt=0, description="Closed-loop users.")
     request_rate: float | None = Field(default=None, gt=0, description="Poisson arrivals per second.")
     batch_size: int | None = Field(
@@ -189,6 +193,9 @@ class EstimateRequest(FrozenModel):
             )
         if self.prefix >= self.isl:
             raise ValueError(f"prefix={self.prefix} must be shorter than isl={self.isl}")
+        problem = prefix_hit_rate_problem(self.prefix, self.prefix_hit_rate)
+        if problem:
+            raise ValueError(problem)
         problem = length_spread_problem(self.length_distribution, self.length_spread or 0.0)
         if problem:
             raise ValueError(problem)
@@ -225,6 +232,7 @@ class EstimateRequest(FrozenModel):
             input_tokens=self.isl,
             output_tokens=self.osl,
             prefix_tokens=self.prefix,
+            prefix_hit_rate=self.prefix_hit_rate,
             length_distribution=self.length_distribution,
             length_spread=self.length_spread or 0.0,
             user_start=self.user_start,

@@ -77,7 +77,15 @@ class Server:
 
     @property
     def cached_prefix(self) -> int:
-        """Prompt tokens found in the prefix cache (the shared prefix, when the server caches prefixes)."""
+        """Prompt tokens a request finds in the prefix cache on average (the shared prefix, at the workload's hit
+        rate, when the server caches prefixes): the means price each request at that average."""
+        if not self.settings.prefix_caching:
+            return 0
+        return round(self.workload.prefix_tokens * self.workload.prefix_hit_rate)
+
+    @property
+    def cached_prefix_on_hit(self) -> int:
+        """Prompt tokens a request that hits the prefix cache finds there (the simulation draws hits one by one)."""
         return self.workload.prefix_tokens if self.settings.prefix_caching else 0
 
     @property

@@ -51,8 +51,10 @@ class Scheduler:
         """Decode iterations left in the multi-step pass under way (none: the next iteration is scheduled)."""
 
     def holding(self, request: SimRequest) -> float:
-        """KV tokens a request holds or has reserved: its context, the rest of its prompt, the reserved outputs."""
-        return request.past + request.prompt + self.reservation * (request.output_tokens - request.generated)
+        """KV tokens a request holds or has reserved: its context (but the cached prefix it shares with the others),
+        the rest of its prompt, the reserved outputs."""
+        held = request.past - request.shared + request.prompt
+        return held + self.reservation * (request.output_tokens - request.generated)
 
     def _admit(self, request: SimRequest) -> bool:
         need = self.holding(request)
@@ -128,7 +130,7 @@ class Scheduler:
                 return
             self.release(victim)
             self.preemptions += 1
-            victim.prompt, victim.past = victim.past + victim.prompt, 0  # recomputed from scratch
+            victim.prompt, victim.past, victim.shared = victim.past + victim.prompt, 0, 0  # recomputed from scratch
             self.waiting.appendleft(victim)
 
     def release(self, request: SimRequest) -> None:

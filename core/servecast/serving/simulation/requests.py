@@ -44,6 +44,8 @@ class SimRequest:
     """Tokens still to prefill before the next output token."""
     past: int = 0
     """Tokens already in the KV cache."""
+    shared: int = 0
+    """Of those, the cached prefix shared with other requests (held once, not by this request)."""
     generated: int = 0
     admitted_order: int = 0
     remote: bool = False
@@ -54,6 +56,23 @@ class SimRequest:
 
 SIMULATED_REQUESTS_LIMIT = 200_000
 """Most requests one simulation runs (tens of seconds at long outputs); a larger run is refused, not left to hang."""
+SIMULATED_ITERATIONS_LIMIT = 10_000_000
+"""Most iterations one simulation may need at the least (about two minutes at ~90,000 iterations a second on one
+core); a run that needs more is refused, not left to hang."""
+
+
+def check_simulation_size(server: Server, prompt_tokens: float, output_tokens: float, total: int) -> None:
+    """An InputError where `total` requests of these summed prompt and output tokens need more iterations than
+    `SIMULATED_ITERATIONS_LIMIT` however they batch: each iteration prefills at most the token budget and decodes
+    at most the batch limit."""
+    least = max(prompt_tokens / server.settings.max_num_tokens, output_tokens / server.batch_limit)
+    if least > SIMULATED_ITERATIONS_LIMIT:
+        raise InputError(
+            f"simulating {total:,} requests would take at least {least:,.0f} iterations (minutes): the token budget "
+            f"({server.settings.max_num_tokens:,}) or the batch limit ({server.batch_limit:,}) is small for them",
+            "give fewer requests (--num-requests), a larger --max-num-tokens or --max-batch-size, or leave out "
+            "--percentiles",
+        )
 
 
 def requests_to_simulate(load: Load, workload: Workload, num_requests: int | None) -> int:
@@ -98,7 +117,12 @@ class RequestStream:
         self.outputs = np.minimum(outputs, server.max_model_len - self.inputs)
         self.load = load
         self.total = num_requests
-        self.cached = server.cached_prefix
+        self.cached = server.cached_prefix_on_hit
+        hit_rate = workload.prefix_hit_rate
+        self.hits = rng.random(num_requests) < hit_rate if hit_rate < 1 else np.ones(num_requests, dtype=bool)
+        """Which requests find the shared prefix in the cache (drawn only where some miss: the other draws stay)."""
+        prompts = float(self.inputs.sum()) - float(self.hits.sum()) * self.cached
+        check_simulation_size(server, prompts, float(self.outputs.sum()), num_requests)
         self.settings = server.settings
         self.offline = load.full_batch is not None
         self.front_free = 0.0
@@ -126,7 +150,8 @@ class RequestStream:
         """A request the client sends at `arrival`; the engine sees it after the front-end's time."""
         index = len(self.requests)
         request = SimRequest(index, arrival, int(self.inputs[index]), int(self.outputs[index]), user)
-        request.prompt, request.past = request.input_tokens - self.cached, self.cached
+        cached = self.cached if self.hits[index] else 0
+        request.prompt, request.past, request.shared = request.input_tokens - cached, cached, cached
         self.requests.append(request)
         seen = arrival
         if not self.offline:  # one front-end thread tokenizes the prompts in turn
