@@ -6,6 +6,7 @@ result.best_frame          # pandas DataFrame, one row per framework and mode
 api.estimate(model="Qwen/Qwen3-32B", system="h100_sxm", framework="vllm", tp=4, isl=4000, osl=500,
              concurrency=32).metrics.ttft_ms
 api.search(..., calibration="cal.toml")   # a calibration `servecast calibrate` fitted to your own runs
+api.estimate(..., trace="trace.jsonl", percentiles=True)   # a request trace as the load, replayed
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from servecast.calibrate.user_file import read_user_calibration
 from servecast.domain.user_calibration import UserCalibration
 from servecast.domain.workload import Sla
+from servecast.errors import InputError
 from servecast.host.host import PluginHost
 from servecast.search.recommend import Recommendation
 from servecast.search.recommend import recommend as recommend_units
@@ -26,6 +28,7 @@ from servecast.search.task import SearchTask
 from servecast.serving.estimate import Estimate
 from servecast.serving.estimate import estimate as estimate_request
 from servecast.serving.request import EstimateRequest
+from servecast.serving.trace import TRACE_SETS, Trace, as_trace
 
 __all__ = [
     "Estimate",
@@ -33,6 +36,7 @@ __all__ = [
     "Recommendation",
     "SearchResult",
     "SearchTask",
+    "Trace",
     "UserCalibration",
     "estimate",
     "recommend",
@@ -67,16 +71,29 @@ def _task(
 PERCENTILE_FIELDS = ("ttft_p90_ms", "ttft_p99_ms", "tpot_p90_ms", "tpot_p99_ms", "e2e_p99_ms")
 
 
+def _traced(fields: dict[str, Any], trace: Trace | None, sets: tuple[str, ...]) -> dict[str, Any]:
+    """`fields` with what `trace` sets among `sets` (an InputError where one of them is given too)."""
+    if trace is None:
+        return fields
+    clash = [name for name in sets if name in fields]
+    if clash:
+        raise InputError(f"a trace sets the lengths and the load; also given: {', '.join(clash)}", "leave those out")
+    return fields | {name: value for name, value in trace.request_fields().items() if name in sets}
+
+
 def search(
     *,
     ttft_ms: float | None = None,
     tpot_ms: float | None = None,
     request_latency_ms: float | None = None,
+    trace: str | Path | Trace | None = None,
     host: PluginHost | None = None,
     calibration: str | Path | UserCalibration | None = None,
     **fields: Any,
 ) -> SearchResult:
-    """Search the deployments of `model` on `gpus` GPUs of `system` (fields of `SearchTask`)."""
+    """Search the deployments of `model` on `gpus` GPUs of `system` (fields of `SearchTask`; `trace`'s mean lengths
+    as isl and osl where one is given)."""
+    fields = _traced(fields, as_trace(trace) if trace is not None else None, ("isl", "osl"))
     return run_search(_host(host, calibration), _task(ttft_ms, tpot_ms, request_latency_ms, fields))
 
 
@@ -84,12 +101,16 @@ def estimate(
     *,
     breakdown: bool = False,
     percentiles: bool = False,
+    trace: str | Path | Trace | None = None,
     host: PluginHost | None = None,
     calibration: str | Path | UserCalibration | None = None,
     **fields: Any,
 ) -> Estimate:
-    """Estimate one configuration (fields of `EstimateRequest`, named like the estimate command's flags)."""
-    return estimate_request(_host(host, calibration), EstimateRequest.parse(fields), breakdown, percentiles)
+    """Estimate one configuration (fields of `EstimateRequest`, named like the estimate command's flags); with
+    `trace` (a path or a `Trace`) its rate and lengths are the load, replayed with `percentiles`."""
+    loaded = as_trace(trace) if trace is not None else None
+    request = EstimateRequest.parse(_traced(fields, loaded, TRACE_SETS))
+    return estimate_request(_host(host, calibration), request, breakdown, percentiles, trace=loaded)
 
 
 def recommend(
@@ -99,11 +120,17 @@ def recommend(
     ttft_ms: float | None = None,
     tpot_ms: float | None = None,
     request_latency_ms: float | None = None,
+    trace: str | Path | Trace | None = None,
     host: PluginHost | None = None,
     calibration: str | Path | UserCalibration | None = None,
     **fields: Any,
 ) -> Recommendation:
-    """The fewest GPUs (and the configuration) serving the target load under the SLA."""
+    """The fewest GPUs (and the configuration) serving the target load under the SLA (`trace`'s mean lengths and,
+    unless a target is given, its rate, where one is given)."""
+    loaded = as_trace(trace) if trace is not None else None
+    if loaded is not None and target_request_rate is None and target_concurrency is None:
+        target_request_rate = loaded.request_rate_per_s
+    fields = _traced(fields, loaded, ("isl", "osl"))
     fields.setdefault("gpus", 1)
     task = _task(ttft_ms, tpot_ms, request_latency_ms, fields)
     return recommend_units(_host(host, calibration), task, target_request_rate, target_concurrency)

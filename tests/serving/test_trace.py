@@ -156,3 +156,22 @@ def test_the_cli_takes_its_lengths_and_load_from_the_trace(tmp_path):
     assert (inputs["isl"], inputs["osl"]) == (round(trace.input_tokens.mean()), round(trace.output_tokens.mean()))
     missing = runner.invoke(cli, ["search", *BASE, "--gpus", "1", "--osl", "100"])
     assert missing.exit_code == 2 and "missing --isl" in missing.output
+
+
+def test_the_python_api_takes_a_trace_as_a_path_or_a_trace(tmp_path, host):
+    from servecast import api
+
+    trace = synthetic(200, 4.0)
+    path = tmp_path / "trace.jsonl"
+    path.write_text(
+        mooncake(list(zip(trace.arrival_ms, trace.input_tokens.tolist(), trace.output_tokens.tolist(), strict=True)))
+    )
+    fields = {"model": "Qwen/Qwen3-8B", "system": "h100_sxm", "host": host}
+    replayed = api.estimate(framework="vllm", trace=path, percentiles=True, **fields)
+    assert replayed.percentiles is not None and replayed.percentiles["simulated_requests"] == 200
+    assert api.estimate(framework="vllm", trace=trace, **fields).request.isl == round(trace.input_tokens.mean())
+    with pytest.raises(InputError, match="also given: isl"):
+        api.estimate(framework="vllm", trace=trace, isl=100, **fields)
+    recommended = api.recommend(trace=trace, frameworks=["vllm"], ttft_ms=2000, **fields)
+    assert recommended.search.task.isl == round(trace.input_tokens.mean())
+    assert f"{trace.request_rate_per_s:g}" in recommended.target

@@ -19,7 +19,7 @@ from servecast.serving.estimate import Estimate, ServerCache, estimate
 from servecast.serving.intervals import INTERVAL_METRICS
 from servecast.serving.request import EstimateRequest
 from servecast.serving.tails import PERCENTILE_COLUMNS, PERCENTILE_LEVELS
-from servecast.serving.trace import Trace, read_trace
+from servecast.serving.trace import TRACE_SETS, Trace, read_trace
 
 METRIC_COLUMNS = (
     "ttft_ms",
@@ -70,21 +70,9 @@ def request_options(function: Any, *, marked_required: bool = True) -> Any:
     return function
 
 
-TRACE_SETS = (
-    "isl",
-    "osl",
-    "concurrency",
-    "request_rate",
-    "batch_size",
-    "num_requests",
-    "length_distribution",
-    "length_spread",
-)
-"""The flags a trace's summary sets (`trace_workload`), which may not be given beside it."""
-
-
 def trace_workload(trace: Trace, given: dict[str, Any]) -> dict[str, Any]:
-    """The request fields a trace sets (`Trace.request_fields`); an InputError where flags it sets are given too."""
+    """The request fields a trace sets (`Trace.request_fields`); an InputError where flags it sets are given too
+    (`TRACE_SETS`)."""
     clash = [f"--{name.replace('_', '-')}" for name in TRACE_SETS if name in given]
     if clash:
         raise InputError(

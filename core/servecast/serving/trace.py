@@ -148,6 +148,24 @@ def read_trace(path: Path) -> Trace:
     )
 
 
+TRACE_SETS = (
+    "isl",
+    "osl",
+    "concurrency",
+    "request_rate",
+    "batch_size",
+    "num_requests",
+    "length_distribution",
+    "length_spread",
+)
+"""The estimate fields a trace sets (`Trace.request_fields` and the replay), which may not be given beside it."""
+
+
+def as_trace(trace: str | Path | Trace) -> Trace:
+    """`trace`, read where it is a path."""
+    return trace if isinstance(trace, Trace) else read_trace(Path(trace))
+
+
 Row = tuple[int, float, int, int]
 """(line, arrival ms, input tokens, output tokens)."""
 
