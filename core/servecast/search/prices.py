@@ -9,18 +9,14 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from servecast.errors import InputError
+from servecast.numbers import parse_number
 
 FILE_EXAMPLE = "h100_sxm = 2.99"
 
 
 def _price(text: object, where: str) -> float:
     """A positive, finite number of dollars; an InputError quoting `where` otherwise."""
-    value = math.nan
-    if isinstance(text, int | float | str) and not isinstance(text, bool):
-        try:
-            value = float(text)
-        except ValueError:
-            pass
+    value = parse_number(text)
     if not math.isfinite(value) or value <= 0:
         raise InputError(
             f"{where}: the price {text!r} is no positive number", "give US dollars per GPU-hour, e.g. 2.99"

@@ -27,6 +27,7 @@ from servecast.csv_table import parse_csv
 from servecast.domain.workload import LOGNORMAL_TAIL_Z
 from servecast.errors import InputError
 from servecast.files import read_input_text
+from servecast.numbers import parse_number
 
 _HINT = (
     "give a Mooncake JSON Lines trace (timestamp ms, input_length, output_length), an Azure LLM inference or "
@@ -216,12 +217,7 @@ def _csv_rows(text: str, name: str) -> tuple[list[Row], str]:
 
 def _number(value: object, field: str, name: str, number: int, whole: bool) -> float:
     """`value` as a finite number (a positive whole one where `whole`)."""
-    result = math.nan
-    if isinstance(value, int | float | str) and not isinstance(value, bool):
-        try:
-            result = float(value)
-        except ValueError:
-            pass
+    result = parse_number(value)
     if not math.isfinite(result) or (whole and (result < 1 or result != int(result))):
         kind = "a whole number of tokens, at least 1" if whole else "a number"
         raise InputError(f"{name}, line {number}: {field} = {value!r} is not {kind}", _HINT)
