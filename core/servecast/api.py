@@ -18,7 +18,6 @@ from typing import Any
 from servecast.calibrate.user_file import read_user_calibration
 from servecast.domain.user_calibration import UserCalibration
 from servecast.domain.workload import Sla
-from servecast.errors import InputError
 from servecast.host.host import PluginHost
 from servecast.search.recommend import Recommendation
 from servecast.search.recommend import recommend as recommend_units
@@ -28,7 +27,7 @@ from servecast.search.task import SearchTask
 from servecast.serving.estimate import Estimate
 from servecast.serving.estimate import estimate as estimate_request
 from servecast.serving.request import EstimateRequest
-from servecast.serving.trace import TRACE_SETS, Trace, as_trace
+from servecast.serving.trace import TRACE_SETS, Trace, as_trace, with_trace_fields
 
 __all__ = [
     "Estimate",
@@ -71,16 +70,6 @@ def _task(
 PERCENTILE_FIELDS = ("ttft_p90_ms", "ttft_p99_ms", "tpot_p90_ms", "tpot_p99_ms", "e2e_p99_ms")
 
 
-def _traced(fields: dict[str, Any], trace: Trace | None, sets: tuple[str, ...]) -> dict[str, Any]:
-    """`fields` with what `trace` sets among `sets` (an InputError where one of them is given too)."""
-    if trace is None:
-        return fields
-    clash = [name for name in sets if name in fields]
-    if clash:
-        raise InputError(f"a trace sets the lengths and the load; also given: {', '.join(clash)}", "leave those out")
-    return fields | {name: value for name, value in trace.request_fields().items() if name in sets}
-
-
 def search(
     *,
     ttft_ms: float | None = None,
@@ -93,7 +82,8 @@ def search(
 ) -> SearchResult:
     """Search the deployments of `model` on `gpus` GPUs of `system` (fields of `SearchTask`; `trace`'s mean lengths
     as isl and osl where one is given)."""
-    fields = _traced(fields, as_trace(trace) if trace is not None else None, ("isl", "osl"))
+    if trace is not None:
+        fields = with_trace_fields(fields, as_trace(trace), ("isl", "osl"))
     return run_search(_host(host, calibration), _task(ttft_ms, tpot_ms, request_latency_ms, fields))
 
 
@@ -109,7 +99,7 @@ def estimate(
     """Estimate one configuration (fields of `EstimateRequest`, named like the estimate command's flags); with
     `trace` (a path or a `Trace`) its rate and lengths are the load, replayed with `percentiles`."""
     loaded = as_trace(trace) if trace is not None else None
-    request = EstimateRequest.parse(_traced(fields, loaded, TRACE_SETS))
+    request = EstimateRequest.parse(with_trace_fields(fields, loaded, TRACE_SETS) if loaded is not None else fields)
     return estimate_request(_host(host, calibration), request, breakdown, percentiles, trace=loaded)
 
 
@@ -130,7 +120,8 @@ def recommend(
     loaded = as_trace(trace) if trace is not None else None
     if loaded is not None and target_request_rate is None and target_concurrency is None:
         target_request_rate = loaded.request_rate_per_s
-    fields = _traced(fields, loaded, ("isl", "osl"))
+    if loaded is not None:
+        fields = with_trace_fields(fields, loaded, ("isl", "osl"))
     fields.setdefault("gpus", 1)
     task = _task(ttft_ms, tpot_ms, request_latency_ms, fields)
     return recommend_units(_host(host, calibration), task, target_request_rate, target_concurrency)

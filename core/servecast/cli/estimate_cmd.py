@@ -12,6 +12,7 @@ import click
 
 from servecast.cli.context import calibration_option, echo_json, json_option, plugin_host
 from servecast.cli.csv_io import read_csv_rows, write_csv
+from servecast.cli.params import flag_name
 from servecast.cli.render import print_lines, print_table
 from servecast.errors import InputError, ServecastError
 from servecast.models.memory import GIB
@@ -19,7 +20,7 @@ from servecast.serving.estimate import Estimate, ServerCache, estimate
 from servecast.serving.intervals import INTERVAL_METRICS
 from servecast.serving.request import EstimateRequest
 from servecast.serving.tails import PERCENTILE_COLUMNS, PERCENTILE_LEVELS
-from servecast.serving.trace import TRACE_SETS, Trace, read_trace
+from servecast.serving.trace import TRACE_SETS, read_trace, with_trace_fields
 
 METRIC_COLUMNS = (
     "ttft_ms",
@@ -58,7 +59,7 @@ def request_options(function: Any, *, marked_required: bool = True) -> Any:
     for name, field in reversed(EstimateRequest.model_fields.items()):
         if name == "id":
             continue
-        flag = "--" + name.replace("_", "-")
+        flag = flag_name(name)
         help_text = field.description or ""
         if field.is_required():
             help_text += " [required]" if marked_required else ""
@@ -68,18 +69,6 @@ def request_options(function: Any, *, marked_required: bool = True) -> Any:
             help_text += f" [default: {field.default}]"
         function = click.option(flag, name, type=_click_type(field.annotation), default=None, help=help_text)(function)
     return function
-
-
-def trace_workload(trace: Trace, given: dict[str, Any]) -> dict[str, Any]:
-    """The request fields a trace sets (`Trace.request_fields`); an InputError where flags it sets are given too
-    (`TRACE_SETS`)."""
-    clash = [f"--{name.replace('_', '-')}" for name in TRACE_SETS if name in given]
-    if clash:
-        raise InputError(
-            f"--trace sets the lengths and the load; also given: {', '.join(clash)}",
-            "leave those out, or drop --trace",
-        )
-    return trace.request_fields()
 
 
 def request_from_flags(given: dict[str, Any], command: str) -> EstimateRequest:
@@ -144,7 +133,7 @@ def estimate_command(
     trace = None
     if trace_path is not None:
         trace = read_trace(trace_path)
-        given.update(trace_workload(trace, given))
+        given = with_trace_fields(given, trace, TRACE_SETS, flag_name)
     result = estimate(plugin_host(), request_from_flags(given, "estimate"), breakdown, percentiles, trace=trace)
     if as_json:
         echo_json(result.as_dict())

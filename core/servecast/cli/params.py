@@ -30,3 +30,8 @@ POSITIVE_NUMBER = PositiveNumber()
 COUNT = click.IntRange(min=1)
 """A whole number of at least 1: tokens, GPUs, users."""
 NON_NEGATIVE_COUNT = click.IntRange(min=0)
+
+
+def flag_name(field: str) -> str:
+    """The command-line flag of a field: `--prefill-tp` for prefill_tp."""
+    return "--" + field.replace("_", "-")

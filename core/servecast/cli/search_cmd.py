@@ -13,7 +13,7 @@ from rich.console import Console
 
 from servecast.cli.context import calibration_option, echo_json, json_option, plugin_host
 from servecast.cli.frontier_plot import text_plot
-from servecast.cli.params import COUNT, NON_NEGATIVE_COUNT, POSITIVE_NUMBER
+from servecast.cli.params import COUNT, NON_NEGATIVE_COUNT, POSITIVE_NUMBER, flag_name
 from servecast.cli.progress import SearchProgressBar
 from servecast.cli.render import print_table
 from servecast.domain.hardware import HardwareSpec
@@ -32,7 +32,7 @@ from servecast.search.runner import run_search
 from servecast.search.save import frontier_series, save_search, summary
 from servecast.search.task import DEFAULT_MODES, MOST_GPUS, Objective, SearchTask
 from servecast.serving.tails import PERCENTILE_COLUMNS
-from servecast.serving.trace import Trace, read_trace
+from servecast.serving.trace import Trace, read_trace, with_trace_fields
 
 
 def _names(value: str | None) -> tuple[str, ...] | None:
@@ -168,11 +168,7 @@ def task_from_options(
     """The search task the options describe (prices checked against the installed `systems`; the lengths `trace`'s
     means where one is given)."""
     if trace is not None:
-        clash = [f"--{name}" for name in ("isl", "osl") if values[name] is not None]
-        if clash:
-            raise InputError(f"--trace sets the lengths; also given: {', '.join(clash)}", "leave those out")
-        fields = trace.request_fields()
-        values = values | {"isl": fields["isl"], "osl": fields["osl"]}
+        values = with_trace_fields(values, trace, ("isl", "osl"), flag_name)
     missing = [f"--{name}" for name in ("isl", "osl") if values[name] is None]
     if missing:
         raise InputError(f"missing {', '.join(missing)}", "give the request lengths, or --trace FILE")

@@ -82,7 +82,8 @@ def _with_first_wave(
         return steady_ttft, steady.tpot_ms, rate, tails
     wave = first_wave(group, running)
     waiting = np.maximum(users - running, 0) / users
-    ttft = wave.ttft_ms + waiting * (wave.ttft_ms + decodes * wave.tpot_ms + front_ms)
+    cohort_cycle = wave.ttft_ms + decodes * wave.tpot_ms + front_ms  # what users beyond the slots wait
+    ttft = wave.ttft_ms + waiting * cohort_cycle
     first_cycle = front_ms + ttft + decodes * wave.tpot_ms
     drain = 0.0 if workload.users_in_step else cycle / 4
     per_user = (workload.requests_per_user - 1) * cycle + first_cycle + drain
@@ -90,7 +91,7 @@ def _with_first_wave(
         (1 - share) * steady_ttft + share * ttft,
         (1 - share) * steady.tpot_ms + share * wave.tpot_ms,
         users * workload.requests_per_user / per_user,
-        tails.with_first_wave(share, waiting, wave, wave.ttft_ms + decodes * wave.tpot_ms + front_ms),
+        tails.with_first_wave(share, waiting, wave, cohort_cycle),
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,6 +161,20 @@ TRACE_SETS = (
     "length_spread",
 )
 """The estimate fields a trace sets (`Trace.request_fields` and the replay), which may not be given beside it."""
+
+
+def with_trace_fields(
+    given: Mapping[str, Any], trace: Trace, sets: Sequence[str], spell: Callable[[str], str] = str
+) -> dict[str, Any]:
+    """`given` with the fields among `sets` that `trace` sets (`Trace.request_fields`); an InputError naming (as
+    `spell` writes them) those of `sets` given too."""
+    clash = [spell(name) for name in sets if given.get(name) is not None]
+    if clash:
+        what = "the lengths" if set(sets) <= {"isl", "osl"} else "the lengths and the load"
+        raise InputError(
+            f"{spell('trace')} sets {what}; also given: {', '.join(clash)}", "leave those out, or the trace"
+        )
+    return {**given, **{name: value for name, value in trace.request_fields().items() if name in sets}}
 
 
 def as_trace(trace: str | Path | Trace) -> Trace:
